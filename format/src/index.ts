@@ -1,0 +1,3 @@
+export * from './quant.ts';
+export * from './pack.ts';
+export * from './model.ts';
