@@ -1,3 +1,11 @@
 export * from './quant.ts';
 export * from './pack.ts';
 export * from './model.ts';
+export * from './errors.ts';
+export { crc32 } from './crc32.ts';
+export { readModel, readFileInfo, type FileInfo, type SectionInfo, type ReadOptions } from './reader.ts';
+export { writeModel } from './writer.ts';
+export { MAJOR, MINOR } from './layout.ts';
+export { describeModel, type ModelSummary } from './summary.ts';
+export { inferShapes, layerCosts, weightBytes, outputSize, type LayerCost } from './shapes.ts';
+export { tinyModel, seededRandom } from './testing.ts';

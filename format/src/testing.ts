@@ -1,0 +1,82 @@
+// Deterministic sample models for tests, fuzzing and the golden file. Not for production use.
+import type { BatchNormLayer, Layer, Model, Weights } from './model.ts';
+import { quantizeWeights } from './quant.ts';
+
+/** mulberry32: a small seeded PRNG, returns floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function floats(rand: () => number, n: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rand();
+  return out;
+}
+
+function intWeights(rand: () => number, n: number, k: number, bits: number[], perChannel: boolean): Weights {
+  const w = floats(rand, n * k, -0.5, 0.5);
+  const scale = perChannel ? floats(rand, n, 0.002, 0.006) : Float32Array.of(0.004);
+  return {
+    kind: 'int', bits: 8, values: quantizeWeights(w, scale, 8, n), scale,
+    actScales: Float32Array.from(bits, (b) => 4 / (2 ** b - 1)),
+  };
+}
+
+function bn(rand: () => number, name: string, input: string, channels: number, select: BatchNormLayer['select'], sets: number): BatchNormLayer {
+  const params = new Float32Array(sets * 4 * channels);
+  for (let s = 0; s < sets; s++) {
+    for (let c = 0; c < channels; c++) {
+      params[(s * 4 + 0) * channels + c] = 0.5 + rand();
+      params[(s * 4 + 1) * channels + c] = rand() - 0.5;
+      params[(s * 4 + 2) * channels + c] = rand() - 0.5;
+      params[(s * 4 + 3) * channels + c] = 0.5 + rand();
+    }
+  }
+  return { name, op: 'batchnorm', inputs: [input], channels, epsilon: 1e-3, select, params };
+}
+
+/**
+ * A tiny mixed-precision model exercising every op and every optional section:
+ * float conv → BN → ReLU → int conv (per-channel) → per-bit BN → ReLU → int conv s2 → TBN, plus an
+ * int 1×1 shortcut, add, ReLU, avgpool, flatten, int dense, ReLU, float dense.
+ */
+export function tinyModel(seed = 1): Model {
+  const rand = seededRandom(seed);
+  const bits = [8, 6, 4, 2];
+  const layers: Layer[] = [
+    { name: 'conv0', op: 'conv2d', inputs: ['input'], kernel: [3, 3], strides: [1, 1], padding: 'same', inChannels: 1, outChannels: 4,
+      weights: { kind: 'float', values: floats(rand, 4 * 9, -0.5, 0.5) }, bias: floats(rand, 4, -0.1, 0.1) },
+    bn(rand, 'bn0', 'conv0', 4, { kind: 'single' }, 1),
+    { name: 'relu0', op: 'relu', inputs: ['bn0'] },
+    { name: 'conv1', op: 'conv2d', inputs: ['relu0'], kernel: [3, 3], strides: [1, 1], padding: 'same', inChannels: 4, outChannels: 4,
+      weights: intWeights(rand, 4, 36, bits, true) },
+    bn(rand, 'bn1', 'conv1', 4, { kind: 'per-bit', layer: 'conv1' }, 4),
+    { name: 'relu1', op: 'relu', inputs: ['bn1'] },
+    { name: 'conv2', op: 'conv2d', inputs: ['relu1'], kernel: [3, 3], strides: [2, 2], padding: 'same', inChannels: 4, outChannels: 8,
+      weights: intWeights(rand, 8, 36, bits, false) },
+    bn(rand, 'bn2', 'conv2', 8, { kind: 'per-pair', prev: 'conv1', layer: 'conv2' }, 16),
+    { name: 'short', op: 'conv2d', inputs: ['relu1'], kernel: [1, 1], strides: [2, 2], padding: 'valid', inChannels: 4, outChannels: 8,
+      weights: intWeights(rand, 8, 4, bits, true) },
+    { name: 'add', op: 'add', inputs: ['bn2', 'short'] },
+    { name: 'relu2', op: 'relu', inputs: ['add'] },
+    { name: 'pool', op: 'avgpool', inputs: ['relu2'], pool: [2, 2], strides: [2, 2], padding: 'valid' },
+    { name: 'flat', op: 'flatten', inputs: ['pool'] },
+    { name: 'fc1', op: 'dense', inputs: ['flat'], inFeatures: 32, outFeatures: 16, weights: intWeights(rand, 16, 32, bits, false), bias: floats(rand, 16, -0.1, 0.1) },
+    { name: 'relu3', op: 'relu', inputs: ['fc1'] },
+    { name: 'fc2', op: 'dense', inputs: ['relu3'], inFeatures: 16, outFeatures: 10,
+      weights: { kind: 'float', values: floats(rand, 160, -0.5, 0.5) }, bias: floats(rand, 10, -0.1, 0.1) },
+  ];
+  return {
+    bits, mode: 'mixed', inputShape: [8, 8, 1], layers,
+    sensitivity: ['conv1', 'conv2', 'short', 'fc1'].map((layer, i) => ({ layer, hessianTrace: 0.5 + i, params: [144, 288, 32, 512][i], macs: [9216, 4608, 512, 512][i] })),
+    subnets: [{ name: 'avg4', bits: [8, 4, 2, 2], budget: { 'avg-bits': 4 }, accuracy: 0.5 }],
+    metadata: { dataset: 'none (random weights)', note: 'golden test model' },
+  };
+}

@@ -1,0 +1,140 @@
+// The one writer of format v1 (SPEC.md). Deterministic: the same Model gives the same bytes.
+import { crc32 } from './crc32.ts';
+import {
+  ALIGN, packSigned,
+} from './pack.ts';
+import {
+  HEADER_BYTES, MAGIC, MAJOR, MINOR, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_METADATA,
+  TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, alignUp, type TensorRef,
+} from './layout.ts';
+import type { Layer, Model, Weights } from './model.ts';
+import { readModel } from './reader.ts';
+import { FormatError } from './errors.ts';
+
+class TensorBlob {
+  private parts: { offset: number; bytes: Uint8Array }[] = [];
+  private size = 0;
+
+  add(dtype: string, shape: number[], bytes: Uint8Array): TensorRef {
+    const offset = alignUp(this.size, ALIGN);
+    this.parts.push({ offset, bytes });
+    this.size = offset + bytes.length;
+    return { dtype, shape, offset, length: bytes.length };
+  }
+
+  float32(values: Float32Array, shape: number[]): TensorRef {
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+    return this.add('float32', shape, bytes);
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(alignUp(this.size, ALIGN));
+    for (const p of this.parts) out.set(p.bytes, p.offset);
+    return out;
+  }
+}
+
+function weightsJson(w: Weights, n: number, k: number, blob: TensorBlob, field: string): unknown {
+  if (w.values.length !== n * k) {
+    throw new FormatError(`${field}.values`, 0, `${n * k} values ([${n}][${k}] from the layer's shape)`, `${w.values.length} values`);
+  }
+  if (w.kind === 'float') return { kind: 'float', values: blob.float32(w.values, [n, k]) };
+  let packed: Uint8Array;
+  try {
+    packed = packSigned(w.values, w.bits, n, k);
+  } catch (e) {
+    throw new FormatError(`${field}.${(e as Error).message.split(':')[0]}`, 0, (e as Error).message.replace(/^[^:]*: expected /, ''));
+  }
+  return {
+    kind: 'int',
+    bits: w.bits,
+    values: blob.add(`int${w.bits}`, [n, k], packed),
+    scale: blob.float32(w.scale, [w.scale.length]),
+    actScales: blob.float32(w.actScales, [w.actScales.length]),
+  };
+}
+
+function layerJson(layer: Layer, blob: TensorBlob, field: string): Record<string, unknown> {
+  const base = { name: layer.name, op: layer.op, inputs: layer.inputs };
+  switch (layer.op) {
+    case 'conv2d': {
+      const k = layer.kernel[0] * layer.kernel[1] * layer.inChannels;
+      return {
+        ...base, kernel: layer.kernel, strides: layer.strides, padding: layer.padding,
+        inChannels: layer.inChannels, outChannels: layer.outChannels,
+        weights: weightsJson(layer.weights, layer.outChannels, k, blob, `${field}.weights`),
+        ...(layer.bias ? { bias: blob.float32(layer.bias, [layer.bias.length]) } : {}),
+      };
+    }
+    case 'dense':
+      return {
+        ...base, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures,
+        weights: weightsJson(layer.weights, layer.outFeatures, layer.inFeatures, blob, `${field}.weights`),
+        ...(layer.bias ? { bias: blob.float32(layer.bias, [layer.bias.length]) } : {}),
+      };
+    case 'batchnorm':
+      return {
+        ...base, channels: layer.channels, epsilon: layer.epsilon, select: layer.select,
+        params: blob.float32(layer.params, [layer.params.length / (4 * layer.channels), 4, layer.channels]),
+      };
+    case 'avgpool':
+      return { ...base, pool: layer.pool, strides: layer.strides, padding: layer.padding };
+    default:
+      return base;
+  }
+}
+
+const utf8 = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+/**
+ * Serialises a Model to format v1 bytes. The result is read back and validated before it is
+ * returned, so an invalid Model raises FormatError here rather than producing a bad file.
+ */
+export function writeModel(model: Model): Uint8Array {
+  const blob = new TensorBlob();
+  const graph = {
+    bits: model.bits,
+    mode: model.mode,
+    inputShape: model.inputShape,
+    layers: model.layers.map((l, i) => layerJson(l, blob, `layers[${i}]`)),
+  };
+  const sections: [string, Uint8Array][] = [[TAG_GRAPH, utf8(graph)], [TAG_TENSORS, blob.bytes()]];
+  if (model.sensitivity) sections.push([TAG_SENSITIVITY, utf8(model.sensitivity)]);
+  if (model.subnets) sections.push([TAG_SUBNETS, utf8(model.subnets)]);
+  if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
+
+  const tableEnd = HEADER_BYTES + sections.length * SECTION_ENTRY_BYTES;
+  let cursor = alignUp(tableEnd, SECTION_ALIGN);
+  const placed = sections.map(([tag, bytes]) => {
+    const offset = cursor;
+    cursor = alignUp(offset + bytes.length, SECTION_ALIGN);
+    return { tag, bytes, offset };
+  });
+  const fileLength = cursor;
+  const out = new Uint8Array(fileLength);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
+  view.setUint16(8, MAJOR, true);
+  view.setUint16(10, MINOR, true);
+  view.setUint32(12, sections.length, true);
+  view.setUint32(16, fileLength, true);
+  placed.forEach(({ tag, bytes, offset }, i) => {
+    const e = HEADER_BYTES + i * SECTION_ENTRY_BYTES;
+    for (let j = 0; j < 4; j++) out[e + j] = tag.charCodeAt(j);
+    view.setUint32(e + 4, offset, true);
+    view.setUint32(e + 8, bytes.length, true);
+    view.setUint32(e + 12, crc32(bytes), true);
+    out.set(bytes, offset);
+  });
+  view.setUint32(20, headerCrc(out, sections.length), true);
+  readModel(out); // validates everything; throws FormatError naming the field
+  return out;
+}
+
+/** CRC-32 of header bytes 0..19 followed by the section table. */
+export function headerCrc(bytes: Uint8Array, sectionCount: number): number {
+  const head = crc32(bytes.subarray(0, 20));
+  return crc32(bytes.subarray(HEADER_BYTES, HEADER_BYTES + sectionCount * SECTION_ENTRY_BYTES), head);
+}
