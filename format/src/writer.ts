@@ -105,6 +105,22 @@ export function writeModel(model: Model): Uint8Array {
   if (model.subnets) sections.push([TAG_SUBNETS, utf8(model.subnets)]);
   if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
 
+  const out = assembleFile(sections);
+  readModel(out); // validates everything; throws FormatError naming the field
+  return out;
+}
+
+/** CRC-32 of header bytes 0..19 followed by the section table. */
+export function headerCrc(bytes: Uint8Array, sectionCount: number): number {
+  const head = crc32(bytes.subarray(0, 20));
+  return crc32(bytes.subarray(HEADER_BYTES, HEADER_BYTES + sectionCount * SECTION_ENTRY_BYTES), head);
+}
+
+/**
+ * Lays out sections after the header and table (16-byte aligned) and fills in lengths and
+ * checksums. Does not validate the content: writeModel does, by reading its output back.
+ */
+export function assembleFile(sections: [string, Uint8Array][], major = MAJOR, minor = MINOR): Uint8Array {
   const tableEnd = HEADER_BYTES + sections.length * SECTION_ENTRY_BYTES;
   let cursor = alignUp(tableEnd, SECTION_ALIGN);
   const placed = sections.map(([tag, bytes]) => {
@@ -116,8 +132,8 @@ export function writeModel(model: Model): Uint8Array {
   const out = new Uint8Array(fileLength);
   const view = new DataView(out.buffer);
   for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
-  view.setUint16(8, MAJOR, true);
-  view.setUint16(10, MINOR, true);
+  view.setUint16(8, major, true);
+  view.setUint16(10, minor, true);
   view.setUint32(12, sections.length, true);
   view.setUint32(16, fileLength, true);
   placed.forEach(({ tag, bytes, offset }, i) => {
@@ -129,12 +145,5 @@ export function writeModel(model: Model): Uint8Array {
     out.set(bytes, offset);
   });
   view.setUint32(20, headerCrc(out, sections.length), true);
-  readModel(out); // validates everything; throws FormatError naming the field
   return out;
-}
-
-/** CRC-32 of header bytes 0..19 followed by the section table. */
-export function headerCrc(bytes: Uint8Array, sectionCount: number): number {
-  const head = crc32(bytes.subarray(0, 20));
-  return crc32(bytes.subarray(HEADER_BYTES, HEADER_BYTES + sectionCount * SECTION_ENTRY_BYTES), head);
 }
