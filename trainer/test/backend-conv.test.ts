@@ -1,0 +1,115 @@
+// The wasm backend's Conv2DBackpropFilter (missing upstream) and Conv2DBackpropInput
+// (replaced) against the cpu backend's kernels, on many shapes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, builtinWasmConv2DBackpropInput } from '../src/backend/index.ts';
+import { mulberry32, uniformArray } from '../src/backend/prng.ts';
+
+type Pad = 'same' | 'valid' | number;
+interface Case { B: number; H: number; W: number; Cin: number; Cout: number; fh: number; fw: number; s: [number, number]; pad: Pad }
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  // The grid the issue names: stride 1/2, same/valid, 1×1/3×3, odd and even sizes.
+  for (const s of [1, 2]) for (const pad of ['same', 'valid'] as const) for (const k of [1, 3]) for (const H of [5, 8]) {
+    out.push({ B: 3, H, W: H + 2, Cin: 3, Cout: 4, fh: k, fw: k, s: [s, s], pad });
+  }
+  // Random shapes: non-square filters and strides, numeric padding, single channels.
+  const rng = mulberry32(7);
+  const pick = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
+  for (let i = 0; i < 24; i++) {
+    const fh = pick(1, 4), fw = pick(1, 4);
+    const pad: Pad = [ 'same', 'valid', pick(0, Math.min(fh, fw) - 1) ][i % 3] as Pad;
+    out.push({ B: pick(1, 4), H: pick(fh, 11), W: pick(fw, 11), Cin: pick(1, 6), Cout: pick(1, 6), fh, fw, s: [pick(1, 3), pick(1, 3)], pad });
+  }
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.is(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+// float32 sums of ≤ a few hundred terms of O(1) values: errors of order 1e-6 relative.
+const REL_TOL = 2e-6;
+
+interface Grads { dw: Float32Array; dx: Float32Array }
+
+function gradsOn(c: Case, xv: Float32Array, wv: Float32Array, dyv: Float32Array, yShape: number[]): Grads {
+  const x = tf.tensor4d(xv, [c.B, c.H, c.W, c.Cin]);
+  const dy = tf.tensor4d(dyv, yShape as [number, number, number, number]);
+  const w = tf.tensor4d(wv, [c.fh, c.fw, c.Cin, c.Cout]);
+  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+    { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape: [c.fh, c.fw, c.Cin, c.Cout] }) as tf.Tensor;
+  const dx = tf.conv2dTranspose(dy, w, [c.B, c.H, c.W, c.Cin], c.s, c.pad);
+  const out = { dw: dw.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array };
+  tf.dispose([x, dy, w, dw, dx]);
+  return out;
+}
+
+test('wasm Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend', async () => {
+  await initBackend('wasm');
+  const rng = mulberry32(42);
+  for (const c of cases()) {
+    const label = JSON.stringify(c);
+    const xv = uniformArray(rng, c.B * c.H * c.W * c.Cin);
+    const wv = uniformArray(rng, c.fh * c.fw * c.Cin * c.Cout);
+    await tf.setBackend('cpu');
+    const yShape = tf.conv2d(tf.zeros([c.B, c.H, c.W, c.Cin]) as tf.Tensor4D, tf.tensor4d(wv, [c.fh, c.fw, c.Cin, c.Cout]), c.s, c.pad).shape;
+    const dyv = uniformArray(rng, yShape.reduce((a, b) => a * b, 1));
+    const ref = gradsOn(c, xv, wv, dyv, yShape);
+    await tf.setBackend('wasm');
+    const got = gradsOn(c, xv, wv, dyv, yShape);
+    assert.ok(maxAbsDiff(got.dw, ref.dw) <= REL_TOL * Math.max(1, maxAbs(ref.dw)), `dW ${label}: ${maxAbsDiff(got.dw, ref.dw)}`);
+    assert.ok(maxAbsDiff(got.dx, ref.dx) <= REL_TOL * Math.max(1, maxAbs(ref.dx)), `dx ${label}: ${maxAbsDiff(got.dx, ref.dx)}`);
+  }
+});
+
+test('the replacement Conv2DBackpropInput agrees with the builtin wasm kernel', async () => {
+  await initBackend('wasm');
+  const builtin = builtinWasmConv2DBackpropInput();
+  assert.ok(builtin, 'the builtin kernel was kept');
+  const rng = mulberry32(3);
+  for (const c of cases()) {
+    const dyShape = tf.tidy(() => tf.conv2d(tf.zeros([c.B, c.H, c.W, c.Cin]) as tf.Tensor4D, tf.zeros([c.fh, c.fw, c.Cin, c.Cout]) as tf.Tensor4D, c.s, c.pad).shape);
+    const dy = tf.tensor4d(uniformArray(rng, dyShape.reduce((a, b) => a * b, 1)), dyShape);
+    const w = tf.tensor4d(uniformArray(rng, c.fh * c.fw * c.Cin * c.Cout), [c.fh, c.fw, c.Cin, c.Cout]);
+    const inputs = { dy, filter: w };
+    const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', inputShape: [c.B, c.H, c.W, c.Cin] };
+    const ours = tf.engine().runKernel('Conv2DBackpropInput', inputs, attrs) as tf.Tensor;
+    const theirs = tf.engine().makeTensorFromTensorInfo(
+      builtin!.kernelFunc({ inputs, backend: tf.backend(), attrs }) as tf.TensorInfo);
+    const a = ours.dataSync(), b = theirs.dataSync();
+    assert.ok(maxAbsDiff(a, b) <= REL_TOL * Math.max(1, maxAbs(b)), JSON.stringify(c));
+    tf.dispose([dy, w, ours, theirs]);
+  }
+});
+
+test('kernels name the unsupported data format', async () => {
+  await initBackend('wasm');
+  const x = tf.zeros([1, 4, 4, 2]), dy = tf.zeros([1, 4, 4, 3]);
+  assert.throws(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+    { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 2, 3] }), /dataFormat must be 'NHWC'/);
+});
+
+test('no tensors leak from the composite kernels', async () => {
+  await initBackend('wasm');
+  const x = tf.ones([2, 7, 7, 3]) as tf.Tensor4D, w = tf.ones([3, 3, 3, 4]) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  const bytes = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const g = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, 2, 'valid').sum());
+  tf.dispose(g([x, w]));
+  assert.is(tf.memory().numTensors, before);
+  assert.is((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), bytes);
+});
+
+test.run();
