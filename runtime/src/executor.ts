@@ -1,0 +1,391 @@
+// Fast executor: compiles the graph into steps (conv/dense with BatchNorm, ReLU and the next
+// layer's activation quantization fused into the GEMM epilogue), and keeps packed weights per
+// (layer, bit) so switching precision only derives what has not been derived before.
+import type { BatchNormLayer, Conv2DLayer, DenseLayer, Layer, Model } from '@bitswitch/format';
+import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
+import { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
+import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
+import { checkInput } from './reference.ts';
+
+interface MatmulStep {
+  kind: 'matmul';
+  layer: Conv2DLayer | DenseLayer;
+  /** Index in the quantized-layer list, or -1 for a float layer. */
+  q: number;
+  input: string;
+  inShape: number[];
+  outShape: number[];
+  bn?: BatchNormLayer;
+  relu: boolean;
+  /** Quantized layer whose input this step's output is (fused eq. 4), or -1. */
+  requantFor: number;
+  output: string;
+}
+interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; output: string }
+interface BatchNormStep { kind: 'batchnorm'; layer: BatchNormLayer; input: string; output: string }
+interface UnaryStep { kind: 'relu' | 'flatten'; input: string; output: string }
+interface PoolStep { kind: 'pool'; input: string; inShape: number[]; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; output: string }
+type Step = MatmulStep | AddStep | BatchNormStep | UnaryStep | PoolStep;
+
+/** What one precision needs per matmul step: weights (quantized steps) and the folded epilogue. */
+interface StepState { weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number }
+
+export interface PrecisionInfo {
+  label: string;
+  bits: number[];
+  /** Milliseconds setPrecision took (deriving + packing the weights not cached yet). */
+  switchMs: number;
+  /** (layer, bit) weight tensors derived by this switch. */
+  derived: number;
+}
+
+export interface MemoryInfo {
+  /** Stored W̃_h (int8) and scales of the quantized layers, plus float layers. */
+  storedBytes: number;
+  /** Packed weights of the current precision. */
+  activeBytes: number;
+  /** All packed weights cached so far, every precision used. */
+  cachedBytes: number;
+}
+
+export class Runtime {
+  readonly model: Model;
+  readonly backend: IntBackend;
+  readonly graph: GraphInfo;
+  private readonly steps: Step[];
+  private readonly cache = new Map<string, PreparedWeights>();
+  private states: StepState[] = [];
+  private current?: Precision;
+  private lastSwitch?: PrecisionInfo;
+
+  constructor(model: Model, backend: IntBackend) {
+    this.model = model;
+    this.backend = backend;
+    this.graph = analyseGraph(model);
+    this.steps = compile(model, this.graph);
+    this.setPrecision(model.bits[0]);
+  }
+
+  get precision(): Precision { return this.current!; }
+  get lastSwitchInfo(): PrecisionInfo { return this.lastSwitch!; }
+  get quantizedLayerNames(): string[] { return this.graph.quantized.map((l) => l.name); }
+
+  /** Uniform bit, per-quantized-layer bit list, or SubNet name. */
+  setPrecision(spec: PrecisionSpec): PrecisionInfo {
+    const t0 = performance.now();
+    const p = resolvePrecision(this.model, this.graph.quantized.length, spec);
+    let derived = 0;
+    this.states = this.steps.map((s) => {
+      if (s.kind !== 'matmul') return undefined as unknown as StepState;
+      const st = this.stepState(s, p);
+      if (st.weights === undefined && s.q >= 0) derived++;
+      return st;
+    });
+    for (const [i, s] of this.steps.entries()) {
+      if (s.kind === 'matmul' && s.q >= 0 && !this.states[i].weights) this.states[i].weights = this.prepare(s.q, p.bits[s.q]);
+    }
+    this.current = p;
+    this.lastSwitch = { label: p.label, bits: p.bits, switchMs: performance.now() - t0, derived };
+    return this.lastSwitch;
+  }
+
+  memory(): MemoryInfo {
+    let stored = 0;
+    for (const l of this.model.layers) {
+      if (l.op !== 'conv2d' && l.op !== 'dense') continue;
+      const w = l.weights;
+      stored += w.kind === 'int' ? w.values.length + 4 * (w.scale.length + w.actScales.length) : 4 * w.values.length;
+    }
+    let active = 0;
+    for (const st of this.states) if (st?.weights) active += st.weights.bytes;
+    let cached = 0;
+    for (const w of this.cache.values()) cached += w.bytes;
+    return { storedBytes: stored, activeBytes: active, cachedBytes: cached };
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+    this.backend.dispose?.();
+    const p = this.current!;
+    this.current = undefined;
+    this.setPrecision(p.bits);
+  }
+
+  /** Logits [batch][outputs] for NHWC float input. */
+  run(input: ArrayLike<number>, batch = 1): Float32Array {
+    checkInput(this.model, input, batch);
+    const x = input instanceof Float32Array ? input : Float32Array.from(input);
+    const tensors = new Map<string, Float32Array | Uint8Array>([['input', x]]);
+    for (const [i, s] of this.steps.entries()) tensors.set(s.output, this.runStep(s, this.states[i], tensors, batch));
+    return tensors.get(this.model.layers[this.model.layers.length - 1].name) as Float32Array;
+  }
+
+  /** Index of the largest logit per image. */
+  classify(input: ArrayLike<number>, batch = 1): Int32Array {
+    return argmax(this.run(input, batch), batch);
+  }
+
+  /** Matmul steps of the quantized layers, for per-layer timing: runs one on a float input at bit `bitIndex`. */
+  quantizedStep(q: number): { inShape: number[]; run(x: Float32Array, batch: number, bit: number): void } {
+    const idx = this.steps.findIndex((s) => s.kind === 'matmul' && s.q === q);
+    const s = this.steps[idx] as MatmulStep;
+    return {
+      inShape: s.inShape,
+      run: (x, batch, bit) => {
+        const bits = this.current!.bits.slice();
+        bits[q] = bit;
+        const p = resolvePrecision(this.model, bits.length, bits);
+        const st = this.stepState(s, p);
+        st.weights ??= this.prepare(q, bit);
+        this.runStep({ ...s, requantFor: -1 }, st, new Map([[s.input, x]]), batch);
+      },
+    };
+  }
+
+  private prepare(q: number, bit: number): PreparedWeights {
+    const key = `${q}:${bit}`;
+    let w = this.cache.get(key);
+    if (!w) {
+      const l = this.graph.quantized[q];
+      const wt = l.weights;
+      if (wt.kind !== 'int') throw new Error('unreachable: float weights in a quantized layer');
+      const [n, k] = matrixShape(l);
+      w = this.backend.prepareWeights(wt.values, wt.bits, bit, n, k);
+      this.cache.set(key, w);
+    }
+    return w;
+  }
+
+  /** Folded epilogue: scales of eq. 3 and eq. 5, bias, BatchNorm of the chosen set, requantization. */
+  private stepState(s: MatmulStep, p: Precision): StepState {
+    const [n] = matrixShape(s.layer);
+    const mult = new Float32Array(n);
+    const add = new Float32Array(n);
+    const wt = s.layer.weights;
+    let abits = 0;
+    let ascale = 1;
+    for (let j = 0; j < n; j++) mult[j] = 1;
+    if (wt.kind === 'int') {
+      const bit = p.bits[s.q];
+      abits = bit;
+      ascale = wt.actScales[p.bitIndex[s.q]];
+      const shift = 2 ** (wt.bits - bit);
+      for (let j = 0; j < n; j++) mult[j] = (wt.scale.length === 1 ? wt.scale[0] : wt.scale[j]) * shift * ascale;
+    }
+    if (s.layer.bias) add.set(s.layer.bias);
+    if (s.bn) {
+      const C = s.bn.channels;
+      const set = batchNormSet(s.bn, this.graph.quantIndex, p.bitIndex, this.model.bits.length);
+      const prm = s.bn.params.subarray(set * 4 * C, (set + 1) * 4 * C);
+      for (let j = 0; j < n; j++) {
+        const g = prm[j] / Math.sqrt(prm[3 * C + j] + s.bn.epsilon);
+        mult[j] *= g;
+        add[j] = (add[j] - prm[2 * C + j]) * g + prm[C + j];
+      }
+    }
+    let requant: Epilogue['requant'];
+    if (s.requantFor >= 0) {
+      const c = this.graph.quantized[s.requantFor].weights;
+      if (c.kind === 'int') requant = { scale: c.actScales[p.bitIndex[s.requantFor]], bits: p.bits[s.requantFor] };
+    }
+    const weights = s.q >= 0 ? this.cache.get(`${s.q}:${p.bits[s.q]}`) : undefined;
+    return { weights, ep: { mult, add, relu: s.relu, requant }, abits, ascale };
+  }
+
+  private runStep(s: Step, st: StepState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
+    switch (s.kind) {
+      case 'matmul': return s.q >= 0 ? this.runQuantized(s, st, tensors.get(s.input)!, batch) : runFloat(s, st, tensors.get(s.input) as Float32Array, batch);
+      case 'add': {
+        const y = Float32Array.from(tensors.get(s.inputs[0])!);
+        for (const name of s.inputs.slice(1)) {
+          const z = tensors.get(name)!;
+          for (let i = 0; i < y.length; i++) y[i] += z[i];
+        }
+        if (s.relu) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+        return y;
+      }
+      case 'batchnorm': {
+        const x = tensors.get(s.input) as Float32Array;
+        const C = s.layer.channels;
+        const set = batchNormSet(s.layer, this.graph.quantIndex, this.current!.bitIndex, this.model.bits.length);
+        const p = s.layer.params.subarray(set * 4 * C, (set + 1) * 4 * C);
+        return x.map((v, i) => { const c = i % C; return (p[c] * (v - p[2 * C + c])) / Math.sqrt(p[3 * C + c] + s.layer.epsilon) + p[C + c]; });
+      }
+      case 'relu': return (tensors.get(s.input) as Float32Array).map((v) => (v > 0 ? v : 0));
+      case 'flatten': return tensors.get(s.input)!;
+      case 'pool': return avgPool(tensors.get(s.input) as Float32Array, s, batch);
+    }
+  }
+
+  private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number): Float32Array | Uint8Array {
+    const b = this.backend;
+    let codes: Uint8Array;
+    if (x instanceof Uint8Array) codes = x;
+    else {
+      codes = new Uint8Array(x.length);
+      b.quantize(x, st.ascale, st.abits, codes);
+    }
+    const w = st.weights!;
+    let a = codes;
+    let m = batch;
+    if (s.layer.op === 'conv2d') {
+      const g = geometry(s.layer, s.inShape, batch);
+      m = batch * g.outH * g.outW;
+      if (!isPointwise(g)) {
+        a = new Uint8Array(m * w.k);
+        b.im2col(codes, g, a);
+      }
+    }
+    const out = st.ep.requant ? new Uint8Array(m * w.n) : new Float32Array(m * w.n);
+    b.gemm(a, m, st.abits, w, st.ep, out);
+    return out;
+  }
+}
+
+export function argmax(logits: Float32Array, batch: number): Int32Array {
+  const n = logits.length / batch;
+  const out = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let best = 0;
+    for (let j = 1; j < n; j++) if (logits[b * n + j] > logits[b * n + best]) best = j;
+    out[b] = best;
+  }
+  return out;
+}
+
+/** [N][K] of a conv (K = kh·kw·cin) or dense layer's weight matrix. */
+export function matrixShape(l: Conv2DLayer | DenseLayer): [number, number] {
+  return l.op === 'conv2d' ? [l.outChannels, l.kernel[0] * l.kernel[1] * l.inChannels] : [l.outFeatures, l.inFeatures];
+}
+
+export function geometry(l: Conv2DLayer, s: number[], batch: number): ConvGeometry {
+  const r = padBefore(s[0], l.kernel[0], l.strides[0], l.padding);
+  const c = padBefore(s[1], l.kernel[1], l.strides[1], l.padding);
+  return { batch, h: s[0], w: s[1], c: s[2], kh: l.kernel[0], kw: l.kernel[1], sh: l.strides[0], sw: l.strides[1], padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
+}
+
+/** A 1×1, stride 1 conv reads NHWC rows as they are: no im2col. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1;
+}
+
+/** Float conv/dense (first and last layers): float32 im2col + GEMM, same epilogue. */
+function runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number): Float32Array {
+  const l = s.layer;
+  const w = l.weights.values as Float32Array;
+  const [n, k] = matrixShape(l);
+  let a = x;
+  let m = batch;
+  if (l.op === 'conv2d') {
+    const g = geometry(l, s.inShape, batch);
+    m = batch * g.outH * g.outW;
+    if (!isPointwise(g)) { a = new Float32Array(m * k); im2colFloat(x, g, a); }
+  }
+  const out = new Float32Array(m * n);
+  const ep = st.ep;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let t = 0; t < k; t++) acc += a[i * k + t] * w[j * k + t];
+      let y = acc * ep.mult[j] + ep.add[j];
+      if (ep.relu && y < 0) y = 0;
+      out[i * n + j] = y;
+    }
+  }
+  return out;
+}
+
+function im2colFloat(x: Float32Array, g: ConvGeometry, out: Float32Array): void {
+  const K = g.kh * g.kw * g.c;
+  let row = 0;
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++, row++) {
+        let o = row * K;
+        for (let ky = 0; ky < g.kh; ky++) {
+          const iy = oy * g.sh + ky - g.padTop;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const ix = ox * g.sw + kx - g.padLeft;
+            const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+            const src = ((b * g.h + iy) * g.w + ix) * g.c;
+            for (let c = 0; c < g.c; c++) out[o++] = inside ? x[src + c] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+function avgPool(x: Float32Array, s: PoolStep, batch: number): Float32Array {
+  const [H, W, C] = s.inShape;
+  const r = padBefore(H, s.pool[0], s.strides[0], s.padding);
+  const c = padBefore(W, s.pool[1], s.strides[1], s.padding);
+  const y = new Float32Array(batch * r.out * c.out * C);
+  let o = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < r.out; oy++) {
+      for (let ox = 0; ox < c.out; ox++, o += C) {
+        let count = 0;
+        for (let ky = 0; ky < s.pool[0]; ky++) {
+          const iy = oy * s.strides[0] + ky - r.pad;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < s.pool[1]; kx++) {
+            const ix = ox * s.strides[1] + kx - c.pad;
+            if (ix < 0 || ix >= W) continue;
+            const src = ((b * H + iy) * W + ix) * C;
+            for (let ch = 0; ch < C; ch++) y[o + ch] += x[src + ch];
+            count++;
+          }
+        }
+        for (let ch = 0; ch < C; ch++) y[o + ch] /= count;
+      }
+    }
+  }
+  return y;
+}
+
+/** Turns layers into steps, fusing BatchNorm, ReLU and requantization where a tensor has a single reader. */
+function compile(model: Model, graph: GraphInfo): Step[] {
+  const readersOf = new Map<string, Layer[]>();
+  for (const l of model.layers) for (const i of l.inputs) readersOf.set(i, [...(readersOf.get(i) ?? []), l]);
+  const soleReader = (name: string): Layer | undefined => (graph.readers.get(name) === 1 ? readersOf.get(name)?.[0] : undefined);
+  const fused = new Set<string>();
+  const steps: Step[] = [];
+  for (const l of model.layers) {
+    if (fused.has(l.name)) continue;
+    const input = l.inputs[0];
+    const inShape = graph.shapes.get(input)!;
+    switch (l.op) {
+      case 'conv2d':
+      case 'dense': {
+        let output = l.name;
+        let bn: BatchNormLayer | undefined;
+        let relu = false;
+        const next = soleReader(output);
+        if (next?.op === 'batchnorm') { bn = next; output = next.name; fused.add(next.name); }
+        const after = soleReader(output);
+        if (after?.op === 'relu') { relu = true; output = after.name; fused.add(after.name); }
+        const consumer = soleReader(output);
+        const q = graph.quantIndex.get(l.name) ?? -1;
+        const requantFor = consumer && graph.quantIndex.has(consumer.name) ? graph.quantIndex.get(consumer.name)! : -1;
+        steps.push({ kind: 'matmul', layer: l, q, input, inShape, outShape: graph.shapes.get(l.name)!, bn, relu, requantFor, output });
+        break;
+      }
+      case 'add': {
+        const after = soleReader(l.name);
+        const relu = after?.op === 'relu';
+        if (relu) fused.add(after!.name);
+        steps.push({ kind: 'add', inputs: l.inputs, relu, output: relu ? after!.name : l.name });
+        break;
+      }
+      case 'batchnorm': steps.push({ kind: 'batchnorm', layer: l, input, output: l.name }); break;
+      case 'relu': steps.push({ kind: 'relu', input, output: l.name }); break;
+      case 'flatten': steps.push({ kind: 'flatten', input, output: l.name }); break;
+      case 'globalavgpool': steps.push({ kind: 'pool', input, inShape, pool: [inShape[0], inShape[1]], strides: [1, 1], padding: 'valid', output: l.name }); break;
+      case 'avgpool': steps.push({ kind: 'pool', input, inShape, pool: l.pool, strides: l.strides, padding: l.padding, output: l.name }); break;
+    }
+  }
+  return steps;
+}
+
+export type { QuantLayer };
