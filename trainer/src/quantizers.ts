@@ -1,0 +1,173 @@
+// Fake quantizers for training (TensorFlow.js). Forward math is the format package's
+// reference (eq. 1–5, round half to even: tf.round rounds half to even); gradients are the
+// straight-through estimates of eq. 13–14 with the LSQ factor g, written with tf.customGrad
+// because tf.round's own gradient is zero.
+import * as tf from '@tensorflow/tfjs';
+import { roundHalfEven, checkBits } from '@bitswitch/format';
+
+/** Weight quantizer families compared in the trainer (Figure 2 of the paper). */
+export const WEIGHT_QUANTIZERS = ['double-rounding', 'separate', 'floor', 'dorefa'] as const;
+export type WeightQuantizer = (typeof WEIGHT_QUANTIZERS)[number];
+
+/** [n, p] of a signed b-bit integer. */
+export function signedLimits(bits: number): [number, number] {
+  return [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
+}
+
+/** LSQ gradient scale g = 1 / sqrt(N · p), N = values sharing one scale, p = largest level. */
+export function lsqGradScale(valuesPerScale: number, p: number): number {
+  return 1 / Math.sqrt(valuesPerScale * p);
+}
+
+/** Sums `t` down to the shape of a scale: [1] (per tensor) or [C] (per output channel = last axis). */
+function sumToScale(t: tf.Tensor, scaleShape: number[]): tf.Tensor {
+  if (scaleShape.length === 1 && scaleShape[0] === 1) return t.sum().reshape([1]);
+  return t.sum(Array.from({ length: t.rank - 1 }, (_, i) => i));
+}
+
+/**
+ * Double Rounding fake quantizer, Ŵ_l for target bit l from the highest-bit scale s_h:
+ * eq. 1 W̃_h = clip(round(W/s_h)), eq. 2 W̃_l = clip(round(W̃_h/2^Δ)), eq. 3 Ŵ_l = W̃_l·s_h·2^Δ.
+ * `shift: 'floor'` is the Bit-Mixer-style variant (floor instead of the second round).
+ * Gradients (STE, eq. 13–14) with v = W/(s_h·2^Δ) and [n, p] the l-bit range:
+ *   ∂Ŵ/∂W = 1 if n < v < p else 0;
+ *   ∂Ŵ/∂s_h = 2^Δ · (W̃_l − v) inside, 2^Δ · n or 2^Δ · p outside, times g.
+ * The 2^Δ factor is the chain rule through Ŵ = W̃_l·(s_h·2^Δ); W̃_l equals round(v) except at
+ * double-rounding ties, and using it keeps the gradient consistent with the forward value.
+ * With l = h this is LSQ on one scale per bit (the "separate scales" baseline).
+ */
+export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number, l: number, g: number, shift: 'round' | 'floor' = 'round'): tf.Tensor {
+  checkBits(h, 'h', 2, 8);
+  checkBits(l, 'l', 2, h);
+  const [hn, hp] = signedLimits(h);
+  const [n, p] = signedLimits(l);
+  const step = 2 ** (h - l);
+  const f = tf.customGrad((wIn, sIn, save) => {
+    const W = wIn as tf.Tensor;
+    const s = sIn as tf.Tensor;
+    const wh = tf.clipByValue(tf.round(tf.div(W, s)), hn, hp); // eq. 1
+    const shifted = tf.div(wh, step);
+    const wl = tf.clipByValue(shift === 'round' ? tf.round(shifted) : tf.floor(shifted), n, p); // eq. 2
+    const S = tf.mul(s, step);
+    save([W, S, wl]);
+    return {
+      value: tf.mul(wl, S), // eq. 3
+      gradFunc: (dy, saved) => {
+        const [W0, S0, wl0] = saved;
+        const v = tf.div(W0, S0);
+        const inside = tf.logicalAnd(tf.greater(v, n), tf.less(v, p));
+        const dW = tf.where(inside, dy, tf.zerosLike(dy));
+        const dVal = tf.where(inside, tf.sub(wl0, v), tf.where(tf.lessEqual(v, n), tf.fill(v.shape, n), tf.fill(v.shape, p))); // eq. 13
+        const dS = tf.mul(sumToScale(tf.mul(dy, dVal), s.shape), step * g);
+        return [dW, dS];
+      },
+    };
+  });
+  return f(w, scale);
+}
+
+/**
+ * Unsigned activation fake quantizer (eq. 4–5), LSQ-style learned scale s_b:
+ * X̂ = clip(round(X/s_b), 0, 2^b − 1) · s_b. Gradients with v = X/s_b, Q = 2^b − 1:
+ * ∂X̂/∂X = 1 if 0 < v < Q else 0; ∂X̂/∂s_b = (X̃ − v) inside, 0 below, Q above, times g.
+ */
+export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number, g: number): tf.Tensor {
+  checkBits(bits, 'bits', 1, 8);
+  const Q = 2 ** bits - 1;
+  const f = tf.customGrad((xIn, sIn, save) => {
+    const X = xIn as tf.Tensor;
+    const s = sIn as tf.Tensor;
+    const xq = tf.clipByValue(tf.round(tf.div(X, s)), 0, Q); // eq. 4
+    save([X, s, xq]);
+    return {
+      value: tf.mul(xq, s), // eq. 5
+      gradFunc: (dy, saved) => {
+        const [X0, s0, xq0] = saved;
+        const v = tf.div(X0, s0);
+        const inside = tf.logicalAnd(tf.greater(v, 0), tf.less(v, Q));
+        const dX = tf.where(inside, dy, tf.zerosLike(dy));
+        const dVal = tf.where(inside, tf.sub(xq0, v), tf.where(tf.lessEqual(v, 0), tf.zerosLike(v), tf.fill(v.shape, Q)));
+        return [dX, tf.mul(tf.mul(dy, dVal).sum().reshape([1]), g)];
+      },
+    };
+  });
+  return f(x, scale);
+}
+
+/** round with an identity gradient (straight-through), for DoReFa. */
+export function roundSte(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((xIn) => ({ value: tf.round(xIn as tf.Tensor), gradFunc: (dy) => dy }));
+  return f(x);
+}
+
+/**
+ * DoReFa weights (the AdaBits-style baseline: scale fixed by the bit-width, none learned):
+ * w_t = tanh(W) / (2·max|tanh W|) + 1/2, Ŵ = 2·round((2^b − 1)·w_t)/(2^b − 1) − 1.
+ */
+export function dorefaQuantize(w: tf.Tensor, bits: number): tf.Tensor {
+  checkBits(bits, 'bits', 2, 8);
+  const Q = 2 ** bits - 1;
+  const t = tf.tanh(w);
+  const wt = tf.add(tf.div(t, tf.mul(tf.max(tf.abs(t)), 2)), 0.5);
+  return tf.sub(tf.mul(tf.div(roundSte(tf.mul(wt, Q)), Q), 2), 1);
+}
+
+// ---- Scale initialisation (plain TS, format's rounding) ----
+
+const INIT_FRACTIONS = Array.from({ length: 40 }, (_, i) => (i + 1) / 40);
+
+/** Squared error of Double Rounding W at every bit of `bits`, for highest-bit scale s. */
+export function doubleRoundingError(w: ArrayLike<number>, s: number, h: number, bits: number[]): number {
+  let err = 0;
+  const [hn, hp] = signedLimits(h);
+  for (const l of bits) {
+    const [n, p] = signedLimits(l);
+    const step = 2 ** (h - l);
+    for (let i = 0; i < w.length; i++) {
+      const wh = Math.min(hp, Math.max(hn, roundHalfEven(w[i] / s)));
+      const wl = Math.min(p, Math.max(n, roundHalfEven(wh / step)));
+      const d = w[i] - wl * s * step;
+      err += d * d;
+    }
+  }
+  return err;
+}
+
+/**
+ * Initial s_h of a weight tensor: the candidate c·max|W|/2^(h−1), c ∈ {1/40, …, 1}, with
+ * the smallest quantization error summed over all bits of the list (each bit counts equally,
+ * so the low bits are not sacrificed to the 8-bit grid as LSQ's 2·mean|W|/√p would).
+ */
+export function initWeightScale(w: ArrayLike<number>, h: number, bits: number[]): number {
+  let max = 0;
+  for (let i = 0; i < w.length; i++) max = Math.max(max, Math.abs(w[i]));
+  if (max === 0) return 1e-3;
+  let best = Infinity;
+  let bestS = max / 2 ** (h - 1);
+  for (const c of INIT_FRACTIONS) {
+    const s = (c * max) / 2 ** (h - 1);
+    const e = doubleRoundingError(w, s, h, bits);
+    if (e < best) { best = e; bestS = s; }
+  }
+  return bestS;
+}
+
+/** Initial s_b of a non-negative activation: c·max(X)/(2^b − 1), c ∈ {1/40, …, 1}, least squared error on a calibration batch. */
+export function initActivationScale(x: ArrayLike<number>, bits: number): number {
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, x[i]);
+  if (max === 0) return 1e-3;
+  const Q = 2 ** bits - 1;
+  let best = Infinity;
+  let bestS = max / Q;
+  for (const c of INIT_FRACTIONS) {
+    const s = (c * max) / Q;
+    let e = 0;
+    for (let i = 0; i < x.length; i++) {
+      const d = x[i] - Math.min(Q, Math.max(0, roundHalfEven(x[i] / s))) * s;
+      e += d * d;
+    }
+    if (e < best) { best = e; bestS = s; }
+  }
+  return bestS;
+}
