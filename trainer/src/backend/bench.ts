@@ -1,0 +1,83 @@
+// Benchmarks for the wasm training kernels: prints ratios against baselines measured in the
+// same process. Run: node --experimental-wasm-relaxed-simd --import tsx trainer/src/backend/bench.ts
+import * as tf from '@tensorflow/tfjs';
+import { cpus } from 'node:os';
+import { initBackend, builtinWasmConv2DBackpropInput } from './index.ts';
+import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
+import { batchNormTrain } from './batch-norm.ts';
+
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+
+/** Median milliseconds of `reps` runs after one warm-up. */
+function medianMs(f: () => tf.Tensor | tf.Tensor[], reps = REPS): number {
+  const run = () => { const out = f(); for (const t of [out].flat()) t.dataSync(); tf.dispose(out); };
+  run();
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) { const t0 = performance.now(); run(); ms.push(performance.now() - t0); }
+  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)]!;
+}
+
+function useBackpropInput(kernel: tf.KernelConfig): void {
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel(kernel);
+}
+
+function benchBackpropInput(): void {
+  const builtin = builtinWasmConv2DBackpropInput()!;
+  const ours: tf.KernelConfig = { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputViaConv2D('wasm') };
+  console.log('Conv2DBackpropInput on wasm, batch 64 (median ms: builtin → via Conv2D, speed-up)');
+  for (const [H, C, s] of [[16, 32, 1], [16, 32, 2], [28, 16, 1], [8, 64, 1]] as const) {
+    const x = tf.zeros([64, H, H, C]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, C, C], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const dy = tf.randomNormal(tf.conv2d(x, w, s, 'same').shape, 0, 1, 'float32', 2) as tf.Tensor4D;
+    const f = () => tf.conv2dTranspose(dy, w, x.shape, s, 'same');
+    useBackpropInput(builtin);
+    const before = medianMs(f);
+    useBackpropInput(ours);
+    const after = medianMs(f);
+    console.log(`  ${H}x${H}x${C} 3x3 s${s}: ${before.toFixed(1)} → ${after.toFixed(1)} ms  (${(before / after).toFixed(2)}x)`);
+    tf.dispose([x, w, dy]);
+  }
+}
+
+type Norm = (x: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor4D;
+
+const fusedNorm: Norm = (x, g, b) => {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return tf.batchNorm(x, mean, variance, b, g, 1e-3);
+};
+const closedFormNorm: Norm = (x, g, b) => batchNormTrain(x, g, b, 1e-3).y;
+
+/** One SGD step of a ResNet basic block: conv-BN-ReLU-conv-BN + skip, ReLU, squared loss. */
+function blockStep(norm: Norm, x: tf.Tensor4D, vars: tf.Variable[]): tf.Tensor {
+  const [w1, g1, b1, w2, g2, b2] = vars as [tf.Variable<tf.Rank.R4>, tf.Variable<tf.Rank.R1>, tf.Variable<tf.Rank.R1>, tf.Variable<tf.Rank.R4>, tf.Variable<tf.Rank.R1>, tf.Variable<tf.Rank.R1>];
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      const h = tf.relu(norm(tf.conv2d(x, w1, 1, 'same'), g1, b1));
+      const y = tf.relu(tf.add(norm(tf.conv2d(h, w2, 1, 'same'), g2, b2), x));
+      return tf.mean(tf.square(y));
+    }, vars);
+    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 1e-3)));
+    return value;
+  });
+}
+
+function benchBlock(batch: number): void {
+  const C = 32, H = 16;
+  const x = tf.randomNormal([batch, H, H, C], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const vars = [
+    tf.variable(tf.randomNormal([3, 3, C, C], 0, 0.1, 'float32', 4)), tf.variable(tf.ones([C])), tf.variable(tf.zeros([C])),
+    tf.variable(tf.randomNormal([3, 3, C, C], 0, 0.1, 'float32', 5)), tf.variable(tf.ones([C])), tf.variable(tf.zeros([C])),
+  ];
+  const before = medianMs(() => blockStep(fusedNorm, x, vars));
+  const after = medianMs(() => blockStep(closedFormNorm, x, vars));
+  console.log(`  batch ${batch}, ${H}x${H}x${C}: tf.batchNorm ${before.toFixed(1)} ms → batchNormTrain ${after.toFixed(1)} ms  (${(before / after).toFixed(2)}x)`);
+  tf.dispose([x, ...vars]);
+}
+
+const choice = await initBackend('wasm');
+console.log(`backend ${choice.name}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}, median of ${REPS}`);
+benchBackpropInput();
+console.log('ResNet basic block training step on wasm (conv-BN-ReLU-conv-BN-add-ReLU, SGD)');
+benchBlock(64);
+benchBlock(128);
