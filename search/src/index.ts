@@ -1,1 +1,5 @@
 export * from './roulette.ts';
+export * from './ilp.ts';
+export * from './budget.ts';
+export * from './space.ts';
+export * from './sweep.ts';

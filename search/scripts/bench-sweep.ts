@@ -1,0 +1,28 @@
+// Times a full Algorithm 2 sweep on a ResNet-20-shaped search space (19 quantized layers,
+// bits {8,6,4,2}, avg-bits 3..8 step 0.25, every pin), the issue's "< 1 s" target.
+// Run: node --import tsx search/scripts/bench-sweep.ts [repeats]
+import { cpus } from 'node:os';
+import { loadGlpk, searchSpaceFromModel, sweepSubNets, parseBudgetValues } from '../src/index.ts';
+import { resnet20Convs, syntheticModel } from '../test/fixtures.ts';
+
+const repeats = Number(process.argv[2] ?? 5);
+const model = syntheticModel(resnet20Convs(), [8, 6, 4, 2]);
+let t0 = performance.now();
+await loadGlpk();
+const glpkMs = performance.now() - t0;
+t0 = performance.now();
+const space = searchSpaceFromModel(model);
+const spaceMs = performance.now() - t0;
+const sweep = { kind: 'avg-bits' as const, values: parseBudgetValues('3..8:0.25') };
+const times: number[] = [];
+let last;
+for (let r = 0; r < repeats; r++) {
+  t0 = performance.now();
+  last = await sweepSubNets(space, { sweep });
+  times.push(performance.now() - t0);
+}
+times.sort((a, b) => a - b);
+console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
+console.log(`layers ${space.layers.length}, bits {${space.bits}}, budgets ${sweep.values.length}, ILP solves ${last!.solves} (${last!.infeasiblePins} infeasible pins), distinct SubNets ${last!.subnets.length}`);
+console.log(`GLPK load ${glpkMs.toFixed(1)} ms, perturbation table ${spaceMs.toFixed(1)} ms`);
+console.log(`full sweep: median ${times[times.length >> 1].toFixed(1)} ms, min ${times[0].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${repeats} runs (${(times[times.length >> 1] / last!.solves).toFixed(3)} ms per ILP)`);

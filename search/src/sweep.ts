@@ -1,0 +1,111 @@
+// Algorithm 2: sweep budgets, re-solve with one layer pinned to each other bit, keep distinct SubNets.
+import type { SubNet } from '@bitswitch/format';
+import { BUDGET_KINDS, searchProblem, type Budget, type BudgetKind, type ObjectiveKind, type SearchSpace } from './budget.ts';
+import { InfeasibleBudgetError, loadGlpk, solveIlp } from './ilp.ts';
+
+export interface BudgetSweep {
+  kind: BudgetKind;
+  /** Upper bounds to solve for, in order. */
+  values: number[];
+  /** If given, each point is the band [value − band, value] instead of "at most value". */
+  band?: number;
+}
+
+export interface SweepOptions {
+  objective?: ObjectiveKind;
+  sweep: BudgetSweep;
+  /** Budgets that hold at every point (e.g. a latency cap). */
+  fixed?: Budget[];
+  /** Algorithm 2's inner loops (default true). */
+  pinned?: boolean;
+}
+
+export interface SweepResult {
+  subnets: SubNet[];
+  /** ILPs solved, and how many of the pinned ones had no feasible assignment. */
+  solves: number;
+  infeasiblePins: number;
+}
+
+const label = (x: number) => String(Number(x.toPrecision(10)));
+
+function budgetRecord(kind: BudgetKind, value: number, fixed: readonly Budget[]): Record<string, number> {
+  const record: Record<string, number> = { [kind]: value };
+  for (const b of fixed) if (b.max !== undefined) record[b.kind] = b.max;
+  return record;
+}
+
+/**
+ * Algorithm 2. For each budget value: the ILP's SubNet, then for each layer l and each bit b it
+ * did not take, the SubNet with l pinned to b (skipped when infeasible). Only distinct bit
+ * lists are kept, first found first. An infeasible sweep value throws with the feasible range.
+ */
+export async function sweepSubNets(space: SearchSpace, options: SweepOptions): Promise<SweepResult> {
+  const glpk = await loadGlpk();
+  const objective = options.objective ?? 'perturbation';
+  const fixed = options.fixed ?? [];
+  const { kind, values, band } = options.sweep;
+  if (values.length === 0) throw new RangeError('sweep.values: expected at least one budget value, got none');
+  const seen = new Set<string>();
+  const subnets: SubNet[] = [];
+  let solves = 0, infeasiblePins = 0;
+  const keep = (bits: number[], name: string, value: number) => {
+    const key = bits.join(',');
+    if (seen.has(key)) return;
+    seen.add(key);
+    subnets.push({ name, bits, budget: budgetRecord(kind, value, fixed) });
+  };
+  for (const value of values) {
+    const budgets: Budget[] = [...fixed, { kind, max: value, min: band === undefined ? undefined : value - band }];
+    const base = solveIlp(glpk, searchProblem(space, objective, budgets));
+    solves++;
+    const name = `${kind}<=${label(value)}`;
+    keep(base.bits, name, value);
+    if (options.pinned === false) continue;
+    for (let l = 0; l < space.layers.length; l++) {
+      for (let j = 0; j < space.bits.length; j++) {
+        if (j === base.choice[l]) continue;
+        solves++;
+        try {
+          const pinned = solveIlp(glpk, searchProblem(space, objective, budgets, new Map([[l, j]])));
+          keep(pinned.bits, `${name}/${space.layers[l].name}@${space.bits[j]}`, value);
+        } catch (e) {
+          if (!(e instanceof InfeasibleBudgetError)) throw e;
+          infeasiblePins++;
+        }
+      }
+    }
+  }
+  return { subnets, solves, infeasiblePins };
+}
+
+/** Parses "3..8:0.25" (range with step; step defaults to 1) or "4" into budget values. */
+export function parseBudgetValues(text: string, field = 'budget'): number[] {
+  const num = (s: string, what: string) => {
+    const x = Number(s);
+    if (s.trim() === '' || !Number.isFinite(x)) throw new RangeError(`${field}: expected ${what} to be a number, got "${s}" in "${text}"`);
+    return x;
+  };
+  const [fromText, rest, ...extra] = text.split('..');
+  if (extra.length) throw new RangeError(`${field}: expected VALUE or FROM..TO[:STEP], got "${text}"`);
+  if (rest === undefined) return [num(fromText, 'VALUE')];
+  const [toText, stepText, ...more] = rest.split(':');
+  if (more.length) throw new RangeError(`${field}: expected VALUE or FROM..TO[:STEP], got "${text}"`);
+  const from = num(fromText, 'FROM');
+  const to = num(toText, 'TO');
+  const step = stepText === undefined ? 1 : num(stepText, 'STEP');
+  if (!(step > 0)) throw new RangeError(`${field}: expected STEP > 0, got ${step}`);
+  if (to < from) throw new RangeError(`${field}: expected FROM <= TO, got ${from}..${to}`);
+  const count = Math.floor((to - from) / step + 1e-9) + 1;
+  return Array.from({ length: count }, (_, i) => Number((from + i * step).toPrecision(12)));
+}
+
+/** Parses "KIND=VALUES" as given to --budget, e.g. "avg-bits=3..8:0.25" or "latency=1.5". */
+export function parseBudgetSpec(text: string): { kind: BudgetKind; values: number[] } {
+  const eq = text.indexOf('=');
+  const kind = text.slice(0, eq).trim() as BudgetKind;
+  if (eq < 0 || !BUDGET_KINDS.includes(kind)) {
+    throw new RangeError(`--budget: expected KIND=VALUES with KIND one of ${BUDGET_KINDS.join(', ')}, got "${text}"`);
+  }
+  return { kind, values: parseBudgetValues(text.slice(eq + 1), `--budget ${kind}`) };
+}
