@@ -1,0 +1,115 @@
+// The fast executor against the scalar reference executor: logits within a small float
+// tolerance and the same argmax, for every backend, precision kind, BatchNorm kind and batch size.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Layer, Model } from '@bitswitch/format';
+import { buildResNet, calibrate, randomImages, rng } from '../src/testing.ts';
+import { Runtime, argmax } from '../src/executor.ts';
+import { referenceForward } from '../src/reference.ts';
+import type { PrecisionSpec } from '../src/precision.ts';
+import { BACKENDS } from './backends.ts';
+
+/** Largest |fast − reference| relative to the largest reference logit, and argmax agreement. */
+function compare(model: Model, rt: Runtime, spec: PrecisionSpec, images: Float32Array, batch: number) {
+  const ref = referenceForward(model, spec, images, batch);
+  rt.setPrecision(spec);
+  const fast = rt.run(images, batch);
+  assert.is(fast.length, ref.length);
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(fast[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  const agree = argmax(fast, batch).every((v, i) => v === argmax(ref, batch)[i]);
+  return { diff: diff / scale, agree };
+}
+
+const multi = buildResNet({ inputShape: [12, 12, 1], blocks: 2, seed: 3 });
+const mixed = buildResNet({ inputShape: [10, 10, 2], blocks: 1, mode: 'mixed', perChannel: false, bits: [4, 3, 2], seed: 4 });
+
+/** Covers the remaining ops: avgpool (same/valid), flatten, quantized dense with bias, standalone BN and ReLU, odd strides. */
+function oddModel(): Model {
+  const rand = rng(5);
+  const bits = [8, 5, 2];
+  const int = (n: number, k: number) => ({
+    kind: 'int' as const, bits: 8, values: Int8Array.from({ length: n * k }, () => Math.floor(rand() * 120) - 60),
+    scale: Float32Array.from({ length: n }, () => 0.01 + 0.01 * rand()), actScales: new Float32Array(bits.length).fill(1),
+  });
+  const bn = (name: string, input: string, c: number, layer?: string): Layer => ({
+    name, op: 'batchnorm', inputs: [input], channels: c, epsilon: 1e-3,
+    select: layer ? { kind: 'per-bit', layer } : { kind: 'single' },
+    params: Float32Array.from({ length: (layer ? bits.length : 1) * 4 * c }, (_, i) => (Math.floor(i / c) % 4 === 3 ? 1 + rand() : rand() - 0.3)),
+  });
+  const layers: Layer[] = [
+    { name: 'c0', op: 'conv2d', inputs: ['input'], kernel: [3, 2], strides: [2, 1], padding: 'same', inChannels: 3, outChannels: 6, weights: { kind: 'float', values: Float32Array.from({ length: 6 * 18 }, () => rand() - 0.5) } },
+    { name: 'r0', op: 'relu', inputs: ['c0'] },
+    { name: 'c1', op: 'conv2d', inputs: ['r0'], kernel: [2, 3], strides: [1, 2], padding: 'valid', inChannels: 6, outChannels: 5, weights: int(5, 36), bias: Float32Array.from({ length: 5 }, () => rand() - 0.5) },
+    { name: 'p1', op: 'avgpool', inputs: ['c1'], pool: [3, 3], strides: [2, 2], padding: 'same' },
+    bn('b1', 'p1', 5, 'c1'),
+    { name: 'r1', op: 'relu', inputs: ['b1'] },
+    { name: 'c2', op: 'conv2d', inputs: ['r1'], kernel: [1, 1], strides: [1, 1], padding: 'same', inChannels: 5, outChannels: 7, weights: int(7, 5) },
+    { name: 'r2', op: 'relu', inputs: ['c2'] },
+    { name: 'p2', op: 'avgpool', inputs: ['r2'], pool: [2, 2], strides: [1, 1], padding: 'valid' },
+    { name: 'f', op: 'flatten', inputs: ['p2'] },
+    { name: 'd1', op: 'dense', inputs: ['f'], inFeatures: 7, outFeatures: 9, weights: int(9, 7), bias: Float32Array.from({ length: 9 }, () => rand()) },
+    bn('b2', 'd1', 9),
+    { name: 'r3', op: 'relu', inputs: ['b2'] },
+    { name: 'd2', op: 'dense', inputs: ['r3'], inFeatures: 9, outFeatures: 4, weights: int(4, 9) },
+    { name: 'out', op: 'dense', inputs: ['d2'], inFeatures: 4, outFeatures: 3, weights: { kind: 'float', values: Float32Array.from({ length: 12 }, () => rand() - 0.5) } },
+  ];
+  // Shapes: 9×7×3 → c0 5×7×6 → c1 4×3×5 → p1 2×2×5 → c2 2×2×7 → p2 1×1×7 → 7 features.
+  const model: Model = { bits, mode: 'multi', inputShape: [9, 7, 3], layers, subnets: [{ name: 'mix', bits: [2, 8, 5, 8], budget: {} }] };
+  calibrate(model, randomImages([9, 7, 3], 4, 6), 4);
+  return model;
+}
+const odd = oddModel();
+
+for (const backend of BACKENDS) {
+  const cases: [string, Model, PrecisionSpec[]][] = [
+    ['multi ResNet', multi, [...multi.bits, ...multi.subnets!.map((s) => s.name)]],
+    ['mixed ResNet with TBN, per-tensor scales', mixed, [...mixed.bits, ...mixed.subnets!.map((s) => s.name)]],
+    ['pooling/dense/odd strides', odd, [...odd.bits, 'mix']],
+  ];
+  for (const [name, model, specs] of cases) {
+    test(`${backend.name}: ${name}: fast = reference at batch 1 and batch 5`, async () => {
+      const rt = new Runtime(model, await backend.create());
+      for (const batch of [1, 5]) {
+        const images = randomImages(model.inputShape, batch, 100 + batch);
+        for (const spec of specs) {
+          const { diff, agree } = compare(model, rt, spec, images, batch);
+          assert.ok(diff < 1e-3, `${String(spec)} batch ${batch}: relative logit difference ${diff}`);
+          assert.ok(agree, `${String(spec)} batch ${batch}: argmax differs`);
+        }
+      }
+    });
+  }
+
+  test(`${backend.name}: batched run equals image-by-image runs`, async () => {
+    const rt = new Runtime(multi, await backend.create());
+    rt.setPrecision(4);
+    const images = randomImages(multi.inputShape, 3, 7);
+    const all = rt.run(images, 3);
+    const per = images.length / 3;
+    for (let b = 0; b < 3; b++) {
+      const one = rt.run(images.subarray(b * per, (b + 1) * per), 1);
+      assert.equal(Array.from(all.subarray(b * one.length, (b + 1) * one.length)), Array.from(one));
+    }
+  });
+
+  test(`${backend.name}: switching caches weights per (layer, bit) and reports memory`, async () => {
+    const rt = new Runtime(multi, await backend.create());
+    const layers = rt.quantizedLayerNames.length;
+    assert.is(rt.setPrecision(8).derived, 0, 'the initial precision is already derived');
+    assert.is(rt.setPrecision(2).derived, layers);
+    assert.is(rt.setPrecision(8).derived, 0);
+    const m = rt.memory();
+    assert.ok(m.cachedBytes > m.activeBytes && m.activeBytes > 0);
+    const cycle = rt.setPrecision(multi.subnets![0].name);
+    assert.is(cycle.derived, multi.subnets![0].bits.filter((b) => b !== 8 && b !== 2).length);
+    rt.clearCache();
+    assert.is(rt.memory().cachedBytes, rt.memory().activeBytes);
+  });
+}
+
+test.run();
