@@ -3,3 +3,4 @@ export * from './ilp.ts';
 export * from './budget.ts';
 export * from './space.ts';
 export * from './sweep.ts';
+export * from './pareto.ts';

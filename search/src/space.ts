@@ -1,6 +1,6 @@
 // The search space of a model file: its quantized layers, sensitivity and weight perturbations.
 import {
-  dequantizeWeights, doubleRoundAll, quantizedLayers,
+  dequantizeWeights, doubleRoundAll, layerCosts, quantizedLayers,
   type Conv2DLayer, type DenseLayer, type IntWeights, type Model,
 } from '@bitswitch/format';
 import type { LatencyTable, LayerStats, SearchSpace } from './budget.ts';
@@ -33,13 +33,16 @@ export function searchSpaceFromModel(model: Model, latency?: LatencyTable): Sear
     throw new RangeError('model.sensitivity: expected one entry per quantized layer (Hessian trace, params, MACs), found none');
   }
   const byName = new Map(model.sensitivity.map((s) => [s.layer, s]));
+  // MACs from the graph's shapes (format's layerCosts), so BitOps never depend on who wrote the sensitivity.
+  const macs = new Map(layerCosts(model).map((c) => [c.layer, c.macs]));
   const layers: LayerStats[] = quantized.map((layer) => {
     const s = byName.get(layer.name);
     if (!s) throw new RangeError(`model.sensitivity: expected an entry for quantized layer ${layer.name}, found none`);
     const [rows, cols] = weightShape(layer);
     if (s.params !== rows * cols) throw new RangeError(`model.sensitivity[${layer.name}].params: expected ${rows * cols}, got ${s.params}`);
     if (!(s.params > 0)) throw new RangeError(`model.sensitivity[${layer.name}].params: expected > 0, got ${s.params}`);
-    return { name: layer.name, params: s.params, macs: s.macs, hessianTrace: s.hessianTrace, rows, cols };
+    if (!Number.isFinite(s.hessianTrace)) throw new RangeError(`model.sensitivity[${layer.name}].hessianTrace: expected a finite number, got ${s.hessianTrace}`);
+    return { name: layer.name, params: s.params, macs: macs.get(layer.name)!, hessianTrace: s.hessianTrace, rows, cols };
   });
   const perturbation = quantized.map((layer, l) => {
     const w = layer.weights as IntWeights;

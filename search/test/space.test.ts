@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { IntWeights } from '@bitswitch/format';
+import { layerCosts, tinyModel, weightBytes, type IntWeights } from '@bitswitch/format';
 import { budgetMetric, searchSpaceFromModel, weightPerturbation } from '../src/index.ts';
 import { resnet20Convs, syntheticModel } from './fixtures.ts';
 import { readCases } from './vectors.ts';
@@ -42,6 +42,16 @@ test('searchSpaceFromModel: layers in graph order, shapes, MACs, fixed float byt
     for (let j = 1; j < row.length; j++) assert.ok(row[j] > row[j - 1], `perturbation not increasing: ${row}`);
   }
   assert.is(budgetMetric(space, 'avg-bits', space.layers.map(() => 4)), 4);
+});
+
+test('model-bytes and MACs agree with the format package (weightBytes, layerCosts) on its tiny model', () => {
+  const model = tinyModel();
+  const space = searchSpaceFromModel(model);
+  const costs = layerCosts(model).filter((c) => c.quantized);
+  assert.equal(space.layers.map((l) => l.macs), costs.map((c) => c.macs));
+  for (const bits of [[8, 8, 8, 8], [8, 4, 2, 2], [2, 6, 4, 8]]) {
+    assert.is(budgetMetric(space, 'model-bytes', bits), weightBytes(model, bits));
+  }
 });
 
 test('searchSpaceFromModel names what is missing', () => {
