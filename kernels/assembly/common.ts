@@ -1,0 +1,34 @@
+// Shared helpers of the kernels: storage-layout element access (format SPEC §5) and rounding.
+
+/** Container width in bits of a b-bit integer: 5..8 → 8, 3..4 → 4, 1..2 → 2. */
+// @ts-ignore: decorator
+@inline export function containerBits(bits: i32): i32 {
+  return bits > 4 ? 8 : bits > 2 ? 4 : 2;
+}
+
+/** Bytes of one stored row of k values at `bits`, padded to 16. */
+// @ts-ignore: decorator
+@inline export function storedRowBytes(k: i32, bits: i32): i32 {
+  const raw = (k * containerBits(bits) + 7) >> 3;
+  return (raw + 15) & ~15;
+}
+
+/** Signed value c of a stored row with container width cb (sign-extended from cb bits). */
+// @ts-ignore: decorator
+@inline export function loadStored(row: usize, c: i32, cb: i32): i32 {
+  const per = 8 / cb;
+  const v = (<i32>load<u8>(row + <usize>(c / per)) >> ((c % per) * cb)) & ((1 << cb) - 1);
+  return (v << (32 - cb)) >> (32 - cb);
+}
+
+/** eq. 2 on one value: clip(round_half_even(v / 2^s), lo, hi) as a rounding shift. */
+// @ts-ignore: decorator
+@inline export function roundShift(v: i32, s: i32, lo: i32, hi: i32): i32 {
+  let q = v >> s;
+  if (s > 0) {
+    const r = v & ((1 << s) - 1);
+    const half = 1 << (s - 1);
+    if (r > half || (r == half && (q & 1) != 0)) q++;
+  }
+  return q < lo ? lo : q > hi ? hi : q;
+}

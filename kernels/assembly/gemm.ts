@@ -1,0 +1,331 @@
+// GEMM of unsigned a-bit activations [M][K] (row stride lda) by signed w-bit weights kept as
+// packed panels, int32 accumulation, fused float32 epilogue. Panel layout: kernels/README.md.
+//   path 0 "dot16": tile 4×8, weight pairs widened to int16, i32x4.dot_i16x8_s (pmaddwd).
+//   path 1 "dot8":  tile 4×16, int8 weight pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw),
+//                   16-bit accumulators widened to int32 every `chunk` k-pairs (relaxed build only).
+import { containerBits, loadStored } from './common';
+
+export const MR = 4;
+
+// @ts-ignore: decorator
+@inline function tileCols(path: i32): i32 { return path == 0 ? 8 : 16; }
+
+/** K padded so that every tile's int8 panel is a whole number of 64-value plane groups. */
+// @ts-ignore: decorator
+@inline function paddedK(k: i32): i32 { return (k + 7) & ~7; }
+
+/** Index of weight (column nl of the tile, depth c) in the tile's int8 panel. */
+// @ts-ignore: decorator
+@inline function panelIndex(nl: i32, c: i32, path: i32): i32 {
+  const p = c >> 1;
+  const j = c & 1;
+  return path == 0 ? (p << 4) + (nl << 1) + j : (p << 5) + ((nl >> 3) << 4) + ((nl & 7) << 1) + j;
+}
+
+/**
+ * Packs a stored [n][k] matrix (rows of srcRowBytes bytes, container srcCb) into GEMM panels
+ * with container containerBits(bits): 16-byte groups hold 16·8/cb panel values as planes
+ * (plane i = bits i·cb.. of each byte = panel values 16i..16i+15 of the group).
+ * Returns how many values lie outside the signed range of `bits` (the caller rejects those).
+ */
+export function packPanels(src: usize, srcRowBytes: i32, srcCb: i32, n: i32, k: i32, bits: i32, path: i32, dst: usize): i32 {
+  const nr = tileCols(path);
+  const kp = paddedK(k);
+  const cb = containerBits(bits);
+  const tiles = (n + nr - 1) / nr;
+  const tileBytes = <usize>(kp * nr * cb / 8);
+  const mask = (1 << cb) - 1;
+  const groupShift = cb == 8 ? 4 : cb == 4 ? 5 : 6; // log2(values per 16-byte group)
+  const lo = -(1 << (bits - 1));
+  const hi = (1 << (bits - 1)) - 1;
+  let outside = 0;
+  memory.fill(dst, 0, <usize>tiles * tileBytes);
+  for (let r = 0; r < n; r++) {
+    const row = src + <usize>r * <usize>srcRowBytes;
+    const base = dst + <usize>(r / nr) * tileBytes;
+    const nl = r % nr;
+    for (let c = 0; c < k; c++) {
+      const value = loadStored(row, c, srcCb);
+      if (value < lo || value > hi) outside++;
+      const v = value & mask;
+      const idx = panelIndex(nl, c, path);
+      const at = base + <usize>(((idx >> groupShift) << 4) + (idx & 15));
+      store<u8>(at, load<u8>(at) | (v << (((idx & ((1 << groupShift) - 1)) >> 4) * cb)));
+    }
+  }
+  return outside;
+}
+
+/** Panel value idx of a packed tile (scalar; the SIMD unpack below is its vector form). */
+// @ts-ignore: decorator
+@inline function panelValue(base: usize, idx: i32, cb: i32): i32 {
+  const groupShift = cb == 8 ? 4 : cb == 4 ? 5 : 6;
+  const b = <i32>load<u8>(base + <usize>(((idx >> groupShift) << 4) + (idx & 15)));
+  const v = (b >> (((idx & ((1 << groupShift) - 1)) >> 4) * cb)) & ((1 << cb) - 1);
+  return (v << (32 - cb)) >> (32 - cb);
+}
+
+// @ts-ignore: decorator
+@inline function storeWidened(dst: usize, v: v128, widen: bool): void {
+  if (widen) {
+    v128.store(dst, i16x8.extend_low_i8x16_s(v));
+    v128.store(dst, i16x8.extend_high_i8x16_s(v), 16);
+  } else {
+    v128.store(dst, v);
+  }
+}
+
+/** Expands one packed tile of `count` panel values into int8 (widen = false) or int16 (widen = true) at dst. */
+function unpackTile(src: usize, cb: i32, count: i32, dst: usize, widen: bool): void {
+  if (ASC_FEATURE_SIMD) {
+    const step = widen ? 32 : 16; // bytes written per 16 values
+    if (cb == 8) {
+      for (let i = 0; i < count; i += 16) { storeWidened(dst, v128.load(src), widen); src += 16; dst += step; }
+    } else if (cb == 4) {
+      for (let i = 0; i < count; i += 32) {
+        const v = v128.load(src); src += 16;
+        storeWidened(dst, i8x16.shr_s(i8x16.shl(v, 4), 4), widen); dst += step;
+        storeWidened(dst, i8x16.shr_s(v, 4), widen); dst += step;
+      }
+    } else {
+      for (let i = 0; i < count; i += 64) {
+        const v = v128.load(src); src += 16;
+        storeWidened(dst, i8x16.shr_s(i8x16.shl(v, 6), 6), widen); dst += step;
+        storeWidened(dst, i8x16.shr_s(i8x16.shl(v, 4), 6), widen); dst += step;
+        storeWidened(dst, i8x16.shr_s(i8x16.shl(v, 2), 6), widen); dst += step;
+        storeWidened(dst, i8x16.shr_s(v, 6), widen); dst += step;
+      }
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      const v = panelValue(src, i, cb);
+      if (widen) store<i16>(dst + (<usize>i << 1), <i16>v);
+      else store<i8>(dst + i, <i8>v);
+    }
+  }
+}
+
+/** path 0, SIMD: tile[4][8] = A rows a0..a3 · panel (pairs k-pairs of int16 weight pairs). */
+function kernel4x8Dot16(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, tile: usize): void {
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const w0 = v128.load(w);
+    const w1 = v128.load(w, 16);
+    w += 32;
+    let x = i16x8.extend_low_i8x16_u(v128.load16_splat(a0)); a0 += 2;
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, w0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, w1));
+    x = i16x8.extend_low_i8x16_u(v128.load16_splat(a1)); a1 += 2;
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, w0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, w1));
+    x = i16x8.extend_low_i8x16_u(v128.load16_splat(a2)); a2 += 2;
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, w0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, w1));
+    x = i16x8.extend_low_i8x16_u(v128.load16_splat(a3)); a3 += 2;
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, w0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, w1));
+  }
+  v128.store(tile, c00); v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+}
+
+// @ts-ignore: decorator
+@inline function widenInto(tile: usize, s: v128): void {
+  v128.store(tile, i32x4.add(v128.load(tile), i32x4.extend_low_i16x8_s(s)));
+  v128.store(tile, i32x4.add(v128.load(tile, 16), i32x4.extend_high_i16x8_s(s)), 16);
+}
+
+/** path 1, relaxed SIMD: tile[4][16] = A rows · panel of int8 weight pairs, 16-bit partial sums per chunk. */
+function kernel4x16Dot8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, chunk: i32, tile: usize): void {
+  memory.fill(tile, 0, 4 * 16 * 4);
+  let p = 0;
+  while (p < pairs) {
+    const end = min(p + chunk, pairs);
+    let s00 = i16x8.splat(0), s01 = i16x8.splat(0), s10 = i16x8.splat(0), s11 = i16x8.splat(0);
+    let s20 = i16x8.splat(0), s21 = i16x8.splat(0), s30 = i16x8.splat(0), s31 = i16x8.splat(0);
+    for (; p < end; p++) {
+      const w0 = v128.load(w);
+      const w1 = v128.load(w, 16);
+      w += 32;
+      let x = v128.load16_splat(a0); a0 += 2;
+      s00 = i16x8.add(s00, i16x8.relaxed_dot_i8x16_i7x16_s(w0, x));
+      s01 = i16x8.add(s01, i16x8.relaxed_dot_i8x16_i7x16_s(w1, x));
+      x = v128.load16_splat(a1); a1 += 2;
+      s10 = i16x8.add(s10, i16x8.relaxed_dot_i8x16_i7x16_s(w0, x));
+      s11 = i16x8.add(s11, i16x8.relaxed_dot_i8x16_i7x16_s(w1, x));
+      x = v128.load16_splat(a2); a2 += 2;
+      s20 = i16x8.add(s20, i16x8.relaxed_dot_i8x16_i7x16_s(w0, x));
+      s21 = i16x8.add(s21, i16x8.relaxed_dot_i8x16_i7x16_s(w1, x));
+      x = v128.load16_splat(a3); a3 += 2;
+      s30 = i16x8.add(s30, i16x8.relaxed_dot_i8x16_i7x16_s(w0, x));
+      s31 = i16x8.add(s31, i16x8.relaxed_dot_i8x16_i7x16_s(w1, x));
+    }
+    widenInto(tile, s00); widenInto(tile + 32, s01);
+    widenInto(tile + 64, s10); widenInto(tile + 96, s11);
+    widenInto(tile + 128, s20); widenInto(tile + 160, s21);
+    widenInto(tile + 192, s30); widenInto(tile + 224, s31);
+  }
+}
+
+/** path 0, scalar build: same panel layout (int16 pairs), plain loops. */
+function kernel4x8Scalar(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, tile: usize): void {
+  memory.fill(tile, 0, 4 * 8 * 4);
+  for (let p = 0; p < pairs; p++) {
+    for (let r = 0; r < 4; r++) {
+      const ar = r == 0 ? a0 : r == 1 ? a1 : r == 2 ? a2 : a3;
+      const x0 = <i32>load<u8>(ar + (<usize>p << 1));
+      const x1 = <i32>load<u8>(ar + (<usize>p << 1) + 1);
+      const t = tile + (<usize>r << 5);
+      for (let j = 0; j < 8; j++) {
+        const wp = w + (<usize>((p << 4) + (j << 1)) << 1);
+        const at = t + (<usize>j << 2);
+        store<i32>(at, load<i32>(at) + <i32>load<i16>(wp) * x0 + <i32>load<i16>(wp, 2) * x1);
+      }
+    }
+  }
+}
+
+// Epilogue state, set by setEpilogue before gemm (0 pointer = absent).
+let epScale: usize = 0;
+let epBias: usize = 0;
+let epMul: usize = 0;
+let epAdd: usize = 0;
+let epRelu: bool = false;
+let epRqScale: f32 = 0;
+let epRqMax: f32 = 0;
+
+/** Epilogue settings (scale = 0: raw int32 output): scales f32[n] (= aScale·wScale[n], precomputed), optional bias/mul/add f32[n], relu, requant scale (0 = float output) and bits. */
+export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, relu: i32, rqScale: f32, rqBits: i32): void {
+  epScale = scale; epBias = bias; epMul = mul; epAdd = add; epRelu = relu != 0;
+  epRqScale = rqScale; epRqMax = <f32>((1 << rqBits) - 1);
+}
+
+/** Float value of one output: scale, +bias, ·mul, +add, ReLU (each step rounded to float32). */
+// @ts-ignore: decorator
+@inline function epilogueValue(acc: i32, n: usize): f32 {
+  let y = <f32>acc * load<f32>(epScale + (n << 2));
+  if (epBias) y = y + load<f32>(epBias + (n << 2));
+  if (epMul) y = y * load<f32>(epMul + (n << 2));
+  if (epAdd) y = y + load<f32>(epAdd + (n << 2));
+  if (epRelu) y = max<f32>(y, 0);
+  return y;
+}
+
+// @ts-ignore: decorator
+@inline function epilogueVector(acc: v128, n: usize): v128 {
+  let y = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
+  if (epBias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
+  if (epMul) y = f32x4.mul(y, v128.load(epMul + (n << 2)));
+  if (epAdd) y = f32x4.add(y, v128.load(epAdd + (n << 2)));
+  if (epRelu) y = f32x4.max(y, f32x4.splat(0));
+  return y;
+}
+
+/** Writes rows×cols of an int32 tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
+function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
+  const rq = epRqScale > 0;
+  if (!epScale) { // raw int32 output
+    for (let r = 0; r < rows; r++) {
+      memory.copy(out + ((<usize>(m0 + r) * <usize>ldo + <usize>n0) << 2), tile + (<usize>(r * nr) << 2), <usize>cols << 2);
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const t = tile + (<usize>(r * nr) << 2);
+    const o = <usize>(m0 + r) * <usize>ldo + <usize>n0;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      const rs = f32x4.splat(epRqScale);
+      const hi = f32x4.splat(epRqMax);
+      for (; c + 4 <= cols; c += 4) {
+        const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c));
+        if (rq) {
+          const q = f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0));
+          const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.trunc_sat_f32x4_s(q), i32x4.splat(0)), i16x8.splat(0));
+          v128.store32_lane(out + o + c, b, 0);
+        } else {
+          v128.store(out + ((o + c) << 2), y);
+        }
+      }
+    }
+    for (; c < cols; c++) {
+      const y = epilogueValue(load<i32>(t + (<usize>c << 2)), <usize>(n0 + c));
+      if (rq) store<u8>(out + o + c, <u8><i32>max<f32>(min<f32>(nearest<f32>(y / epRqScale), epRqMax), 0));
+      else store<f32>(out + ((o + c) << 2), y);
+    }
+  }
+}
+
+/** Bytes of scratch gemm needs: one unpacked tile panel plus one int32 tile. */
+export function gemmScratchBytes(k: i32, path: i32): i32 {
+  const nr = tileCols(path);
+  return paddedK(k) * nr * (path == 0 ? 2 : 1) + MR * nr * 4;
+}
+
+/**
+ * out[m][n] = epilogue(Σ_c a[m·lda + c] · W[n][c]) for m < M, n < N. Rows of A are read up to
+ * paddedK(k) bytes (the weights there are zero), so callers keep that much readable memory.
+ */
+export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n: i32, path: i32, chunk: i32, scratch: usize, out: usize): void {
+  const nr = tileCols(path);
+  const kp = paddedK(k);
+  const pairs = kp >> 1;
+  const cb = containerBits(wbits);
+  const tileBytes = <usize>(kp * nr * cb / 8);
+  const panel = scratch;
+  const tile = scratch + <usize>(kp * nr * (path == 0 ? 2 : 1));
+  const tiles = (n + nr - 1) / nr;
+  const step = <usize>lda;
+  for (let t = 0; t < tiles; t++) {
+    unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
+    const n0 = t * nr;
+    const cols = min(nr, n - n0);
+    for (let m0 = 0; m0 < m; m0 += MR) {
+      const rows = min(MR, m - m0);
+      // Missing rows of the last tile reuse row 0 of the tile; their results are not written.
+      const a0 = a + <usize>m0 * step;
+      const a1 = rows > 1 ? a0 + step : a0;
+      const a2 = rows > 2 ? a0 + 2 * step : a0;
+      const a3 = rows > 3 ? a0 + 3 * step : a0;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        if (path == 1) kernel4x16Dot8(a0, a1, a2, a3, panel, pairs, chunk, tile);
+        else kernel4x8Dot16(a0, a1, a2, a3, panel, pairs, tile);
+      } else if (ASC_FEATURE_SIMD) {
+        kernel4x8Dot16(a0, a1, a2, a3, panel, pairs, tile);
+      } else {
+        kernel4x8Scalar(a0, a1, a2, a3, panel, pairs, tile);
+      }
+      epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
+    }
+  }
+}
+
+/** out[n] = f32(aScale) · wScale[n or 0], the combined dequantization scale of the epilogue. */
+export function combineScales(wScale: usize, perChannel: i32, aScale: f32, n: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), aScale * load<f32>(wScale + (perChannel ? <usize>i << 2 : 0)));
+  }
+}
+
+/** Largest byte of rows×cols bytes (row stride ld), to check activations against their bit width. */
+export function maxBytes(src: usize, rows: i32, cols: i32, ld: i32): i32 {
+  let best = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = src + <usize>r * <usize>ld;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      let v = i8x16.splat(0);
+      for (; c + 16 <= cols; c += 16) v = i8x16.max_u(v, v128.load(row + c));
+      v = i8x16.max_u(v, i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      v = i8x16.max_u(v, i8x16.shuffle(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+      v = i8x16.max_u(v, i8x16.shuffle(v, v, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+      v = i8x16.max_u(v, i8x16.shuffle(v, v, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+      best = max(best, <i32>i8x16.extract_lane_u(v, 0));
+    }
+    for (; c < cols; c++) best = max(best, <i32>load<u8>(row + c));
+  }
+  return best;
+}

@@ -1,0 +1,9 @@
+// Entry of the three builds (relaxed-SIMD, fixed-SIMD, scalar) compiled from this one source set;
+// SIMD code sits behind ASC_FEATURE_* constants, so the scalar build never contains it.
+export { quantizeWeights, quantizeActivations } from './quantize';
+export { downcast } from './downcast';
+export { packPanels, gemm, gemmScratchBytes, setEpilogue, combineScales, maxBytes } from './gemm';
+export { im2col } from './im2col';
+
+/** First free byte after static data; the TypeScript allocator manages memory from here. */
+export function heapBase(): usize { return __heap_base; }

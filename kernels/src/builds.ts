@@ -1,0 +1,41 @@
+// Which wasm builds this engine can run, and their bytes (embedded; no fs, so it works in browsers).
+import { WASM_BASE64 } from './generated/wasm.ts';
+
+export type BuildName = 'relaxed' | 'simd' | 'scalar';
+
+/** All builds, best first. */
+export const BUILDS: readonly BuildName[] = ['relaxed', 'simd', 'scalar'];
+
+const bytesCache = new Map<BuildName, Uint8Array>();
+
+function decodeBase64(text: string): Uint8Array {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export function checkBuild(build: unknown): BuildName {
+  if (!BUILDS.includes(build as BuildName)) {
+    throw new RangeError(`build: expected one of ${BUILDS.join(', ')}, got ${String(build)}`);
+  }
+  return build as BuildName;
+}
+
+/** The wasm bytes of a build. */
+export function buildBytes(build: BuildName): Uint8Array {
+  checkBuild(build);
+  let bytes = bytesCache.get(build);
+  if (!bytes) {
+    const text = WASM_BASE64[build];
+    if (!text) throw new Error(`kernels: build ${build} is missing from src/generated/wasm.ts; run \`pnpm build\``);
+    bytes = decodeBase64(text);
+    bytesCache.set(build, bytes);
+  }
+  return bytes;
+}
+
+/** Builds this engine validates, best first (relaxed needs e.g. Node 20's --experimental-wasm-relaxed-simd). */
+export function availableBuilds(): BuildName[] {
+  return BUILDS.filter((b) => WebAssembly.validate(buildBytes(b)));
+}

@@ -1,0 +1,60 @@
+// The GEMM kernel families: one row per family feeds the loader's choice, the tester and the benchmark.
+import type { BuildName } from './builds.ts';
+import { packPanelsRef } from './reference.ts';
+
+export interface GemmFamily {
+  /** XNNPACK-style name: activation/weight types, operation, tile MRxNR c2 (k pairs), ISA, method. */
+  readonly name: string;
+  /** Panel layout / microkernel selector passed to the wasm gemm. */
+  readonly path: 0 | 1;
+  readonly mr: number;
+  readonly nr: number;
+  /** Builds that contain this family's microkernel. */
+  readonly builds: readonly BuildName[];
+  /** Whether weights of wbits by activations of abits run exactly on it. */
+  supports(wbits: number, abits: number): boolean;
+  /** Reference packing of [n][k] values into its panels. */
+  packRef(values: Int8Array, bits: number, n: number, k: number): Uint8Array;
+}
+
+/**
+ * k-pairs a 16-bit accumulator can take before widening: |w0·a0 + w1·a1| ≤ 2·2^(w-1)·(2^a-1)
+ * must stay ≤ 32767 over the chunk (pmaddubsw saturates a pair, i16x8.add wraps the sum).
+ */
+export function acc16Chunk(wbits: number, abits: number): number {
+  return Math.min(512, Math.floor(32767 / (2 * 2 ** (wbits - 1) * (2 ** abits - 1))));
+}
+
+export const GEMM_FAMILIES: readonly GemmFamily[] = [
+  {
+    name: 'qu8-qs8-gemm-4x16c2-wasmrelaxedsimd-dot8-acc16',
+    path: 1, mr: 4, nr: 16, builds: ['relaxed'],
+    // activations must be the i7 operand (0..127); too few pairs per chunk is slower than dot16
+    supports: (wbits, abits) => abits <= 7 && acc16Chunk(wbits, abits) >= 8,
+    packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 1),
+  },
+  {
+    name: 'qu8-qs8-gemm-4x8c2-wasmsimd-dot16x2',
+    path: 0, mr: 4, nr: 8, builds: ['relaxed', 'simd'],
+    supports: () => true,
+    packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 0),
+  },
+  {
+    name: 'qu8-qs8-gemm-4x8c2-scalar',
+    path: 0, mr: 4, nr: 8, builds: ['scalar'],
+    supports: () => true,
+    packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 0),
+  },
+];
+
+/** Families a build contains, preferred first. */
+export function familiesOf(build: BuildName): GemmFamily[] {
+  return GEMM_FAMILIES.filter((f) => f.builds.includes(build));
+}
+
+/** The preferred family of a build for wbits × abits. */
+export function defaultFamily(build: BuildName, wbits: number, abits: number): GemmFamily {
+  const f = familiesOf(build).find((x) => x.supports(wbits, abits));
+  if (!f) throw new RangeError(`abits: no GEMM family of build ${build} supports w${wbits}a${abits}`);
+  return f;
+}

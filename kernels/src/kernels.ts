@@ -1,0 +1,404 @@
+// The Kernels object: one instantiated build, its memory, and checked wrappers of every kernel.
+// Every check happens before wasm memory is touched; errors name the field and the expected value.
+import { packedRowBytes } from '@bitswitch/format';
+import { availableBuilds, buildBytes, checkBuild, type BuildName } from './builds.ts';
+import { WasmHeap } from './heap.ts';
+import { acc16Chunk, defaultFamily, GEMM_FAMILIES, type GemmFamily } from './families.ts';
+import { convGeometry } from './reference.ts';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  quantizeWeights(src: number, n: number, k: number, scales: number, perChannel: number, h: number, dst: number): void;
+  quantizeActivations(src: number, len: number, scale: number, bits: number, dst: number): void;
+  downcast(src: number, h: number, dst: number, l: number, n: number, k: number): void;
+  packPanels(src: number, srcRowBytes: number, srcCb: number, n: number, k: number, bits: number, path: number, dst: number): number;
+  gemmScratchBytes(k: number, path: number): number;
+  setEpilogue(scale: number, bias: number, mul: number, add: number, relu: number, rqScale: number, rqBits: number): void;
+  combineScales(wScale: number, perChannel: number, aScale: number, n: number, out: number): void;
+  gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
+  maxBytes(src: number, rows: number, cols: number, ld: number): number;
+  im2col(src: number, batch: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number,
+    padTop: number, padLeft: number, oh: number, ow: number, elt: number, dst: number): void;
+}
+
+export interface LoadOptions {
+  /** Force a build; default: the best one this engine validates. */
+  build?: BuildName;
+}
+
+/** A block of wasm memory kept across calls (e.g. the stored int8 weights of a layer). */
+export interface WasmBuffer {
+  readonly ptr: number;
+  readonly bytes: number;
+}
+
+/** Weights packed into a GEMM family's panels, resident in wasm memory until disposed. */
+export interface PackedWeights extends WasmBuffer {
+  readonly family: GemmFamily;
+  readonly bits: number;
+  readonly n: number;
+  readonly k: number;
+  dispose(): void;
+}
+
+export interface Epilogue {
+  /** Weight scale per tensor (length 1) or per output channel (length N). */
+  wScale: ArrayLike<number>;
+  /** Activation scale of the GEMM input. */
+  aScale: number;
+  bias?: ArrayLike<number>;
+  /** Per-channel affine y·mul + add (folded BatchNorm). */
+  mul?: ArrayLike<number>;
+  add?: ArrayLike<number>;
+  relu?: boolean;
+  /** Re-quantize to the next layer's unsigned activations (eq. 4): output becomes uint8. */
+  requant?: { scale: number; bits: number };
+}
+
+export interface GemmArgs {
+  /** Unsigned activations, row m at a[m·lda ..]; a view on the kernels' memory is used in place. */
+  a: Uint8Array;
+  m: number;
+  k: number;
+  lda?: number;
+  weights: PackedWeights;
+  abits: number;
+  /** Without an epilogue the output is the raw int32 product. */
+  epilogue?: Epilogue;
+  out?: Float32Array | Uint8Array | Int32Array;
+}
+
+export interface Im2colArgs<T extends Uint8Array | Float32Array> {
+  input: T;
+  batch?: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  stride?: number | [number, number];
+  padding: 'same' | 'valid';
+}
+
+export interface Im2colResult<T> { data: T; rows: number; cols: number; oh: number; ow: number }
+
+function checkInt(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new RangeError(`${field}: expected an integer in ${lo}..${hi === Number.MAX_SAFE_INTEGER ? '∞' : hi}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function checkLength(field: string, arr: ArrayLike<number> | undefined, expected: number | number[]): void {
+  const ok = Array.isArray(expected) ? expected : [expected];
+  if (!arr || !ok.includes(arr.length)) {
+    throw new RangeError(`${field}.length: expected ${ok.join(' or ')}, got ${arr ? arr.length : 'nothing'}`);
+  }
+}
+
+function checkPositive(field: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new RangeError(`${field}: expected a finite number > 0, got ${v}`);
+}
+
+function checkType(field: string, v: unknown, type: { name: string; prototype: object }): void {
+  if (!(v instanceof (type as unknown as new () => object))) {
+    throw new RangeError(`${field}: expected a ${type.name}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : typeof v}`);
+  }
+}
+
+const containerBits = (bits: number) => (bits > 4 ? 8 : bits > 2 ? 4 : 2);
+
+export class Kernels {
+  readonly heap: WasmHeap;
+  private readonly live = new Set<number>();
+
+  constructor(readonly build: BuildName, private readonly x: Exports) {
+    this.heap = new WasmHeap(x.memory, x.heapBase());
+  }
+
+  get memory(): WebAssembly.Memory { return this.x.memory; }
+
+  /** A fresh byte view of the memory (views die when the memory grows). */
+  u8(): Uint8Array { return new Uint8Array(this.x.memory.buffer); }
+
+  /** Copies bytes into a resident block (e.g. a layer's stored int8 weights). */
+  resident(bytes: Uint8Array | Int8Array): WasmBuffer {
+    const ptr = this.heap.alloc(bytes.byteLength);
+    this.u8().set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ptr);
+    return { ptr, bytes: bytes.byteLength };
+  }
+
+  /** Frees a block from resident(). */
+  free(buf: WasmBuffer): void { this.heap.release(buf.ptr); }
+
+  private put(view: ArrayBufferView): number {
+    const ptr = this.heap.alloc(view.byteLength);
+    this.u8().set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), ptr);
+    return ptr;
+  }
+
+  private putF32(field: string, values: ArrayLike<number> | undefined): number {
+    if (!values) return 0;
+    return this.put(values instanceof Float32Array ? values : Float32Array.from(values));
+  }
+
+  private inMemory(view: ArrayBufferView): boolean { return view.buffer === this.x.memory.buffer; }
+
+  /** eq. 1: float32 weights [n][k] → int8 with scale per tensor (length 1) or per row (length n). */
+  quantizeWeights(w: Float32Array, scale: ArrayLike<number>, h: number, n: number): Int8Array {
+    checkType('w', w, Float32Array);
+    checkInt('h', h, 2, 8);
+    checkInt('n', n, 1);
+    if (w.length % n !== 0) throw new RangeError(`n: expected a divisor of w.length ${w.length}, got ${n}`);
+    checkLength('scale', scale, [1, n]);
+    for (let i = 0; i < scale.length; i++) checkPositive(`scale[${i}]`, scale[i]);
+    const k = w.length / n;
+    const src = this.put(w);
+    const sc = this.putF32('scale', scale);
+    const dst = this.heap.alloc(w.length);
+    try {
+      this.x.quantizeWeights(src, n, k, sc, scale.length === 1 ? 0 : 1, h, dst);
+      return new Int8Array(this.x.memory.buffer.slice(dst, dst + w.length));
+    } finally {
+      this.heap.release(src); this.heap.release(sc); this.heap.release(dst);
+    }
+  }
+
+  /** eq. 4: float32 activations → unsigned `bits`-bit integers. */
+  quantizeActivations(x: Float32Array, scale: number, bits: number): Uint8Array {
+    checkType('x', x, Float32Array);
+    checkPositive('scale', scale);
+    checkInt('bits', bits, 1, 8);
+    const src = this.put(x);
+    const dst = this.heap.alloc(x.length);
+    try {
+      this.x.quantizeActivations(src, x.length, scale, bits, dst);
+      return new Uint8Array(this.x.memory.buffer.slice(dst, dst + x.length));
+    } finally {
+      this.heap.release(src); this.heap.release(dst);
+    }
+  }
+
+  private storedPtr(field: string, stored: Uint8Array | WasmBuffer, bytes: number): { ptr: number; temp: boolean } {
+    const len = stored instanceof Uint8Array ? stored.length : stored?.bytes;
+    if (len !== bytes) throw new RangeError(`${field}.length: expected ${bytes}, got ${len}`);
+    if (stored instanceof Uint8Array) return { ptr: this.put(stored), temp: true };
+    return { ptr: stored.ptr, temp: false };
+  }
+
+  /** eq. 2: stored int_h [n][k] → stored int_l (format SPEC §5 layout), 2 ≤ l ≤ h ≤ 8. */
+  downcast(stored: Uint8Array | WasmBuffer, h: number, l: number, n: number, k: number): Uint8Array {
+    checkInt('h', h, 2, 8);
+    checkInt('l', l, 2, h);
+    checkInt('n', n, 1);
+    checkInt('k', k, 1);
+    const src = this.storedPtr('stored', stored, n * packedRowBytes(k, h));
+    const bytes = n * packedRowBytes(k, l);
+    const dst = this.heap.alloc(bytes);
+    try {
+      this.x.downcast(src.ptr, h, dst, l, n, k);
+      return new Uint8Array(this.x.memory.buffer.slice(dst, dst + bytes));
+    } finally {
+      if (src.temp) this.heap.release(src.ptr);
+      this.heap.release(dst);
+    }
+  }
+
+  private pickFamily(bits: number, abits: number, family?: string): GemmFamily {
+    if (family === undefined) return defaultFamily(this.build, bits, abits);
+    const f = GEMM_FAMILIES.find((x) => x.name === family);
+    if (!f || !f.builds.includes(this.build)) {
+      const names = GEMM_FAMILIES.filter((x) => x.builds.includes(this.build)).map((x) => x.name);
+      throw new RangeError(`family: expected one of ${names.join(', ')} on build ${this.build}, got ${family}`);
+    }
+    if (!f.supports(bits, abits)) throw new RangeError(`abits: family ${f.name} does not support w${bits}a${abits}`);
+    return f;
+  }
+
+  private packFrom(srcPtr: number, rowBytes: number, srcCb: number, bits: number, n: number, k: number, family: GemmFamily): PackedWeights {
+    const tiles = Math.ceil(n / family.nr);
+    const bytes = (tiles * Math.ceil(k / 8) * 8 * family.nr * containerBits(bits)) / 8;
+    const ptr = this.heap.alloc(bytes);
+    const outside = this.x.packPanels(srcPtr, rowBytes, srcCb, n, k, bits, family.path, ptr);
+    if (outside > 0) {
+      this.heap.release(ptr);
+      throw new RangeError(`weights: expected values in the signed ${bits}-bit range, ${outside} are outside`);
+    }
+    this.live.add(ptr);
+    const self = this;
+    return {
+      ptr, bytes, family, bits, n, k,
+      dispose() {
+        if (self.live.delete(ptr)) self.heap.release(ptr);
+      },
+    };
+  }
+
+  /** Packs int8 values [n][k] (row n = output channel) of `bits` bits into resident GEMM panels. */
+  packGemmWeights(valuesNK: Int8Array, bits: number, n: number, k: number, opts: { abits?: number; family?: string } = {}): PackedWeights {
+    checkType('valuesNK', valuesNK, Int8Array);
+    checkInt('bits', bits, 2, 8);
+    checkInt('n', n, 1);
+    checkInt('k', k, 1);
+    checkLength('valuesNK', valuesNK, n * k);
+    const abits = checkInt('abits', opts.abits ?? bits, 1, 8);
+    const family = this.pickFamily(bits, abits, opts.family);
+    const src = this.put(valuesNK);
+    try {
+      return this.packFrom(src, k, 8, bits, n, k, family);
+    } finally {
+      this.heap.release(src);
+    }
+  }
+
+  /** Packs weights in the stored layout (format SPEC §5) at `bits` into resident GEMM panels. */
+  packGemmWeightsStored(stored: Uint8Array | WasmBuffer, bits: number, n: number, k: number, opts: { abits?: number; family?: string } = {}): PackedWeights {
+    checkInt('bits', bits, 2, 8);
+    checkInt('n', n, 1);
+    checkInt('k', k, 1);
+    const abits = checkInt('abits', opts.abits ?? bits, 1, 8);
+    const family = this.pickFamily(bits, abits, opts.family);
+    const src = this.storedPtr('stored', stored, n * packedRowBytes(k, bits));
+    try {
+      return this.packFrom(src.ptr, packedRowBytes(k, bits), containerBits(bits), bits, n, k, family);
+    } finally {
+      if (src.temp) this.heap.release(src.ptr);
+    }
+  }
+
+  /** Bit switch: stored int_h weights → eq. 2 down-cast to l bits → resident GEMM panels. */
+  switchBits(stored: Uint8Array | WasmBuffer, h: number, l: number, n: number, k: number, opts: { abits?: number; family?: string } = {}): PackedWeights {
+    checkInt('h', h, 2, 8);
+    checkInt('l', l, 2, h);
+    checkInt('n', n, 1);
+    checkInt('k', k, 1);
+    const abits = checkInt('abits', opts.abits ?? l, 1, 8);
+    const family = this.pickFamily(l, abits, opts.family);
+    const src = this.storedPtr('stored', stored, n * packedRowBytes(k, h));
+    const row = packedRowBytes(k, l);
+    const mid = this.heap.alloc(n * row);
+    try {
+      this.x.downcast(src.ptr, h, mid, l, n, k);
+      return this.packFrom(mid, row, containerBits(l), l, n, k, family);
+    } finally {
+      if (src.temp) this.heap.release(src.ptr);
+      this.heap.release(mid);
+    }
+  }
+
+  /**
+   * out[m][n] = epilogue(Σ_c a[m·lda + c]·W[n][c]). Float32 output with an epilogue, uint8 with
+   * epilogue.requant, raw Int32 without an epilogue.
+   */
+  gemm(args: GemmArgs): Float32Array | Uint8Array | Int32Array {
+    const { a, weights: wt, epilogue: ep } = args;
+    checkType('a', a, Uint8Array);
+    if (!wt || !this.live.has(wt.ptr) || typeof wt.family !== 'object') {
+      throw new RangeError('weights: expected live PackedWeights from this Kernels instance');
+    }
+    const m = checkInt('m', args.m, 1);
+    const k = checkInt('k', args.k, wt.k, wt.k);
+    const lda = checkInt('lda', args.lda ?? k, k);
+    const n = wt.n;
+    if (a.length < (m - 1) * lda + k) throw new RangeError(`a.length: expected at least (m-1)·lda+k = ${(m - 1) * lda + k}, got ${a.length}`);
+    const abits = checkInt('abits', args.abits, 1, 8);
+    if (!wt.family.supports(wt.bits, abits)) throw new RangeError(`abits: weights packed for ${wt.family.name} do not support a${abits} (w${wt.bits})`);
+    if (ep) {
+      checkLength('epilogue.wScale', ep.wScale, [1, n]);
+      for (let i = 0; i < ep.wScale.length; i++) checkPositive(`epilogue.wScale[${i}]`, ep.wScale[i]);
+      checkPositive('epilogue.aScale', ep.aScale);
+      if (ep.bias) checkLength('epilogue.bias', ep.bias, n);
+      if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
+      if (ep.add) checkLength('epilogue.add', ep.add, n);
+      if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
+    }
+    const OutType = !ep ? Int32Array : ep.requant ? Uint8Array : Float32Array;
+    if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
+    const out = (args.out ?? new OutType(m * n)) as Float32Array | Uint8Array | Int32Array;
+
+    const temps: number[] = [];
+    const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
+    try {
+      const aPtr = this.inMemory(a) ? a.byteOffset : tmp(this.put(a));
+      const maxA = this.x.maxBytes(aPtr, m, k, lda);
+      if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
+      const outPtr = this.inMemory(out) ? out.byteOffset : tmp(this.heap.alloc(out.byteLength));
+      const scratch = tmp(this.heap.alloc(this.x.gemmScratchBytes(k, wt.family.path)));
+      if (ep) {
+        const ws = tmp(this.putF32('wScale', ep.wScale));
+        const sc = tmp(this.heap.alloc(4 * n));
+        this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
+        this.x.setEpilogue(sc, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)),
+          ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
+      } else {
+        this.x.setEpilogue(0, 0, 0, 0, 0, 0, 8);
+      }
+      const chunk = wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : 0;
+      this.x.gemm(aPtr, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
+      if (!this.inMemory(out)) {
+        new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
+      }
+      return out;
+    } finally {
+      for (const p of temps) this.heap.release(p);
+    }
+  }
+
+  /** im2col of NHWC images (TensorFlow 'same'/'valid' padding): rows (b, oy, ox), columns (ky, kx, c). */
+  im2col<T extends Uint8Array | Float32Array>(args: Im2colArgs<T>): Im2colResult<T> {
+    const { input } = args;
+    if (!(input instanceof Uint8Array) && !(input instanceof Float32Array)) {
+      throw new RangeError(`input: expected a Uint8Array or Float32Array, got ${typeof input}`);
+    }
+    const batch = checkInt('batch', args.batch ?? 1, 1);
+    const h = checkInt('h', args.h, 1), w = checkInt('w', args.w, 1), c = checkInt('c', args.c, 1);
+    const kh = checkInt('kh', args.kh, 1), kw = checkInt('kw', args.kw, 1);
+    const [sh, sw] = typeof args.stride === 'object' ? args.stride : [args.stride ?? 1, args.stride ?? 1];
+    checkInt('stride[0]', sh, 1); checkInt('stride[1]', sw, 1);
+    if (args.padding !== 'same' && args.padding !== 'valid') throw new RangeError(`padding: expected 'same' or 'valid', got ${String(args.padding)}`);
+    if (args.padding === 'valid' && (kh > h || kw > w)) throw new RangeError(`kh, kw: expected ≤ h, w = ${h}, ${w} with 'valid' padding, got ${kh}, ${kw}`);
+    checkLength('input', input, batch * h * w * c);
+    const g = convGeometry(h, w, kh, kw, sh, sw, args.padding);
+    const cols = kh * kw * c;
+    const rows = batch * g.oh * g.ow;
+    const elt = input.BYTES_PER_ELEMENT;
+    const src = this.put(input);
+    const dst = this.heap.alloc(rows * cols * elt);
+    try {
+      this.x.im2col(src, batch, h, w, c, kh, kw, sh, sw, g.padTop, g.padLeft, g.oh, g.ow, elt, dst);
+      const bytes = this.x.memory.buffer.slice(dst, dst + rows * cols * elt);
+      const data = (elt === 1 ? new Uint8Array(bytes) : new Float32Array(bytes)) as T;
+      return { data, rows, cols, oh: g.oh, ow: g.ow };
+    } finally {
+      this.heap.release(src); this.heap.release(dst);
+    }
+  }
+}
+
+function pickBuild(opts: LoadOptions): BuildName {
+  if (opts.build !== undefined) {
+    const b = checkBuild(opts.build);
+    if (!WebAssembly.validate(buildBytes(b))) {
+      throw new RangeError(`build: ${b} does not validate on this engine (available: ${availableBuilds().join(', ')})`);
+    }
+    return b;
+  }
+  const best = availableBuilds()[0];
+  if (!best) throw new Error('kernels: no build validates on this engine');
+  return best;
+}
+
+/** Instantiates a build asynchronously (browsers' main thread need this). */
+export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
+  const build = pickBuild(opts);
+  const { instance } = await WebAssembly.instantiate(buildBytes(build), {});
+  return new Kernels(build, instance.exports as unknown as Exports);
+}
+
+/** Instantiates a build synchronously (Node, workers). */
+export function createKernels(opts: LoadOptions = {}): Kernels {
+  const build = pickBuild(opts);
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(buildBytes(build)), {});
+  return new Kernels(build, instance.exports as unknown as Exports);
+}
