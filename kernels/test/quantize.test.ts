@@ -1,0 +1,65 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { quantizeActivationsRef, quantizeWeightsRef } from '../src/index.ts';
+import { KERNELS, assertSame, readVectors, rng } from './helpers.ts';
+
+/** Weights with many exact ties: multiples of scale/2 for a power-of-two scale, plus random and extreme values. */
+function weightCase(n: number, k: number, scale: number, rand: () => number): Float32Array {
+  const w = new Float32Array(n * k);
+  for (let i = 0; i < w.length; i++) {
+    const r = rand();
+    w[i] = r < 0.4 ? (Math.floor(rand() * 600) - 300) * scale / 2 : r < 0.9 ? (rand() - 0.5) * 400 * scale : (rand() < 0.5 ? -1 : 1) * 1e6;
+  }
+  return w;
+}
+
+for (const kern of KERNELS) {
+  test(`${kern.build}: eq. 1 weights match the reference (per tensor and per channel, h = 2..8, ties)`, () => {
+    const rand = rng(1);
+    for (const [n, k] of [[1, 1], [3, 17], [8, 64], [5, 33]]) {
+      for (let h = 2; h <= 8; h++) {
+        const w = weightCase(n, k, 0.25, rand);
+        assertSame(kern.quantizeWeights(w, [0.25], h, n), quantizeWeightsRef(w, [0.25], h, n), `n${n} k${k} h${h}`);
+        const scales = Float32Array.from({ length: n }, () => 0.01 + rand());
+        assertSame(kern.quantizeWeights(w, scales, h, n), quantizeWeightsRef(w, scales, h, n), `per-channel n${n} k${k} h${h}`);
+      }
+    }
+  });
+
+  test(`${kern.build}: eq. 4 activations match the reference (bits 1..8, ties, negatives)`, () => {
+    const rand = rng(2);
+    for (let bits = 1; bits <= 8; bits++) {
+      for (const len of [1, 15, 16, 17, 1000]) {
+        const x = Float32Array.from({ length: len }, () => (rand() < 0.5 ? Math.floor(rand() * 1200 - 100) / 2 * 0.125 : (rand() - 0.3) * 80));
+        assertSame(kern.quantizeActivations(x, 0.125, bits), quantizeActivationsRef(x, 0.125, bits), `bits ${bits} len ${len}`);
+        assertSame(kern.quantizeActivations(x, 0.37, bits), quantizeActivationsRef(x, 0.37, bits), `bits ${bits} len ${len} s 0.37`);
+      }
+    }
+  });
+
+  test(`${kern.build}: eq. 1 and eq. 4 match the shared vectors`, () => {
+    for (const c of readVectors<{ h: number; scale: number; w: number[]; wh: number[] }>('double_rounding.json').cases) {
+      const w = Float32Array.from(c.w);
+      assertSame(kern.quantizeWeights(w, [c.scale], c.h, 1), c.wh, `h ${c.h}`);
+    }
+    for (const c of readVectors<{ x: number[]; bits: Record<string, { scale: number; xq: number[] }> }>('activation.json').cases) {
+      const x = Float32Array.from(c.x);
+      for (const [bits, v] of Object.entries(c.bits)) {
+        assertSame(kern.quantizeActivations(x, v.scale, Number(bits)), v.xq, `bits ${bits}`);
+      }
+    }
+  });
+
+  test(`${kern.build}: misuse raises RangeError naming the field`, () => {
+    const w = new Float32Array(6);
+    assert.throws(() => kern.quantizeWeights(w, [1], 9, 2), /h: expected an integer in 2..8/);
+    assert.throws(() => kern.quantizeWeights(w, [1, 1, 1], 8, 2), /scale.length: expected 1 or 2/);
+    assert.throws(() => kern.quantizeWeights(w, [0], 8, 2), /scale\[0\]: expected a finite number > 0/);
+    assert.throws(() => kern.quantizeWeights(w, [1], 8, 4), /n: expected a divisor/);
+    assert.throws(() => kern.quantizeActivations(w, 1, 0), /bits: expected an integer in 1..8/);
+    assert.throws(() => kern.quantizeActivations([1] as never, 1, 4), /x: expected a Float32Array/);
+    assert.is(kern.heap.used, 0);
+  });
+}
+
+test.run();
