@@ -25,24 +25,40 @@ export function weightPerturbation(weights: IntWeights, rows: number, bits: numb
   return sum;
 }
 
-/** Builds the search space from a model with a sensitivity section (Hessian traces, MACs). */
-export function searchSpaceFromModel(model: Model, latency?: LatencyTable): SearchSpace {
+/**
+ * The cost side of a model's search space (shapes, MACs, fixed bytes, latency): enough for budget
+ * metrics, no sensitivity needed. hessianTrace is 0 and params come from the weights.
+ */
+export function costSpaceFromModel(model: Model, latency?: LatencyTable): SearchSpace {
   const quantized = quantizedLayers(model);
   if (quantized.length === 0) throw new RangeError('model: expected at least one quantized layer, found none');
+  // MACs from the graph's shapes (format's layerCosts), so BitOps never depend on who wrote the sensitivity.
+  const macs = new Map(layerCosts(model).map((c) => [c.layer, c.macs]));
+  const layers: LayerStats[] = quantized.map((layer) => {
+    const [rows, cols] = weightShape(layer);
+    return { name: layer.name, params: rows * cols, macs: macs.get(layer.name)!, hessianTrace: 0, rows, cols };
+  });
+  let fixedBytes = 0; // float32 weights of the full-precision layers
+  for (const layer of model.layers) {
+    if ((layer.op === 'conv2d' || layer.op === 'dense') && layer.weights.kind === 'float') fixedBytes += 4 * layer.weights.values.length;
+  }
+  return { bits: [...model.bits], layers, fixedBytes, latency };
+}
+
+/** Builds the search space from a model with a sensitivity section (Hessian traces per layer). */
+export function searchSpaceFromModel(model: Model, latency?: LatencyTable): SearchSpace {
+  const space = costSpaceFromModel(model, latency);
+  const quantized = quantizedLayers(model);
   if (!model.sensitivity?.length) {
     throw new RangeError('model.sensitivity: expected one entry per quantized layer (Hessian trace, params, MACs), found none');
   }
   const byName = new Map(model.sensitivity.map((s) => [s.layer, s]));
-  // MACs from the graph's shapes (format's layerCosts), so BitOps never depend on who wrote the sensitivity.
-  const macs = new Map(layerCosts(model).map((c) => [c.layer, c.macs]));
-  const layers: LayerStats[] = quantized.map((layer) => {
+  const layers: LayerStats[] = space.layers.map((layer) => {
     const s = byName.get(layer.name);
     if (!s) throw new RangeError(`model.sensitivity: expected an entry for quantized layer ${layer.name}, found none`);
-    const [rows, cols] = weightShape(layer);
-    if (s.params !== rows * cols) throw new RangeError(`model.sensitivity[${layer.name}].params: expected ${rows * cols}, got ${s.params}`);
-    if (!(s.params > 0)) throw new RangeError(`model.sensitivity[${layer.name}].params: expected > 0, got ${s.params}`);
+    if (s.params !== layer.params) throw new RangeError(`model.sensitivity[${layer.name}].params: expected ${layer.params}, got ${s.params}`);
     if (!Number.isFinite(s.hessianTrace)) throw new RangeError(`model.sensitivity[${layer.name}].hessianTrace: expected a finite number, got ${s.hessianTrace}`);
-    return { name: layer.name, params: s.params, macs: macs.get(layer.name)!, hessianTrace: s.hessianTrace, rows, cols };
+    return { ...layer, hessianTrace: s.hessianTrace };
   });
   const perturbation = quantized.map((layer, l) => {
     const w = layer.weights as IntWeights;
@@ -51,9 +67,5 @@ export function searchSpaceFromModel(model: Model, latency?: LatencyTable): Sear
       return weightPerturbation(w, layers[l].rows, b);
     });
   });
-  let fixedBytes = 0; // float32 weights of the full-precision layers
-  for (const layer of model.layers) {
-    if ((layer.op === 'conv2d' || layer.op === 'dense') && layer.weights.kind === 'float') fixedBytes += 4 * layer.weights.values.length;
-  }
-  return { bits: [...model.bits], layers, perturbation, fixedBytes, latency };
+  return { ...space, layers, perturbation };
 }

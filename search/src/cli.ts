@@ -1,0 +1,247 @@
+// `bitswitch search` and `bitswitch pareto`: registered on the lead's commander program (cli/src/main.ts).
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { Command } from 'commander';
+import { FormatError, type Model, type SubNet } from '@bitswitch/format';
+import { readModelFile, writeFileAtomic, writeModelFile } from '@bitswitch/format/node';
+import {
+  BUDGET_KINDS, OBJECTIVES, budgetMetric, parseLatencyTable,
+  type Budget, type BudgetKind, type LatencyTable, type ObjectiveKind, type SearchSpace,
+} from './budget.ts';
+import { costSpaceFromModel, searchSpaceFromModel } from './space.ts';
+import { parseBudgetSpec, sweepSubNets, type BudgetSweep, type SweepResult } from './sweep.ts';
+import { paretoFrontier, paretoSpec, renderSvg, svgToHtml, type ParetoPoint, type ParetoSeries } from './pareto.ts';
+
+/** Top-1 accuracy in [0, 1] of `model` run with one bit-width per quantized layer (inference only). */
+export type Evaluate = (model: Model, bitsPerLayer: number[]) => Promise<number>;
+/** Makes an Evaluate for a data set path (the runtime package provides it). */
+export type EvaluatorFactory = (data: string, options: { limit?: number }) => Promise<Evaluate>;
+
+export interface CliDeps {
+  /** Injected evaluation (inference on --data). */
+  evaluator?: EvaluatorFactory;
+  log?: (line: string) => void;
+}
+
+/** Loads the runtime's per-layer latency table (JSON array of {layer, bits, ms}). */
+export function readLatencyTable(path: string): LatencyTable {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new RangeError(`--latency ${path}: expected a readable JSON file (${(e as Error).message})`);
+  }
+  return parseLatencyTable(json, path);
+}
+
+/** All budget metrics of a SubNet that the space can compute (latency only with a table). */
+export function subnetMetrics(space: SearchSpace, bits: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const kind of BUDGET_KINDS) {
+    if (kind === 'latency' && !space.latency) continue;
+    out[kind] = budgetMetric(space, kind, bits);
+  }
+  return out;
+}
+
+export interface SearchOptions {
+  budget: string[];
+  latency?: string;
+  objective?: string;
+  band?: number;
+  pin?: boolean;
+  json?: string;
+  out?: string;
+}
+
+/** --budget specs → the one swept budget (the only one with several values) and the fixed ones. */
+export function planSweep(specs: readonly string[]): { sweep: BudgetSweep; fixed: Budget[] } {
+  if (specs.length === 0) throw new RangeError(`--budget: expected at least one KIND=VALUES (KIND one of ${BUDGET_KINDS.join(', ')})`);
+  const parsed = specs.map(parseBudgetSpec);
+  const swept = parsed.filter((p) => p.values.length > 1);
+  if (swept.length > 1) throw new RangeError(`--budget: expected at most one range to sweep, got ${swept.map((p) => p.kind).join(' and ')}`);
+  const kinds = parsed.map((p) => p.kind);
+  const dup = kinds.find((k, i) => kinds.indexOf(k) !== i);
+  if (dup) throw new RangeError(`--budget: ${dup} given twice`);
+  const main = swept[0] ?? parsed[0];
+  return {
+    sweep: { kind: main.kind, values: main.values },
+    fixed: parsed.filter((p) => p !== main).map((p) => ({ kind: p.kind, max: p.values[0] })),
+  };
+}
+
+function checkObjective(name: string | undefined): ObjectiveKind {
+  const objective = (name ?? 'perturbation') as ObjectiveKind;
+  if (!OBJECTIVES.includes(objective)) throw new RangeError(`--objective: expected one of ${OBJECTIVES.join(', ')}, got ${name}`);
+  return objective;
+}
+
+export interface SearchReport extends SweepResult { ms: number; space: SearchSpace; wrote: string }
+
+/** bitswitch search: Algorithm 2 on MODEL; SubNets go to --json FILE, --out FILE, or back into MODEL. */
+export async function runSearch(modelPath: string, options: SearchOptions, log: (line: string) => void = console.log): Promise<SearchReport> {
+  const objective = checkObjective(options.objective);
+  const { sweep, fixed } = planSweep(options.budget);
+  if (options.band !== undefined) {
+    if (!(options.band >= 0)) throw new RangeError(`--band: expected a number >= 0, got ${options.band}`);
+    sweep.band = options.band;
+  }
+  const model = loadModel(modelPath);
+  const latency = options.latency ? readLatencyTable(options.latency) : undefined;
+  const space = searchSpaceFromModel(model, latency);
+  const t0 = performance.now();
+  const result = await sweepSubNets(space, { objective, sweep, fixed, pinned: options.pin !== false });
+  const ms = performance.now() - t0;
+  log(`${result.subnets.length} distinct SubNets from ${result.solves} ILPs (${result.infeasiblePins} pinned ILPs infeasible) in ${ms.toFixed(0)} ms; objective ${objective}`);
+  for (const s of result.subnets.filter((s) => !s.name.includes('/'))) {
+    const m = subnetMetrics(space, s.bits);
+    log(`  ${s.name.padEnd(22)} [${s.bits.join(',')}]  avg ${m['avg-bits'].toFixed(3)} bits, ${m['model-bytes']} B, ${m.bitops.toExponential(3)} BitOps${m.latency !== undefined ? `, ${m.latency.toFixed(3)} ms` : ''}`);
+  }
+  let wrote: string;
+  if (options.json) {
+    const metrics = Object.fromEntries(result.subnets.map((s) => [s.name, subnetMetrics(space, s.bits)]));
+    const sidecar = { model: modelPath, layers: space.layers.map((l) => l.name), objective, sweep, fixed, subnets: result.subnets, metrics };
+    writeFileAtomic(options.json, JSON.stringify(sidecar, null, 1) + '\n');
+    wrote = options.json;
+  } else {
+    wrote = options.out ?? modelPath;
+    writeModelFile(wrote, { ...model, subnets: result.subnets });
+  }
+  log(`wrote ${result.subnets.length} SubNets to ${wrote}${options.json ? '' : ' (SubNet section)'}`);
+  return { ...result, ms, space, wrote };
+}
+
+export interface ParetoOptions {
+  data: string;
+  baseline?: string;
+  label?: string;
+  baselineLabel?: string;
+  x?: string;
+  latency?: string;
+  out?: string;
+  json?: string;
+  limit?: number;
+  write?: boolean;
+}
+
+/** A model's SubNets (from the file, else the given ones) plus the uniform precisions w_b a_b. */
+function subnetsToEvaluate(model: Model, fallback: readonly SubNet[] | undefined, layerCount: number): SubNet[] {
+  const searched = (model.subnets?.length ? model.subnets : fallback ?? []).map((s) => ({ ...s, bits: [...s.bits] }));
+  const uniform = model.bits.map((b) => ({ name: `w${b}a${b}`, bits: Array(layerCount).fill(b), budget: {} }));
+  const seen = new Set(searched.map((s) => s.bits.join(',')));
+  return [...searched, ...uniform.filter((u) => !seen.has(u.bits.join(',')))];
+}
+
+export interface ParetoReport { series: (ParetoSeries & { frontier: ParetoPoint[] })[]; svg: string }
+
+/**
+ * bitswitch pareto: evaluates every SubNet of MODEL (and of --baseline, e.g. the uniform-sampling
+ * SuperNet) and plots accuracy against the --x budget, frontiers side by side.
+ */
+export async function runPareto(modelPath: string, options: ParetoOptions, evaluate: Evaluate, log: (line: string) => void = console.log): Promise<ParetoReport> {
+  const xKind = (options.x ?? 'avg-bits') as BudgetKind;
+  if (!BUDGET_KINDS.includes(xKind)) throw new RangeError(`--x: expected one of ${BUDGET_KINDS.join(', ')}, got ${options.x}`);
+  const latency = options.latency ? readLatencyTable(options.latency) : undefined;
+  if (xKind === 'latency' && !latency) throw new RangeError('--x latency: expected --latency table.json');
+  const main = loadModel(modelPath);
+  const inputs: { label: string; path: string; model: Model }[] = [{ label: options.label ?? 'HASB', path: modelPath, model: main }];
+  if (options.baseline) inputs.push({ label: options.baselineLabel ?? 'uniform sampling', path: options.baseline, model: loadModel(options.baseline) });
+  const series: ParetoReport['series'] = [];
+  for (const input of inputs) {
+    const space = costSpaceFromModel(input.model, latency);
+    const subnets = subnetsToEvaluate(input.model, main.subnets, space.layers.length);
+    const points: ParetoPoint[] = [];
+    for (const [i, s] of subnets.entries()) {
+      const accuracy = await evaluate(input.model, s.bits);
+      if (!(accuracy >= 0 && accuracy <= 1)) throw new RangeError(`evaluate(${input.label}, ${s.name}): expected an accuracy in [0, 1], got ${accuracy}`);
+      s.accuracy = accuracy;
+      points.push({ name: s.name, cost: budgetMetric(space, xKind, s.bits), accuracy });
+      log(`  ${input.label} ${i + 1}/${subnets.length} ${s.name}: ${(accuracy * 100).toFixed(2)}%`);
+    }
+    series.push({ label: input.label, points, frontier: paretoFrontier(points) });
+    if (options.write) {
+      // Only the file's own SubNets get their accuracy stored; uniform precisions are recomputed each time.
+      writeModelFile(input.path, { ...input.model, subnets: subnets.filter((s) => input.model.subnets?.some((t) => t.name === s.name)) });
+    }
+  }
+  const titles: Record<BudgetKind, string> = {
+    'avg-bits': 'average bit-width (per layer)', 'avg-bits-param': 'average bit-width (per parameter)',
+    'model-bytes': 'weight bytes', bitops: 'BitOps', latency: 'latency (ms)',
+  };
+  const svg = await renderSvg(paretoSpec(series, { xTitle: titles[xKind] }));
+  const out = options.out ?? 'pareto.svg';
+  writeFileAtomic(out, extname(out).toLowerCase() === '.html' ? svgToHtml(svg, `bitswitch pareto: ${modelPath}`) : svg);
+  log(`wrote ${out}`);
+  if (options.json) {
+    writeFileAtomic(options.json, JSON.stringify({ x: xKind, series }, null, 1) + '\n');
+    log(`wrote ${options.json}`);
+  }
+  return { series, svg };
+}
+
+/** The evaluator when none is injected: the runtime package does not expose data-set evaluation yet. */
+async function missingEvaluator(): Promise<Evaluate> {
+  throw new Error('pareto: no evaluation function available: @bitswitch/runtime does not yet export a data-set evaluator; inject one through register(program, { evaluator })');
+}
+
+/** Reads a model file; format errors and missing files name the path. */
+export function loadModel(path: string): Model {
+  try {
+    return readModelFile(path);
+  } catch (e) {
+    if (e instanceof FormatError || (e as NodeJS.ErrnoException).code) throw new RangeError(`${path}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+function report(e: unknown): void {
+  const err = e as Error;
+  console.error(`error: ${err?.message ?? String(e)}`);
+  if (process.env.BITSWITCH_DEBUG) console.error(err?.stack);
+  process.exitCode = 1;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Adds `search` and `pareto` to the bitswitch program. */
+export function register(program: Command, deps: CliDeps = {}): void {
+  const log = deps.log ?? console.log;
+  program.command('search')
+    .description('ILP SubNet search (Algorithm 2): sweep a budget, re-solve with each layer pinned to each other bit, keep distinct SubNets')
+    .argument('<model>', 'a .bsw model file with a sensitivity section')
+    .requiredOption('--budget <kind=values>', `budget, repeatable: KIND=VALUE or KIND=FROM..TO[:STEP]; KIND one of ${BUDGET_KINDS.join(', ')}; one range is swept, single values are caps`, collect, [])
+    .option('--latency <table.json>', "per-layer latency table from the runtime's measureLayerLatency ([{layer, bits, ms}])")
+    .option('--objective <name>', `${OBJECTIVES.join(' | ')} (default perturbation: Σ t_l·‖Ŵ_h − Ŵ_l(b_l)‖²)`)
+    .option('--band <width>', 'solve each swept value v as the band [v − width, v] instead of "at most v"', Number)
+    .option('--no-pin', "skip Algorithm 2's pinned re-solves")
+    .option('--json <file>', 'write the SubNets to a sidecar JSON instead of the model file')
+    .option('--out <file>', 'write the model with its SubNet section to this file instead of overwriting <model>')
+    .action(async (model: string, opts: SearchOptions) => {
+      try {
+        await runSearch(model, opts, log);
+      } catch (e) {
+        report(e);
+      }
+    });
+  program.command('pareto')
+    .description('evaluate every SubNet (inference) and plot the accuracy/budget Pareto frontier (SVG or HTML)')
+    .argument('<model>', 'a .bsw model file with SubNets (from bitswitch search)')
+    .requiredOption('--data <path>', 'evaluation data set, as the runtime evaluator takes it')
+    .option('--baseline <model>', 'second SuperNet to plot beside it (e.g. trained with uniform sampling); uses its own SubNets, else those of <model>')
+    .option('--label <name>', 'series name of <model>', 'HASB')
+    .option('--baseline-label <name>', 'series name of --baseline', 'uniform sampling')
+    .option('--x <kind>', `budget on the x axis: ${BUDGET_KINDS.join(', ')}`, 'avg-bits')
+    .option('--latency <table.json>', 'latency table, for --x latency')
+    .option('--limit <n>', 'evaluate on the first n examples only', Number)
+    .option('--out <file>', 'plot file, .svg or .html', 'pareto.svg')
+    .option('--json <file>', 'also write the points and frontiers as JSON')
+    .option('--write', "store each SubNet's accuracy in the model file")
+    .action(async (model: string, opts: ParetoOptions) => {
+      try {
+        const evaluate = await (deps.evaluator ?? missingEvaluator)(opts.data, { limit: opts.limit });
+        await runPareto(model, opts, evaluate, log);
+      } catch (e) {
+        report(e);
+      }
+    });
+}
