@@ -23,6 +23,6 @@ for (let r = 0; r < repeats; r++) {
 }
 times.sort((a, b) => a - b);
 console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`layers ${space.layers.length}, bits {${space.bits}}, budgets ${sweep.values.length}, ILP solves ${last!.solves} (${last!.infeasiblePins} infeasible pins), distinct SubNets ${last!.subnets.length}`);
+console.log(`layers ${space.layers.length}, bits {${space.bits}}, budgets ${sweep.values.length}, ILPs solved ${last!.solves} (+${last!.reused} reused, ${last!.infeasiblePins} infeasible pins), distinct SubNets ${last!.subnets.length}`);
 console.log(`GLPK load ${glpkMs.toFixed(1)} ms, perturbation table ${spaceMs.toFixed(1)} ms`);
 console.log(`full sweep: median ${times[times.length >> 1].toFixed(1)} ms, min ${times[0].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${repeats} runs (${(times[times.length >> 1] / last!.solves).toFixed(3)} ms per ILP)`);

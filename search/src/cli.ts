@@ -92,7 +92,7 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   const t0 = performance.now();
   const result = await sweepSubNets(space, { objective, sweep, fixed, pinned: options.pin !== false });
   const ms = performance.now() - t0;
-  log(`${result.subnets.length} distinct SubNets from ${result.solves} ILPs (${result.infeasiblePins} pinned ILPs infeasible) in ${ms.toFixed(0)} ms; objective ${objective}`);
+  log(`${result.subnets.length} distinct SubNets from ${result.solves} ILPs solved (+${result.reused} answered by a larger cap's optimum, ${result.infeasiblePins} pinned ILPs infeasible) in ${ms.toFixed(0)} ms; objective ${objective}`);
   for (const s of result.subnets.filter((s) => !s.name.includes('/'))) {
     const m = subnetMetrics(space, s.bits);
     log(`  ${s.name.padEnd(22)} [${s.bits.join(',')}]  avg ${m['avg-bits'].toFixed(3)} bits, ${m['model-bytes']} B, ${m.bitops.toExponential(3)} BitOps${m.latency !== undefined ? `, ${m.latency.toFixed(3)} ms` : ''}`);

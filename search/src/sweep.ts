@@ -1,6 +1,6 @@
 // Algorithm 2: sweep budgets, re-solve with one layer pinned to each other bit, keep distinct SubNets.
 import type { SubNet } from '@bitswitch/format';
-import { BUDGET_KINDS, searchProblem, type Budget, type BudgetKind, type ObjectiveKind, type SearchSpace } from './budget.ts';
+import { BUDGET_KINDS, budgetMetric, searchProblem, type Budget, type BudgetKind, type ObjectiveKind, type SearchSpace } from './budget.ts';
 import { InfeasibleBudgetError, loadGlpk, solveIlp } from './ilp.ts';
 
 export interface BudgetSweep {
@@ -22,8 +22,9 @@ export interface SweepOptions {
 
 export interface SweepResult {
   subnets: SubNet[];
-  /** ILPs solved, and how many of the pinned ones had no feasible assignment. */
+  /** ILPs solved; ILPs answered by a larger cap's optimum instead; pinned ILPs without a feasible assignment. */
   solves: number;
+  reused: number;
   infeasiblePins: number;
 }
 
@@ -37,8 +38,12 @@ function budgetRecord(kind: BudgetKind, value: number, fixed: readonly Budget[])
 
 /**
  * Algorithm 2. For each budget value: the ILP's SubNet, then for each layer l and each bit b it
- * did not take, the SubNet with l pinned to b (skipped when infeasible). Only distinct bit
- * lists are kept, first found first. An infeasible sweep value throws with the feasible range.
+ * did not take, the SubNet with l pinned to b (skipped when infeasible). Only distinct bit lists
+ * are kept, each under the lowest budget value that produced it; the result is ordered by budget.
+ * An infeasible sweep value throws with the feasible range.
+ *
+ * Values are solved from the largest down: an optimum for a larger cap that also meets a smaller
+ * one is optimal there too (its feasible set is a subset), so that ILP is not solved again.
  */
 export async function sweepSubNets(space: SearchSpace, options: SweepOptions): Promise<SweepResult> {
   const glpk = await loadGlpk();
@@ -46,37 +51,63 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
   const fixed = options.fixed ?? [];
   const { kind, values, band } = options.sweep;
   if (values.length === 0) throw new RangeError('sweep.values: expected at least one budget value, got none');
-  const seen = new Set<string>();
-  const subnets: SubNet[] = [];
-  let solves = 0, infeasiblePins = 0;
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v)) throw new RangeError(`sweep.values[${i}]: expected a finite number, got ${v}`);
+  });
+  const found = new Map<string, SubNet>();
+  let solves = 0, reused = 0, infeasiblePins = 0;
   const keep = (bits: number[], name: string, value: number) => {
     const key = bits.join(',');
-    if (seen.has(key)) return;
-    seen.add(key);
-    subnets.push({ name, bits, budget: budgetRecord(kind, value, fixed) });
+    const old = found.get(key);
+    if (old && old.budget[kind] <= value) return;
+    found.set(key, { name, bits, budget: budgetRecord(kind, value, fixed) });
   };
-  for (const value of values) {
+  // Previous (larger-cap) optimum per pin key ('' = unpinned); undefined = was infeasible.
+  const previous = new Map<string, { bits: number[] } | undefined>();
+  const reusable = (key: string, value: number): { bits: number[] } | undefined | 'solve' => {
+    if (band !== undefined || !previous.has(key)) return 'solve';
+    const prev = previous.get(key);
+    if (prev === undefined) return undefined; // infeasible at a larger cap stays infeasible
+    return budgetMetric(space, kind, prev.bits) <= value + 1e-9 * Math.max(1, Math.abs(value)) ? prev : 'solve';
+  };
+  const order = [...new Set(values)].sort((a, b) => b - a);
+  for (const value of order) {
     const budgets: Budget[] = [...fixed, { kind, max: value, min: band === undefined ? undefined : value - band }];
-    const base = solveIlp(glpk, searchProblem(space, objective, budgets));
-    solves++;
     const name = `${kind}<=${label(value)}`;
+    let base = reusable('', value);
+    if (base === 'solve') {
+      base = solveIlp(glpk, searchProblem(space, objective, budgets));
+      solves++;
+    } else reused++;
+    if (base === undefined) throw new Error('unreachable: the unpinned ILP was feasible at a larger cap');
+    previous.set('', base);
     keep(base.bits, name, value);
     if (options.pinned === false) continue;
     for (let l = 0; l < space.layers.length; l++) {
       for (let j = 0; j < space.bits.length; j++) {
-        if (j === base.choice[l]) continue;
-        solves++;
-        try {
-          const pinned = solveIlp(glpk, searchProblem(space, objective, budgets, new Map([[l, j]])));
-          keep(pinned.bits, `${name}/${space.layers[l].name}@${space.bits[j]}`, value);
-        } catch (e) {
-          if (!(e instanceof InfeasibleBudgetError)) throw e;
-          infeasiblePins++;
+        if (space.bits[j] === base.bits[l]) continue;
+        const key = `${l}@${j}`;
+        let pinned = reusable(key, value);
+        if (pinned !== 'solve') reused++;
+        else {
+          solves++;
+          try {
+            pinned = solveIlp(glpk, searchProblem(space, objective, budgets, new Map([[l, j]])));
+          } catch (e) {
+            if (!(e instanceof InfeasibleBudgetError)) throw e;
+            pinned = undefined;
+          }
         }
+        previous.set(key, pinned);
+        if (pinned === undefined) infeasiblePins++;
+        else keep(pinned.bits, `${name}/${space.layers[l].name}@${space.bits[j]}`, value);
       }
     }
   }
-  return { subnets, solves, infeasiblePins };
+  // Lowest budget first; within one budget the unpinned SubNet first, then pins in layer order.
+  const rank = new Map([...found.values()].map((s, i) => [s, i]));
+  const subnets = [...found.values()].sort((a, b) => a.budget[kind] - b.budget[kind] || (a.name.includes('/') ? 1 : 0) - (b.name.includes('/') ? 1 : 0) || rank.get(b)! - rank.get(a)!);
+  return { subnets, solves, reused, infeasiblePins };
 }
 
 /** Parses "3..8:0.25" (range with step; step defaults to 1) or "4" into budget values. */
