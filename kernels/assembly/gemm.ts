@@ -132,6 +132,56 @@ function kernel4x8Dot16(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pa
   v128.store(tile, c30, 96); v128.store(tile, c31, 112);
 }
 
+/**
+ * path 0, SIMD: interleaves 4 rows of A as int16 pairs, [pair][row] × (a[2p], a[2p+1]), so the
+ * microkernel broadcasts a row's pair with one load32_splat. Reads kp bytes per row (zero weights beyond k).
+ */
+function packA16(a0: usize, a1: usize, a2: usize, a3: usize, kp: i32, dst: usize): void {
+  for (let c = 0; c < kp; c += 8) {
+    const r0 = i16x8.extend_low_i8x16_u(v128.load64_zero(a0 + c));
+    const r1 = i16x8.extend_low_i8x16_u(v128.load64_zero(a1 + c));
+    const r2 = i16x8.extend_low_i8x16_u(v128.load64_zero(a2 + c));
+    const r3 = i16x8.extend_low_i8x16_u(v128.load64_zero(a3 + c));
+    const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+    const t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+    const t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+    const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+    v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+    v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+    v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+    v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+    dst += 64;
+  }
+}
+
+/** path 0, SIMD: tile[4][8] from 4 packed rows (packA16) · panel of int16 weight pairs. */
+function kernel4x8Dot16Packed(ap: usize, w: usize, pairs: i32, tile: usize): void {
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const w0 = v128.load(w);
+    const w1 = v128.load(w, 16);
+    w += 32;
+    let x = v128.load32_splat(ap);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, w0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, w1));
+    x = v128.load32_splat(ap, 4);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, w0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, w1));
+    x = v128.load32_splat(ap, 8);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, w0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, w1));
+    x = v128.load32_splat(ap, 12);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, w0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, w1));
+    ap += 16;
+  }
+  v128.store(tile, c00); v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+}
+
 // @ts-ignore: decorator
 @inline function widenInto(tile: usize, s: v128): void {
   v128.store(tile, i32x4.add(v128.load(tile), i32x4.extend_low_i16x8_s(s)));
@@ -259,15 +309,23 @@ function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i
   }
 }
 
-/** Bytes of scratch gemm needs: one unpacked tile panel plus one int32 tile. */
+/** Rows of A per block: the packed int16 rows of a block stay within ~128 KiB (L2). */
+// @ts-ignore: decorator
+@inline function blockRows(kp: i32): i32 {
+  return max(MR, (131072 / (kp * 2)) / MR * MR);
+}
+
+/** Bytes of scratch gemm needs: one unpacked tile panel, one int32 tile, one block of packed A rows. */
 export function gemmScratchBytes(k: i32, path: i32): i32 {
   const nr = tileCols(path);
-  return paddedK(k) * nr * (path == 0 ? 2 : 1) + MR * nr * 4;
+  const kp = paddedK(k);
+  return kp * nr * (path == 0 ? 2 : 1) + MR * nr * 4 + blockRows(kp) * kp * 2;
 }
 
 /**
  * out[m][n] = epilogue(Σ_c a[m·lda + c] · W[n][c]) for m < M, n < N. Rows of A are read up to
  * paddedK(k) bytes (the weights there are zero), so callers keep that much readable memory.
+ * Loops: blocks of A rows (packed once per block on path 0) → weight tiles (unpacked once per block) → 4-row tiles.
  */
 export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n: i32, path: i32, chunk: i32, scratch: usize, out: usize): void {
   const nr = tileCols(path);
@@ -276,29 +334,44 @@ export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n
   const cb = containerBits(wbits);
   const tileBytes = <usize>(kp * nr * cb / 8);
   const panel = scratch;
-  const tile = scratch + <usize>(kp * nr * (path == 0 ? 2 : 1));
+  const tile = panel + <usize>(kp * nr * (path == 0 ? 2 : 1));
+  const packed = tile + <usize>(MR * nr * 4);
   const tiles = (n + nr - 1) / nr;
   const step = <usize>lda;
-  for (let t = 0; t < tiles; t++) {
-    unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
-    const n0 = t * nr;
-    const cols = min(nr, n - n0);
-    for (let m0 = 0; m0 < m; m0 += MR) {
-      const rows = min(MR, m - m0);
-      // Missing rows of the last tile reuse row 0 of the tile; their results are not written.
-      const a0 = a + <usize>m0 * step;
-      const a1 = rows > 1 ? a0 + step : a0;
-      const a2 = rows > 2 ? a0 + 2 * step : a0;
-      const a3 = rows > 3 ? a0 + 3 * step : a0;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        if (path == 1) kernel4x16Dot8(a0, a1, a2, a3, panel, pairs, chunk, tile);
-        else kernel4x8Dot16(a0, a1, a2, a3, panel, pairs, tile);
-      } else if (ASC_FEATURE_SIMD) {
-        kernel4x8Dot16(a0, a1, a2, a3, panel, pairs, tile);
-      } else {
-        kernel4x8Scalar(a0, a1, a2, a3, panel, pairs, tile);
+  const mb = blockRows(kp);
+  for (let b0 = 0; b0 < m; b0 += mb) {
+    const bEnd = min(m, b0 + mb);
+    if (ASC_FEATURE_SIMD) {
+      if (path == 0) {
+        for (let m0 = b0; m0 < bEnd; m0 += MR) {
+          const rows = min(MR, m - m0);
+          // Missing rows of the last tile reuse row 0 of the tile; their results are not written.
+          const a0 = a + <usize>m0 * step;
+          packA16(a0, rows > 1 ? a0 + step : a0, rows > 2 ? a0 + 2 * step : a0, rows > 3 ? a0 + 3 * step : a0,
+            kp, packed + <usize>((m0 - b0) * kp * 2));
+        }
       }
-      epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
+    }
+    for (let t = 0; t < tiles; t++) {
+      unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
+      const n0 = t * nr;
+      const cols = min(nr, n - n0);
+      for (let m0 = b0; m0 < bEnd; m0 += MR) {
+        const rows = min(MR, m - m0);
+        const a0 = a + <usize>m0 * step;
+        const a1 = rows > 1 ? a0 + step : a0;
+        const a2 = rows > 2 ? a0 + 2 * step : a0;
+        const a3 = rows > 3 ? a0 + 3 * step : a0;
+        if (ASC_FEATURE_RELAXED_SIMD) {
+          if (path == 1) kernel4x16Dot8(a0, a1, a2, a3, panel, pairs, chunk, tile);
+          else kernel4x8Dot16Packed(packed + <usize>((m0 - b0) * kp * 2), panel, pairs, tile);
+        } else if (ASC_FEATURE_SIMD) {
+          kernel4x8Dot16Packed(packed + <usize>((m0 - b0) * kp * 2), panel, pairs, tile);
+        } else {
+          kernel4x8Scalar(a0, a1, a2, a3, panel, pairs, tile);
+        }
+        epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
+      }
     }
   }
 }

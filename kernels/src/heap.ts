@@ -52,6 +52,11 @@ export class WasmHeap {
     if (prev && prev.ptr + prev.size === ptr) { prev.size += this.free[i].size; this.free.splice(i, 1); }
   }
 
+  /** Size of a live block (with its slack). */
+  sizeOf(ptr: number): number {
+    return this.sizes.get(ptr) ?? 0;
+  }
+
   /** Bytes currently allocated (for tests and diagnostics). */
   get used(): number {
     let s = 0;

@@ -297,6 +297,10 @@ export class Kernels {
     if (!wt || !this.live.has(wt.ptr) || typeof wt.family !== 'object') {
       throw new RangeError('weights: expected live PackedWeights from this Kernels instance');
     }
+    const detached = (v: ArrayBufferView) => v.buffer.byteLength === 0;
+    if (detached(a) || (args.out && detached(args.out))) {
+      throw new RangeError('a/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
+    }
     const m = checkInt('m', args.m, 1);
     const k = checkInt('k', args.k, wt.k, wt.k);
     const lda = checkInt('lda', args.lda ?? k, k);
@@ -313,18 +317,23 @@ export class Kernels {
       if (ep.add) checkLength('epilogue.add', ep.add, n);
       if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
     }
-    const OutType = !ep ? Int32Array : ep.requant ? Uint8Array : Float32Array;
+    const OutType: Float32ArrayConstructor | Uint8ArrayConstructor | Int32ArrayConstructor = !ep ? Int32Array : ep.requant ? Uint8Array : Float32Array;
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
     const out = (args.out ?? new OutType(m * n)) as Float32Array | Uint8Array | Int32Array;
 
+    // Decide in-place use before any allocation: growing the memory detaches views on it.
+    const aIn = this.inMemory(a);
+    const outIn = this.inMemory(out);
+    const aPtr = aIn ? a.byteOffset : 0;
+    const outPtr0 = outIn ? out.byteOffset : 0;
+    const scratch = this.scratch(this.x.gemmScratchBytes(k, wt.family.path));
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
     try {
-      const aPtr = this.inMemory(a) ? a.byteOffset : tmp(this.put(a));
-      const maxA = this.x.maxBytes(aPtr, m, k, lda);
+      const aAt = aIn ? aPtr : tmp(this.put(a));
+      const maxA = this.x.maxBytes(aAt, m, k, lda);
       if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
-      const outPtr = this.inMemory(out) ? out.byteOffset : tmp(this.heap.alloc(out.byteLength));
-      const scratch = tmp(this.heap.alloc(this.x.gemmScratchBytes(k, wt.family.path)));
+      const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
       if (ep) {
         const ws = tmp(this.putF32('wScale', ep.wScale));
         const sc = tmp(this.heap.alloc(4 * n));
@@ -335,14 +344,34 @@ export class Kernels {
         this.x.setEpilogue(0, 0, 0, 0, 0, 0, 8);
       }
       const chunk = wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : 0;
-      this.x.gemm(aPtr, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
-      if (!this.inMemory(out)) {
+      this.x.gemm(aAt, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
+      if (!outIn) {
         new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
+        return out;
       }
-      return out;
+      // an in-memory `out` was detached if the memory grew during the call: hand back a live view
+      return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, m * n);
     } finally {
       for (const p of temps) this.heap.release(p);
     }
+  }
+
+  private scratchPtr = 0;
+  private scratchSize = 0;
+
+  /** A grow-only scratch block reused by every call, so steady-state calls never grow the memory. */
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchSize) {
+      if (this.scratchPtr) this.heap.release(this.scratchPtr);
+      this.scratchSize = Math.max(bytes, this.scratchSize * 2);
+      this.scratchPtr = this.heap.alloc(this.scratchSize);
+    }
+    return this.scratchPtr;
+  }
+
+  /** Bytes held by packed weights and resident buffers (the call scratch excluded). */
+  get residentBytes(): number {
+    return this.heap.used - (this.scratchPtr ? this.heap.sizeOf(this.scratchPtr) : 0);
   }
 
   /** im2col of NHWC images (TensorFlow 'same'/'valid' padding): rows (b, oy, ox), columns (ky, kx, c). */

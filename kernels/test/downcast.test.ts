@@ -62,7 +62,7 @@ for (const kern of KERNELS) {
     assert.throws(() => kern.downcast(src, 9, 4, 2, 2), /h: expected an integer in 2..8/);
     assert.throws(() => kern.downcast(src, 8, 4, 3, 2), new RegExp(`stored.length: expected ${3 * packedRowBytes(2, 8)}`));
     assert.throws(() => kern.downcast(src, 8, 4, 2, 0), /k: expected an integer in 1/);
-    assert.is(kern.heap.used, 0);
+    assert.is(kern.residentBytes, 0);
   });
 }
 

@@ -11,6 +11,7 @@ const BIT_PAIRS: [number, number][] = [[8, 8], [6, 6], [4, 4], [2, 2], [8, 4], [
 function shapes(f: GemmFamily, wbits: number, abits: number): [number, number, number][] {
   const base: [number, number, number][] = [
     [1, 1, 1], [1, 8, 16], [3, 7, 7], [4, 8, 8], [5, 9, 9], [4, 16, 15], [8, 17, 17], [13, 33, 64], [2, 5, 100], [6, 24, 31],
+    [70, 9, 1000], // more rows than one A block (128 KiB of int16 rows)
   ];
   if (f.path === 1) {
     const kc = 2 * acc16Chunk(wbits, abits);
@@ -46,7 +47,7 @@ for (const kern of KERNELS) {
           }
         }
       }
-      assert.is(kern.heap.used, 0);
+      assert.is(kern.residentBytes, 0);
     });
 
     test(`${kern.build} ${f.name}: all-zero and extreme values`, () => {
@@ -88,7 +89,7 @@ for (const kern of KERNELS) {
           sw.dispose();
         }
       }
-      assert.is(kern.heap.used, 0);
+      assert.is(kern.residentBytes, 0);
     });
 
     test(`${kern.build} ${f.name}: every case of the shared gemm vectors`, () => {
@@ -136,7 +137,7 @@ for (const kern of KERNELS) {
           pw.dispose();
         }
       }
-      assert.is(kern.heap.used, 0);
+      assert.is(kern.residentBytes, 0);
     });
   }
 
@@ -146,6 +147,7 @@ for (const kern of KERNELS) {
     const w = randomInts(Int8Array, n * k, -8, 7, rand);
     const a = randomInts(Uint8Array, m * k, 0, 15, rand);
     const pw = kern.packGemmWeights(w, 4, n, k, { abits: 4 });
+    kern.gemm({ a, m, k, weights: pw, abits: 4 }); // sizes the call scratch, so the views below stay live
     const ab = kern.resident(a);
     const ob = kern.resident(new Uint8Array(m * n * 4));
     const aView = new Uint8Array(kern.memory.buffer, ab.ptr, m * k);
@@ -153,15 +155,20 @@ for (const kern of KERNELS) {
     const got = kern.gemm({ a: aView, m, k, weights: pw, abits: 4, out: oView });
     assert.ok(got === oView);
     assertSame(new Int32Array(kern.memory.buffer, ob.ptr, m * n), gemmRef(a, m, k, k, w, n), 'in place');
-    pw.dispose(); kern.free(ab); kern.free(ob);
-    assert.is(kern.heap.used, 0);
+    kern.free(ab); kern.free(ob);
+    // a view detached by memory growth is refused with a clear message
+    const stale = new Uint8Array(kern.memory.buffer, 0, 8);
+    kern.free(kern.resident(new Uint8Array(kern.memory.buffer.byteLength)));
+    assert.throws(() => kern.gemm({ a: stale, m: 1, k, weights: pw, abits: 4 }), /detached/);
+    pw.dispose();
+    assert.is(kern.residentBytes, 0);
   });
 
   test(`${kern.build}: misuse raises RangeError before the kernel runs`, () => {
     const w = new Int8Array(3 * 5);
     const pw = kern.packGemmWeights(w, 4, 3, 5);
     const a = new Uint8Array(2 * 5);
-    const used = kern.heap.used;
+    const used = kern.residentBytes;
     const memBefore = kern.u8().slice();
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ a: new Uint8Array(9) }, /a.length: expected at least/],
@@ -181,7 +188,7 @@ for (const kern of KERNELS) {
     for (const [patch, re] of bad) {
       assert.throws(() => kern.gemm({ a, m: 2, k: 5, weights: pw, abits: 4, ...patch } as never), (e: Error) => e instanceof RangeError && re.test(e.message), re.source);
     }
-    assert.is(kern.heap.used, used);
+    assert.is(kern.residentBytes, used);
     assertSame(kern.u8(), memBefore, 'memory untouched');
     // values above abits are caught (the 16-bit accumulators rely on the range)
     assert.throws(() => kern.gemm({ a: new Uint8Array(10).fill(16), m: 2, k: 5, weights: pw, abits: 4 }), /a: expected values in 0..15 \(abits 4\), found 16/);
@@ -193,7 +200,7 @@ for (const kern of KERNELS) {
     assert.throws(() => kern.packGemmWeights(new Int8Array(15), 4, 3, 5, { family: 'nope' }), /family: expected one of/);
     assert.throws(() => kern.packGemmWeightsStored(new Uint8Array(10), 4, 3, 5), /stored.length: expected 48, got 10/);
     assert.throws(() => kern.switchBits(new Uint8Array(48), 8, 9, 3, 5), /l: expected an integer in 2..8/);
-    assert.is(kern.heap.used, 0);
+    assert.is(kern.residentBytes, 0);
   });
 }
 

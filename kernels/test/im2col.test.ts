@@ -30,7 +30,7 @@ for (const kern of KERNELS) {
         assertSame(kern.im2col({ input: f, batch, h, w, c, kh, kw, stride: [sh, sw], padding }).data, im2colRef(f, batch, h, w, c, kh, kw, sh, sw, padding), `f32 ${padding}`);
       }
     }
-    assert.is(kern.heap.used, 0);
+    assert.is(kern.residentBytes, 0);
   });
 
   test(`${kern.build}: im2col misuse`, () => {
@@ -39,7 +39,7 @@ for (const kern of KERNELS) {
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 5, kw: 3, padding: 'valid' }), /kh, kw: expected ≤ h, w/);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, padding: 'full' as never }), /padding: expected 'same' or 'valid'/);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, stride: 0, padding: 'same' }), /stride\[0\]: expected an integer in 1/);
-    assert.is(kern.heap.used, 0);
+    assert.is(kern.residentBytes, 0);
   });
 }
 

@@ -38,14 +38,14 @@ test('the resident allocator reuses freed memory and keeps blocks apart', () => 
   const a = k.resident(new Uint8Array(1000).fill(1));
   const b = k.resident(new Uint8Array(1000).fill(2));
   assert.ok(b.ptr >= a.ptr + 1000);
-  const used = k.heap.used;
+  const used = k.residentBytes;
   k.free(a);
   const c = k.resident(new Uint8Array(500).fill(3));
   assert.is(c.ptr, a.ptr);
   assert.is(k.u8()[b.ptr], 2);
   k.free(b); k.free(c);
-  assert.ok(k.heap.used < used);
-  assert.is(k.heap.used, 0);
+  assert.ok(k.residentBytes < used);
+  assert.is(k.residentBytes, 0);
 });
 
 test.run();

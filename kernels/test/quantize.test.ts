@@ -58,7 +58,7 @@ for (const kern of KERNELS) {
     assert.throws(() => kern.quantizeWeights(w, [1], 8, 4), /n: expected a divisor/);
     assert.throws(() => kern.quantizeActivations(w, 1, 0), /bits: expected an integer in 1..8/);
     assert.throws(() => kern.quantizeActivations([1] as never, 1, 4), /x: expected a Float32Array/);
-    assert.is(kern.heap.used, 0);
+    assert.is(kern.residentBytes, 0);
   });
 }
 
