@@ -244,6 +244,15 @@ export function solveIlp(glpk: Glpk, problem: IlpProblem): IlpSolution {
   return { choice, bits: choice.map((j) => problem.bits[j]), objective: objectiveValue(problem, choice) };
 }
 
+/**
+ * The same problem without one assignment (no-good cut Σ_l x_{l,j_l} <= L − 1): its optimum is the
+ * runner-up, which tells whether an optimum is unique.
+ */
+export function excludeAssignment(problem: IlpProblem, choice: readonly number[]): IlpProblem {
+  const coef = problem.layers.map((_, l) => problem.bits.map((_, j) => (j === choice[l] ? 1 : 0)));
+  return { ...problem, constraints: [...problem.constraints, { name: 'exclude', coef, max: problem.layers.length - 1 }] };
+}
+
 export interface BruteForceResult {
   best: IlpSolution;
   /** Best objective among the other feasible assignments (undefined if there is none). */
