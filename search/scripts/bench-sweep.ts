@@ -1,7 +1,7 @@
 // Times a full Algorithm 2 sweep on a ResNet-20-shaped search space (19 quantized layers,
 // bits {8,6,4,2}, avg-bits 3..8 step 0.25, every pin), the issue's "< 1 s" target.
 // Run: node --import tsx search/scripts/bench-sweep.ts [repeats]
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { loadGlpk, searchSpaceFromModel, sweepSubNets, parseBudgetValues } from '../src/index.ts';
 import { resnet20Convs, syntheticModel } from '../test/fixtures.ts';
 
@@ -14,15 +14,23 @@ t0 = performance.now();
 const space = searchSpaceFromModel(model);
 const spaceMs = performance.now() - t0;
 const sweep = { kind: 'avg-bits' as const, values: parseBudgetValues('3..8:0.25') };
+// Wall time, and the process's CPU time (user + sys), which other jobs on the machine inflate less.
 const times: number[] = [];
+const cpu: number[] = [];
 let last;
 for (let r = 0; r < repeats; r++) {
+  const c0 = process.cpuUsage();
   t0 = performance.now();
   last = await sweepSubNets(space, { sweep });
   times.push(performance.now() - t0);
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1000);
 }
 times.sort((a, b) => a - b);
+cpu.sort((a, b) => a - b);
 console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
 console.log(`layers ${space.layers.length}, bits {${space.bits}}, budgets ${sweep.values.length}, ILPs solved ${last!.solves} (+${last!.reused} reused, ${last!.infeasiblePins} infeasible pins), distinct SubNets ${last!.subnets.length}`);
 console.log(`GLPK load ${glpkMs.toFixed(1)} ms, perturbation table ${spaceMs.toFixed(1)} ms`);
+console.log(`load average (1 min) ${loadavg()[0].toFixed(2)}`);
+console.log(`full sweep CPU time: median ${cpu[cpu.length >> 1].toFixed(1)} ms, min ${cpu[0].toFixed(1)} ms`);
 console.log(`full sweep: median ${times[times.length >> 1].toFixed(1)} ms, min ${times[0].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${repeats} runs (${(times[times.length >> 1] / last!.solves).toFixed(3)} ms per ILP)`);

@@ -1,6 +1,6 @@
 // Pareto frontier of accuracy against budget, and its plot (vega-lite compiled, rendered to SVG by vega in Node).
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
+// vega is loaded on first render only: the trainer imports this package for the roulette.
+import type { TopLevelSpec } from 'vega-lite';
 
 export interface ParetoPoint {
   /** Budget metric of the SubNet (lower is cheaper), e.g. average bits. */
@@ -43,7 +43,7 @@ export interface PlotOptions {
 }
 
 /** vega-lite spec: every SubNet as a faint point, each series' frontier as a line, series side by side by colour. */
-export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions): vegaLite.TopLevelSpec {
+export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions): TopLevelSpec {
   const rows = series.flatMap((s) => {
     const frontier = new Set(paretoFrontier(s.points));
     return s.points.map((p) => ({ series: s.label, cost: p.cost, accuracy: p.accuracy, name: p.name ?? '', frontier: frontier.has(p) }));
@@ -65,11 +65,12 @@ export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions
         encoding: { x, y, color, order: { field: 'cost', type: 'quantitative' }, tooltip: [{ field: 'name' }, { field: 'cost' }, { field: 'accuracy' }] },
       },
     ],
-  } as vegaLite.TopLevelSpec;
+  } as TopLevelSpec;
 }
 
 /** Renders a vega-lite spec to SVG in Node (headless view, no canvas needed). */
-export async function renderSvg(spec: vegaLite.TopLevelSpec): Promise<string> {
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const { spec: compiled } = vegaLite.compile(spec);
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
