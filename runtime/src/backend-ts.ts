@@ -1,15 +1,13 @@
 // Plain TypeScript integer backend: the scalar reference for the kernel backend and a
 // fallback where WebAssembly is unavailable. Weights are held in the format's packed layout.
-import { doubleRoundAll, packSigned, quantizeActivation, roundHalfEven, unpackSigned } from '@bitswitch/format';
+import { doubleRoundAll, packSigned, quantizeActivations, roundHalfEven, unpackSigned } from '@bitswitch/format';
 import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
 
 interface TsWeights extends PreparedWeights {
   packed: Uint8Array;
-  /** Unpacked l-bit values, decoded once from `packed` on first use. */
-  values?: Int8Array;
 }
 
-export function im2colScalar(x: Uint8Array, g: ConvGeometry, out: Uint8Array): void {
+export function im2colScalar<T extends Uint8Array | Float32Array>(x: T, g: ConvGeometry, out: T): T {
   const K = g.kh * g.kw * g.c;
   let row = 0;
   for (let b = 0; b < g.batch; b++) {
@@ -28,10 +26,45 @@ export function im2colScalar(x: Uint8Array, g: ConvGeometry, out: Uint8Array): v
       }
     }
   }
+  return out;
 }
 
-function values(w: TsWeights): Int8Array {
-  return (w.values ??= unpackSigned(w.packed, w.bits, w.n, w.k));
+/**
+ * im2col by row copies: each (output pixel, ky) copies one contiguous run of up to kw·c codes.
+ * Same result as im2colScalar, several times faster in JS.
+ */
+export function im2colRuns(x: Uint8Array, g: ConvGeometry, out: Uint8Array): Uint8Array {
+  const K = g.kh * g.kw * g.c;
+  out.fill(0);
+  let row = 0;
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++, row++) {
+        const x0 = ox * g.sw - g.padLeft;
+        const kx0 = Math.max(0, -x0);
+        const kx1 = Math.min(g.kw, g.w - x0);
+        if (kx1 <= kx0) continue;
+        for (let ky = 0; ky < g.kh; ky++) {
+          const iy = oy * g.sh + ky - g.padTop;
+          if (iy < 0 || iy >= g.h) continue;
+          const src = ((b * g.h + iy) * g.w + x0 + kx0) * g.c;
+          out.set(x.subarray(src, src + (kx1 - kx0) * g.c), row * K + (ky * g.kw + kx0) * g.c);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Σ_k a[m][k]·w[n][k] over plain arrays (int or float). */
+export function matmulNT(a: ArrayLike<number>, m: number, w: ArrayLike<number>, n: number, k: number, out: Int32Array | Float32Array): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let t = 0; t < k; t++) acc += a[i * k + t] * w[j * k + t];
+      out[i * n + j] = acc;
+    }
+  }
 }
 
 export function createTsBackend(): IntBackend {
@@ -39,42 +72,46 @@ export function createTsBackend(): IntBackend {
     name: 'ts-scalar',
     prepareWeights(wh, h, l, n, k): TsWeights {
       const packed = packSigned(doubleRoundAll(wh, h, l), l, n, k);
-      return { n, k, bits: l, bytes: packed.length + n * k, packed };
+      return { n, k, bits: l, bytes: packed.length, packed };
     },
-    quantize(x, scale, bits, out) {
-      for (let i = 0; i < x.length; i++) out[i] = quantizeActivation(x[i], scale, bits);
+    quantize: (x, scale, bits) => quantizeActivations(x, scale, bits),
+    im2col: (x, g) => im2colScalar(x, g, new Uint8Array(patchBytes(g))),
+    gemmInt32(a, m, _abits, w) {
+      const out = new Int32Array(m * w.n);
+      matmulNT(a, m, unpackSigned((w as TsWeights).packed, w.bits, w.n, w.k), w.n, w.k, out);
+      return out;
     },
-    im2col: im2colScalar,
-    gemmInt32(a, m, _abits, w, out) {
-      const v = values(w as TsWeights);
-      const { n, k } = w;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let acc = 0;
-          for (let t = 0; t < k; t++) acc += a[i * k + t] * v[j * k + t];
-          out[i * n + j] = acc;
-        }
-      }
-    },
-    gemm(a, m, abits, w, ep, out) {
-      const acc = new Int32Array(m * w.n);
-      this.gemmInt32(a, m, abits, w, acc);
-      applyEpilogue(acc, m, w.n, ep, out);
+    gemm(a, m, abits, w, ep) {
+      return applyEpilogue(this.gemmInt32(a, m, abits, w), m, w.n, ep);
     },
   };
 }
 
-/** The epilogue in float32 steps, as a kernel computes it. */
-export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: number, ep: Epilogue, out: Float32Array | Uint8Array): void {
-  const hi = ep.requant ? 2 ** ep.requant.bits - 1 : 0;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let y = Math.fround(Math.fround(acc[i * n + j] * ep.mult[j]) + ep.add[j]);
+export function patchBytes(g: ConvGeometry): number {
+  return g.batch * g.outH * g.outW * g.kh * g.kw * g.c;
+}
+
+const f32 = Math.fround;
+
+/** The epilogue in float32 steps, as the kernels compute it. */
+export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: number, ep: Epilogue): Float32Array | Uint8Array {
+  const rq = ep.requant;
+  const out = rq ? new Uint8Array(m * n) : new Float32Array(m * n);
+  const hi = rq ? 2 ** rq.bits - 1 : 0;
+  const rs = rq ? f32(rq.scale) : 0;
+  for (let j = 0; j < n; j++) {
+    const s = f32(f32(ep.aScale) * (ep.wScale.length === 1 ? ep.wScale[0] : ep.wScale[j]));
+    for (let i = 0; i < m; i++) {
+      let y = f32(f32(acc[i * n + j]) * s);
+      if (ep.bias) y = f32(y + ep.bias[j]);
+      if (ep.mul) y = f32(y * ep.mul[j]);
+      if (ep.add) y = f32(y + ep.add[j]);
       if (ep.relu && y < 0) y = 0;
-      if (ep.requant) {
-        const q = roundHalfEven(y / ep.requant.scale);
+      if (rq) {
+        const q = roundHalfEven(f32(y / rs));
         out[i * n + j] = q < 0 ? 0 : q > hi ? hi : q;
       } else out[i * n + j] = y;
     }
   }
+  return out;
 }

@@ -21,7 +21,8 @@ interface MatmulStep {
   requantFor: number;
   output: string;
 }
-interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; output: string }
+/** `inPlace`: the first input has no other reader, so the sum overwrites it. */
+interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; output: string }
 interface BatchNormStep { kind: 'batchnorm'; layer: BatchNormLayer; input: string; output: string }
 interface UnaryStep { kind: 'relu' | 'flatten'; input: string; output: string }
 interface PoolStep { kind: 'pool'; input: string; inShape: number[]; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; output: string }
@@ -58,12 +59,13 @@ export class Runtime {
   private current?: Precision;
   private lastSwitch?: PrecisionInfo;
 
-  constructor(model: Model, backend: IntBackend) {
+  /** Validates the graph and derives the weights of `precision` (default: the highest bit). */
+  constructor(model: Model, backend: IntBackend, precision: PrecisionSpec = model.bits[0]) {
     this.model = model;
     this.backend = backend;
     this.graph = analyseGraph(model);
     this.steps = compile(model, this.graph);
-    this.setPrecision(model.bits[0]);
+    this.setPrecision(precision);
   }
 
   get precision(): Precision { return this.current!; }
@@ -104,8 +106,8 @@ export class Runtime {
   }
 
   clearCache(): void {
+    for (const w of this.cache.values()) w.dispose?.();
     this.cache.clear();
-    this.backend.dispose?.();
     const p = this.current!;
     this.current = undefined;
     this.setPrecision(p.bits);
@@ -159,28 +161,28 @@ export class Runtime {
   /** Folded epilogue: scales of eq. 3 and eq. 5, bias, BatchNorm of the chosen set, requantization. */
   private stepState(s: MatmulStep, p: Precision): StepState {
     const [n] = matrixShape(s.layer);
-    const mult = new Float32Array(n);
-    const add = new Float32Array(n);
     const wt = s.layer.weights;
+    let wScale = Float32Array.of(1);
     let abits = 0;
     let ascale = 1;
-    for (let j = 0; j < n; j++) mult[j] = 1;
     if (wt.kind === 'int') {
       const bit = p.bits[s.q];
       abits = bit;
       ascale = wt.actScales[p.bitIndex[s.q]];
-      const shift = 2 ** (wt.bits - bit);
-      for (let j = 0; j < n; j++) mult[j] = (wt.scale.length === 1 ? wt.scale[0] : wt.scale[j]) * shift * ascale;
+      wScale = wt.scale.map((v) => v * 2 ** (wt.bits - bit)); // eq. 3
     }
-    if (s.layer.bias) add.set(s.layer.bias);
+    let mul: Float32Array | undefined;
+    let add: Float32Array | undefined;
     if (s.bn) {
       const C = s.bn.channels;
       const set = batchNormSet(s.bn, this.graph.quantIndex, p.bitIndex, this.model.bits.length);
       const prm = s.bn.params.subarray(set * 4 * C, (set + 1) * 4 * C);
+      mul = new Float32Array(n);
+      add = new Float32Array(n);
       for (let j = 0; j < n; j++) {
         const g = prm[j] / Math.sqrt(prm[3 * C + j] + s.bn.epsilon);
-        mult[j] *= g;
-        add[j] = (add[j] - prm[2 * C + j]) * g + prm[C + j];
+        mul[j] = g;
+        add[j] = prm[C + j] - prm[2 * C + j] * g;
       }
     }
     let requant: Epilogue['requant'];
@@ -189,20 +191,14 @@ export class Runtime {
       if (c.kind === 'int') requant = { scale: c.actScales[p.bitIndex[s.requantFor]], bits: p.bits[s.requantFor] };
     }
     const weights = s.q >= 0 ? this.cache.get(`${s.q}:${p.bits[s.q]}`) : undefined;
-    return { weights, ep: { mult, add, relu: s.relu, requant }, abits, ascale };
+    return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale };
   }
 
   private runStep(s: Step, st: StepState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
     switch (s.kind) {
       case 'matmul': return s.q >= 0 ? this.runQuantized(s, st, tensors.get(s.input)!, batch) : runFloat(s, st, tensors.get(s.input) as Float32Array, batch);
       case 'add': {
-        const y = Float32Array.from(tensors.get(s.inputs[0])!);
-        for (const name of s.inputs.slice(1)) {
-          const z = tensors.get(name)!;
-          for (let i = 0; i < y.length; i++) y[i] += z[i];
-        }
-        if (s.relu) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
-        return y;
+        return addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
       }
       case 'batchnorm': {
         const x = tensors.get(s.input) as Float32Array;
@@ -219,27 +215,26 @@ export class Runtime {
 
   private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number): Float32Array | Uint8Array {
     const b = this.backend;
-    let codes: Uint8Array;
-    if (x instanceof Uint8Array) codes = x;
-    else {
-      codes = new Uint8Array(x.length);
-      b.quantize(x, st.ascale, st.abits, codes);
-    }
-    const w = st.weights!;
+    const codes = x instanceof Uint8Array ? x : b.quantize(x, st.ascale, st.abits); // eq. 4
     let a = codes;
     let m = batch;
     if (s.layer.op === 'conv2d') {
       const g = geometry(s.layer, s.inShape, batch);
       m = batch * g.outH * g.outW;
-      if (!isPointwise(g)) {
-        a = new Uint8Array(m * w.k);
-        b.im2col(codes, g, a);
-      }
+      if (!isPointwise(g)) a = b.im2col(codes, g);
     }
-    const out = st.ep.requant ? new Uint8Array(m * w.n) : new Float32Array(m * w.n);
-    b.gemm(a, m, st.abits, w, st.ep, out);
-    return out;
+    return b.gemm(a, m, st.abits, st.weights!, st.ep);
   }
+}
+
+/** Elementwise sum of float tensors, with an optional fused ReLU. */
+function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
+  const [a, b] = xs;
+  const y = inPlace ? a : Float32Array.from(a);
+  for (const z of xs.slice(2)) for (let i = 0; i < y.length; i++) y[i] += z[i];
+  if (relu) for (let i = 0; i < y.length; i++) { const v = y[i] + b[i]; y[i] = v > 0 ? v : 0; }
+  else for (let i = 0; i < y.length; i++) y[i] += b[i];
+  return y;
 }
 
 export function argmax(logits: Float32Array, batch: number): Int32Array {
@@ -261,7 +256,7 @@ export function matrixShape(l: Conv2DLayer | DenseLayer): [number, number] {
 export function geometry(l: Conv2DLayer, s: number[], batch: number): ConvGeometry {
   const r = padBefore(s[0], l.kernel[0], l.strides[0], l.padding);
   const c = padBefore(s[1], l.kernel[1], l.strides[1], l.padding);
-  return { batch, h: s[0], w: s[1], c: s[2], kh: l.kernel[0], kw: l.kernel[1], sh: l.strides[0], sw: l.strides[1], padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
+  return { batch, h: s[0], w: s[1], c: s[2], kh: l.kernel[0], kw: l.kernel[1], sh: l.strides[0], sw: l.strides[1], padding: l.padding, padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
 }
 
 /** A 1×1, stride 1 conv reads NHWC rows as they are: no im2col. */
@@ -269,51 +264,76 @@ function isPointwise(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1;
 }
 
-/** Float conv/dense (first and last layers): float32 im2col + GEMM, same epilogue. */
+/** Float conv/dense (first and last layers): direct float32 loops, same epilogue. */
 function runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number): Float32Array {
   const l = s.layer;
-  const w = l.weights.values as Float32Array;
   const [n, k] = matrixShape(l);
-  let a = x;
-  let m = batch;
-  if (l.op === 'conv2d') {
-    const g = geometry(l, s.inShape, batch);
-    m = batch * g.outH * g.outW;
-    if (!isPointwise(g)) { a = new Float32Array(m * k); im2colFloat(x, g, a); }
-  }
-  const out = new Float32Array(m * n);
+  const wT = transposedWeights(l, n, k);
   const ep = st.ep;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let acc = 0;
-      for (let t = 0; t < k; t++) acc += a[i * k + t] * w[j * k + t];
-      let y = acc * ep.mult[j] + ep.add[j];
-      if (ep.relu && y < 0) y = 0;
-      out[i * n + j] = y;
+  if (l.op === 'dense') {
+    const out = new Float32Array(batch * n);
+    const acc = new Float64Array(n);
+    for (let b = 0; b < batch; b++) {
+      acc.fill(0);
+      for (let t = 0; t < k; t++) axpy(acc, x[b * k + t], wT, t * n, n);
+      finish(acc, ep, out, b * n);
+    }
+    return out;
+  }
+  const g = geometry(l, s.inShape, batch);
+  const out = new Float32Array(batch * g.outH * g.outW * n);
+  const acc = new Float64Array(n);
+  let o = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++, o += n) {
+        acc.fill(0);
+        for (let ky = 0; ky < g.kh; ky++) {
+          const iy = oy * g.sh + ky - g.padTop;
+          if (iy < 0 || iy >= g.h) continue;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const ix = ox * g.sw + kx - g.padLeft;
+            if (ix < 0 || ix >= g.w) continue;
+            const src = ((b * g.h + iy) * g.w + ix) * g.c;
+            const wrow = (ky * g.kw + kx) * g.c;
+            for (let c = 0; c < g.c; c++) axpy(acc, x[src + c], wT, (wrow + c) * n, n);
+          }
+        }
+        finish(acc, ep, out, o);
+      }
     }
   }
   return out;
 }
 
-function im2colFloat(x: Float32Array, g: ConvGeometry, out: Float32Array): void {
-  const K = g.kh * g.kw * g.c;
-  let row = 0;
-  for (let b = 0; b < g.batch; b++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++, row++) {
-        let o = row * K;
-        for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh + ky - g.padTop;
-          for (let kx = 0; kx < g.kw; kx++) {
-            const ix = ox * g.sw + kx - g.padLeft;
-            const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-            const src = ((b * g.h + iy) * g.w + ix) * g.c;
-            for (let c = 0; c < g.c; c++) out[o++] = inside ? x[src + c] : 0;
-          }
-        }
-      }
-    }
+function axpy(acc: Float64Array, v: number, w: Float32Array, off: number, n: number): void {
+  if (v === 0) return;
+  for (let j = 0; j < n; j++) acc[j] += v * w[off + j];
+}
+
+/** The epilogue of a float layer (no quantization scales): + bias, folded BatchNorm, ReLU. */
+function finish(acc: Float64Array, ep: Epilogue, out: Float32Array, o: number): void {
+  for (let j = 0; j < acc.length; j++) {
+    let y = acc[j];
+    if (ep.bias) y += ep.bias[j];
+    if (ep.mul) y *= ep.mul[j];
+    if (ep.add) y += ep.add[j];
+    out[o + j] = ep.relu && y < 0 ? 0 : y;
   }
+}
+
+const transposed = new WeakMap<Float32Array | Int8Array, Float32Array>();
+
+/** Float weights [N][K] as [K][N], so a layer's output row accumulates contiguously. */
+function transposedWeights(l: Conv2DLayer | DenseLayer, n: number, k: number): Float32Array {
+  const w = l.weights.values;
+  let t = transposed.get(w);
+  if (!t) {
+    t = new Float32Array(n * k);
+    for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) t[i * n + j] = w[j * k + i];
+    transposed.set(w, t);
+  }
+  return t;
 }
 
 function avgPool(x: Float32Array, s: PoolStep, batch: number): Float32Array {
@@ -375,7 +395,10 @@ function compile(model: Model, graph: GraphInfo): Step[] {
         const after = soleReader(l.name);
         const relu = after?.op === 'relu';
         if (relu) fused.add(after!.name);
-        steps.push({ kind: 'add', inputs: l.inputs, relu, output: relu ? after!.name : l.name });
+        // Never overwrite the caller's input or a flatten (which aliases its own input).
+        const first = model.layers.find((x) => x.name === l.inputs[0]);
+        const inPlace = graph.readers.get(l.inputs[0]) === 1 && first !== undefined && first.op !== 'flatten' && !l.inputs.slice(1).includes(l.inputs[0]);
+        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, output: relu ? after!.name : l.name });
         break;
       }
       case 'batchnorm': steps.push({ kind: 'batchnorm', layer: l, input, output: l.name }); break;
