@@ -1,0 +1,140 @@
+// Kernel benchmark: our GEMM per build and bit width against tfjs-backend-wasm float32 matMul and
+// onnxruntime-web MatMulInteger (uint8 × int8), one thread, same process; then the bit-switch cost
+// (eq. 2 down-cast + repack into GEMM panels) for a ResNet-20 and its throughput.
+// Usage: pnpm bench:kernels [--json FILE] [--time MS] [--rounds R]
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Bench } from 'tinybench';
+import * as tf from '@tensorflow/tfjs';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-web';
+import onnxPkg from 'onnx-proto';
+import { packSigned } from '@bitswitch/format';
+import { availableBuilds, createKernels, type BuildName, type Kernels } from '@bitswitch/kernels';
+import { matMulIntegerModel, RESNET20_CONVS, SHAPES, TARGETS } from './kernels-setup.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const jsonFile = opt('--json');
+const taskMs = Number(opt('--time') ?? 400);
+const rounds = Number(opt('--rounds') ?? 1);
+const BITS = [8, 6, 4, 2];
+
+interface Row { kernel: string; build: string; wbits: number; abits: number; M: number; N: number; K: number; gops: number }
+
+/** Integers in lo..hi from a fixed LCG (speed does not depend on the values; runs stay comparable). */
+function ints<T extends Uint8Array | Int8Array>(Type: { new(n: number): T }, n: number, lo: number, hi: number, seed: number): T {
+  const out = new Type(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = lo + (s % (hi - lo + 1)); }
+  return out;
+}
+
+setThreadsCount(1);
+await tf.setBackend('wasm');
+ort.env.wasm.numThreads = 1;
+const { onnx } = onnxPkg as unknown as { onnx: Parameters<typeof matMulIntegerModel>[0] };
+const kernelsOf = new Map<BuildName, Kernels>(availableBuilds().map((b) => [b, createKernels({ build: b })]));
+
+interface Task { kernel: string; build: string; wbits: number; abits: number; M: number; N: number; K: number; fn: () => unknown; samples: number[] }
+const tasks: Task[] = [];
+const cleanups: (() => void)[] = [];
+
+for (const [M, N, K] of SHAPES) {
+  for (const [build, kern] of kernelsOf) {
+    for (const bits of BITS) {
+      const w = ints(Int8Array, N * K, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 1);
+      const a0 = ints(Uint8Array, M * K, 0, 2 ** bits - 1, 2);
+      const pw = kern.packGemmWeights(w, bits, N, K, { abits: bits });
+      kern.gemm({ a: a0, m: M, k: K, weights: pw, abits: bits }); // sizes the scratch before views are taken
+      // activations and output resident in wasm memory, as the runtime keeps them between layers
+      const ab = kern.resident(a0);
+      const ob = kern.resident(new Uint8Array(M * N * 4));
+      cleanups.push(() => { pw.dispose(); kern.free(ab); kern.free(ob); });
+      tasks.push({
+        kernel: `bitswitch-${pw.family.name}`, build, wbits: bits, abits: bits, M, N, K, samples: [],
+        fn: () => kern.gemm({ a: new Uint8Array(kern.memory.buffer, ab.ptr, M * K), m: M, k: K, weights: pw, abits: bits,
+          out: new Int32Array(kern.memory.buffer, ob.ptr, M * N) }),
+      });
+    }
+  }
+  const ta = tf.tensor2d(Float32Array.from(ints(Uint8Array, M * K, 0, 255, 3)), [M, K]);
+  const tb = tf.tensor2d(Float32Array.from(ints(Int8Array, K * N, -128, 127, 4)), [K, N]);
+  tasks.push({ kernel: 'tfjs-wasm-f32-matmul', build: tf.getBackend(), wbits: 32, abits: 32, M, N, K, samples: [], fn: () => tf.matMul(ta, tb).dispose() });
+  const session = await ort.InferenceSession.create(matMulIntegerModel(onnx, M, N, K, ints(Int8Array, K * N, -128, 127, 5)), { executionProviders: ['wasm'] });
+  const feeds = { A: new ort.Tensor('uint8', ints(Uint8Array, M * K, 0, 255, 6), [M, K]) };
+  tasks.push({ kernel: 'ort-web-matmulinteger-u8s8', build: 'wasm', wbits: 8, abits: 8, M, N, K, samples: [], fn: () => session.run(feeds) });
+}
+
+console.log(`kernels benchmark — ${new Date().toISOString()}, ${os.cpus()[0]?.model ?? 'cpu'} (${os.cpus().length} cores), Node ${process.version}, ` +
+  `load average ${os.loadavg().map((x) => x.toFixed(1)).join('/')} (shared machine: figures are noisy)`);
+console.log(`builds: ${[...kernelsOf.keys()].join(', ')}; tfjs backend ${tf.getBackend()} 1 thread; onnxruntime-web wasm numThreads ${ort.env.wasm.numThreads}`);
+
+// Rounds run every task in turn, so contention from other jobs spreads over all of them.
+for (let r = 0; r < rounds; r++) {
+  const bench = new Bench({ time: taskMs, iterations: 3, warmupIterations: 2, warmupTime: 50, retainSamples: true });
+  for (const t of tasks) bench.add(`${t.kernel} ${t.build} w${t.wbits} ${t.M}x${t.N}x${t.K}`, t.fn);
+  await bench.run();
+  bench.tasks.forEach((bt, i) => {
+    const res = bt.result as { latency?: { samples?: number[] }; error?: unknown };
+    if (!res.latency?.samples) throw new Error(`${bt.name}: ${String(res.error ?? 'no samples')}`);
+    tasks[i].samples.push(...res.latency.samples);
+  });
+}
+for (const c of cleanups) c();
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const rows: Row[] = tasks.map((t) => ({
+  kernel: t.kernel, build: t.build, wbits: t.wbits, abits: t.abits, M: t.M, N: t.N, K: t.K,
+  gops: Number(((2 * t.M * t.N * t.K) / (median(t.samples) * 1e6)).toFixed(2)),
+}));
+
+for (const [M, N, K] of SHAPES) {
+  const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
+  const tfjs = here.find((r) => r.kernel === 'tfjs-wasm-f32-matmul')!.gops;
+  const ortG = here.find((r) => r.kernel === 'ort-web-matmulinteger-u8s8')!.gops;
+  console.log(`\nM×N×K = ${M}×${N}×${K}`);
+  console.log('kernel'.padEnd(62) + 'build'.padEnd(9) + 'w/a'.padEnd(7) + 'GOPS'.padStart(8) + '  ×tfjs-f32'.padStart(11) + '  ×ort-u8s8'.padStart(11));
+  for (const r of here) {
+    console.log(r.kernel.padEnd(62) + r.build.padEnd(9) + `${r.wbits}/${r.abits}`.padEnd(7) + r.gops.toFixed(1).padStart(8) +
+      (r.gops / tfjs).toFixed(2).padStart(11) + (r.gops / ortG).toFixed(2).padStart(11));
+  }
+}
+
+console.log('\nTargets (every shape must meet them):');
+for (const t of TARGETS) {
+  const results = SHAPES.map(([M, N, K]) => {
+    const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
+    const ours = here.find((r) => r.build === t.build && r.wbits === t.wbits && r.kernel.startsWith('bitswitch'));
+    const base = here.find((r) => r.kernel === t.baseline)!;
+    return ours ? ours.gops / base.gops : NaN;
+  });
+  const ok = results.every((x) => x >= t.ratio);
+  console.log(`  ${ok ? 'met    ' : 'NOT met'} ${t.build} int${t.wbits} ≥ ${t.ratio}× ${t.baseline}: ${results.map((x) => x.toFixed(2)).join(', ')}`);
+}
+
+// Bit switch: stored int8 weights (resident) → eq. 2 → GEMM panels, for every conv of a ResNet-20.
+console.log('\nBit switch (eq. 2 down-cast + repack into GEMM panels), stored int8 weights resident in wasm memory:');
+const storedBytes = RESNET20_CONVS.reduce((s, [n, k]) => s + n * k, 0);
+for (const [build, kern] of kernelsOf) {
+  const stored = RESNET20_CONVS.map(([n, k], i) => ({ n, k, buf: kern.resident(packSigned(ints(Int8Array, n * k, -128, 127, 10 + i), 8, n, k)) }));
+  for (const l of [6, 4, 2]) {
+    const times: number[] = [];
+    for (let it = 0; it < 30; it++) {
+      const t0 = performance.now();
+      const packed = stored.map((s) => kern.switchBits(s.buf, 8, l, s.n, s.k));
+      times.push(performance.now() - t0);
+      for (const p of packed) p.dispose();
+    }
+    const ms = median(times);
+    console.log(`  ${build.padEnd(8)} 8→${l}: ResNet-20 (${RESNET20_CONVS.length} convs, ${storedBytes} weights) ${ms.toFixed(3)} ms ` +
+      `(goal ≤ 5 ms), ${(storedBytes / ms / 1e6).toFixed(2)} GB/s of int8 weights`);
+  }
+  for (const s of stored) kern.free(s.buf);
+}
+
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify(rows, null, 1) + '\n');
+  console.log(`\nwrote ${rows.length} rows to ${jsonFile}`);
+}
+process.exit(0);
