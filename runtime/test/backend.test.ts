@@ -1,0 +1,110 @@
+// Integer parts of every backend against the scalar references, exactly: eq. 4 quantization,
+// im2col, eq. 2 weights + GEMM (random shapes, none a multiple of a tile, plus every case of
+// the shared gemm vectors), and the float32 epilogue step by step.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { doubleRoundAll, quantizeActivations } from '@bitswitch/format';
+import { applyEpilogue, im2colScalar, matmulNT, patchBytes } from '../src/backend-ts.ts';
+import type { ConvGeometry, Epilogue } from '../src/backend.ts';
+import { padBefore } from '../src/graph.ts';
+import { rng } from '../src/testing.ts';
+import { BACKENDS } from './backends.ts';
+
+const rand = rng(42);
+const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const BITS = [8, 7, 6, 5, 4, 3, 2];
+
+function randomWeights(n: number, k: number, h: number): Int8Array {
+  return Int8Array.from({ length: n * k }, () => int(-(2 ** (h - 1)), 2 ** (h - 1) - 1));
+}
+
+function randomGeometry(): ConvGeometry {
+  const padding = rand() < 0.5 ? 'same' : 'valid';
+  const kh = int(1, 4), kw = int(1, 4);
+  const h = int(kh, 11), w = int(kw, 11);
+  const sh = int(1, 3), sw = int(1, 3);
+  const r = padBefore(h, kh, sh, padding);
+  const c = padBefore(w, kw, sw, padding);
+  return { batch: int(1, 3), h, w, c: int(1, 9), kh, kw, sh, sw, padding, padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
+}
+
+const gemmVectors = JSON.parse(readFileSync('/work/shared/vectors/gemm.json', 'utf8')).cases as {
+  M: number; N: number; K: number; wbits: number; abits: number;
+  a_unsigned_row_major_MxK: number[]; w_signed_row_major_KxN: number[]; c_int32_row_major_MxN: number[];
+}[];
+
+for (const { name, create } of BACKENDS) {
+  const be = create();
+
+  test(`${name}: eq. 4 quantize equals the format reference, ties included`, () => {
+    for (let t = 0; t < 30; t++) {
+      const bits = int(2, 8);
+      const scale = rand() < 0.3 ? 2 ** -int(1, 6) : 0.01 + rand();
+      // Half of the values sit on exact .5 multiples of a power-of-two scale.
+      const x = Float32Array.from({ length: int(1, 300) }, () => (rand() < 0.5 ? (int(-4, 2 ** bits + 4) + 0.5) * scale : (rand() * 1.2 - 0.1) * scale * 2 ** bits));
+      assert.equal(Array.from(be.quantize(x, scale, bits)), Array.from(quantizeActivations(x, scale, bits)));
+    }
+  });
+
+  test(`${name}: im2col equals the scalar reference on random geometries`, () => {
+    for (let t = 0; t < 60; t++) {
+      const g = randomGeometry();
+      const x = Uint8Array.from({ length: g.batch * g.h * g.w * g.c }, () => int(1, 255));
+      const want = im2colScalar(x, g, new Uint8Array(patchBytes(g)));
+      assert.equal(Array.from(be.im2col(x, g)), Array.from(want), JSON.stringify(g));
+    }
+  });
+
+  test(`${name}: eq. 2 weights + int32 GEMM equal doubleRound + scalar GEMM on random shapes`, () => {
+    for (let t = 0; t < 60; t++) {
+      const h = BITS[int(0, 2)];
+      const l = BITS.filter((b) => b <= h && b >= 2)[int(0, BITS.filter((b) => b <= h && b >= 2).length - 1)];
+      const m = int(1, 13), n = int(1, 37), k = int(1, 150);
+      const wh = randomWeights(n, k, h);
+      const a = Uint8Array.from({ length: m * k }, () => (t % 7 === 0 ? 2 ** l - 1 : int(0, 2 ** l - 1)));
+      const want = new Int32Array(m * n);
+      matmulNT(a, m, doubleRoundAll(wh, h, l), n, k, want);
+      const w = be.prepareWeights(wh, h, l, n, k);
+      assert.equal(Array.from(be.gemmInt32(a, m, l, w)), Array.from(want), `h=${h} l=${l} m=${m} n=${n} k=${k}`);
+      w.dispose?.();
+    }
+  });
+
+  test(`${name}: every case of vectors/gemm.json`, () => {
+    assert.ok(gemmVectors.length > 0);
+    for (const c of gemmVectors) {
+      // Vectors store W as [K][N]; the runtime's weights are [N][K].
+      const wNK = Int8Array.from({ length: c.N * c.K }, (_, i) => c.w_signed_row_major_KxN[(i % c.K) * c.N + Math.floor(i / c.K)]);
+      const w = be.prepareWeights(wNK, c.wbits, c.wbits, c.N, c.K);
+      // Activations wider than the weights run as the layer's own bit (wbab) when they fit.
+      const abits = Math.max(c.abits, c.wbits);
+      const got = be.gemmInt32(Uint8Array.from(c.a_unsigned_row_major_MxK), c.M, abits, w);
+      assert.equal(Array.from(got), c.c_int32_row_major_MxN, `M=${c.M} N=${c.N} K=${c.K} w${c.wbits}a${c.abits}`);
+      w.dispose?.();
+    }
+  });
+
+  test(`${name}: fused epilogue (scales, bias, BatchNorm, ReLU, requant) equals the float32 step reference`, () => {
+    for (let t = 0; t < 30; t++) {
+      const l = int(2, 8);
+      const m = int(1, 9), n = int(1, 21), k = int(1, 70);
+      const wh = randomWeights(n, k, 8);
+      const a = Uint8Array.from({ length: m * k }, () => int(0, 2 ** l - 1));
+      const vec = () => Float32Array.from({ length: n }, () => rand() * 2 - 1);
+      const ep: Epilogue = {
+        wScale: Float32Array.from({ length: rand() < 0.5 ? 1 : n }, () => 0.001 + rand() * 0.01), aScale: 0.01 + rand() * 0.1,
+        bias: rand() < 0.5 ? vec() : undefined, mul: vec(), add: vec(), relu: rand() < 0.7,
+        requant: rand() < 0.5 ? { scale: 0.01 + rand() * 0.2, bits: int(2, 8) } : undefined,
+      };
+      const w = be.prepareWeights(wh, 8, l, n, k);
+      const want = applyEpilogue(be.gemmInt32(a, m, l, w), m, n, ep);
+      const got = be.gemm(a, m, l, w, ep);
+      assert.is(got.constructor, want.constructor);
+      assert.equal(Array.from(got), Array.from(want));
+      w.dispose?.();
+    }
+  });
+}
+
+test.run();
