@@ -122,11 +122,15 @@ export interface ParetoOptions {
   json?: string;
   limit?: number;
   write?: boolean;
+  /** Evaluate only the swept optima (SubNet names without a "/LAYER@BITS" pin). */
+  sweepOnly?: boolean;
 }
 
 /** A model's SubNets (from the file, else the given ones) plus the uniform precisions w_b a_b. */
-function subnetsToEvaluate(model: Model, fallback: readonly SubNet[] | undefined, layerCount: number): SubNet[] {
-  const searched = (model.subnets?.length ? model.subnets : fallback ?? []).map((s) => ({ ...s, bits: [...s.bits] }));
+function subnetsToEvaluate(model: Model, fallback: readonly SubNet[] | undefined, layerCount: number, sweepOnly: boolean): SubNet[] {
+  const searched = (model.subnets?.length ? model.subnets : fallback ?? [])
+    .filter((s) => !sweepOnly || !s.name.includes('/'))
+    .map((s) => ({ ...s, bits: [...s.bits] }));
   const uniform = model.bits.map((b) => ({ name: `w${b}a${b}`, bits: Array(layerCount).fill(b), budget: {} }));
   const seen = new Set(searched.map((s) => s.bits.join(',')));
   return [...searched, ...uniform.filter((u) => !seen.has(u.bits.join(',')))];
@@ -149,7 +153,7 @@ export async function runPareto(modelPath: string, options: ParetoOptions, evalu
   const series: ParetoReport['series'] = [];
   for (const input of inputs) {
     const space = costSpaceFromModel(input.model, latency);
-    const subnets = subnetsToEvaluate(input.model, main.subnets, space.layers.length);
+    const subnets = subnetsToEvaluate(input.model, main.subnets, space.layers.length, options.sweepOnly === true);
     const points: ParetoPoint[] = [];
     for (const [i, s] of subnets.entries()) {
       const accuracy = await evaluate(input.model, s.bits);
@@ -161,7 +165,9 @@ export async function runPareto(modelPath: string, options: ParetoOptions, evalu
     series.push({ label: input.label, points, frontier: paretoFrontier(points) });
     if (options.write) {
       // Only the file's own SubNets get their accuracy stored; uniform precisions are recomputed each time.
-      writeModelFile(input.path, { ...input.model, subnets: subnets.filter((s) => input.model.subnets?.some((t) => t.name === s.name)) });
+      const measured = new Map(subnets.map((s) => [s.name, s.accuracy]));
+      const stored = input.model.subnets?.map((s) => (measured.has(s.name) ? { ...s, accuracy: measured.get(s.name) } : s));
+      writeModelFile(input.path, { ...input.model, subnets: stored });
     }
   }
   const titles: Record<BudgetKind, string> = {
@@ -235,6 +241,7 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .option('--limit <n>', 'evaluate on the first n examples only', Number)
     .option('--out <file>', 'plot file, .svg or .html', 'pareto.svg')
     .option('--json <file>', 'also write the points and frontiers as JSON')
+    .option('--sweep-only', 'evaluate only the swept optima, not the pinned SubNets (names with /LAYER@BITS)')
     .option('--write', "store each SubNet's accuracy in the model file")
     .action(async (model: string, opts: ParetoOptions) => {
       try {

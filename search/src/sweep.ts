@@ -54,13 +54,14 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
   values.forEach((v, i) => {
     if (!Number.isFinite(v)) throw new RangeError(`sweep.values[${i}]: expected a finite number, got ${v}`);
   });
-  const found = new Map<string, SubNet>();
+  const found = new Map<string, { subnet: SubNet; seq: number; pinned: boolean }>();
+  let seq = 0;
   let solves = 0, reused = 0, infeasiblePins = 0;
-  const keep = (bits: number[], name: string, value: number) => {
+  const keep = (bits: number[], name: string, value: number, pinned: boolean) => {
     const key = bits.join(',');
     const old = found.get(key);
-    if (old && old.budget[kind] <= value) return;
-    found.set(key, { name, bits, budget: budgetRecord(kind, value, fixed) });
+    if (old && old.subnet.budget[kind] <= value) return;
+    found.set(key, { subnet: { name, bits, budget: budgetRecord(kind, value, fixed) }, seq: seq++, pinned });
   };
   // Previous (larger-cap) optimum per pin key ('' = unpinned); undefined = was infeasible.
   const previous = new Map<string, { bits: number[] } | undefined>();
@@ -81,7 +82,7 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
     } else reused++;
     if (base === undefined) throw new Error('unreachable: the unpinned ILP was feasible at a larger cap');
     previous.set('', base);
-    keep(base.bits, name, value);
+    keep(base.bits, name, value, false);
     if (options.pinned === false) continue;
     for (let l = 0; l < space.layers.length; l++) {
       for (let j = 0; j < space.bits.length; j++) {
@@ -100,13 +101,14 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
         }
         previous.set(key, pinned);
         if (pinned === undefined) infeasiblePins++;
-        else keep(pinned.bits, `${name}/${space.layers[l].name}@${space.bits[j]}`, value);
+        else keep(pinned.bits, `${name}/${space.layers[l].name}@${space.bits[j]}`, value, true);
       }
     }
   }
   // Lowest budget first; within one budget the unpinned SubNet first, then pins in layer order.
-  const rank = new Map([...found.values()].map((s, i) => [s, i]));
-  const subnets = [...found.values()].sort((a, b) => a.budget[kind] - b.budget[kind] || (a.name.includes('/') ? 1 : 0) - (b.name.includes('/') ? 1 : 0) || rank.get(b)! - rank.get(a)!);
+  const subnets = [...found.values()]
+    .sort((a, b) => a.subnet.budget[kind] - b.subnet.budget[kind] || Number(a.pinned) - Number(b.pinned) || a.seq - b.seq)
+    .map((f) => f.subnet);
   return { subnets, solves, reused, infeasiblePins };
 }
 

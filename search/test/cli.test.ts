@@ -104,6 +104,10 @@ test('pareto evaluates every SubNet, writes the SVG/HTML plot and the frontier; 
   const html = join(dir, 'd.html');
   assert.is(await run('pareto', path, '--data', 'unused', '--out', html, '--x', 'bitops'), undefined);
   assert.ok(readFileSync(html, 'utf8').startsWith('<!doctype html>'));
+  const only = join(dir, 'only.json');
+  assert.is(await run('pareto', path, '--data', 'unused', '--out', svg, '--json', only, '--sweep-only'), undefined);
+  const names = JSON.parse(readFileSync(only, 'utf8')).series[0].points.map((p: { name: string }) => p.name);
+  assert.ok(names.length > 0 && names.length < subnets.length && names.every((n: string) => !n.includes('/')), names.join());
 });
 
 test('pareto without an injected evaluator says what is missing', async () => {
