@@ -127,21 +127,18 @@ export class Runtime {
     return argmax(this.run(input, batch), batch);
   }
 
-  /** Matmul steps of the quantized layers, for per-layer timing: runs one on a float input at bit `bitIndex`. */
-  quantizedStep(q: number): { inShape: number[]; run(x: Float32Array, batch: number, bit: number): void } {
-    const idx = this.steps.findIndex((s) => s.kind === 'matmul' && s.q === q);
-    const s = this.steps[idx] as MatmulStep;
-    return {
-      inShape: s.inShape,
-      run: (x, batch, bit) => {
-        const bits = this.current!.bits.slice();
-        bits[q] = bit;
-        const p = resolvePrecision(this.model, bits.length, bits);
-        const st = this.stepState(s, p);
-        st.weights ??= this.prepare(q, bit);
-        this.runStep({ ...s, requantFor: -1 }, st, new Map([[s.input, x]]), batch);
-      },
-    };
+  /**
+   * Quantized layer q alone at `bit` (eq. 4 on a float input, im2col, GEMM, fused epilogue), for
+   * per-layer timing. Returns its input shape and a function that runs it on a batch.
+   */
+  layerAtBit(q: number, bit: number): { inShape: number[]; run(x: Float32Array, batch: number): void } {
+    const s = this.steps.find((x): x is MatmulStep => x.kind === 'matmul' && x.q === q);
+    if (!s) throw new RangeError(`q: expected a quantized layer index in 0..${this.graph.quantized.length - 1}, got ${q}`);
+    const bits = this.current!.bits.slice();
+    bits[q] = bit;
+    const st = this.stepState({ ...s, requantFor: -1 }, resolvePrecision(this.model, bits.length, bits));
+    st.weights ??= this.prepare(q, bit);
+    return { inShape: s.inShape, run: (x, batch) => void this.runQuantized(s, st, x, batch) };
   }
 
   private prepare(q: number, bit: number): PreparedWeights {

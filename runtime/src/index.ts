@@ -7,3 +7,5 @@ export { createTsBackend } from './backend-ts.ts';
 export { createBackend, BACKEND_NAMES, type BackendName } from './backends.ts';
 export { createKernelsBackend } from './backend-kernels.ts';
 export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOptions } from './testing.ts';
+export { loadModel, loadModelBytes, createRuntime, type ModelSource, type RuntimeOptions } from './load.ts';
+export { measureLayerLatency, type LayerLatency } from './latency.ts';

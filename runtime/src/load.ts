@@ -1,0 +1,42 @@
+// Loading a model file from memory, a file path (Node), or a URL (fetch), and starting a runtime on it.
+import { readModel, type Model } from '@bitswitch/format';
+import { createBackend, type BackendName } from './backends.ts';
+import type { IntBackend } from './backend.ts';
+import { Runtime } from './executor.ts';
+import type { PrecisionSpec } from './precision.ts';
+
+export type ModelSource = Model | Uint8Array | ArrayBuffer | URL | string;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** Bytes of a model file: URLs (and any string outside Node) are fetched, other strings are file paths. */
+export async function loadModelBytes(source: Exclude<ModelSource, Model>): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  const text = String(source);
+  if (source instanceof URL ? source.protocol === 'file:' : isNode && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
+    return new Uint8Array(await fs.readFile(source));
+  }
+  const res = await fetch(source);
+  if (!res.ok) throw new RangeError(`model: expected HTTP 200 from ${text}, got ${res.status} ${res.statusText}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** A validated Model from any source (the format reader checks every field). */
+export async function loadModel(source: ModelSource): Promise<Model> {
+  if (typeof source === 'object' && 'layers' in source) return source;
+  return readModel(await loadModelBytes(source));
+}
+
+export interface RuntimeOptions {
+  backend?: BackendName | IntBackend;
+  precision?: PrecisionSpec;
+}
+
+/** Loads a model and returns a runtime at `precision` (default: the model's highest bit). */
+export async function createRuntime(source: ModelSource, options: RuntimeOptions = {}): Promise<Runtime> {
+  const model = await loadModel(source);
+  const backend = typeof options.backend === 'object' ? options.backend : createBackend(options.backend ?? 'kernels');
+  return new Runtime(model, backend, options.precision ?? model.bits[0]);
+}
