@@ -45,7 +45,7 @@ export function subnetMetrics(space: SearchSpace, bits: readonly number[]): Reco
 }
 
 export interface SearchOptions {
-  budget: string[];
+  budget?: string[];
   latency?: string;
   objective?: string;
   band?: number;
@@ -81,7 +81,7 @@ export interface SearchReport extends SweepResult { ms: number; space: SearchSpa
 /** bitswitch search: Algorithm 2 on MODEL; SubNets go to --json FILE, --out FILE, or back into MODEL. */
 export async function runSearch(modelPath: string, options: SearchOptions, log: (line: string) => void = console.log): Promise<SearchReport> {
   const objective = checkObjective(options.objective);
-  const { sweep, fixed } = planSweep(options.budget);
+  const { sweep, fixed } = planSweep(options.budget ?? []);
   if (options.band !== undefined) {
     if (!(options.band >= 0)) throw new RangeError(`--band: expected a number >= 0, got ${options.band}`);
     sweep.band = options.band;
@@ -207,7 +207,7 @@ function report(e: unknown): void {
   process.exitCode = 1;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** Adds `search` and `pareto` to the bitswitch program. */
 export function register(program: Command, deps: CliDeps = {}): void {
@@ -215,7 +215,7 @@ export function register(program: Command, deps: CliDeps = {}): void {
   program.command('search')
     .description('ILP SubNet search (Algorithm 2): sweep a budget, re-solve with each layer pinned to each other bit, keep distinct SubNets')
     .argument('<model>', 'a .bsw model file with a sensitivity section')
-    .requiredOption('--budget <kind=values>', `budget, repeatable: KIND=VALUE or KIND=FROM..TO[:STEP]; KIND one of ${BUDGET_KINDS.join(', ')}; one range is swept, single values are caps`, collect, [])
+    .option('--budget <kind=values>', `budget (required, repeatable): KIND=VALUE or KIND=FROM..TO[:STEP]; KIND one of ${BUDGET_KINDS.join(', ')}; one range is swept, single values are caps`, collect)
     .option('--latency <table.json>', "per-layer latency table from the runtime's measureLayerLatency ([{layer, bits, ms}])")
     .option('--objective <name>', `${OBJECTIVES.join(' | ')} (default perturbation: Σ t_l·‖Ŵ_h − Ŵ_l(b_l)‖²)`)
     .option('--band <width>', 'solve each swept value v as the band [v − width, v] instead of "at most v"', Number)
