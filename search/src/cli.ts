@@ -12,10 +12,9 @@ import { costSpaceFromModel, searchSpaceFromModel } from './space.ts';
 import { parseBudgetSpec, sweepSubNets, type BudgetSweep, type SweepResult } from './sweep.ts';
 import { paretoFrontier, paretoSpec, renderSvg, svgToHtml, type ParetoPoint, type ParetoSeries } from './pareto.ts';
 
-/** Top-1 accuracy in [0, 1] of `model` run with one bit-width per quantized layer (inference only). */
-export type Evaluate = (model: Model, bitsPerLayer: number[]) => Promise<number>;
-/** Makes an Evaluate for a data set path (the runtime package provides it). */
-export type EvaluatorFactory = (data: string, options: { limit?: number }) => Promise<Evaluate>;
+import type { Evaluate, EvaluatorFactory } from './evaluate.ts';
+
+export type { Evaluate, EvaluatorFactory };
 
 export interface CliDeps {
   /** Injected evaluation (inference on --data). */

@@ -4,3 +4,4 @@ export * from './budget.ts';
 export * from './space.ts';
 export * from './sweep.ts';
 export * from './pareto.ts';
+export * from './evaluate.ts';
