@@ -42,7 +42,7 @@ export const SENSITIVITY_DEFAULTS = { images: 1000, tol: 0.05, maxIters: 200, ba
 
 /** Mean softmax cross-entropy from logits through logSumExp, so it can be differentiated twice. */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.sub(logits, tf.logSumExp(logits, 1, true))), 1))));
+  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.sub(logits, tf.logSumExp(logits, 1, true))), 1)))) as tf.Scalar;
 }
 
 /** A class-balanced set of ~`images` training images, cut into batches. */

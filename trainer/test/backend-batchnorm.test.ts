@@ -4,7 +4,11 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.ts';
 import { batchNormTrain, batchNormInfer } from '../src/backend/batch-norm.ts';
-import { mulberry32, uniformArray } from '../src/backend/prng.ts';
+import { Rng } from '../src/rng.ts';
+
+function uniformArray(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => 2 * rng.uniform() - 1);
+}
 
 const EPS = 1e-3;
 
@@ -24,7 +28,7 @@ const SHAPES: [number, number, number, number][] = [[2, 3, 3, 4], [5, 1, 1, 3], 
 
 test('forward, batch statistics and all three gradients match autodiff of the formula', async () => {
   await initBackend('cpu');
-  const rng = mulberry32(11);
+  const rng = new Rng(11);
   for (const shape of SHAPES) {
     const C = shape[3];
     const x = tf.tensor4d(uniformArray(rng, shape.reduce((a, b) => a * b)), shape).mul(3).add(0.5) as tf.Tensor4D;
@@ -77,7 +81,7 @@ test('no tensors leak inside a tidy; statistics are owned by the caller', async 
 
 test('inference mode uses the moving statistics and matches tf.batchNorm', async () => {
   await initBackend('cpu');
-  const rng = mulberry32(5);
+  const rng = new Rng(5);
   const x = tf.tensor4d(uniformArray(rng, 2 * 3 * 3 * 4), [2, 3, 3, 4]);
   const mean = tf.tensor1d(uniformArray(rng, 4)), variance = tf.tensor1d(uniformArray(rng, 4)).abs().add(0.1) as tf.Tensor1D;
   const g = tf.tensor1d(uniformArray(rng, 4)), b = tf.tensor1d(uniformArray(rng, 4));

@@ -15,7 +15,7 @@ function randn(rng: Rng, shape: number[], std = 1): tf.Tensor {
 /** Mean softmax cross-entropy from logits, via logSumExp (differentiable twice). */
 function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D): tf.Scalar {
   const logp = tf.sub(logits, tf.logSumExp(logits, 1, true));
-  return tf.neg(tf.mean(tf.sum(tf.mul(labels, logp), 1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(labels, logp), 1))) as tf.Scalar;
 }
 
 function oneHot(rng: Rng, n: number, classes: number): tf.Tensor2D {
@@ -119,7 +119,7 @@ test('ReLU net: the last layer block equals the closed form Σ (h hᵀ) ⊗ (dia
   const [w1, b1, w2] = p.params as [tf.Variable, tf.Variable, tf.Variable];
   const hid = tf.relu(tf.add(tf.matMul(p.x as tf.Tensor2D, w1 as tf.Tensor2D), b1)) as tf.Tensor2D;
   const prob = tf.softmax(tf.matMul(hid, w2 as tf.Tensor2D));
-  const hv = hid.arraySync(), pv = prob.arraySync();
+  const hv = hid.arraySync(), pv = prob.arraySync() as number[][];
   const N = hv.length, D = 5, K = 3, off = n - D * K;
   for (let a = 0; a < D; a++) for (let c = 0; c < K; c++) for (let b = 0; b < D; b++) for (let d = 0; d < K; d++) {
     let want = 0;

@@ -31,7 +31,7 @@ function checkShapes(op: string, x: tf.Tensor, ...perChannel: [string, tf.Tensor
 export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-3): BatchNormTrainResult {
   checkShapes('batchNormTrain', x, ['gamma', gamma], ['beta', beta]);
   let stash: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
-  const op = tf.customGrad((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const { mean, variance } = tf.moments(xs, AXES);
     const rstd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(tf.sub(xs, mean), rstd);
@@ -41,7 +41,7 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
     const value = tf.add(tf.mul(xhat, g), b);
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
         const [xh, gam, rs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const m = xs.size / xs.shape[3]!;
         const dBeta = tf.sum(dy, AXES);
@@ -51,7 +51,7 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
         return [dx, dGamma, dBeta];
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, gamma, beta) as tf.Tensor4D;
   const { mean, variance } = stash!;
   // Hand the kept statistics to the caller's scope (a tidy around us disposes them as usual).

@@ -44,7 +44,7 @@ type Norm = (x: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor4D;
 
 const fusedNorm: Norm = (x, g, b) => {
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return tf.batchNorm(x, mean, variance, b, g, 1e-3);
+  return tf.batchNorm(x, mean, variance, b, g, 1e-3) as tf.Tensor4D;
 };
 const closedFormNorm: Norm = (x, g, b) => batchNormTrain(x, g, b, 1e-3).y;
 

@@ -31,10 +31,10 @@ const conv2DBackpropFilterGrad: GradFunc = (ddw, saved, attrs) => {
   const [x, dy] = saved as [tf.Tensor4D, tf.Tensor4D];
   const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as ConvAttrs;
   return {
-    x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: ddw },
-      { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape }) as tf.Tensor,
-    dy: () => tf.engine().runKernel('Conv2D', { x, filter: ddw },
-      { strides, pad, dataFormat, dilations: 1, dimRoundingMode }) as tf.Tensor,
+    x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: ddw as tf.Tensor },
+      { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    dy: () => tf.engine().runKernel('Conv2D', { x, filter: ddw as tf.Tensor },
+      { strides, pad, dataFormat, dilations: 1, dimRoundingMode } as unknown as tf.NamedAttrMap) as tf.Tensor,
   };
 };
 
@@ -54,11 +54,11 @@ const GRADIENTS: tf.GradConfig[] = [
   ...COMPARISONS.map((kernelName) => ({ kernelName, inputsToSave: ['a', 'b'], gradFunc: zeroGrads })),
   { kernelName: 'Conv2DBackpropFilter', inputsToSave: ['x', 'dy'], gradFunc: conv2DBackpropFilterGrad },
   { kernelName: 'AvgPoolGrad', inputsToSave: ['dy', 'input'], gradFunc: avgPoolGradGrad },
-  { kernelName: 'Exp', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy, tf.exp(x!)) }) },
-  { kernelName: 'Tanh', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(x!)))) }) },
+  { kernelName: 'Exp', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy as tf.Tensor, tf.exp(x!)) }) },
+  { kernelName: 'Tanh', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.mul(dy as tf.Tensor, tf.sub(1, tf.square(tf.tanh(x!)))) }) },
   {
     kernelName: 'Sigmoid', inputsToSave: ['x'],
-    gradFunc: (dy, [x]) => ({ x: () => { const s = tf.sigmoid(x!); return tf.mul(dy, tf.mul(s, tf.sub(1, s))); } }),
+    gradFunc: (dy, [x]) => ({ x: () => { const s = tf.sigmoid(x!); return tf.mul(dy as tf.Tensor, tf.mul(s, tf.sub(1, s))); } }),
   },
 ];
 

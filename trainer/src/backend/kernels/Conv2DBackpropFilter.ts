@@ -15,7 +15,8 @@ interface Conv2DBackpropFilterAttrs {
 }
 
 export function conv2DBackpropFilterViaConv2D(backendName: string): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
+  return ({ inputs, backend: be, attrs }) => {
+    const backend = be as tf.KernelBackend;
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
     if (dataFormat !== 'NHWC') {

@@ -29,7 +29,8 @@ function upsampleWithZeros(
 }
 
 export function conv2DBackpropInputViaConv2D(backendName: string): tf.KernelFunc {
-  return ({ inputs, backend, attrs }) => {
+  return ({ inputs, backend: be, attrs }) => {
+    const backend = be as tf.KernelBackend;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
     if (dataFormat !== 'NHWC') {
