@@ -39,8 +39,10 @@ export interface ResNetOptions {
   /** One weight scale per output channel (true) or per tensor. */
   perChannel?: boolean;
   seed?: number;
-  /** Images used to calibrate BatchNorm statistics and activation scales. */
+  /** Number of random images used to calibrate BatchNorm statistics and activation scales. */
   calibrationImages?: number;
+  /** Calibrate on these NHWC images instead (e.g. real, normalised test-set images). */
+  calibrationData?: Float32Array;
 }
 
 /**
@@ -51,7 +53,7 @@ export interface ResNetOptions {
 export function buildResNet(options: ResNetOptions = {}): Model {
   const {
     inputShape = [28, 28, 1], classes = 10, bits = [8, 6, 4, 2], mode = 'multi', blocks = 3,
-    widths = [16, 32, 64], perChannel = true, seed = 1, calibrationImages = 4,
+    widths = [16, 32, 64], perChannel = true, seed = 1, calibrationImages = 4, calibrationData,
   } = options;
   const rand = rng(seed);
   const nb = bits.length;
@@ -122,7 +124,9 @@ export function buildResNet(options: ResNetOptions = {}): Model {
   const model: Model = { bits: [...bits], mode, inputShape: [...inputShape], layers, metadata: { generator: 'runtime/src/testing.ts buildResNet', seed } };
   const q = quantizedLayers(model).length;
   model.subnets = [cyclicSubNet('mixed-cycle', bits, q), ...bits.slice(1).map((_, i) => stepSubNet(`mixed-${bits[i]}-${bits[i + 1]}`, bits[i], bits[i + 1], q))];
-  calibrate(model, randomImages(inputShape, calibrationImages, seed + 1), calibrationImages);
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  if (calibrationData) calibrate(model, calibrationData, calibrationData.length / per);
+  else calibrate(model, randomImages(inputShape, calibrationImages, seed + 1), calibrationImages);
   return model;
 }
 
