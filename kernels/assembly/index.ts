@@ -2,7 +2,7 @@
 // SIMD code sits behind ASC_FEATURE_* constants, so the scalar build never contains it.
 export { quantizeWeights, quantizeActivations } from './quantize';
 export { downcast } from './downcast';
-export { packPanels, gemm, gemmScratchBytes, setEpilogue, combineScales, maxBytes } from './gemm';
+export { packPanels, gemm, gemmScratchBytes, setEpilogue, combineScales, maxBytes, switchPanels, switchWorkBytes } from './gemm';
 export { im2col } from './im2col';
 
 /** First free byte after static data; the TypeScript allocator manages memory from here. */

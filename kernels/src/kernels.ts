@@ -18,6 +18,8 @@ interface Exports {
   combineScales(wScale: number, perChannel: number, aScale: number, n: number, out: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
   maxBytes(src: number, rows: number, cols: number, ld: number): number;
+  switchPanels(src: number, h: number, n: number, k: number, l: number, path: number, work: number, dst: number): number;
+  switchWorkBytes(k: number, path: number): number;
   im2col(src: number, batch: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number,
     padTop: number, padLeft: number, oh: number, ow: number, elt: number, dst: number): void;
 }
@@ -216,15 +218,22 @@ export class Kernels {
     return f;
   }
 
+  private panelBytes(bits: number, n: number, k: number, family: GemmFamily): number {
+    return (Math.ceil(n / family.nr) * Math.ceil(k / 8) * 8 * family.nr * containerBits(bits)) / 8;
+  }
+
   private packFrom(srcPtr: number, rowBytes: number, srcCb: number, bits: number, n: number, k: number, family: GemmFamily): PackedWeights {
-    const tiles = Math.ceil(n / family.nr);
-    const bytes = (tiles * Math.ceil(k / 8) * 8 * family.nr * containerBits(bits)) / 8;
+    const bytes = this.panelBytes(bits, n, k, family);
     const ptr = this.heap.alloc(bytes);
     const outside = this.x.packPanels(srcPtr, rowBytes, srcCb, n, k, bits, family.path, ptr);
     if (outside > 0) {
       this.heap.release(ptr);
       throw new RangeError(`weights: expected values in the signed ${bits}-bit range, ${outside} are outside`);
     }
+    return this.packed(ptr, bytes, family, bits, n, k);
+  }
+
+  private packed(ptr: number, bytes: number, family: GemmFamily, bits: number, n: number, k: number): PackedWeights {
     this.live.add(ptr);
     const self = this;
     return {
@@ -276,15 +285,34 @@ export class Kernels {
     const abits = checkInt('abits', opts.abits ?? l, 1, 8);
     const family = this.pickFamily(l, abits, opts.family);
     const src = this.storedPtr('stored', stored, n * packedRowBytes(k, h));
-    const row = packedRowBytes(k, l);
-    const mid = this.heap.alloc(n * row);
     try {
-      this.x.downcast(src.ptr, h, mid, l, n, k);
-      return this.packFrom(mid, row, containerBits(l), l, n, k, family);
+      if (containerBits(h) === 8) {
+        // eq. 2 and the panel transpose in one pass over the int8 rows
+        return this.switchFused(src.ptr, h, l, n, k, family);
+      }
+      const row = packedRowBytes(k, l);
+      const mid = this.heap.alloc(n * row);
+      try {
+        this.x.downcast(src.ptr, h, mid, l, n, k);
+        return this.packFrom(mid, row, containerBits(l), l, n, k, family);
+      } finally {
+        this.heap.release(mid);
+      }
     } finally {
       if (src.temp) this.heap.release(src.ptr);
-      this.heap.release(mid);
     }
+  }
+
+  private switchFused(src: number, h: number, l: number, n: number, k: number, family: GemmFamily): PackedWeights {
+    const bytes = this.panelBytes(l, n, k, family);
+    const ptr = this.heap.alloc(bytes);
+    const work = this.heap.alloc(this.x.switchWorkBytes(k, family.path));
+    try {
+      this.x.switchPanels(src, h, n, k, l, family.path, work, ptr);
+    } finally {
+      this.heap.release(work);
+    }
+    return this.packed(ptr, bytes, family, l, n, k);
   }
 
   /**

@@ -73,7 +73,7 @@ for (const kern of KERNELS) {
       const rand = rng(5);
       for (const [wbits, abits] of pairsOf(f)) {
         const [lo, hi] = signedRange(wbits);
-        for (const [n, k] of [[1, 1], [9, 13], [17, 40], [16, 64]]) {
+        for (const [n, k] of [[1, 1], [9, 13], [17, 40], [16, 64], [33, 72], [8, 200]]) {
           const w = randomInts(Int8Array, n * k, lo, hi, rand);
           const expected = f.packRef(w, wbits, n, k);
           const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
@@ -82,11 +82,15 @@ for (const kern of KERNELS) {
           const ps = kern.packGemmWeightsStored(packSigned(w, wbits, n, k), wbits, n, k, { abits, family: f.name });
           assertSame(kern.u8().slice(ps.ptr, ps.ptr + ps.bytes), expected, `stored w${wbits} ${n}x${k}`);
           ps.dispose();
-          // bit switch: int8 stored → eq. 2 → panels
-          const w8 = randomInts(Int8Array, n * k, -128, 127, rand);
-          const sw = kern.switchBits(packSigned(w8, 8, n, k), 8, wbits, n, k, { abits, family: f.name });
-          assertSame(kern.u8().slice(sw.ptr, sw.ptr + sw.bytes), f.packRef(doubleRoundAll(w8, 8, wbits), wbits, n, k), `switch 8→${wbits} ${n}x${k}`);
-          sw.dispose();
+          // bit switch: stored int_h → eq. 2 → panels (h = 8, 6: fused SIMD path; h = 4: down-cast then pack)
+          for (const h of [8, 6, 4]) {
+            if (h < wbits) continue;
+            const [hlo, hhi] = signedRange(h);
+            const wh = randomInts(Int8Array, n * k, hlo, hhi, rand);
+            const sw = kern.switchBits(packSigned(wh, h, n, k), h, wbits, n, k, { abits, family: f.name });
+            assertSame(kern.u8().slice(sw.ptr, sw.ptr + sw.bytes), f.packRef(doubleRoundAll(wh, h, wbits), wbits, n, k), `switch ${h}→${wbits} ${n}x${k}`);
+            sw.dispose();
+          }
         }
       }
       assert.is(kern.residentBytes, 0);
