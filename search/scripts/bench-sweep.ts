@@ -34,3 +34,20 @@ console.log(`GLPK load ${glpkMs.toFixed(1)} ms, perturbation table ${spaceMs.toF
 console.log(`load average (1 min) ${loadavg()[0].toFixed(2)}`);
 console.log(`full sweep CPU time: median ${cpu[cpu.length >> 1].toFixed(1)} ms, min ${cpu[0].toFixed(1)} ms`);
 console.log(`full sweep: median ${times[times.length >> 1].toFixed(1)} ms, min ${times[0].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${repeats} runs (${(times[times.length >> 1] / last!.solves).toFixed(3)} ms per ILP)`);
+
+// End to end as `bitswitch search MODEL --budget avg-bits=3..8:0.25 --json FILE`: read, perturbation table, sweep, write.
+const { mkdtempSync, rmSync } = await import('node:fs');
+const { tmpdir } = await import('node:os');
+const { join } = await import('node:path');
+const { writeModelFile } = await import('@bitswitch/format/node');
+const { runSearch } = await import('../src/cli.ts');
+const dir = mkdtempSync(join(tmpdir(), 'bench-sweep-'));
+try {
+  const file = join(dir, 'resnet20.bsw');
+  writeModelFile(file, model);
+  t0 = performance.now();
+  await runSearch(file, { budget: ['avg-bits=3..8:0.25'], json: join(dir, 'subnets.json') }, () => {});
+  console.log(`end to end (read model, perturbations, sweep, write sidecar JSON): ${(performance.now() - t0).toFixed(1)} ms`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

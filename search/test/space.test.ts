@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { layerCosts, tinyModel, weightBytes, type IntWeights } from '@bitswitch/format';
+import { layerCosts, readModel, tinyModel, weightBytes, writeModel, type IntWeights } from '@bitswitch/format';
 import { budgetMetric, searchSpaceFromModel, weightPerturbation } from '../src/index.ts';
 import { resnet20Convs, syntheticModel } from './fixtures.ts';
 import { readCases } from './vectors.ts';
@@ -42,6 +42,9 @@ test('searchSpaceFromModel: layers in graph order, shapes, MACs, fixed float byt
     for (let j = 1; j < row.length; j++) assert.ok(row[j] > row[j - 1], `perturbation not increasing: ${row}`);
   }
   assert.is(budgetMetric(space, 'avg-bits', space.layers.map(() => 4)), 4);
+  // The fixture is a valid model file (the format's writer validates it) with the graph's MACs.
+  const back = readModel(writeModel(model));
+  assert.equal(layerCosts(back).filter((c) => c.quantized).map((c) => c.macs), model.sensitivity!.map((s) => s.macs));
 });
 
 test('model-bytes and MACs agree with the format package (weightBytes, layerCosts) on its tiny model', () => {
