@@ -219,7 +219,11 @@ export function toLp(glpk: Glpk, problem: IlpProblem): LP {
         const b = c.max === undefined ? undefined : toRaw(c, c.max);
         const [lo, hi] = (c.scale ?? 1) > 0 ? [a, b] : [b, a];
         const g = integerGcd(vars.map((v) => c.coef[v.l][v.j]));
-        return { name: `budget_${i}`, vars: row(c.coef), bnds: bounds(...roundBounds(lo, hi, g)) };
+        const [rlo, rhi] = roundBounds(lo, hi, g);
+        if (rlo !== undefined && rhi !== undefined && rlo > rhi) {
+          throw new InfeasibleBudgetError(`budget ${describeBounds(c)} is infeasible${pinNote(problem)}: no SubNet's ${c.name} falls in this band (values are steps of ${fmt(g / (c.scale ?? 1))})`, [budgetRange(problem, c)]);
+        }
+        return { name: `budget_${i}`, vars: row(c.coef), bnds: bounds(rlo, rhi) };
       }),
     ],
     binaries: vars.map((v) => v.name),

@@ -90,6 +90,8 @@ test('an infeasible budget states the feasible range', () => {
   assert.match(err([{ kind: 'latency', max: 2.5 }]), 'feasible range of latency is 3..7 ms');
   assert.match(err([{ kind: 'model-bytes', min: 300 }]), 'budget model-bytes >= 300 is infeasible: the feasible range of model-bytes is 196..292 bytes');
   assert.match(err([{ kind: 'avg-bits', max: 5 }], new Map([[1, 0]])), 'with b pinned to 8 bits: the feasible range of avg-bits is 6..8 bits');
+  // A band between two reachable values (avg-bits moves in steps of 2 here).
+  assert.match(err([{ kind: 'avg-bits', min: 6.5, max: 7.5 }]), 'budget avg-bits in 6.5..7.5 is infeasible: no SubNet\'s avg-bits falls in this band (values are steps of 2)');
   // Each alone is reachable, together they are not.
   const both = err([{ kind: 'avg-bits', max: 4 }, { kind: 'latency', min: 6 }]);
   assert.match(both, 'are infeasible together');
