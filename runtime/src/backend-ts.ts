@@ -35,19 +35,21 @@ export function im2colScalar<T extends Uint8Array | Float32Array>(x: T, g: ConvG
  */
 export function im2colRuns(x: Uint8Array, g: ConvGeometry, out: Uint8Array): Uint8Array {
   const K = g.kh * g.kw * g.c;
-  out.fill(0);
   let row = 0;
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < g.outH; oy++) {
+      const y0 = oy * g.sh - g.padTop;
+      const ky0 = Math.max(0, -y0);
+      const ky1 = Math.min(g.kh, g.h - y0);
       for (let ox = 0; ox < g.outW; ox++, row++) {
         const x0 = ox * g.sw - g.padLeft;
         const kx0 = Math.max(0, -x0);
         const kx1 = Math.min(g.kw, g.w - x0);
+        // Only windows that reach into the padding need zeros; the others are fully overwritten.
+        if (ky0 > 0 || ky1 < g.kh || kx0 > 0 || kx1 < g.kw) out.fill(0, row * K, (row + 1) * K);
         if (kx1 <= kx0) continue;
-        for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh + ky - g.padTop;
-          if (iy < 0 || iy >= g.h) continue;
-          const src = ((b * g.h + iy) * g.w + x0 + kx0) * g.c;
+        for (let ky = ky0; ky < ky1; ky++) {
+          const src = ((b * g.h + y0 + ky) * g.w + x0 + kx0) * g.c;
           out.set(x.subarray(src, src + (kx1 - kx0) * g.c), row * K + (ky * g.kw + kx0) * g.c);
         }
       }
