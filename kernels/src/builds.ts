@@ -6,9 +6,9 @@ export type BuildName = 'relaxed' | 'simd' | 'scalar';
 /** All builds, best first. */
 export const BUILDS: readonly BuildName[] = ['relaxed', 'simd', 'scalar'];
 
-const bytesCache = new Map<BuildName, Uint8Array>();
+const bytesCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
 
-function decodeBase64(text: string): Uint8Array {
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const bin = atob(text);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -23,7 +23,7 @@ export function checkBuild(build: unknown): BuildName {
 }
 
 /** The wasm bytes of a build. */
-export function buildBytes(build: BuildName): Uint8Array {
+export function buildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
   checkBuild(build);
   let bytes = bytesCache.get(build);
   if (!bytes) {
