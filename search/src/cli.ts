@@ -88,6 +88,9 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   const model = loadModel(modelPath);
   const latency = options.latency ? readLatencyTable(options.latency) : undefined;
   const space = searchSpaceFromModel(model, latency);
+  if (objective === 'paper' && sweep.band === undefined) {
+    log('note: objective paper with only upper bounds puts every layer at its lowest bit (min Σ t_l/n_l·b_l); give --band for the equality the paper pairs it with');
+  }
   const t0 = performance.now();
   const result = await sweepSubNets(space, { objective, sweep, fixed, pinned: options.pin !== false });
   const ms = performance.now() - t0;
@@ -158,7 +161,8 @@ export async function runPareto(modelPath: string, options: ParetoOptions, evalu
       const accuracy = await evaluate(input.model, s.bits);
       if (!(accuracy >= 0 && accuracy <= 1)) throw new RangeError(`evaluate(${input.label}, ${s.name}): expected an accuracy in [0, 1], got ${accuracy}`);
       s.accuracy = accuracy;
-      points.push({ name: s.name, cost: budgetMetric(space, xKind, s.bits), accuracy });
+      const uniform = s.bits.every((b) => b === s.bits[0]);
+      points.push({ name: s.name, cost: budgetMetric(space, xKind, s.bits), accuracy, label: uniform ? `w${s.bits[0]}a${s.bits[0]}` : undefined });
       log(`  ${input.label} ${i + 1}/${subnets.length} ${s.name}: ${(accuracy * 100).toFixed(2)}%`);
     }
     series.push({ label: input.label, points, frontier: paretoFrontier(points) });

@@ -8,6 +8,8 @@ export interface ParetoPoint {
   /** Top-1 accuracy in [0, 1]. */
   accuracy: number;
   name?: string;
+  /** Text drawn beside the point (e.g. 'w4a4' for a uniform precision). */
+  label?: string;
 }
 
 /**
@@ -46,7 +48,9 @@ export interface PlotOptions {
 export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions): TopLevelSpec {
   const rows = series.flatMap((s) => {
     const frontier = new Set(paretoFrontier(s.points));
-    return s.points.map((p) => ({ series: s.label, cost: p.cost, accuracy: p.accuracy, name: p.name ?? '', frontier: frontier.has(p) }));
+    return s.points.map((p) => ({
+      series: s.label, cost: p.cost, accuracy: p.accuracy, name: p.name ?? '', label: p.label ?? '', frontier: frontier.has(p),
+    }));
   });
   const x = { field: 'cost', type: 'quantitative', title: options.xTitle, scale: { zero: false } } as const;
   const y = { field: 'accuracy', type: 'quantitative', title: 'top-1 accuracy', axis: { format: '.1%' }, scale: { zero: false } } as const;
@@ -63,6 +67,11 @@ export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions
         transform: [{ filter: 'datum.frontier' }],
         mark: { type: 'line', point: true, interpolate: 'step-after' },
         encoding: { x, y, color, order: { field: 'cost', type: 'quantitative' }, tooltip: [{ field: 'name' }, { field: 'cost' }, { field: 'accuracy' }] },
+      },
+      {
+        transform: [{ filter: "datum.label != ''" }],
+        mark: { type: 'text', align: 'left', dx: 5, dy: -6, fontSize: 10 },
+        encoding: { x, y, color, text: { field: 'label' } },
       },
     ],
   } as TopLevelSpec;

@@ -26,7 +26,7 @@ test('paretoFrontier agrees with the O(n²) definition on random point sets', ()
 
 test('the plot renders to SVG with both series and the frontier', async () => {
   const series = [
-    { label: 'HASB', points: [pt(3, 0.8, 'a'), pt(4, 0.88, 'b'), pt(4.5, 0.86, 'c'), pt(6, 0.91, 'd')] },
+    { label: 'HASB', points: [pt(3, 0.8, 'a'), pt(4, 0.88, 'b'), pt(4.5, 0.86, 'c'), { ...pt(6, 0.91, 'd'), label: 'w6a6' }] },
     { label: 'uniform sampling', points: [pt(3, 0.7), pt(4, 0.84), pt(6, 0.9)] },
   ];
   const spec = paretoSpec(series, { xTitle: 'average bit-width' });
@@ -36,7 +36,7 @@ test('the plot renders to SVG with both series and the frontier', async () => {
   const svg = await renderSvg(spec);
   assert.ok(svg.startsWith('<svg'), svg.slice(0, 40));
   assert.ok(svg.includes('</svg>'));
-  for (const text of ['HASB', 'uniform sampling', 'average bit-width', 'top-1 accuracy']) assert.ok(svg.includes(text), `SVG lacks "${text}"`);
+  for (const text of ['HASB', 'uniform sampling', 'average bit-width', 'top-1 accuracy', 'w6a6']) assert.ok(svg.includes(text), `SVG lacks "${text}"`);
   assert.ok((svg.match(/<path/g) ?? []).length >= 7, 'points and lines drawn');
   const html = svgToHtml(svg, 'a <b> title');
   assert.ok(html.includes('<title>a &lt;b&gt; title</title>') && html.includes(svg));
