@@ -29,7 +29,7 @@ function select(spec: PrecisionSpec): PrecisionInfo {
   const i = rt.model.bits.findIndex((b) => lastSwitch!.bits.every((x) => x === b));
   if (i >= 0) (($('bits') as HTMLInputElement).value = String(i));
   $('bits-label').textContent = lastSwitch.label;
-  for (const b of document.querySelectorAll<HTMLButtonElement>('#presets button')) b.classList.toggle('active', b.dataset.subnet === spec);
+  document.querySelectorAll<HTMLButtonElement>('#presets button').forEach((b) => b.classList.toggle('active', b.dataset.subnet === spec));
   showMemory();
   return lastSwitch;
 }
