@@ -1,0 +1,164 @@
+// Network ⇄ format Model (SPEC.md): export a multi-precision Network ('multi', per-bit BN) or a
+// SuperNetwork ('mixed', TBN per-pair BN) as W̃_h + s_h, and rebuild a trainable network from
+// a model file (W = W̃_h · s_h, which eq. 1 maps back to the same W̃_h).
+import * as tf from '@tensorflow/tfjs';
+import {
+  quantizeWeights, type BatchNormLayer, type BatchNormSelect, type Conv2DLayer, type DenseLayer,
+  type Layer, type LayerSensitivity, type Model, type Weights,
+} from '@bitswitch/format';
+import { Network } from './network.ts';
+import { SuperNetwork, pairKey, previousQuantizedLayer } from './supernet.ts';
+import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
+import { Rng } from './rng.ts';
+
+/** TF's [..., N] kernel (HWIO or [in, out]) → the format's row-major [N][K] (OHWI or [out][in]). */
+export function kernelToRows(w: Float32Array, n: number): Float32Array {
+  const k = w.length / n;
+  const out = new Float32Array(w.length);
+  for (let o = 0; o < n; o++) for (let i = 0; i < k; i++) out[o * k + i] = w[i * n + o];
+  return out;
+}
+
+/** Inverse of kernelToRows. */
+export function rowsToKernel(rows: ArrayLike<number>, n: number): Float32Array {
+  const k = rows.length / n;
+  const out = new Float32Array(rows.length);
+  for (let o = 0; o < n; o++) for (let i = 0; i < k; i++) out[i * n + o] = rows[o * k + i];
+  return out;
+}
+
+const data = (net: Network, name: string) => net.v(name).dataSync() as Float32Array;
+
+function exportWeights(net: Network, node: ConvNode | DenseNode): Weights {
+  const n = node.op === 'conv2d' ? node.outChannels : node.outFeatures;
+  const rows = kernelToRows(data(net, `${node.name}/kernel`), n);
+  if (!node.quantized) return { kind: 'float', values: rows };
+  if (!net.vars.has(`${node.name}/wscale`)) throw new RangeError(`${node.name}: expected one shared weight scale (quantizer double-rounding), got quantizer ${net.quant.quantizer}`);
+  const scale = Float32Array.from(data(net, `${node.name}/wscale`));
+  return {
+    kind: 'int', bits: net.h, values: quantizeWeights(rows, scale, net.h, n), scale, // eq. 1
+    actScales: Float32Array.from(net.quant.bits, (b) => data(net, `${node.name}/ascale@${b}`)[0]),
+  };
+}
+
+/** The format's BN select of a node, and the network's set keys in file order. */
+function bnLayout(net: Network, node: BatchNormNode): { select: BatchNormSelect; keys: string[] } {
+  if (!node.follows) return { select: { kind: 'single' }, keys: ['single'] };
+  const bits = net.quant.bits;
+  const prev = net instanceof SuperNetwork ? net.prevOf(node) : undefined;
+  if (prev) return { select: { kind: 'per-pair', prev, layer: node.follows }, keys: bits.flatMap((p) => bits.map((b) => pairKey(p, b))) };
+  return { select: { kind: 'per-bit', layer: node.follows }, keys: bits.map((b) => `b${b}`) };
+}
+
+function exportBatchNorm(net: Network, node: BatchNormNode): BatchNormLayer {
+  const { select, keys } = bnLayout(net, node);
+  const C = node.channels;
+  const params = new Float32Array(keys.length * 4 * C);
+  keys.forEach((key, s) => {
+    ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => params.set(data(net, `${node.name}/${p}@${key}`), (s * 4 + j) * C));
+  });
+  return { name: node.name, op: 'batchnorm', inputs: [...node.inputs], channels: C, epsilon: node.epsilon, select, params };
+}
+
+function exportLayer(net: Network, node: GraphNode): Layer {
+  const base = { name: node.name, inputs: [...node.inputs] };
+  switch (node.op) {
+    case 'conv2d': {
+      const l: Conv2DLayer = { ...base, op: 'conv2d', kernel: [...node.kernel], strides: [...node.strides], padding: node.padding, inChannels: node.inChannels, outChannels: node.outChannels, weights: exportWeights(net, node) };
+      if (node.bias) l.bias = Float32Array.from(data(net, `${node.name}/bias`));
+      return l;
+    }
+    case 'dense': {
+      const l: DenseLayer = { ...base, op: 'dense', inFeatures: node.inFeatures, outFeatures: node.outFeatures, weights: exportWeights(net, node) };
+      if (node.bias) l.bias = Float32Array.from(data(net, `${node.name}/bias`));
+      return l;
+    }
+    case 'batchnorm': return exportBatchNorm(net, node);
+    case 'avgpool': return { ...base, op: 'avgpool', pool: [...node.pool], strides: [...node.strides], padding: node.padding };
+    default: return { ...base, op: node.op };
+  }
+}
+
+export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown> }
+
+/** The format Model of a network: 'mixed' with TBN for a SuperNetwork, else 'multi'. */
+export function networkToModel(net: Network, extras: ExportExtras = {}): Model {
+  const model: Model = {
+    bits: [...net.quant.bits], mode: net instanceof SuperNetwork ? 'mixed' : 'multi',
+    inputShape: [...net.spec.inputShape], layers: net.spec.nodes.map((n) => exportLayer(net, n)),
+  };
+  if (extras.sensitivity) model.sensitivity = extras.sensitivity;
+  model.metadata = { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) };
+  return model;
+}
+
+/** The ModelSpec of a model file's graph (quantized = integer weights; BN follows its select's layer). */
+export function specFromModel(model: Model): ModelSpec {
+  const nodes: GraphNode[] = model.layers.map((l): GraphNode => {
+    const base = { name: l.name, inputs: [...l.inputs] };
+    switch (l.op) {
+      case 'conv2d': return { ...base, op: 'conv2d', kernel: [...l.kernel], strides: [...l.strides], padding: l.padding, inChannels: l.inChannels, outChannels: l.outChannels, quantized: l.weights.kind === 'int', bias: !!l.bias };
+      case 'dense': return { ...base, op: 'dense', inFeatures: l.inFeatures, outFeatures: l.outFeatures, quantized: l.weights.kind === 'int', bias: !!l.bias };
+      case 'batchnorm': return { ...base, op: 'batchnorm', channels: l.channels, epsilon: l.epsilon, ...(l.select.kind === 'single' ? {} : { follows: l.select.layer }) };
+      case 'avgpool': return { ...base, op: 'avgpool', pool: [...l.pool], strides: [...l.strides], padding: l.padding };
+      default: return { ...base, op: l.op };
+    }
+  });
+  const last = model.layers[model.layers.length - 1];
+  if (last.op !== 'dense') throw new RangeError(`layers[${model.layers.length - 1}].op: expected dense (the classifier), got ${last.op}`);
+  const name = typeof model.metadata?.model === 'string' ? model.metadata.model : 'imported';
+  return { name, inputShape: model.inputShape as [number, number, number], classes: last.outFeatures, nodes };
+}
+
+function checkSelect(spec: ModelSpec, l: BatchNormLayer, mixed: boolean): void {
+  if (l.select.kind !== 'per-pair') {
+    if (mixed && l.select.kind === 'per-bit' && previousQuantizedLayer(spec, l.select.layer)) {
+      throw new RangeError(`${l.name}.select: expected per-pair (layer ${l.select.layer} has a quantized predecessor), got per-bit`);
+    }
+    return;
+  }
+  if (!mixed) throw new RangeError(`${l.name}.select: expected per-bit or single in a 'multi' model, got per-pair`);
+  const prev = previousQuantizedLayer(spec, l.select.layer);
+  if (prev !== l.select.prev) throw new RangeError(`${l.name}.select.prev: expected ${prev ?? '(none)'} (the quantized layer before ${l.select.layer}), got ${l.select.prev}`);
+}
+
+/**
+ * A trainable network holding a model file's values: Network for 'multi' (its float BN set is
+ * filled from the highest bit's set, the file has none), SuperNetwork for 'mixed'.
+ */
+export function networkFromModel(model: Model): Network {
+  const spec = specFromModel(model);
+  const q = quantizedNodes(spec);
+  const firstInt = model.layers.find((l): l is Conv2DLayer | DenseLayer => (l.op === 'conv2d' || l.op === 'dense') && l.weights.kind === 'int');
+  const h = firstInt?.weights.kind === 'int' ? firstInt.weights.bits : model.bits[0];
+  if (h !== model.bits[0]) throw new RangeError(`weights.bits: expected the highest bit ${model.bits[0]} (the trainer stores W̃ at max(B)), got ${h}`);
+  const perChannel = model.layers.some((l) => (l.op === 'conv2d' || l.op === 'dense') && l.weights.kind === 'int' && l.weights.scale.length > 1);
+  const mixed = model.mode === 'mixed';
+  const quant = { bits: [...model.bits], quantizer: 'double-rounding' as const, perChannel };
+  const net = mixed ? new SuperNetwork(spec, quant, new Rng(0)) : new Network(spec, quant, new Rng(0));
+  const set = (name: string, values: ArrayLike<number>) => tf.tidy(() => net.v(name).assign(tf.tensor(Float32Array.from(values), net.v(name).shape)));
+  for (const l of model.layers) {
+    if (l.op === 'conv2d' || l.op === 'dense') {
+      const w = l.weights;
+      const n = l.op === 'conv2d' ? l.outChannels : l.outFeatures;
+      if (w.kind === 'float') set(`${l.name}/kernel`, rowsToKernel(w.values, n));
+      else {
+        const k = w.values.length / n;
+        const rows = Float32Array.from(w.values, (v, i) => v * w.scale[w.scale.length === 1 ? 0 : Math.floor(i / k)]);
+        set(`${l.name}/kernel`, rowsToKernel(rows, n));
+        set(`${l.name}/wscale`, perChannel && w.scale.length === 1 ? new Float32Array(n).fill(w.scale[0]) : w.scale);
+        model.bits.forEach((b, i) => set(`${l.name}/ascale@${b}`, [w.actScales[i]]));
+      }
+      if (l.bias) set(`${l.name}/bias`, l.bias);
+    } else if (l.op === 'batchnorm') {
+      checkSelect(spec, l, mixed);
+      const node = spec.nodes.find((n) => n.name === l.name) as BatchNormNode;
+      const { keys } = bnLayout(net, node);
+      const C = l.channels;
+      keys.forEach((key, s) => ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => set(`${l.name}/${p}@${key}`, l.params.subarray((s * 4 + j) * C, (s * 4 + j + 1) * C))));
+      if (!mixed && node.follows) ['gamma', 'beta', 'mean', 'var'].forEach((p) => set(`${l.name}/${p}@fp`, data(net, `${l.name}/${p}@b${model.bits[0]}`)));
+    }
+  }
+  if (q.length === 0) throw new RangeError('layers: expected at least one quantized (int) conv2d or dense layer, got none');
+  return net;
+}
