@@ -246,6 +246,10 @@ let epAdd: usize = 0;
 let epRelu: bool = false;
 let epRqScale: f32 = 0;
 let epRqMax: f32 = 0;
+let epTileF32: bool = false;
+
+/** Whether tiles hold float32 sums (gemmF32) instead of int32. */
+export function setTileFloat(on: bool): void { epTileF32 = on; }
 
 /** Epilogue settings (scale = 0: raw int32 output): scales f32[n] (= aScale·wScale[n], precomputed), optional bias/mul/add f32[n], relu, requant scale (0 = float output) and bits. */
 export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, relu: i32, rqScale: f32, rqBits: i32): void {
@@ -255,8 +259,8 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
 
 /** Float value of one output: scale, +bias, ·mul, +add, ReLU (each step rounded to float32). */
 // @ts-ignore: decorator
-@inline function epilogueValue(acc: i32, n: usize): f32 {
-  let y = <f32>acc * load<f32>(epScale + (n << 2));
+@inline function epilogueValue(tileAt: usize, n: usize): f32 {
+  let y = (epTileF32 ? load<f32>(tileAt) : <f32>load<i32>(tileAt)) * load<f32>(epScale + (n << 2));
   if (epBias) y = y + load<f32>(epBias + (n << 2));
   if (epMul) y = y * load<f32>(epMul + (n << 2));
   if (epAdd) y = y + load<f32>(epAdd + (n << 2));
@@ -266,7 +270,7 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
 
 // @ts-ignore: decorator
 @inline function epilogueVector(acc: v128, n: usize): v128 {
-  let y = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
+  let y = f32x4.mul(epTileF32 ? acc : f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
   if (epBias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
   if (epMul) y = f32x4.mul(y, v128.load(epMul + (n << 2)));
   if (epAdd) y = f32x4.add(y, v128.load(epAdd + (n << 2)));
@@ -274,8 +278,8 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
   return y;
 }
 
-/** Writes rows×cols of an int32 tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
-function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
+/** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
+export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
   const rq = epRqScale > 0;
   if (!epScale) { // raw int32 output
     for (let r = 0; r < rows; r++) {
@@ -302,7 +306,7 @@ function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i
       }
     }
     for (; c < cols; c++) {
-      const y = epilogueValue(load<i32>(t + (<usize>c << 2)), <usize>(n0 + c));
+      const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c));
       if (rq) store<u8>(out + o + c, <u8><i32>max<f32>(min<f32>(nearest<f32>(y / epRqScale), epRqMax), 0));
       else store<f32>(out + ((o + c) << 2), y);
     }

@@ -4,6 +4,7 @@ export { quantizeWeights, quantizeActivations } from './quantize';
 export { downcast } from './downcast';
 export { packPanels, gemm, gemmScratchBytes, setEpilogue, combineScales, maxBytes, switchPanels, switchWorkBytes } from './gemm';
 export { im2col } from './im2col';
+export { packPanelsF32, gemmF32 } from './gemmf32';
 
 /** First free byte after static data; the TypeScript allocator manages memory from here. */
 export function heapBase(): usize { return __heap_base; }

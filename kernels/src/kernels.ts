@@ -20,6 +20,8 @@ interface Exports {
   maxBytes(src: number, rows: number, cols: number, ld: number): number;
   switchPanels(src: number, h: number, n: number, k: number, l: number, path: number, work: number, dst: number): number;
   switchWorkBytes(k: number, path: number): number;
+  packPanelsF32(src: number, n: number, k: number, dst: number): void;
+  gemmF32(a: number, lda: number, m: number, k: number, w: number, n: number, scratch: number, out: number): void;
   im2col(src: number, batch: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number,
     padTop: number, padLeft: number, oh: number, ow: number, elt: number, dst: number): void;
 }
@@ -56,6 +58,28 @@ export interface Epilogue {
   relu?: boolean;
   /** Re-quantize to the next layer's unsigned activations (eq. 4): output becomes uint8. */
   requant?: { scale: number; bits: number };
+}
+
+/** float32 weights packed into 8-column panels, resident until disposed. */
+export interface PackedWeightsF32 extends WasmBuffer {
+  readonly kind: 'f32';
+  readonly n: number;
+  readonly k: number;
+  dispose(): void;
+}
+
+/** Epilogue of the float32 GEMM: the integer epilogue without the scales. */
+export type EpilogueF32 = Omit<Epilogue, 'wScale' | 'aScale'>;
+
+export interface GemmF32Args {
+  /** float32 inputs, row m at a[m·lda ..]; a view on the kernels' memory is used in place. */
+  a: Float32Array;
+  m: number;
+  k: number;
+  lda?: number;
+  weights: PackedWeightsF32;
+  epilogue?: EpilogueF32;
+  out?: Float32Array | Uint8Array;
 }
 
 export interface GemmArgs {
@@ -378,6 +402,72 @@ export class Kernels {
         return out;
       }
       // an in-memory `out` was detached if the memory grew during the call: hand back a live view
+      return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, m * n);
+    } finally {
+      for (const p of temps) this.heap.release(p);
+    }
+  }
+
+  /** Packs float32 weights [n][k] (row n = output channel) into resident panels for gemmF32. */
+  packGemmWeightsF32(valuesNK: Float32Array, n: number, k: number): PackedWeightsF32 {
+    checkType('valuesNK', valuesNK, Float32Array);
+    checkInt('n', n, 1);
+    checkInt('k', k, 1);
+    checkLength('valuesNK', valuesNK, n * k);
+    const src = this.put(valuesNK);
+    const bytes = Math.ceil(n / 8) * 8 * k * 4;
+    const ptr = this.heap.alloc(bytes);
+    try {
+      this.x.packPanelsF32(src, n, k, ptr);
+    } finally {
+      this.heap.release(src);
+    }
+    this.live.add(ptr);
+    const self = this;
+    return { kind: 'f32', ptr, bytes, n, k, dispose() { if (self.live.delete(ptr)) self.heap.release(ptr); } };
+  }
+
+  /**
+   * float32 GEMM (first/last float layers): out[m][n] = epilogue(Σ_k a[m·lda + k]·W[n][k]), summed in
+   * k order without FMA (gemmF32Ref reproduces it bit for bit). uint8 output with epilogue.requant.
+   */
+  gemmF32(args: GemmF32Args): Float32Array | Uint8Array {
+    const { a, weights: wt, epilogue: ep = {} } = args;
+    checkType('a', a, Float32Array);
+    if (!wt || wt.kind !== 'f32' || !this.live.has(wt.ptr)) throw new RangeError('weights: expected live PackedWeightsF32 from this Kernels instance');
+    if (a.buffer.byteLength === 0 || (args.out && args.out.buffer.byteLength === 0)) {
+      throw new RangeError('a/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
+    }
+    const m = checkInt('m', args.m, 1);
+    const k = checkInt('k', args.k, wt.k, wt.k);
+    const lda = checkInt('lda', args.lda ?? k, k);
+    const n = wt.n;
+    if (a.length < (m - 1) * lda + k) throw new RangeError(`a.length: expected at least (m-1)·lda+k = ${(m - 1) * lda + k}, got ${a.length}`);
+    if (ep.bias) checkLength('epilogue.bias', ep.bias, n);
+    if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
+    if (ep.add) checkLength('epilogue.add', ep.add, n);
+    if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
+    const OutType: Float32ArrayConstructor | Uint8ArrayConstructor = ep.requant ? Uint8Array : Float32Array;
+    if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
+    const out = (args.out ?? new OutType(m * n)) as Float32Array | Uint8Array;
+    const aIn = this.inMemory(a);
+    const outIn = this.inMemory(out);
+    const aPtr = aIn ? a.byteOffset : 0;
+    const outPtr0 = outIn ? out.byteOffset : 0;
+    const scratch = this.scratch(4 * 8 * 4);
+    const temps: number[] = [];
+    const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
+    try {
+      const aAt = aIn ? aPtr : tmp(this.put(a));
+      const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
+      const ones = tmp(this.put(new Float32Array(n).fill(1)));
+      this.x.setEpilogue(ones, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)),
+        ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
+      this.x.gemmF32(aAt, lda, m, k, wt.ptr, n, scratch, outPtr);
+      if (!outIn) {
+        new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
+        return out;
+      }
       return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, m * n);
     } finally {
       for (const p of temps) this.heap.release(p);

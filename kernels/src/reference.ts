@@ -24,6 +24,19 @@ export function gemmRef(a: Uint8Array, m: number, k: number, lda: number, w: Int
   return c;
 }
 
+/** float32 C[m][n] = Σ_k A[m·lda + k]·W[n][k], accumulated in k order, one rounding per multiply and add. */
+export function gemmF32Ref(a: Float32Array, m: number, k: number, lda: number, w: Float32Array, n: number): Float32Array {
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s = f32(s + f32(a[i * lda + p] * w[j * k + p]));
+      c[i * n + j] = s;
+    }
+  }
+  return c;
+}
+
 export interface EpilogueRef {
   wScale: ArrayLike<number>;
   aScale: number;
@@ -38,7 +51,7 @@ export interface EpilogueRef {
  * The GEMM epilogue in float32, one rounding per step: y = f32(acc)·f32(aScale·wScale[n]),
  * + bias, · mul, + add, ReLU; then either y, or eq. 4 re-quantization clip(round_half_even(y / s), 0, 2^b-1).
  */
-export function epilogueRef(acc: Int32Array, m: number, n: number, ep: EpilogueRef): Float32Array | Uint8Array {
+export function epilogueRef(acc: ArrayLike<number>, m: number, n: number, ep: EpilogueRef): Float32Array | Uint8Array {
   const rq = ep.requant;
   const out = rq ? new Uint8Array(m * n) : new Float32Array(m * n);
   const aScale = f32(ep.aScale);
