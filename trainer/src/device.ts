@@ -1,16 +1,7 @@
-// Backend selection for the trainer: the backend module (trainer/src/backend) when it loads,
-// else TensorFlow.js's cpu backend, with the reason reported to the caller.
-import * as tf from '@tensorflow/tfjs';
+// Backend selection for the trainer, via the backend module (trainer/src/backend).
+import { initBackend, type BackendPref } from './backend/index.ts';
 
-export async function useBackend(pref = 'auto'): Promise<{ name: string; note?: string }> {
-  if (pref === 'cpu') { await tf.setBackend('cpu'); return { name: 'cpu' }; }
-  try {
-    const mod = (await import('./backend/index.ts')) as { initBackend: (p: string) => Promise<{ name: string }> };
-    const choice = await mod.initBackend(pref);
-    return { name: choice.name };
-  } catch (e) {
-    if (pref !== 'auto') throw e;
-    await tf.setBackend('cpu');
-    return { name: 'cpu', note: `backend module failed: ${(e as Error).message.split('\n')[0]}` };
-  }
+export async function useBackend(pref = 'auto'): Promise<{ name: string; tried: string }> {
+  const choice = await initBackend(pref as BackendPref);
+  return { name: choice.name, tried: choice.tried.map((t) => (t.error ? `${t.name}: ${t.error.split('\n')[0]}` : t.name)).join('; ') };
 }

@@ -3,6 +3,7 @@
 // bit per quantized layer (mixed precision, for HASB).
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from './rng.ts';
+import { batchNormTrain } from './backend/batch-norm.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale, signedLimits, type WeightQuantizer } from './quantizers.ts';
 
@@ -27,6 +28,7 @@ export interface ForwardResult { logits: tf.Tensor2D; bnUpdates: BnUpdate[] }
 export type QuantInputHook = (layer: string, x: tf.Tensor) => void;
 
 export const BN_MOMENTUM = 0.9;
+export const MIN_SCALE = 1e-6;
 
 export class Network {
   readonly vars = new Map<string, tf.Variable>();
@@ -146,8 +148,11 @@ export class Network {
     let mean: tf.Tensor;
     let variance: tf.Tensor;
     if (training) {
-      ({ mean, variance } = tf.moments(x, Array.from({ length: x.rank - 1 }, (_, i) => i)));
-      updates.push({ name: node.name, key, mean, variance });
+      // Tile-free closed-form gradient (the backend's op); dense outputs go through it as [N,1,1,C].
+      const x4 = (x.rank === 4 ? x : tf.reshape(x, [x.shape[0], 1, 1, x.shape[x.rank - 1]])) as tf.Tensor4D;
+      const r = batchNormTrain(x4, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+      updates.push({ name: node.name, key, mean: r.mean, variance: r.variance });
+      return x.rank === 4 ? r.y : tf.reshape(r.y, x.shape);
     } else {
       mean = this.v(`${node.name}/mean@${key}`);
       variance = this.v(`${node.name}/var@${key}`);
@@ -200,6 +205,16 @@ export class Network {
     return n;
   }
   private tfNames?: Map<string, string>;
+
+  /**
+   * Projects quantization scales back to ≥ MIN_SCALE after a step: an Adam step is about the
+   * learning rate in size and can exceed a small scale, and a scale ≤ 0 has no meaning.
+   */
+  clampScales(): void {
+    tf.tidy(() => {
+      for (const [n, v] of this.vars) if (this.kinds.get(n) === 'scale') v.assign(tf.maximum(v, MIN_SCALE));
+    });
+  }
 
   /** Copies the 'fp' BN sets (float pre-training) into every per-bit set. */
   copyFloatBnToBits(): void {

@@ -1,0 +1,67 @@
+// Checkpoints: one JSON file, float arrays as base64 of their little-endian bytes, written
+// atomically (temp file in the same folder, fsync, rename, fsync the folder) so a crash at any
+// point leaves either the previous checkpoint or the new one, never a torn file.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+export const CHECKPOINT_FILE = 'checkpoint.json';
+
+const F32 = '__f32__';
+
+function encode(value: unknown): unknown {
+  if (value instanceof Float32Array) return { [F32]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (Array.isArray(value)) return value.map(encode);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encode(v)]));
+  return value;
+}
+
+function decode(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decode);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (typeof o[F32] === 'string') {
+      const b = Buffer.from(o[F32] as string, 'base64');
+      const out = new Float32Array(b.length / 4);
+      new Uint8Array(out.buffer).set(b);
+      return out;
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, decode(v)]));
+  }
+  return value;
+}
+
+/** Writes `bytes` to `path` atomically. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  const dfd = openSync(dir, 'r');
+  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+}
+
+export function saveCheckpoint(path: string, state: unknown): void {
+  writeFileAtomic(path, JSON.stringify(encode(state)));
+}
+
+export function loadCheckpoint<T>(path: string): T {
+  if (!existsSync(path)) throw new RangeError(`${path}: no checkpoint there`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new RangeError(`${path}: expected a JSON checkpoint (${(e as Error).message})`);
+  }
+  return decode(parsed) as T;
+}
