@@ -8,6 +8,10 @@ type Register = (program: Command) => void;
 
 /** Command name → module that registers it. */
 const MODULES: Record<string, string> = {
+  train: '@bitswitch/trainer/cli',
+  eval: '@bitswitch/trainer/cli',
+  demo: '@bitswitch/trainer/cli',
+  supernet: '@bitswitch/trainer/hasb-cli',
   sensitivity: '@bitswitch/trainer/hessian-cli',
   search: '@bitswitch/search/cli',
   pareto: '@bitswitch/search/cli',
