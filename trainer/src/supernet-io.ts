@@ -10,6 +10,7 @@ import { Network } from './network.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from './supernet.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
 import { Rng } from './rng.ts';
+import { softmaxCrossEntropy, type SensitivityTarget } from './hessian-cli.ts';
 
 /** TF's [..., N] kernel (HWIO or [in, out]) → the format's row-major [N][K] (OHWI or [out][in]). */
 export function kernelToRows(w: Float32Array, n: number): Float32Array {
@@ -161,4 +162,19 @@ export function networkFromModel(model: Model): Network {
   }
   if (q.length === 0) throw new RangeError('layers: expected at least one quantized (int) conv2d or dense layer, got none');
   return net;
+}
+
+/**
+ * `bitswitch sensitivity`'s model loader (hessian-cli's TargetLoader): the model file's network
+ * at full precision (kernels W̃_h · s_h, BN inference with the highest bit's set), one kernel
+ * variable per quantized layer.
+ */
+export function sensitivityTargetFromModel(model: Model): SensitivityTarget {
+  const net = networkFromModel(model);
+  return {
+    layers: net.quantized.map((q) => q.name),
+    params: net.quantized.map((q) => net.v(`${q.name}/kernel`)),
+    loss: (_params, batch) => tf.tidy(() => softmaxCrossEntropy(net.forward(batch.x, null, false).logits, batch.y)),
+    dispose: () => net.dispose(),
+  };
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# End-to-end mixed-precision Pareto comparison on Fashion-MNIST (issue 6): multi-precision base
+# (small CNN, trainer/recipes/hasb-fashion-base.json) → sensitivity (Hutchinson) → HASB SuperNet and
+# uniform-sampling SuperNet (trainer/recipes/hasb-fashion.json, same seed and data) → ILP search over
+# avg-bits budgets on the HASB model → every SubNet evaluated by the runtime on both SuperNets.
+# Steps the bitswitch CLI does not wire yet run through test/pareto-fashion.ts (same JS functions).
+# Outputs: results/pareto/{pareto.svg,pareto.html,pareto.json,summary.json}; work files in $WORK.
+# Env: WORK (default /tmp/bitswitch-pareto), SENS_IMAGES (250), SENS_PROBES (30), EVAL_LIMIT (2000),
+#      BUDGETS (avg-bits=2..8:0.5). An existing $WORK/base run is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${WORK:-/tmp/bitswitch-pareto}
+OUT=results/pareto
+SENS_IMAGES=${SENS_IMAGES:-250}
+SENS_PROBES=${SENS_PROBES:-30}
+EVAL_LIMIT=${EVAL_LIMIT:-2000}
+BUDGETS=${BUDGETS:-avg-bits=2..8:0.5}
+mkdir -p "$WORK" "$OUT"
+step() { echo "+ bitswitch $*" >&2; node --experimental-wasm-relaxed-simd --import tsx test/pareto-fashion.ts "$@" 2>&1 | grep -v -e 'Vulkan' -e 'BackendVk' -e 'TensorFlow.js' -e '^=*$' -e 'tfjs-node' -e '^ *$'; }
+
+step train-base trainer/recipes/hasb-fashion-base.json "$WORK/base" # resumes a run in $WORK/base; a finished one is kept
+step export-multi "$WORK/base" "$WORK/multi.bsw" --data fashion-mnist
+step sensitivity "$WORK/multi.bsw" --data fashion-mnist --images "$SENS_IMAGES" --max-iters "$SENS_PROBES"
+for s in hasb uniform; do
+  step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --out "$WORK/$s.bsw" --no-progress
+done
+step search "$WORK/hasb.bsw" --budget "$BUDGETS" --out "$WORK/hasb-subnets.bsw"
+step pareto "$WORK/hasb-subnets.bsw" --baseline "$WORK/uniform.bsw" --data fashion-mnist --limit "$EVAL_LIMIT" \
+  --label 'HASB' --baseline-label 'uniform sampling' --out "$OUT/pareto.html" --json "$OUT/pareto.json"
+node --import tsx test/pareto-summary.ts "$OUT/pareto.json" "$WORK" "$OUT/pareto.svg" > "$OUT/summary.json"
+cat "$OUT/summary.json"
