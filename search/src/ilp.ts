@@ -1,6 +1,5 @@
 // The SubNet search ILP (Algorithm 2's inner problem), solved with GLPK (glpk.js, GPL-3.0).
 // Binary x_{l,j} = 1 when layer l takes bits[j]; Σ_j x_{l,j} = 1 per layer; linear budgets.
-import GLPK from 'glpk.js/node';
 import type { GLPK as Glpk, LP } from 'glpk.js/node';
 
 /** A linear budget Σ_l coef[l][j_l], reported in budget units as raw / scale + offset. */
@@ -160,9 +159,9 @@ export function objectiveValue(problem: IlpProblem, choice: readonly number[]): 
 }
 
 let glpkInstance: Promise<Glpk> | undefined;
-/** The GLPK module, compiled once per process. */
+/** The GLPK module, loaded and compiled once per process, on first use (the trainer imports this package for the roulette only). */
 export function loadGlpk(): Promise<Glpk> {
-  return (glpkInstance ??= GLPK());
+  return (glpkInstance ??= import('glpk.js/node').then((m) => m.default()));
 }
 
 function gcd(a: number, b: number): number {
