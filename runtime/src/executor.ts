@@ -58,6 +58,8 @@ export class Runtime {
   private states: StepState[] = [];
   private current?: Precision;
   private lastSwitch?: PrecisionInfo;
+  /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(). */
+  codeHook?: (layer: string, codes: Uint8Array) => void;
 
   /** Validates the graph and derives the weights of `precision` (default: the highest bit). */
   constructor(model: Model, backend: IntBackend, precision: PrecisionSpec = model.bits[0]) {
@@ -213,6 +215,7 @@ export class Runtime {
   private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number): Float32Array | Uint8Array {
     const b = this.backend;
     const codes = x instanceof Uint8Array ? x : b.quantize(x, st.ascale, st.abits); // eq. 4
+    this.codeHook?.(s.layer.name, codes);
     let a = codes;
     let m = batch;
     if (s.layer.op === 'conv2d') {

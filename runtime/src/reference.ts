@@ -13,6 +13,8 @@ export interface ReferenceHooks {
   beforeQuantize?(layer: QuantLayer, x: Float64Array, bitIndex: number): void;
   /** Called with a BatchNorm's input before it is applied, with the parameter set it will use. */
   beforeBatchNorm?(layer: BatchNormLayer, x: Float64Array, set: number): void;
+  /** Called with every layer's first input before the layer runs. */
+  beforeLayer?(layer: Layer, x: Float64Array): void;
 }
 
 /** Checks a batch of NHWC images against the model's input shape; returns the batch size. */
@@ -32,6 +34,7 @@ export function referenceForward(model: Model, precision: PrecisionSpec, input: 
   for (const l of model.layers) {
     const x = values.get(l.inputs[0])!;
     const inShape = graph.shapes.get(l.inputs[0])!;
+    hooks.beforeLayer?.(l, x);
     values.set(l.name, runLayer(model, graph, l, x, inShape, batch, p.bits, p.bitIndex, hooks, values));
   }
   return Float32Array.from(values.get(model.layers[model.layers.length - 1].name)!);

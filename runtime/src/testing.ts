@@ -157,7 +157,8 @@ function stepSubNet(name: string, hi: number, lo: number, layers: number): SubNe
 
 /**
  * Sets every BatchNorm's moving statistics to the batch statistics of its input and every
- * activation scale to the 99.9th percentile of its input / (2^b − 1), one pass per bit.
+ * activation scale to the 99.9th percentile of its input / (2^b − 1), one pass per bit. A float
+ * dense output layer gets the bias that centres its logits, so that predictions vary by image.
  */
 export function calibrate(model: Model, images: Float32Array, count: number): void {
   const nb = model.bits.length;
@@ -167,6 +168,17 @@ export function calibrate(model: Model, images: Float32Array, count: number): vo
         if (layer.weights.kind !== 'int') return;
         const top = percentile(x, 0.999);
         layer.weights.actScales[bi] = top > 0 ? top / (2 ** bit - 1) : 1;
+      },
+      beforeLayer(layer, x) {
+        if (bi > 0 || layer !== model.layers[model.layers.length - 1] || layer.op !== 'dense' || layer.weights.kind !== 'float') return;
+        const { inFeatures: K, outFeatures: N } = layer;
+        const w = layer.weights.values;
+        const bias = (layer.bias ??= new Float32Array(N));
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let i = 0; i < x.length; i++) s += w[j * K + (i % K)] * x[i];
+          bias[j] = -s / count;
+        }
       },
       beforeBatchNorm(layer, x, set) {
         if (layer.select.kind === 'single' && bi > 0) return;
