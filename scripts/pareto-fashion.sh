@@ -5,7 +5,7 @@
 # avg-bits budgets on the HASB model → every SubNet evaluated by the runtime on both SuperNets.
 # Steps the bitswitch CLI does not wire yet run through test/pareto-fashion.ts (same JS functions).
 # Outputs: results/pareto/{pareto.svg,pareto.html,pareto.json,summary.json}; work files in $WORK.
-# Env: WORK (default /tmp/bitswitch-pareto), SENS_IMAGES (250), SENS_PROBES (30), EVAL_LIMIT (2000),
+# Env: WORK (default /tmp/bitswitch-pareto), SENS_IMAGES (250), SENS_PROBES (30), EVAL_LIMIT (1000),
 #      BUDGETS (avg-bits=2..8:0.5). An existing $WORK/base run is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ WORK=${WORK:-/tmp/bitswitch-pareto}
 OUT=results/pareto
 SENS_IMAGES=${SENS_IMAGES:-250}
 SENS_PROBES=${SENS_PROBES:-30}
-EVAL_LIMIT=${EVAL_LIMIT:-2000}
+EVAL_LIMIT=${EVAL_LIMIT:-1000}
 BUDGETS=${BUDGETS:-avg-bits=2..8:0.5}
 mkdir -p "$WORK" "$OUT"
 step() { echo "+ bitswitch $*" >&2; node --experimental-wasm-relaxed-simd --import tsx test/pareto-fashion.ts "$@" 2>&1 | grep -v -e 'Vulkan' -e 'BackendVk' -e 'TensorFlow.js' -e '^=*$' -e 'tfjs-node' -e '^ *$'; }

@@ -6,7 +6,7 @@ import {
   quantizeWeights, type BatchNormLayer, type BatchNormSelect, type Conv2DLayer, type DenseLayer,
   type Layer, type LayerSensitivity, type Model, type Weights,
 } from '@bitswitch/format';
-import { Network } from './network.ts';
+import { Network, type BitChoice } from './network.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from './supernet.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
 import { Rng } from './rng.ts';
@@ -177,4 +177,11 @@ export function sensitivityTargetFromModel(model: Model): SensitivityTarget {
     loss: (_params, batch) => tf.tidy(() => softmaxCrossEntropy(net.forward(batch.x, null, false).logits, batch.y)),
     dispose: () => net.dispose(),
   };
+}
+
+/** Logits [batch][classes] of NHWC float images at `bits`, BN in inference mode (for parity checks with the runtime). */
+export function logitsOf(net: Network, x: Float32Array, batch: number, bits: BitChoice): Float32Array {
+  const [H, W, C] = net.spec.inputShape;
+  if (x.length !== batch * H * W * C) throw new RangeError(`x: expected ${batch}·${H}·${W}·${C} = ${batch * H * W * C} values, got ${x.length}`);
+  return tf.tidy(() => net.forward(tf.tensor4d(x, [batch, H, W, C]), bits, false).logits.dataSync() as Float32Array);
 }
