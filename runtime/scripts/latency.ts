@@ -1,0 +1,23 @@
+// Writes the per-layer latency table of a model file on this device, for the search's latency budget.
+// Usage: node --experimental-wasm-relaxed-simd --import tsx runtime/scripts/latency.ts MODEL.bsw [--out FILE] [--batch N] [--min-ms MS] [--backend NAME]
+// Output: JSON {layer, bits, ms}[] (runtime/README.md), to FILE or stdout.
+import { writeFileSync } from 'node:fs';
+import { createRuntime, measureLayerLatency, BACKEND_NAMES, type BackendName } from '../src/index.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const file = args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1].startsWith('--')));
+if (!file) {
+  console.error('usage: latency.ts MODEL.bsw [--out FILE] [--batch N] [--min-ms MS] [--backend NAME]');
+  process.exit(2);
+}
+const backend = (opt('--backend') ?? 'kernels') as BackendName;
+if (!BACKEND_NAMES.includes(backend)) throw new RangeError(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got ${backend}`);
+const rt = await createRuntime(file, { backend });
+const rows = measureLayerLatency(rt, { batch: Number(opt('--batch') ?? 1), minMs: Number(opt('--min-ms') ?? 20) });
+const json = JSON.stringify(rows, null, 1) + '\n';
+const out = opt('--out');
+if (out) {
+  writeFileSync(out, json);
+  console.error(`latency.ts: ${rows.length} rows (${rt.quantizedLayerNames.length} layers × ${rt.model.bits.length} bits) on ${rt.backend.name} → ${out}`);
+} else process.stdout.write(json);
