@@ -101,7 +101,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   const net = SuperNetwork.fromMulti(src.net);
   src.net.dispose();
   const trainer = new SupernetTrainer(net, ds, recipe, traces);
-  log(`backend ${backend.name}${backend.note ? ` (${backend.note})` : ''}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
+  log(`backend ${backend.name} (tried ${backend.tried}); ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   const bar = o.progress === false ? undefined : progressBar();
   const history = trainer.run({

@@ -227,6 +227,7 @@ export class SupernetTrainer {
           }
           this.optW.apply(net.vars, w, lr);
           this.optS.apply(net.vars, s, this.recipe.scaleLr === 'code' ? alrsCodeRate(lr, rank) : lr);
+          net.clampScales(); // as the multi-precision trainer: a scale step must not cross zero
           net.applyBnUpdates(bn);
           bn.forEach((u) => tf.dispose([u.mean, u.variance]));
         });

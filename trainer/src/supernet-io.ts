@@ -1,46 +1,16 @@
 // Network ⇄ format Model (SPEC.md): export a multi-precision Network ('multi', per-bit BN) or a
-// SuperNetwork ('mixed', TBN per-pair BN) as W̃_h + s_h, and rebuild a trainable network from
-// a model file (W = W̃_h · s_h, which eq. 1 maps back to the same W̃_h).
+// SuperNetwork ('mixed', TBN per-pair BN) through the trainer's exporter, and rebuild a trainable
+// network of either kind from a model file (W = W̃_h · s_h, which eq. 1 maps back to W̃_h).
 import * as tf from '@tensorflow/tfjs';
-import {
-  quantizeWeights, type BatchNormLayer, type BatchNormSelect, type Conv2DLayer, type DenseLayer,
-  type Layer, type LayerSensitivity, type Model, type Weights,
-} from '@bitswitch/format';
+import type { BatchNormLayer, BatchNormSelect, Conv2DLayer, DenseLayer, LayerSensitivity, Model } from '@bitswitch/format';
+import { exportModel, fromRowsNK } from './export.ts';
 import { Network, type BitChoice } from './network.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from './supernet.ts';
-import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
+import { quantizedNodes, type BatchNormNode, type GraphNode, type ModelSpec } from './models.ts';
 import { Rng } from './rng.ts';
 import { softmaxCrossEntropy, type SensitivityTarget } from './hessian-cli.ts';
 
-/** TF's [..., N] kernel (HWIO or [in, out]) → the format's row-major [N][K] (OHWI or [out][in]). */
-export function kernelToRows(w: Float32Array, n: number): Float32Array {
-  const k = w.length / n;
-  const out = new Float32Array(w.length);
-  for (let o = 0; o < n; o++) for (let i = 0; i < k; i++) out[o * k + i] = w[i * n + o];
-  return out;
-}
-
-/** Inverse of kernelToRows. */
-export function rowsToKernel(rows: ArrayLike<number>, n: number): Float32Array {
-  const k = rows.length / n;
-  const out = new Float32Array(rows.length);
-  for (let o = 0; o < n; o++) for (let i = 0; i < k; i++) out[i * n + o] = rows[o * k + i];
-  return out;
-}
-
 const data = (net: Network, name: string) => net.v(name).dataSync() as Float32Array;
-
-function exportWeights(net: Network, node: ConvNode | DenseNode): Weights {
-  const n = node.op === 'conv2d' ? node.outChannels : node.outFeatures;
-  const rows = kernelToRows(data(net, `${node.name}/kernel`), n);
-  if (!node.quantized) return { kind: 'float', values: rows };
-  if (!net.vars.has(`${node.name}/wscale`)) throw new RangeError(`${node.name}: expected one shared weight scale (quantizer double-rounding), got quantizer ${net.quant.quantizer}`);
-  const scale = Float32Array.from(data(net, `${node.name}/wscale`));
-  return {
-    kind: 'int', bits: net.h, values: quantizeWeights(rows, scale, net.h, n), scale, // eq. 1
-    actScales: Float32Array.from(net.quant.bits, (b) => data(net, `${node.name}/ascale@${b}`)[0]),
-  };
-}
 
 /** The format's BN select of a node, and the network's set keys in file order. */
 function bnLayout(net: Network, node: BatchNormNode): { select: BatchNormSelect; keys: string[] } {
@@ -61,35 +31,40 @@ function exportBatchNorm(net: Network, node: BatchNormNode): BatchNormLayer {
   return { name: node.name, op: 'batchnorm', inputs: [...node.inputs], channels: C, epsilon: node.epsilon, select, params };
 }
 
-function exportLayer(net: Network, node: GraphNode): Layer {
-  const base = { name: node.name, inputs: [...node.inputs] };
-  switch (node.op) {
-    case 'conv2d': {
-      const l: Conv2DLayer = { ...base, op: 'conv2d', kernel: [...node.kernel], strides: [...node.strides], padding: node.padding, inChannels: node.inChannels, outChannels: node.outChannels, weights: exportWeights(net, node) };
-      if (node.bias) l.bias = Float32Array.from(data(net, `${node.name}/bias`));
-      return l;
-    }
-    case 'dense': {
-      const l: DenseLayer = { ...base, op: 'dense', inFeatures: node.inFeatures, outFeatures: node.outFeatures, weights: exportWeights(net, node) };
-      if (node.bias) l.bias = Float32Array.from(data(net, `${node.name}/bias`));
-      return l;
-    }
-    case 'batchnorm': return exportBatchNorm(net, node);
-    case 'avgpool': return { ...base, op: 'avgpool', pool: [...node.pool], strides: [...node.strides], padding: node.padding };
-    default: return { ...base, op: node.op };
+/**
+ * The SuperNet's weights in a plain multi-precision Network (per-bit BN sets taken from the
+ * pairs (b, b)), so the trainer's exporter can write everything but the TBN layers.
+ */
+function multiView(sup: SuperNetwork): Network {
+  const net = new Network(sup.spec, sup.quant, new Rng(0));
+  for (const [name, v] of net.vars) {
+    const src = sup.vars.get(name) ?? sup.vars.get(name.replace(/@b(\d+)$/, '@b$1-b$1')) ?? sup.vars.get(name.replace(/@fp$/, `@b${sup.h}`)) ?? sup.vars.get(name.replace(/@fp$/, `@b${sup.h}-b${sup.h}`));
+    if (src) v.assign(src);
   }
+  return net;
 }
 
 export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown> }
 
-/** The format Model of a network: 'mixed' with TBN for a SuperNetwork, else 'multi'. */
+/**
+ * The format Model of a network through the trainer's exporter (export.ts: W̃_h by eq. 1 with
+ * the training ops): 'multi' as it writes it; for a SuperNetwork, mode 'mixed' with every BN
+ * that has a quantized predecessor replaced by its TBN layer (per-pair, |B|² sets).
+ */
 export function networkToModel(net: Network, extras: ExportExtras = {}): Model {
-  const model: Model = {
-    bits: [...net.quant.bits], mode: net instanceof SuperNetwork ? 'mixed' : 'multi',
-    inputShape: [...net.spec.inputShape], layers: net.spec.nodes.map((n) => exportLayer(net, n)),
-  };
+  const metadata = { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) };
+  let model: Model;
+  if (net instanceof SuperNetwork) {
+    const view = multiView(net);
+    try {
+      model = exportModel(view, metadata);
+    } finally {
+      view.dispose();
+    }
+    const bn = new Map(net.spec.nodes.filter((n): n is BatchNormNode => n.op === 'batchnorm').map((n) => [n.name, n]));
+    model = { ...model, mode: 'mixed', layers: model.layers.map((l) => (l.op === 'batchnorm' ? exportBatchNorm(net, bn.get(l.name)!) : l)) };
+  } else model = exportModel(net, metadata);
   if (extras.sensitivity) model.sensitivity = extras.sensitivity;
-  model.metadata = { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) };
   return model;
 }
 
@@ -142,11 +117,11 @@ export function networkFromModel(model: Model): Network {
     if (l.op === 'conv2d' || l.op === 'dense') {
       const w = l.weights;
       const n = l.op === 'conv2d' ? l.outChannels : l.outFeatures;
-      if (w.kind === 'float') set(`${l.name}/kernel`, rowsToKernel(w.values, n));
+      if (w.kind === 'float') set(`${l.name}/kernel`, fromRowsNK(w.values, n));
       else {
         const k = w.values.length / n;
         const rows = Float32Array.from(w.values, (v, i) => v * w.scale[w.scale.length === 1 ? 0 : Math.floor(i / k)]);
-        set(`${l.name}/kernel`, rowsToKernel(rows, n));
+        set(`${l.name}/kernel`, fromRowsNK(rows, n));
         set(`${l.name}/wscale`, perChannel && w.scale.length === 1 ? new Float32Array(n).fill(w.scale[0]) : w.scale);
         model.bits.forEach((b, i) => set(`${l.name}/ascale@${b}`, [w.actScales[i]]));
       }
