@@ -21,9 +21,13 @@ step() { echo "+ bitswitch $*" >&2; node --experimental-wasm-relaxed-simd --impo
 step train-base trainer/recipes/hasb-fashion-base.json "$WORK/base" # resumes a run in $WORK/base; a finished one is kept
 step export-multi "$WORK/base" "$WORK/multi.bsw" --data fashion-mnist
 step sensitivity "$WORK/multi.bsw" --data fashion-mnist --images "$SENS_IMAGES" --max-iters "$SENS_PROBES"
+# the two SuperNets train side by side (same recipe, seed and data; only the sampling differs)
 for s in hasb uniform; do
-  step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --out "$WORK/$s.bsw" --no-progress
+  step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --out "$WORK/$s.bsw" --no-progress > "$WORK/supernet-$s.log" &
 done
+wait
+cat "$WORK/supernet-hasb.log" "$WORK/supernet-uniform.log"
+test -f "$WORK/hasb.bsw" -a -f "$WORK/uniform.bsw"
 step search "$WORK/hasb.bsw" --budget "$BUDGETS" --out "$WORK/hasb-subnets.bsw"
 step pareto "$WORK/hasb-subnets.bsw" --baseline "$WORK/uniform.bsw" --data fashion-mnist --limit "$EVAL_LIMIT" \
   --label 'HASB' --baseline-label 'uniform sampling' --out "$OUT/pareto.html" --json "$OUT/pareto.json"

@@ -6,7 +6,8 @@ import { resnet, smallCnn, type BatchNormNode } from '../src/models.ts';
 import { Network } from '../src/network.ts';
 import { Rng } from '../src/rng.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from '../src/supernet.ts';
-import { networkFromModel, networkToModel, specFromModel } from '../src/supernet-io.ts';
+import { logitsOf, networkFromModel, networkToModel, sensitivityTargetFromModel, specFromModel } from '../src/supernet-io.ts';
+import { hutchinsonTrace } from '../src/hessian.ts';
 
 await tf.setBackend('cpu');
 
@@ -132,6 +133,32 @@ test('import refuses a per-pair BN whose prev is not the quantized layer before 
   l2.select = { kind: 'per-pair', prev: 'l1_conv', layer: 'fc1' };
   assert.throws(() => networkFromModel(model), /fc1_bn\.select\.prev: expected l2_conv/);
   sup.dispose();
+});
+
+test("sensitivity loader: the file's network at full precision, one kernel per quantized layer, traces from Hutchinson", () => {
+  const model = networkToModel(randomMulti([8, 4, 2], 7));
+  const target = sensitivityTargetFromModel(model);
+  assert.equal(target.layers, ['l1_conv', 'l2_conv', 'fc1']);
+  assert.equal(target.params.map((p) => p.shape), [[3, 3, 4, 5], [3, 3, 5, 6], [6, 7]]);
+  const rng = new Rng(2);
+  const xs = Float32Array.from({ length: 6 * 64 }, () => rng.normal());
+  const labels = [0, 1, 2, 0, 1, 2];
+  const batch = { x: tf.tensor4d(xs, [6, 8, 8, 1]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat() as tf.Tensor2D };
+  const again = networkFromModel(model);
+  const logits = logitsOf(again, xs, 6, null); // float forward, BN from the highest bit's set
+  let ce = 0;
+  for (let i = 0; i < 6; i++) {
+    const row = Array.from(logits.subarray(i * 3, i * 3 + 3));
+    const m = Math.max(...row);
+    ce += Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0)) + m - row[labels[i]];
+  }
+  const loss = target.loss(target.params, batch);
+  assert.ok(Math.abs(loss.dataSync()[0] - ce / 6) < 1e-4, `loss ${loss.dataSync()[0]} vs ${ce / 6}`);
+  const r = hutchinsonTrace({ lossFn: target.loss, params: target.params, batches: [batch], tol: 1e-9, maxIters: 2, rng: new Rng(1) });
+  assert.is(r.trace.length, 3);
+  assert.ok(r.trace.every(Number.isFinite));
+  tf.dispose([loss, batch.x, batch.y]);
+  target.dispose(); again.dispose();
 });
 
 test.run();
