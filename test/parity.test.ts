@@ -55,6 +55,12 @@ function compare(rt: Runtime, net: Network, spec: PrecisionSpec, x: Float32Array
   return { agree: agree / count, maxDiff, meanDiff: sumDiff / (count * classes), maxLogit, accOurs: okOurs / count, accTheirs: okTheirs / count };
 }
 
+/** The two tfjs functions this test needs, typed through the trainer's Network (test/ has no tfjs dependency). */
+interface TfSubset {
+  tensor4d(values: Float32Array, shape: [number, number, number, number]): Parameters<Network['forward']>[0];
+  tidy<T>(fn: () => T): T;
+}
+
 const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)} %`;
 
 test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every precision', async () => {
@@ -87,7 +93,7 @@ test('random ResNet-20: activation codes and logits of runtime and trainer agree
   const net = networkFromModel(readModel(writeModel(model)));
   const rt = new Runtime(model, createBackend('kernels'));
   // The trainer's own tfjs module (same file), so its Network accepts the tensor.
-  const tf = (await import(pathToFileURL(createRequire(join(root, 'trainer/package.json')).resolve('@tensorflow/tfjs')).href)) as typeof import('@tensorflow/tfjs');
+  const tf = (await import(pathToFileURL(createRequire(join(root, 'trainer/package.json')).resolve('@tensorflow/tfjs')).href)) as TfSubset;
   const x = tf.tensor4d(images, [COUNT, ...model.inputShape] as [number, number, number, number]);
   for (const spec of [...model.bits, model.subnets![0].name] as PrecisionSpec[]) {
     rt.setPrecision(spec);
