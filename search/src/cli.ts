@@ -162,7 +162,7 @@ export async function runPareto(modelPath: string, options: ParetoOptions, evalu
       if (!(accuracy >= 0 && accuracy <= 1)) throw new RangeError(`evaluate(${input.label}, ${s.name}): expected an accuracy in [0, 1], got ${accuracy}`);
       s.accuracy = accuracy;
       const uniform = s.bits.every((b) => b === s.bits[0]);
-      points.push({ name: s.name, cost: budgetMetric(space, xKind, s.bits), accuracy, label: uniform ? `w${s.bits[0]}a${s.bits[0]}` : undefined });
+      points.push({ name: s.name, cost: budgetMetric(space, xKind, s.bits), accuracy, label: uniform ? `w${s.bits[0]}a${s.bits[0]}` : undefined, bits: s.bits });
       log(`  ${input.label} ${i + 1}/${subnets.length} ${s.name}: ${(accuracy * 100).toFixed(2)}%`);
     }
     series.push({ label: input.label, points, frontier: paretoFrontier(points) });

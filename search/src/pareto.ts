@@ -10,6 +10,8 @@ export interface ParetoPoint {
   name?: string;
   /** Text drawn beside the point (e.g. 'w4a4' for a uniform precision). */
   label?: string;
+  /** The SubNet's bit per quantized layer (carried into JSON output, not plotted). */
+  bits?: number[];
 }
 
 /**

@@ -101,6 +101,7 @@ test('pareto evaluates every SubNet, writes the SVG/HTML plot and the frontier; 
   assert.is(out.series[0].points.length, subnets.length); // uniform precisions are among the searched ones here
   assert.equal(out.series[0].frontier, paretoFrontier(out.series[0].points));
   for (const s of subnets) assert.is(s.accuracy, await evaluate(null as unknown as Model, s.bits));
+  for (const p of out.series[0].points) assert.equal(p.bits, subnets.find((s) => s.name === p.name)!.bits);
   const html = join(dir, 'd.html');
   assert.is(await run('pareto', path, '--data', 'unused', '--out', html, '--x', 'bitops'), undefined);
   assert.ok(readFileSync(html, 'utf8').startsWith('<!doctype html>'));
