@@ -9,6 +9,7 @@ import { initBackend, BACKEND_PREFS, type BackendPref } from './backend/index.ts
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, DATASETS } from './data.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { Rng } from './rng.ts';
+import type { BitChoice, Network } from './network.ts';
 
 /** One batch of normalised images (NHWC) and one-hot labels. */
 export interface Batch { x: tf.Tensor4D; y: tf.Tensor2D }
@@ -43,6 +44,21 @@ export const SENSITIVITY_DEFAULTS = { images: 1000, tol: 0.05, maxIters: 200, ba
 /** Mean softmax cross-entropy from logits through logSumExp, so it can be differentiated twice. */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.sub(logits, tf.logSumExp(logits, 1, true))), 1)))) as tf.Scalar;
+}
+
+/**
+ * The quantized layers' kernels of a trainer Network, with the eval-mode forward (moving BN
+ * statistics) at full precision by default: the Hessian of the trained float model.
+ */
+export function targetFromNetwork(net: Network, bits: BitChoice = null): SensitivityTarget {
+  const layers = net.quantized.map((n) => n.name);
+  return {
+    layers,
+    params: layers.map((n) => net.v(`${n}/kernel`)),
+    // The variables are the network's own, so the forward reads them directly.
+    loss: (_params, b) => softmaxCrossEntropy(net.forward(b.x, bits, false).logits, b.y),
+    dispose: () => {},
+  };
 }
 
 /** A class-balanced set of ~`images` training images, cut into batches. */

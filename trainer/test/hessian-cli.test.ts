@@ -7,8 +7,11 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel, writeModel, layerCosts, type Model, type Conv2DLayer, type DenseLayer } from '@bitswitch/format';
-import { computeSensitivity, register, runSensitivity, sensitivityBatches, softmaxCrossEntropy, type Batch, type CommandLike, type SensitivityTarget, type TargetLoader } from '../src/hessian-cli.ts';
-import { explicitHessian } from '../src/hessian.ts';
+import { computeSensitivity, register, targetFromNetwork, runSensitivity, sensitivityBatches, softmaxCrossEntropy, type Batch, type CommandLike, type SensitivityTarget, type TargetLoader } from '../src/hessian-cli.ts';
+import { explicitHessian, hessianVectorProduct } from '../src/hessian.ts';
+import { initBackend } from '../src/backend/index.ts';
+import { buildModel } from '../src/models.ts';
+import { Network } from '../src/network.ts';
 import { Rng } from '../src/rng.ts';
 
 function randInt8(rng: Rng, n: number): Int8Array { return Int8Array.from({ length: n }, () => rng.int(255) - 127); }
@@ -125,6 +128,26 @@ test('register adds the sensitivity command with its options', () => {
   for (const c of ['command sensitivity', 'argument <model>', 'requiredOption --data <name>', 'option --images <n>', 'option --tol <r>', 'option --backend <name>']) {
     assert.ok(calls.includes(c), `${c} in ${calls.join(', ')}`);
   }
+});
+
+test('targetFromNetwork: HVPs through the trainer network are symmetric (uᵀHv = vᵀHu)', async () => {
+  await initBackend('wasm');
+  const net = new Network(buildModel('small-cnn', [28, 28, 1], 10, { channels: [4, 4, 4], hidden: 4 }),
+    { bits: [8, 4], quantizer: 'double-rounding', perChannel: false }, new Rng(5));
+  const target = targetFromNetwork(net);
+  assert.equal(target.layers, net.quantized.map((n) => n.name));
+  const { batches } = sensitivityBatches('mnist', 20, 20);
+  const rng = new Rng(6);
+  const rand = () => target.params.map((p) => tf.tensor(Float32Array.from({ length: p.size }, () => rng.normal()), p.shape));
+  const u = rand(), v = rand();
+  const loss = (ps: tf.Variable[]) => target.loss(ps, batches[0]!);
+  const dot = (a: tf.Tensor[], b: tf.Tensor[]) => a.reduce((s, t, i) => s + tf.sum(tf.mul(t, b[i]!)).dataSync()[0]!, 0);
+  const uHv = dot(u, hessianVectorProduct(loss, target.params, v));
+  const vHu = dot(v, hessianVectorProduct(loss, target.params, u));
+  assert.ok(Math.abs(uHv) > 1e-3, `non-trivial: ${uHv}`);
+  assert.ok(Math.abs(uHv - vHu) <= 1e-3 * Math.abs(uHv), `${uHv} vs ${vHu}`);
+  net.dispose();
+  await initBackend('cpu');
 });
 
 test.run();
