@@ -105,6 +105,8 @@ export interface Im2colArgs<T extends Uint8Array | Float32Array> {
   kw: number;
   stride?: number | [number, number];
   padding: 'same' | 'valid';
+  /** Output [rows][cols]; a view on the kernels' memory is written in place (then the GEMM can read it in place). */
+  out?: T;
 }
 
 export interface Im2colResult<T> { data: T; rows: number; cols: number; oh: number; ow: number }
@@ -510,15 +512,36 @@ export class Kernels {
     const cols = kh * kw * c;
     const rows = batch * g.oh * g.ow;
     const elt = input.BYTES_PER_ELEMENT;
-    const src = this.put(input);
-    const dst = this.heap.alloc(rows * cols * elt);
+    const Type = input.constructor as { new(buf: ArrayBuffer, off: number, len: number): T; new(len: number): T };
+    if (args.out !== undefined) {
+      checkType('out', args.out, Type as never);
+      checkLength('out', args.out, rows * cols);
+    }
+    if (input.buffer.byteLength === 0 || (args.out && args.out.buffer.byteLength === 0)) {
+      throw new RangeError('input/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
+    }
+    // input and out used in place when they are views on the kernels' memory (decided before any allocation)
+    const inIn = this.inMemory(input);
+    const out = args.out;
+    const outIn = out !== undefined && this.inMemory(out);
+    const srcIn = inIn ? input.byteOffset : 0;
+    const dstIn = outIn ? out.byteOffset : 0;
+    const temps: number[] = [];
     try {
+      const src = inIn ? srcIn : (temps.push(this.put(input)), temps[temps.length - 1]);
+      const dst = outIn ? dstIn : (temps.push(this.heap.alloc(rows * cols * elt)), temps[temps.length - 1]);
       this.x.im2col(src, batch, h, w, c, kh, kw, sh, sw, g.padTop, g.padLeft, g.oh, g.ow, elt, dst);
-      const bytes = this.x.memory.buffer.slice(dst, dst + rows * cols * elt);
-      const data = (elt === 1 ? new Uint8Array(bytes) : new Float32Array(bytes)) as T;
+      let data: T;
+      if (outIn) {
+        data = out.buffer === this.x.memory.buffer ? out : new Type(this.x.memory.buffer as ArrayBuffer, dst, rows * cols);
+      } else {
+        const bytes = new Uint8Array(this.x.memory.buffer, dst, rows * cols * elt);
+        data = out ?? new Type(rows * cols);
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+      }
       return { data, rows, cols, oh: g.oh, ow: g.ow };
     } finally {
-      this.heap.release(src); this.heap.release(dst);
+      for (const p of temps) this.heap.release(p);
     }
   }
 }

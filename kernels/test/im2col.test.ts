@@ -33,12 +33,32 @@ for (const kern of KERNELS) {
     assert.is(kern.residentBytes, 0);
   });
 
+  test(`${kern.build}: im2col reads and writes views on the kernels' memory in place`, () => {
+    const rand = rng(10);
+    const [h, w, c] = [6, 5, 3];
+    const x = randomInts(Uint8Array, h * w * c, 0, 255, rand);
+    const ref = im2colRef(x, 1, h, w, c, 3, 3, 1, 1, 'same');
+    const inBuf = kern.resident(x);
+    const outBuf = kern.resident(new Uint8Array(ref.length));
+    const outView = new Uint8Array(kern.memory.buffer, outBuf.ptr, ref.length);
+    const r = kern.im2col({ input: new Uint8Array(kern.memory.buffer, inBuf.ptr, x.length), h, w, c, kh: 3, kw: 3, padding: 'same', out: outView });
+    assert.ok(r.data === outView);
+    assertSame(new Uint8Array(kern.memory.buffer, outBuf.ptr, ref.length), ref, 'in place');
+    const plain = new Uint8Array(ref.length);
+    assert.ok(kern.im2col({ input: x, h, w, c, kh: 3, kw: 3, padding: 'same', out: plain }).data === plain);
+    assertSame(plain, ref, 'into a JS array');
+    kern.free(inBuf); kern.free(outBuf);
+    assert.is(kern.residentBytes, 0);
+  });
+
   test(`${kern.build}: im2col misuse`, () => {
     const input = new Uint8Array(16);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 2, kh: 3, kw: 3, padding: 'same' }), /input.length: expected 32, got 16/);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 5, kw: 3, padding: 'valid' }), /kh, kw: expected ≤ h, w/);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, padding: 'full' as never }), /padding: expected 'same' or 'valid'/);
     assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, stride: 0, padding: 'same' }), /stride\[0\]: expected an integer in 1/);
+    assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, padding: 'same', out: new Uint8Array(10) }), /out.length: expected 144, got 10/);
+    assert.throws(() => kern.im2col({ input, h: 4, w: 4, c: 1, kh: 3, kw: 3, padding: 'same', out: new Float32Array(144) as never }), /out: expected a Uint8Array/);
     assert.is(kern.residentBytes, 0);
   });
 }
