@@ -25,7 +25,7 @@ export interface SensitivityTarget {
   dispose(): void;
 }
 
-/** Rebuilds a differentiable float network from a model file (provided by the model code). */
+/** Rebuilds a differentiable float network from a model file (supernet-io's sensitivityTargetFromModel). */
 export type TargetLoader = (model: Model) => SensitivityTarget;
 
 export interface SensitivityOptions {
@@ -129,11 +129,6 @@ export async function computeSensitivity(
   }
 }
 
-let defaultLoader: TargetLoader | undefined;
-
-/** The model code registers how a model file becomes a differentiable network. */
-export function setTargetLoader(loader: TargetLoader): void { defaultLoader = loader; }
-
 function parseOptions(raw: Record<string, unknown>): SensitivityOptions {
   const num = (name: string, v: unknown, ok: (n: number) => boolean, want: string): number => {
     const n = Number(v);
@@ -156,14 +151,16 @@ function parseOptions(raw: Record<string, unknown>): SensitivityOptions {
   };
 }
 
-/** Reads MODEL, estimates its traces and writes the model (to --out or in place). */
-export async function runSensitivity(path: string, raw: Record<string, unknown>, loader = defaultLoader, log = console.log): Promise<void> {
+/**
+ * Reads MODEL, estimates its traces and writes the model (to --out or in place). The default
+ * loader rebuilds the trainer's network from the file (supernet-io; imported lazily because it
+ * imports this module).
+ */
+export async function runSensitivity(path: string, raw: Record<string, unknown>, loader?: TargetLoader, log = console.log): Promise<void> {
   const opts = parseOptions(raw);
-  if (!loader) {
-    throw new Error('sensitivity: no model loader is registered yet (trainer must provide a format Model → network rebuild); nothing was written');
-  }
+  const load = loader ?? (await import('./supernet-io.ts')).sensitivityTargetFromModel;
   const model = readModel(readFileSync(path));
-  const { model: out, result, backend } = await computeSensitivity(model, loader, opts, progressBar());
+  const { model: out, result, backend } = await computeSensitivity(model, load, opts, progressBar());
   writeFileAtomic(opts.out ?? path, writeModel(out));
   log(`backend ${backend}; ${result.iters} probes, ${result.converged ? 'converged' : `NOT converged (max ${opts.maxIters})`} at tol ${opts.tol}`);
   for (const [i, s] of out.sensitivity!.entries()) {
