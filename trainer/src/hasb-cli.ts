@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readModel, writeModel, type LayerSensitivity } from '@bitswitch/format';
 import { useBackend } from './device.ts';
-import { DATASETS, loadDataset } from './data.ts';
+import { DATASETS, loadDataset, type Dataset } from './data.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import type { CommandLike } from './hessian-cli.ts';
 import {
@@ -85,8 +85,9 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   if (!o.out) throw new RangeError('--out: expected an output .bsw path');
   const recipe = supernetRecipeFromOptions(o);
   const backend = await useBackend(o.backend ?? 'auto');
-  const ds = loadDataset(recipe.data);
-  const src = loadMultiPrecision(modelPath, ds);
+  let loaded: Dataset | undefined;
+  const dataset = () => (loaded ??= loadDataset(recipe.data));
+  const src = loadMultiPrecision(modelPath, dataset);
   let sensitivity: LayerSensitivity[] | undefined = src.sensitivity;
   if (o.sensitivity) {
     if (!existsSync(o.sensitivity)) throw new RangeError(`--sensitivity ${o.sensitivity}: no such file`);
@@ -100,7 +101,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   const traces = sensitivity ? perParameterTraces(sensitivity, layers) : undefined;
   const net = SuperNetwork.fromMulti(src.net);
   src.net.dispose();
-  const trainer = new SupernetTrainer(net, ds, recipe, traces);
+  const trainer = new SupernetTrainer(net, dataset(), recipe, traces);
   log(`backend ${backend.name} (tried ${backend.tried}); ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   const bar = o.progress === false ? undefined : progressBar();

@@ -108,9 +108,9 @@ export interface MultiPrecisionSource {
 
 /**
  * The multi-precision model to start from: a trainer run folder (or its checkpoint.json) after
- * quantized training, or a 'multi' .bsw model file.
+ * quantized training, or a 'multi' .bsw model file. `data` may be a loader: only checkpoints need it.
  */
-export function loadMultiPrecision(path: string, ds: Dataset): MultiPrecisionSource {
+export function loadMultiPrecision(path: string, data: Dataset | (() => Dataset)): MultiPrecisionSource {
   if (!existsSync(path)) throw new RangeError(`${path}: no such file or folder (expected a trainer run folder, checkpoint.json or .bsw model)`);
   const ckpt = statSync(path).isDirectory() ? join(path, CHECKPOINT_FILE) : path.endsWith('.json') ? path : undefined;
   if (!ckpt) {
@@ -118,6 +118,7 @@ export function loadMultiPrecision(path: string, ds: Dataset): MultiPrecisionSou
     if (model.mode !== 'multi') throw new RangeError(`${path}: mode: expected 'multi' (a multi-precision model), got '${model.mode}'`);
     return { net: networkFromModel(model), sensitivity: model.sensitivity, metadata: model.metadata };
   }
+  const ds = typeof data === 'function' ? data() : data; // only a checkpoint needs the images' shape
   const st = loadCheckpoint<{ recipe: Recipe; epoch: number; calibrated: boolean; nets: Record<string, Float32Array>[] }>(ckpt);
   const r = resolveRecipe(st.recipe, `${ckpt}: recipe`);
   if (r.algorithm === 'separate') throw new RangeError(`${ckpt}: recipe.algorithm: expected a2 or a1 (one multi-precision network), got separate`);
