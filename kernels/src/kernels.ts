@@ -273,7 +273,7 @@ export class Kernels {
   /** Packs int8 values [n][k] (row n = output channel) of `bits` bits into resident GEMM panels. */
   packGemmWeights(valuesNK: Int8Array, bits: number, n: number, k: number, opts: { abits?: number; family?: string } = {}): PackedWeights {
     checkType('valuesNK', valuesNK, Int8Array);
-    checkInt('bits', bits, 2, 8);
+    checkInt('bits', bits, 1, 8);
     checkInt('n', n, 1);
     checkInt('k', k, 1);
     checkLength('valuesNK', valuesNK, n * k);
@@ -289,7 +289,7 @@ export class Kernels {
 
   /** Packs weights in the stored layout (format SPEC §5) at `bits` into resident GEMM panels. */
   packGemmWeightsStored(stored: Uint8Array | WasmBuffer, bits: number, n: number, k: number, opts: { abits?: number; family?: string } = {}): PackedWeights {
-    checkInt('bits', bits, 2, 8);
+    checkInt('bits', bits, 1, 8);
     checkInt('n', n, 1);
     checkInt('k', k, 1);
     const abits = checkInt('abits', opts.abits ?? bits, 1, 8);

@@ -5,7 +5,7 @@ import { doubleRoundAll, packSigned, signedRange } from '@bitswitch/format';
 import { acc16Chunk, epilogueRef, familiesOf, gemmRef, type Epilogue, type GemmFamily, type Kernels } from '../src/index.ts';
 import { KERNELS, assertSame, randomInts, readVectors, rng } from './helpers.ts';
 
-const BIT_PAIRS: [number, number][] = [[8, 8], [6, 6], [4, 4], [2, 2], [8, 4], [4, 8], [2, 8], [6, 4], [3, 3], [5, 5], [7, 7], [4, 2], [2, 4], [8, 1]];
+const BIT_PAIRS: [number, number][] = [[8, 8], [6, 6], [4, 4], [2, 2], [8, 4], [4, 8], [2, 8], [6, 4], [3, 3], [5, 5], [7, 7], [4, 2], [2, 4], [8, 1], [1, 1], [1, 8]];
 
 /** M×N×K around the tiles (MR 4, NR 8/16), the K padding (8) and the 16-bit chunk of the family. */
 function shapes(f: GemmFamily, wbits: number, abits: number): [number, number, number][] {
@@ -84,7 +84,7 @@ for (const kern of KERNELS) {
           ps.dispose();
           // bit switch: stored int_h → eq. 2 → panels (h = 8, 6: fused SIMD path; h = 4: down-cast then pack)
           for (const h of [8, 6, 4]) {
-            if (h < wbits) continue;
+            if (h < wbits || wbits < 2) continue; // eq. 2 targets l in 2..h
             const [hlo, hhi] = signedRange(h);
             const wh = randomInts(Int8Array, n * k, hlo, hhi, rand);
             const sw = kern.switchBits(packSigned(wh, h, n, k), h, wbits, n, k, { abits, family: f.name });
@@ -199,7 +199,7 @@ for (const kern of KERNELS) {
     pw.dispose();
     assert.throws(() => kern.gemm({ a, m: 2, k: 5, weights: pw, abits: 4 }), /weights: expected live PackedWeights/);
     assert.throws(() => kern.packGemmWeights(new Int8Array(14), 4, 3, 5), /valuesNK.length: expected 15, got 14/);
-    assert.throws(() => kern.packGemmWeights(new Int8Array(15), 9, 3, 5), /bits: expected an integer in 2..8/);
+    assert.throws(() => kern.packGemmWeights(new Int8Array(15), 9, 3, 5), /bits: expected an integer in 1..8/);
     assert.throws(() => kern.packGemmWeights(new Int8Array(15).fill(8), 4, 3, 5), /weights: expected values in the signed 4-bit range, 15 are outside/);
     assert.throws(() => kern.packGemmWeights(new Int8Array(15), 4, 3, 5, { family: 'nope' }), /family: expected one of/);
     assert.throws(() => kern.packGemmWeightsStored(new Uint8Array(10), 4, 3, 5), /stored.length: expected 48, got 10/);
