@@ -142,10 +142,15 @@ export class Trainer {
   saveCheckpoint(): string | undefined {
     const path = this.checkpointPath;
     if (!path) return undefined;
+    const nets = this.nets.map((n) => n.snapshot());
+    for (const snap of nets) {
+      const bad = Object.entries(snap).find(([, v]) => !isFiniteArray(v));
+      if (bad) throw new DivergenceError(`weight ${bad[0]} holds NaN or Inf at epoch ${this.epoch} step ${this.step}; not saving it. The last good checkpoint is ${path}`);
+    }
     const st: CheckpointState = {
       version: 1, recipe: this.recipe, epoch: this.epoch, step: this.step, calibrated: this.calibrated,
       augRng: this.augRng.state(), alrsFloorHits: this.alrsFloorHits, alrsSteps: this.alrsSteps,
-      nets: this.nets.map((n) => n.snapshot()),
+      nets,
       optimizers: this.opts.map((o) => ({ pre: o.pre.getState(), w: o.w.getState(), s: o.s.getState() })),
       history: this.history,
     };
@@ -210,7 +215,8 @@ export class Trainer {
       : cosineRate(r.lr, (this.epoch - r.pretrainEpochs) * S + step, r.epochs * S);
   }
 
-  private trainBatch(phase: Phase, xs: Float32Array, ys: Int32Array, step: number): number {
+  /** One optimizer batch of the given phase (all bits for 'quant'); returns the mean loss. */
+  trainBatch(phase: Phase, xs: Float32Array, ys: Int32Array, step: number): number {
     const r = this.recipe;
     const { height: H, width: W, channels: C, classes } = this.ds;
     const lr = this.rate(phase, step);
