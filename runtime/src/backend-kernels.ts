@@ -2,12 +2,16 @@
 // build chosen by what the engine validates). Stored W̃_h stay resident in wasm memory, so a
 // bit switch is one down-cast + panel pack per layer inside wasm.
 import { packSigned } from '@bitswitch/format';
-import { createKernels, type BuildName, type Kernels, type PackedWeights } from '@bitswitch/kernels';
+import { createKernels, type BuildName, type Kernels, type PackedWeights, type PackedWeightsF32 } from '@bitswitch/kernels';
 import type { IntBackend, PreparedWeights } from './backend.ts';
 import { im2colRuns, patchBytes } from './backend-ts.ts';
 
 interface KernelWeights extends PreparedWeights {
   packed: PackedWeights;
+}
+
+interface KernelFloatWeights extends PreparedWeights {
+  packed: PackedWeightsF32;
 }
 
 export function createKernelsBackend(options: { build?: BuildName } = {}): IntBackend & { kernels: Kernels } {
@@ -45,5 +49,10 @@ export function createKernelsBackend(options: { build?: BuildName } = {}): IntBa
     gemm: (a, m, abits, w, ep) =>
       kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,
+    prepareFloatWeights(values, n, k): KernelFloatWeights {
+      const packed = kn.packGemmWeightsF32(values, n, k);
+      return { n, k, bits: 32, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
+    },
+    gemmFloat: (a, m, w, ep) => kn.gemmF32({ a, m, k: w.k, weights: (w as KernelFloatWeights).packed, epilogue: ep }) as Float32Array,
   };
 }

@@ -1,10 +1,14 @@
 // Plain TypeScript integer backend: the scalar reference for the kernel backend and a
 // fallback where WebAssembly is unavailable. Weights are held in the format's packed layout.
 import { doubleRoundAll, packSigned, quantizeActivations, roundHalfEven, unpackSigned } from '@bitswitch/format';
-import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
+import type { ConvGeometry, Epilogue, FloatEpilogue, IntBackend, PreparedWeights } from './backend.ts';
 
 interface TsWeights extends PreparedWeights {
   packed: Uint8Array;
+}
+
+interface TsFloatWeights extends PreparedWeights {
+  values: Float32Array;
 }
 
 export function im2colScalar<T extends Uint8Array | Float32Array>(x: T, g: ConvGeometry, out: T): T {
@@ -30,11 +34,17 @@ export function im2colScalar<T extends Uint8Array | Float32Array>(x: T, g: ConvG
 }
 
 /**
- * im2col by row copies: each (output pixel, ky) copies one contiguous run of up to kw·c codes.
- * Same result as im2colScalar, several times faster in JS.
+ * im2col by row copies: each (output pixel, ky) copies one contiguous run of up to kw·c codes,
+ * as 32-bit words when c and both offsets allow (several times faster than a byte loop in JS).
+ * Same result as im2colScalar.
  */
 export function im2colRuns(x: Uint8Array, g: ConvGeometry, out: Uint8Array): Uint8Array {
-  const K = g.kh * g.kw * g.c;
+  const words = g.c % 4 === 0 && x.byteOffset % 4 === 0 && out.byteOffset % 4 === 0;
+  const unit = words ? 4 : 1;
+  const src = words ? new Uint32Array(x.buffer, x.byteOffset, x.length >> 2) : x;
+  const dst = words ? new Uint32Array(out.buffer, out.byteOffset, out.length >> 2) : out;
+  const K = (g.kh * g.kw * g.c) / unit;
+  const c = g.c / unit;
   let row = 0;
   for (let b = 0; b < g.batch; b++) {
     for (let oy = 0; oy < g.outH; oy++) {
@@ -46,11 +56,12 @@ export function im2colRuns(x: Uint8Array, g: ConvGeometry, out: Uint8Array): Uin
         const kx0 = Math.max(0, -x0);
         const kx1 = Math.min(g.kw, g.w - x0);
         // Only windows that reach into the padding need zeros; the others are fully overwritten.
-        if (ky0 > 0 || ky1 < g.kh || kx0 > 0 || kx1 < g.kw) out.fill(0, row * K, (row + 1) * K);
-        if (kx1 <= kx0) continue;
+        if (ky0 > 0 || ky1 < g.kh || kx0 > 0 || kx1 < g.kw) dst.fill(0, row * K, (row + 1) * K);
+        const run = (kx1 - kx0) * c;
         for (let ky = ky0; ky < ky1; ky++) {
-          const src = ((b * g.h + y0 + ky) * g.w + x0 + kx0) * g.c;
-          out.set(x.subarray(src, src + (kx1 - kx0) * g.c), row * K + (ky * g.kw + kx0) * g.c);
+          let s = ((b * g.h + y0 + ky) * g.w + x0 + kx0) * c;
+          let d = row * K + (ky * g.kw + kx0) * c;
+          for (const end = s + run; s < end;) dst[d++] = src[s++];
         }
       }
     }
@@ -86,7 +97,22 @@ export function createTsBackend(): IntBackend {
     gemm(a, m, abits, w, ep) {
       return applyEpilogue(this.gemmInt32(a, m, abits, w), m, w.n, ep);
     },
+    prepareFloatWeights: (values, n, k): TsFloatWeights => ({ n, k, bits: 32, bytes: values.byteLength, values }),
+    gemmFloat: (a, m, w, ep) => gemmFloatScalar(a, m, (w as TsFloatWeights).values, w.n, w.k, ep),
   };
+}
+
+/** Float32 GEMM in k order, one rounding per multiply and per add (no FMA), then the float epilogue. */
+export function gemmFloatScalar(a: Float32Array, m: number, w: Float32Array, n: number, k: number, ep: FloatEpilogue): Float32Array | Uint8Array {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let t = 0; t < k; t++) acc = f32(acc + f32(a[i * k + t] * w[j * k + t]));
+      out[i * n + j] = acc;
+    }
+  }
+  return applyEpilogue(out, m, n, { ...ep, wScale: Float32Array.of(1), aScale: 1 });
 }
 
 export function patchBytes(g: ConvGeometry): number {

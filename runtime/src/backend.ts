@@ -51,4 +51,13 @@ export interface IntBackend {
   gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue): Float32Array | Uint8Array;
   /** Raw int32 accumulators Σ_k a[m][k] · w[n][k], for exact tests. */
   gemmInt32(a: Uint8Array, m: number, abits: number, w: PreparedWeights): Int32Array;
+  /** Float32 weights [n][k] of a full-precision (first or last) layer, for gemmFloat. */
+  prepareFloatWeights(w: Float32Array, n: number, k: number): PreparedWeights;
+  /**
+   * Float32 GEMM of the full-precision layers: Σ_k a[m][k]·w[n][k] summed in k order in float32
+   * (no FMA), then the epilogue without the dequantization scales (bias, mul, add, ReLU, requant).
+   */
+  gemmFloat(a: Float32Array, m: number, w: PreparedWeights, ep: FloatEpilogue): Float32Array | Uint8Array;
 }
+
+export type FloatEpilogue = Omit<Epilogue, 'wScale' | 'aScale'>;

@@ -3,6 +3,8 @@
 // (layer, bit) so switching precision only derives what has not been derived before.
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Layer, Model } from '@bitswitch/format';
 import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
+import { im2colScalar } from './backend-ts.ts';
+import { quantizeCode, quantizeInto } from './quantize.ts';
 import { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 import { checkInput } from './reference.ts';
@@ -21,8 +23,11 @@ interface MatmulStep {
   requantFor: number;
   output: string;
 }
-/** `inPlace`: the first input has no other reader, so the sum overwrites it. */
-interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; output: string }
+/**
+ * `inPlace`: the first input has no other reader, so the sum overwrites it. `quantFor`: quantized
+ * layers reading the sum, whose eq. 4 codes the same pass writes (key codesKey(output, q)).
+ */
+interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; quantFor: number[]; output: string }
 interface BatchNormStep { kind: 'batchnorm'; layer: BatchNormLayer; input: string; output: string }
 interface UnaryStep { kind: 'relu' | 'flatten'; input: string; output: string }
 interface PoolStep { kind: 'pool'; input: string; inShape: number[]; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; output: string }
@@ -30,6 +35,10 @@ type Step = MatmulStep | AddStep | BatchNormStep | UnaryStep | PoolStep;
 
 /** What one precision needs per matmul step: weights (quantized steps) and the folded epilogue. */
 interface StepState { weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number }
+/** Per add step: the eq. 4 settings of each quantized reader. */
+interface AddState { codes: { q: number; scale: number; bits: number }[] }
+
+const codesKey = (tensor: string, q: number) => `${tensor}#codes${q}`;
 
 export interface PrecisionInfo {
   label: string;
@@ -43,9 +52,9 @@ export interface PrecisionInfo {
 export interface MemoryInfo {
   /** Stored W̃_h (int8) and scales of the quantized layers, plus float layers. */
   storedBytes: number;
-  /** Packed weights of the current precision. */
+  /** Packed weights of the current precision (float first/last layers included). */
   activeBytes: number;
-  /** All packed weights cached so far, every precision used. */
+  /** All packed weights held so far, every precision used (float layers included). */
   cachedBytes: number;
 }
 
@@ -55,7 +64,9 @@ export class Runtime {
   readonly graph: GraphInfo;
   private readonly steps: Step[];
   private readonly cache = new Map<string, PreparedWeights>();
-  private states: StepState[] = [];
+  /** Prepared weights of the float (first and last) layers, by layer name. */
+  private readonly floatWeights = new Map<string, PreparedWeights>();
+  private states: (StepState | AddState | undefined)[] = [];
   private current?: Precision;
   private lastSwitch?: PrecisionInfo;
   /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(). */
@@ -67,6 +78,11 @@ export class Runtime {
     this.backend = backend;
     this.graph = analyseGraph(model);
     this.steps = compile(model, this.graph);
+    for (const s of this.steps) {
+      if (s.kind !== 'matmul' || s.q >= 0) continue;
+      const [n, k] = matrixShape(s.layer);
+      this.floatWeights.set(s.layer.name, backend.prepareFloatWeights(s.layer.weights.values as Float32Array, n, k));
+    }
     this.setPrecision(precision);
   }
 
@@ -80,14 +96,15 @@ export class Runtime {
     const p = resolvePrecision(this.model, this.graph.quantized.length, spec);
     let derived = 0;
     this.states = this.steps.map((s) => {
-      if (s.kind !== 'matmul') return undefined as unknown as StepState;
+      if (s.kind === 'add') return { codes: s.quantFor.map((q) => ({ q, scale: this.actScale(q, p), bits: p.bits[q] })) };
+      if (s.kind !== 'matmul') return undefined;
       const st = this.stepState(s, p);
-      if (st.weights === undefined && s.q >= 0) derived++;
+      if (st.weights === undefined && s.q >= 0) {
+        derived++;
+        st.weights = this.prepare(s.q, p.bits[s.q]);
+      }
       return st;
     });
-    for (const [i, s] of this.steps.entries()) {
-      if (s.kind === 'matmul' && s.q >= 0 && !this.states[i].weights) this.states[i].weights = this.prepare(s.q, p.bits[s.q]);
-    }
     this.current = p;
     this.lastSwitch = { label: p.label, bits: p.bits, switchMs: performance.now() - t0, derived };
     return this.lastSwitch;
@@ -100,9 +117,11 @@ export class Runtime {
       const w = l.weights;
       stored += w.kind === 'int' ? w.values.length + 4 * (w.scale.length + w.actScales.length) : 4 * w.values.length;
     }
-    let active = 0;
-    for (const st of this.states) if (st?.weights) active += st.weights.bytes;
-    let cached = 0;
+    let float = 0;
+    for (const w of this.floatWeights.values()) float += w.bytes;
+    let active = float;
+    for (const st of this.states) if (st && 'weights' in st && st.weights) active += st.weights.bytes;
+    let cached = float;
     for (const w of this.cache.values()) cached += w.bytes;
     return { storedBytes: stored, activeBytes: active, cachedBytes: cached };
   }
@@ -120,7 +139,7 @@ export class Runtime {
     checkInput(this.model, input, batch);
     const x = input instanceof Float32Array ? input : Float32Array.from(input);
     const tensors = new Map<string, Float32Array | Uint8Array>([['input', x]]);
-    for (const [i, s] of this.steps.entries()) tensors.set(s.output, this.runStep(s, this.states[i], tensors, batch));
+    for (const [i, s] of this.steps.entries()) tensors.set(s.output, this.runStep(s, this.states[i]!, tensors, batch));
     return tensors.get(this.model.layers[this.model.layers.length - 1].name) as Float32Array;
   }
 
@@ -141,6 +160,12 @@ export class Runtime {
     const st = this.stepState({ ...s, requantFor: -1 }, resolvePrecision(this.model, bits.length, bits));
     st.weights ??= this.prepare(q, bit);
     return { inShape: s.inShape, run: (x, batch) => void this.runQuantized(s, st, x, batch) };
+  }
+
+  /** s_a of quantized layer q at precision p. */
+  private actScale(q: number, p: Precision): number {
+    const w = this.graph.quantized[q].weights;
+    return w.kind === 'int' ? w.actScales[p.bitIndex[q]] : 1;
   }
 
   private prepare(q: number, bit: number): PreparedWeights {
@@ -193,11 +218,20 @@ export class Runtime {
     return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale };
   }
 
-  private runStep(s: Step, st: StepState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
+  private runStep(s: Step, state: StepState | AddState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
     switch (s.kind) {
-      case 'matmul': return s.q >= 0 ? this.runQuantized(s, st, tensors.get(s.input)!, batch) : runFloat(s, st, tensors.get(s.input) as Float32Array, batch);
+      case 'matmul': {
+        const st = state as StepState;
+        if (s.q < 0) return runFloat(s, st, this.floatWeights.get(s.layer.name)!, tensors.get(s.input) as Float32Array, batch, this.backend);
+        return this.runQuantized(s, st, tensors.get(codesKey(s.input, s.q)) ?? tensors.get(s.input)!, batch);
+      }
       case 'add': {
-        return addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
+        const { codes } = state as AddState;
+        const outs = codes.map(() => new Uint8Array(tensors.get(s.inputs[0])!.length));
+        const y = addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace, codes[0], outs[0]);
+        for (let j = 1; j < codes.length; j++) quantizeInto(y, codes[j].scale, codes[j].bits, outs[j]);
+        codes.forEach((c, j) => tensors.set(codesKey(s.output, c.q), outs[j]));
+        return y;
       }
       case 'batchnorm': {
         const x = tensors.get(s.input) as Float32Array;
@@ -228,12 +262,29 @@ export class Runtime {
 }
 
 /** Elementwise sum of float tensors, with an optional fused ReLU. */
-function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
+function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean, quant?: { scale: number; bits: number }, codes?: Uint8Array): Float32Array {
   const [a, b] = xs;
   const y = inPlace ? a : Float32Array.from(a);
   for (const z of xs.slice(2)) for (let i = 0; i < y.length; i++) y[i] += z[i];
   if (relu) for (let i = 0; i < y.length; i++) { const v = y[i] + b[i]; y[i] = v > 0 ? v : 0; }
   else for (let i = 0; i < y.length; i++) y[i] += b[i];
+  if (quant && codes) {
+    // eq. 4 in JS while the sum is in cache; quantizeCode inlined by hand (V8 would not)
+    const { scale, bits } = quant;
+    const inv = 1 / scale;
+    const hi = 2 ** bits - 1;
+    for (let i = 0; i < y.length; i++) {
+      const x = y[i];
+      let t = x * inv;
+      let f = Math.floor(t);
+      let d = t - f;
+      if (d > 0.4999999 && d < 0.5000001) codes[i] = quantizeCode(x, scale, inv, hi);
+      else {
+        const r = d > 0.5 ? f + 1 : f;
+        codes[i] = r < 0 ? 0 : r > hi ? hi : r;
+      }
+    }
+  }
   return y;
 }
 
@@ -264,76 +315,18 @@ function isPointwise(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1;
 }
 
-/** Float conv/dense (first and last layers): direct float32 loops, same epilogue. */
-function runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number): Float32Array {
+/** Float conv/dense (first and last layers): float32 im2col + the backend's float GEMM, same epilogue. */
+function runFloat(s: MatmulStep, st: StepState, w: PreparedWeights, x: Float32Array, batch: number, b: IntBackend): Float32Array | Uint8Array {
   const l = s.layer;
-  const [n, k] = matrixShape(l);
-  const wT = transposedWeights(l, n, k);
-  const ep = st.ep;
-  if (l.op === 'dense') {
-    const out = new Float32Array(batch * n);
-    const acc = new Float64Array(n);
-    for (let b = 0; b < batch; b++) {
-      acc.fill(0);
-      for (let t = 0; t < k; t++) axpy(acc, x[b * k + t], wT, t * n, n);
-      finish(acc, ep, out, b * n);
-    }
-    return out;
+  let a = x;
+  let m = batch;
+  if (l.op === 'conv2d') {
+    const g = geometry(l, s.inShape, batch);
+    m = batch * g.outH * g.outW;
+    if (!isPointwise(g)) a = im2colScalar(x, g, new Float32Array(m * w.k));
   }
-  const g = geometry(l, s.inShape, batch);
-  const out = new Float32Array(batch * g.outH * g.outW * n);
-  const acc = new Float64Array(n);
-  let o = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oy = 0; oy < g.outH; oy++) {
-      for (let ox = 0; ox < g.outW; ox++, o += n) {
-        acc.fill(0);
-        for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh + ky - g.padTop;
-          if (iy < 0 || iy >= g.h) continue;
-          for (let kx = 0; kx < g.kw; kx++) {
-            const ix = ox * g.sw + kx - g.padLeft;
-            if (ix < 0 || ix >= g.w) continue;
-            const src = ((b * g.h + iy) * g.w + ix) * g.c;
-            const wrow = (ky * g.kw + kx) * g.c;
-            for (let c = 0; c < g.c; c++) axpy(acc, x[src + c], wT, (wrow + c) * n, n);
-          }
-        }
-        finish(acc, ep, out, o);
-      }
-    }
-  }
-  return out;
-}
-
-function axpy(acc: Float64Array, v: number, w: Float32Array, off: number, n: number): void {
-  if (v === 0) return;
-  for (let j = 0; j < n; j++) acc[j] += v * w[off + j];
-}
-
-/** The epilogue of a float layer (no quantization scales): + bias, folded BatchNorm, ReLU. */
-function finish(acc: Float64Array, ep: Epilogue, out: Float32Array, o: number): void {
-  for (let j = 0; j < acc.length; j++) {
-    let y = acc[j];
-    if (ep.bias) y += ep.bias[j];
-    if (ep.mul) y *= ep.mul[j];
-    if (ep.add) y += ep.add[j];
-    out[o + j] = ep.relu && y < 0 ? 0 : y;
-  }
-}
-
-const transposed = new WeakMap<Float32Array | Int8Array, Float32Array>();
-
-/** Float weights [N][K] as [K][N], so a layer's output row accumulates contiguously. */
-function transposedWeights(l: Conv2DLayer | DenseLayer, n: number, k: number): Float32Array {
-  const w = l.weights.values;
-  let t = transposed.get(w);
-  if (!t) {
-    t = new Float32Array(n * k);
-    for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) t[i * n + j] = w[j * k + i];
-    transposed.set(w, t);
-  }
-  return t;
+  const { wScale: _w, aScale: _a, ...ep } = st.ep;
+  return b.gemmFloat(a, m, w, ep);
 }
 
 function avgPool(x: Float32Array, s: PoolStep, batch: number): Float32Array {
@@ -398,7 +391,9 @@ function compile(model: Model, graph: GraphInfo): Step[] {
         // Never overwrite the caller's input or a flatten (which aliases its own input).
         const first = model.layers.find((x) => x.name === l.inputs[0]);
         const inPlace = graph.readers.get(l.inputs[0]) === 1 && first !== undefined && first.op !== 'flatten' && !l.inputs.slice(1).includes(l.inputs[0]);
-        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, output: relu ? after!.name : l.name });
+        const output = relu ? after!.name : l.name;
+        const quantFor = (readersOf.get(output) ?? []).flatMap((r) => (graph.quantIndex.has(r.name) ? [graph.quantIndex.get(r.name)!] : []));
+        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, quantFor, output });
         break;
       }
       case 'batchnorm': steps.push({ kind: 'batchnorm', layer: l, input, output: l.name }); break;

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { doubleRoundAll, quantizeActivations } from '@bitswitch/format';
-import { applyEpilogue, im2colScalar, matmulNT, patchBytes } from '../src/backend-ts.ts';
+import { applyEpilogue, gemmFloatScalar, im2colScalar, matmulNT, patchBytes } from '../src/backend-ts.ts';
 import type { ConvGeometry, Epilogue } from '../src/backend.ts';
 import { padBefore } from '../src/graph.ts';
 import { rng } from '../src/testing.ts';
@@ -103,6 +103,23 @@ for (const { name, create } of BACKENDS) {
       assert.is(got.constructor, want.constructor);
       assert.equal(Array.from(got), Array.from(want));
       w.dispose?.();
+    }
+  });
+
+  test(`${name}: float32 GEMM (first/last layers) with its epilogue equals the k-ordered float32 reference`, () => {
+    for (let t = 0; t < 30; t++) {
+      const m = int(1, 20), n = int(1, 21), k = int(1, 40);
+      const a = Float32Array.from({ length: m * k }, () => rand() * 2 - 1);
+      const w = Float32Array.from({ length: n * k }, () => rand() * 2 - 1);
+      const vec = () => Float32Array.from({ length: n }, () => rand() * 2 - 1);
+      const ep = { bias: rand() < 0.5 ? vec() : undefined, mul: rand() < 0.5 ? vec() : undefined, add: vec(), relu: rand() < 0.5,
+        requant: rand() < 0.3 ? { scale: 0.01 + rand() * 0.2, bits: int(2, 8) } : undefined };
+      const pw = be.prepareFloatWeights(w, n, k);
+      const got = be.gemmFloat(a, m, pw, ep);
+      const want = gemmFloatScalar(a, m, w, n, k, ep);
+      assert.is(got.constructor, want.constructor);
+      assert.equal(Array.from(got), Array.from(want), `m=${m} n=${n} k=${k}`);
+      pw.dispose?.();
     }
   });
 }
