@@ -2,7 +2,7 @@
 // same process. Run: node --experimental-wasm-relaxed-simd --import tsx trainer/src/backend/bench.ts
 import * as tf from '@tensorflow/tfjs';
 import { cpus } from 'node:os';
-import { initBackend, builtinWasmConv2DBackpropInput } from './index.ts';
+import { initBackend, builtinWasmConv2DBackpropInput, type BackendPref } from './index.ts';
 import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
 import { batchNormTrain } from './batch-norm.ts';
 
@@ -47,6 +47,11 @@ const fusedNorm: Norm = (x, g, b) => {
   return tf.batchNorm(x, mean, variance, b, g, 1e-3) as tf.Tensor4D;
 };
 const closedFormNorm: Norm = (x, g, b) => batchNormTrain(x, g, b, 1e-3).y;
+// The plain formula with broadcasting ops, differentiated by autodiff (through tf.moments).
+const formulaNorm: Norm = (x, g, b) => {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-3))), g), b) as tf.Tensor4D;
+};
 
 /** One SGD step of a ResNet basic block: conv-BN-ReLU-conv-BN + skip, ReLU, squared loss. */
 function blockStep(norm: Norm, x: tf.Tensor4D, vars: tf.Variable[]): tf.Tensor {
@@ -62,17 +67,40 @@ function blockStep(norm: Norm, x: tf.Tensor4D, vars: tf.Variable[]): tf.Tensor {
   });
 }
 
-function benchBlock(batch: number): void {
+function blockSetup(batch: number): { x: tf.Tensor4D; vars: tf.Variable[] } {
   const C = 32, H = 16;
   const x = tf.randomNormal([batch, H, H, C], 0, 1, 'float32', 3) as tf.Tensor4D;
   const vars = [
     tf.variable(tf.randomNormal([3, 3, C, C], 0, 0.1, 'float32', 4)), tf.variable(tf.ones([C])), tf.variable(tf.zeros([C])),
     tf.variable(tf.randomNormal([3, 3, C, C], 0, 0.1, 'float32', 5)), tf.variable(tf.ones([C])), tf.variable(tf.zeros([C])),
   ];
-  const before = medianMs(() => blockStep(fusedNorm, x, vars));
-  const after = medianMs(() => blockStep(closedFormNorm, x, vars));
-  console.log(`  batch ${batch}, ${H}x${H}x${C}: tf.batchNorm ${before.toFixed(1)} ms → batchNormTrain ${after.toFixed(1)} ms  (${(before / after).toFixed(2)}x)`);
+  return { x, vars };
+}
+
+function benchBlock(batch: number): void {
+  const { x, vars } = blockSetup(batch);
+  const fused = medianMs(() => blockStep(fusedNorm, x, vars));
+  const formula = medianMs(() => blockStep(formulaNorm, x, vars));
+  const ours = medianMs(() => blockStep(closedFormNorm, x, vars));
+  const r = (ms: number) => `${ms.toFixed(1)} ms (${(ms / ours).toFixed(2)}x)`;
+  console.log(`  batch ${batch}, 16x16x32: tf.batchNorm ${r(fused)}, formula+autodiff ${r(formula)}, batchNormTrain ${ours.toFixed(1)} ms`);
   tf.dispose([x, ...vars]);
+}
+
+/** Training images/s of the block on every backend that loads here (issue 4: WebGPU vs wasm). */
+async function benchBackends(prefs: BackendPref[], batch: number): Promise<void> {
+  console.log(`ResNet block training step, batch ${batch}, images/s per backend`);
+  for (const pref of prefs) {
+    try {
+      const { name } = await initBackend(pref);
+      const { x, vars } = blockSetup(batch);
+      const ms = medianMs(() => blockStep(closedFormNorm, x, vars));
+      console.log(`  ${name}: ${(batch / ms * 1000).toFixed(0)} images/s (${ms.toFixed(1)} ms/step)`);
+      tf.dispose([x, ...vars]);
+    } catch (e) {
+      console.log(`  ${pref}: not measured: ${(e as Error).message}`);
+    }
+  }
 }
 
 const choice = await initBackend('wasm');
@@ -81,3 +109,4 @@ benchBackpropInput();
 console.log('ResNet basic block training step on wasm (conv-BN-ReLU-conv-BN-add-ReLU, SGD)');
 benchBlock(64);
 benchBlock(128);
+await benchBackends(['webgpu', 'tensorflow-gpu', 'wasm'], 64);
