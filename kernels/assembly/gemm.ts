@@ -351,7 +351,7 @@ export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n
   const tiles = (n + nr - 1) / nr;
   const step = <usize>lda;
   const mb = blockRows(kp);
-  chunk = max(chunk, 1); // a zero chunk would never advance
+
   for (let b0 = 0; b0 < m; b0 += mb) {
     const bEnd = min(m, b0 + mb);
     if (ASC_FEATURE_SIMD) {

@@ -397,7 +397,7 @@ export class Kernels {
       } else {
         this.x.setEpilogue(0, 0, 0, 0, 0, 0, 8);
       }
-      const chunk = wt.family.path === 0 ? 0 : acc16Chunk(wt.bits, abits);
+      const chunk = wt.family.path === 0 ? 0 : Math.max(1, acc16Chunk(wt.bits, abits)); // 0 would never advance
       this.x.gemm(aAt, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
       if (!outIn) {
         new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
