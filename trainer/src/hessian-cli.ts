@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { layerCosts, quantizedLayers, readModel, writeModel, type LayerSensitivity, type Model } from '@bitswitch/format';
 import { hutchinsonTrace, type HutchinsonResult } from './hessian.ts';
 import { initBackend, BACKEND_PREFS, type BackendPref } from './backend/index.ts';
-import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, DATASETS } from './data.ts';
+import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, DATASETS, type Dataset } from './data.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { Rng } from './rng.ts';
 import type { BitChoice, Network } from './network.ts';
@@ -62,8 +62,12 @@ export function targetFromNetwork(net: Network, bits: BitChoice = null): Sensiti
 }
 
 /** A class-balanced set of ~`images` training images, cut into batches. */
+const loaded = new Map<string, Dataset>();
+
 export function sensitivityBatches(data: string, images: number, batch: number): { batches: Batch[]; sizes: number[] } {
-  const ds = loadDataset(data);
+  // Decoding a dataset takes seconds (Fashion-MNIST's JSON ~13 s): once per process.
+  const ds = loaded.get(data) ?? loadDataset(data);
+  loaded.set(data, ds);
   const perClass = Math.max(1, Math.floor(images / ds.classes));
   const split = stratifiedSubset(ds.train, perClass, ds.classes, ds.height * ds.width * ds.channels);
   const batches: Batch[] = [];

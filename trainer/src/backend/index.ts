@@ -56,7 +56,7 @@ async function loadWebGpu(): Promise<void> {
     };
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
-    if (!adapter) throw new Error('webgpu: Dawn found no GPU adapter (no Vulkan loader or no GPU)');
+    if (!adapter) throw new Error('Dawn found no GPU adapter (no Vulkan loader or no GPU)');
     Object.assign(globalThis, globals);
     const g = globalThis as { navigator?: { gpu?: unknown } };
     if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
