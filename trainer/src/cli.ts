@@ -38,7 +38,7 @@ export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
   if (o.alrs) r.alrs = o.alrs as Recipe['alrs'];
   if (o.algorithm) r.algorithm = o.algorithm as Recipe['algorithm'];
   if (o.quantizer) r.quantizer = o.quantizer as Recipe['quantizer'];
-  const nums: [keyof TrainOptions, keyof Recipe, string][] = [
+  const nums: [keyof Omit<TrainOptions, 'out'>, keyof Recipe, string][] = [
     ['epochs', 'epochs', '--epochs'], ['pretrainEpochs', 'pretrainEpochs', '--pretrain-epochs'], ['batchSize', 'batchSize', '--batch-size'],
     ['lr', 'lr', '--lr'], ['pretrainLr', 'pretrainLr', '--pretrain-lr'], ['scaleLrFactor', 'scaleLrFactor', '--scale-lr-factor'],
     ['seed', 'seed', '--seed'], ['trainLimit', 'trainLimit', '--train-limit'], ['testLimit', 'testLimit', '--test-limit'],

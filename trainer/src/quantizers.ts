@@ -9,6 +9,9 @@ import { roundHalfEven, checkBits } from '@bitswitch/format';
 export const WEIGHT_QUANTIZERS = ['double-rounding', 'separate', 'floor', 'dorefa'] as const;
 export type WeightQuantizer = (typeof WEIGHT_QUANTIZERS)[number];
 
+// tf.customGrad's declared type passes `save` as a Tensor; the runtime passes the save function.
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
 /** [n, p] of a signed b-bit integer. */
 export function signedLimits(bits: number): [number, number] {
   return [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1];
@@ -42,7 +45,7 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
   const [hn, hp] = signedLimits(h);
   const [n, p] = signedLimits(l);
   const step = 2 ** (h - l);
-  const f = tf.customGrad((wIn, sIn, save) => {
+  const f = tf.customGrad(((wIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const W = wIn as tf.Tensor;
     const s = sIn as tf.Tensor;
     const wh = tf.clipByValue(tf.round(tf.div(W, s)), hn, hp); // eq. 1
@@ -52,7 +55,7 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
     save([W, S, wl]);
     return {
       value: tf.mul(wl, S), // eq. 3
-      gradFunc: (dy, saved) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [W0, S0, wl0] = saved;
         const v = tf.div(W0, S0);
         const inside = tf.logicalAnd(tf.greater(v, n), tf.less(v, p));
@@ -62,7 +65,7 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
         return [dW, dS];
       },
     };
-  });
+  }) as unknown as CustomGradFn);
   return f(w, scale);
 }
 
@@ -74,14 +77,14 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
 export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number, g: number): tf.Tensor {
   checkBits(bits, 'bits', 1, 8);
   const Q = 2 ** bits - 1;
-  const f = tf.customGrad((xIn, sIn, save) => {
+  const f = tf.customGrad(((xIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const X = xIn as tf.Tensor;
     const s = sIn as tf.Tensor;
     const xq = tf.clipByValue(tf.round(tf.div(X, s)), 0, Q); // eq. 4
     save([X, s, xq]);
     return {
       value: tf.mul(xq, s), // eq. 5
-      gradFunc: (dy, saved) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [X0, s0, xq0] = saved;
         const v = tf.div(X0, s0);
         const inside = tf.logicalAnd(tf.greater(v, 0), tf.less(v, Q));
@@ -90,7 +93,7 @@ export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number,
         return [dX, tf.mul(tf.mul(dy, dVal).sum().reshape([1]), g)];
       },
     };
-  });
+  }) as unknown as CustomGradFn);
   return f(x, scale);
 }
 

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint } from '../src/checkpoint.ts';
 import { loadMnist } from '../src/data.ts';
+import { useBackend } from '../src/device.ts';
 import { DivergenceError, Trainer } from '../src/train.ts';
 
-await tf.setBackend('cpu');
+await useBackend('wasm');
 const ds = loadMnist();
 
 function tiny(out: string, checkpointEvery: number): Trainer {

@@ -24,7 +24,7 @@ for (const model of ['small-cnn', 'resnet8'] as const) {
   test(`${model}: exported file read back and evaluated with the reference math agrees with the trainer at every bit`, () => {
     const t = new Trainer({
       model, modelOptions: { channels: [8, 8, 16], hidden: 16 }, data: 'mnist', bits: [8, 6, 4, 2], pretrainEpochs: 1, epochs: 1,
-      batchSize: 32, trainLimit: model === 'resnet8' ? 64 : 256, testLimit: 60, lr: 5e-4, pretrainLr: 3e-3, checkpointEvery: 0,
+      batchSize: 16, trainLimit: model === 'resnet8' ? 32 : 64, testLimit: 40, lr: 5e-4, pretrainLr: 3e-3, checkpointEvery: 0,
     }, ds);
     t.run();
     const net = t.nets[0];

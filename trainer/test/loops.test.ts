@@ -1,0 +1,69 @@
+// The training loops on a tiny network: Algorithm A.2 steps both optimizers once per bit, A.1 once
+// per batch; separate precision trains one network per bit; every quantizer baseline and
+// self-distillation train without error and change the weights.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '../src/data.ts';
+import { useBackend } from '../src/device.ts';
+import { Trainer } from '../src/train.ts';
+import type { Recipe } from '../src/recipe.ts';
+
+await useBackend('wasm');
+const ds = loadMnist();
+
+function tiny(extra: Partial<Recipe>): Trainer {
+  return new Trainer({
+    model: 'small-cnn', modelOptions: { channels: [2, 3, 3], hidden: 3 }, data: 'mnist', bits: [8, 4, 2], pretrainEpochs: 0, epochs: 1,
+    batchSize: 8, trainLimit: 16, testLimit: 10, checkpointEvery: 0, ...extra,
+  }, ds);
+}
+
+const optSteps = (t: Trainer) => (t as unknown as { opts: { w: { step: number }; s: { step: number } }[] }).opts.map((o) => [o.w.step, o.s.step]);
+
+test('A.2: weights and scales step once per bit; A.1: once per batch', () => {
+  const a2 = tiny({ algorithm: 'a2' });
+  a2.run();
+  assert.equal(optSteps(a2), [[6, 6]]); // 2 batches × 3 bits
+  const a1 = tiny({ algorithm: 'a1', alrs: 'off' });
+  a1.run();
+  assert.equal(optSteps(a1), [[2, 2]]);
+});
+
+test('ALRS paper: eq. 6 is evaluated at every bit step and floor hits are counted', () => {
+  const t = tiny({ alrs: 'paper' });
+  t.run();
+  assert.equal(t.alrsSteps, { 8: 2, 4: 2, 2: 2 });
+  for (const b of [8, 4, 2]) assert.ok(t.alrsFloorHits[b] >= 0 && t.alrsFloorHits[b] <= 2);
+  assert.equal(t.history[0].alrsSteps, t.alrsSteps);
+});
+
+test('separate precision: one network per bit, each trained and evaluated at its own bit only', () => {
+  const t = tiny({ algorithm: 'separate' });
+  const before = t.nets.map((n) => n.v('l1_conv/kernel').dataSync().slice());
+  t.run();
+  assert.is(t.nets.length, 3);
+  assert.equal(t.nets.map((n) => n.quant.bits), [[8], [4], [2]]);
+  t.nets.forEach((n, i) => assert.not.equal(Array.from(n.v('l1_conv/kernel').dataSync()), Array.from(before[i])));
+  assert.equal(Object.keys(t.history[0].accuracy).sort(), ['w2a2', 'w4a4', 'w8a8']);
+});
+
+for (const quantizer of ['double-rounding', 'separate', 'floor', 'dorefa'] as const) {
+  test(`quantizer ${quantizer} (and distillation) trains with finite losses`, () => {
+    const t = tiny({ quantizer, distill: quantizer === 'double-rounding' });
+    const before = t.nets[0].v('l1_conv/kernel').dataSync().slice();
+    const losses: number[] = [];
+    t.run({ onStep: (s) => losses.push(s.loss) });
+    assert.is(losses.length, 2);
+    assert.ok(losses.every(Number.isFinite));
+    assert.not.equal(Array.from(t.nets[0].v('l1_conv/kernel').dataSync()), Array.from(before));
+  });
+}
+
+test('bad recipe fields are named with the expected value', () => {
+  assert.throws(() => tiny({ bits: [2, 4] }), /recipe\.bits: expected distinct integers in 2\.\.8 in descending order/);
+  assert.throws(() => tiny({ alrs: 'sometimes' as never }), /recipe\.alrs: expected one of paper, code, off/);
+  assert.throws(() => tiny({ batchSize: 64 }), /recipe\.batchSize: expected at most 20/);
+});
+
+test.run();
