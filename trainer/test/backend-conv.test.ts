@@ -102,11 +102,20 @@ test('the replacement Conv2DBackpropInput agrees with the builtin wasm kernel', 
   }
 });
 
-test('kernels name the unsupported data format', async () => {
+test('NCHW: Conv2DBackpropFilter names the unsupported format, Conv2DBackpropInput falls back to the builtin', async () => {
   await initBackend('wasm');
   const x = tf.zeros([1, 4, 4, 2]), dy = tf.zeros([1, 4, 4, 3]);
   assert.throws(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
     { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 2, 3] }), /dataFormat must be 'NHWC'/);
+  const rng = new Rng(4);
+  const dyv = uniformArray(rng, 2 * 3 * 5 * 5), wv = uniformArray(rng, 3 * 3 * 4 * 3);
+  const viaNhwc = () => Array.from(tf.transpose(tf.conv2dTranspose(tf.transpose(tf.tensor4d(dyv, [2, 3, 5, 5]), [0, 2, 3, 1]) as tf.Tensor4D,
+    tf.tensor4d(wv, [3, 3, 4, 3]), [2, 5, 5, 4], 1, 'same'), [0, 3, 1, 2]).dataSync());
+  // tf.conv2dTranspose has no dataFormat argument; run the kernel directly in NCHW.
+  const got = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dyv, [2, 3, 5, 5]), filter: tf.tensor4d(wv, [3, 3, 4, 3]) },
+    { strides: 1, pad: 'same', dataFormat: 'NCHW', inputShape: [2, 4, 5, 5] }) as tf.Tensor;
+  const want = viaNhwc();
+  assert.ok(maxAbsDiff(got.dataSync(), want) <= REL_TOL * Math.max(1, maxAbs(want)));
 });
 
 test('no tensors leak from the composite kernels', async () => {

@@ -30,5 +30,6 @@ export function registerWasmKernels(): void {
   }
   builtinBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (builtinBackpropInput) tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputViaConv2D('wasm') });
+  const fallback = builtinWasmConv2DBackpropInput()?.kernelFunc;
+  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputViaConv2D('wasm', fallback) });
 }

@@ -28,12 +28,15 @@ function upsampleWithZeros(
   return up;
 }
 
-export function conv2DBackpropInputViaConv2D(backendName: string): tf.KernelFunc {
-  return ({ inputs, backend: be, attrs }) => {
+/** `fallback` (the backend's own kernel) handles what this one does not: NCHW. */
+export function conv2DBackpropInputViaConv2D(backendName: string, fallback?: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend: be, attrs } = args;
     const backend = be as tf.KernelBackend;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
     if (dataFormat !== 'NHWC') {
+      if (fallback) return fallback(args);
       throw new Error(`Conv2DBackpropInput (${backendName}): dataFormat must be 'NHWC', got '${dataFormat}'`);
     }
     const info = tf.backend_util.computeConv2DInfo(
