@@ -220,15 +220,14 @@ export function register(program: Command): void {
     .option('--reference', 'evaluate with the plain-TS reference math instead of tfjs (slow)')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
     .action(async (file: string, opts: { data?: string; limit?: string; reference?: boolean; backend?: string }) => { await evalCommand(file, opts); });
-  program.command('demo')
-    .description('train a small CNN on {8,6,4,2} for a few minutes, export, evaluate')
-    .action(async () => { await runDemo(); });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { Command } = await import('commander');
   const program = new Command('bitswitch');
   register(program);
+  // `demo` belongs to the lead's program (cli/src/demo.ts); standalone it is just runDemo().
+  program.command('demo').description('train a small CNN on {8,6,4,2} for a few minutes, export, evaluate').action(async () => { await runDemo(); });
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
