@@ -3,7 +3,7 @@
 //  1. a trained model (runtime/test/fixtures, or BITSWITCH_TRAINED_MODEL): test-set accuracy at
 //     every precision within 0.1 percentage points, prediction agreement, logit differences;
 //  2. a random-weight ResNet-20: every quantized layer's activation codes and the logits.
-// PARITY_IMAGES sets the number of test images of (1) (default 2000; the split has 10000).
+// PARITY_IMAGES sets the number of test images of (1) (default 1000, as the trainer's demo recipe; the split has 10000).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import type { Network } from '@bitswitch/trainer/network';
 
 const root = new URL('../', import.meta.url).pathname;
 const trainedFile = process.env.BITSWITCH_TRAINED_MODEL ?? join(root, 'runtime/test/fixtures/mnist-small-cnn.bsw');
-const IMAGES = Number(process.env.PARITY_IMAGES ?? 2000);
+const IMAGES = Number(process.env.PARITY_IMAGES ?? 1000);
 const CHUNK = 250;
 
 interface Comparison { agree: number; maxDiff: number; meanDiff: number; maxLogit: number; accOurs: number; accTheirs: number }
