@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
 import onnxPkg from 'onnx-proto';
-import { packSigned } from '@bitswitch/format';
+import { packSigned, packedRowBytes } from '@bitswitch/format';
 import { availableBuilds, createKernels, type BuildName, type Kernels } from '@bitswitch/kernels';
 import { matMulIntegerModel, RESNET20_CONVS, SHAPES, TARGETS } from './kernels-setup.ts';
 
@@ -20,7 +20,9 @@ const taskMs = Number(opt('--time') ?? 150);
 const rounds = Number(opt('--rounds') ?? 3);
 const BITS = [8, 6, 4, 2];
 
-interface Row { kernel: string; build: string; wbits: number; abits: number; M: number; N: number; K: number; gops: number }
+/** gops from the median time (the figure of record); gopsBest from the fastest run, which a shared, busy
+ * machine distorts least (long runs such as the baselines' are preempted more often than short ones). */
+interface Row { kernel: string; build: string; wbits: number; abits: number; M: number; N: number; K: number; gops: number; gopsBest: number }
 
 /** Integers in lo..hi from a fixed LCG (speed does not depend on the values; runs stay comparable). */
 function ints<T extends Uint8Array | Int8Array>(Type: { new(n: number): T }, n: number, lo: number, hi: number, seed: number): T {
@@ -98,30 +100,36 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 const rows: Row[] = tasks.map((t) => ({
   kernel: t.kernel, build: t.build, wbits: t.wbits, abits: t.abits, M: t.M, N: t.N, K: t.K,
   gops: Number(((2 * t.M * t.N * t.K) / (median(t.samples) * 1e6)).toFixed(2)),
+  gopsBest: Number(((2 * t.M * t.N * t.K) / (Math.min(...t.samples) * 1e6)).toFixed(2)),
 }));
 
+const fmt = (x: number, w: number, d = 2) => x.toFixed(d).padStart(w);
 for (const [M, N, K] of SHAPES) {
   const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
-  const tfjs = here.find((r) => r.kernel === 'tfjs-wasm-f32-matmul')!.gops;
-  const ortG = here.find((r) => r.kernel === 'ort-web-matmulinteger-u8s8')!.gops;
-  console.log(`\nM×N×K = ${M}×${N}×${K}`);
-  console.log('kernel'.padEnd(62) + 'build'.padEnd(9) + 'w/a'.padEnd(7) + 'GOPS'.padStart(8) + '  ×tfjs-f32'.padStart(11) + '  ×ort-u8s8'.padStart(11));
+  const tfjs = here.find((r) => r.kernel === 'tfjs-wasm-f32-matmul')!;
+  const ortR = here.find((r) => r.kernel === 'ort-web-matmulinteger-u8s8')!;
+  console.log(`\nM×N×K = ${M}×${N}×${K}   (median | best run)`);
+  console.log('kernel'.padEnd(62) + 'build'.padEnd(9) + 'w/a'.padEnd(7) + 'GOPS'.padStart(8) + '×tfjs'.padStart(7) + '×ort'.padStart(7) +
+    ' |' + 'GOPS'.padStart(8) + '×tfjs'.padStart(7) + '×ort'.padStart(7));
   for (const r of here) {
-    console.log(r.kernel.padEnd(62) + r.build.padEnd(9) + `${r.wbits}/${r.abits}`.padEnd(7) + r.gops.toFixed(1).padStart(8) +
-      (r.gops / tfjs).toFixed(2).padStart(11) + (r.gops / ortG).toFixed(2).padStart(11));
+    console.log(r.kernel.padEnd(62) + r.build.padEnd(9) + `${r.wbits}/${r.abits}`.padEnd(7) +
+      fmt(r.gops, 8, 1) + fmt(r.gops / tfjs.gops, 7) + fmt(r.gops / ortR.gops, 7) + ' |' +
+      fmt(r.gopsBest, 8, 1) + fmt(r.gopsBest / tfjs.gopsBest, 7) + fmt(r.gopsBest / ortR.gopsBest, 7));
   }
 }
 
-console.log('\nTargets (every shape must meet them):');
+console.log('\nTargets (every shape must meet them), by median and by best run:');
 for (const t of TARGETS) {
-  const results = SHAPES.map(([M, N, K]) => {
-    const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
-    const ours = here.find((r) => r.build === t.build && r.wbits === t.wbits && r.kernel.startsWith('bitswitch'));
-    const base = here.find((r) => r.kernel === t.baseline)!;
-    return ours ? ours.gops / base.gops : NaN;
-  });
-  const ok = results.every((x) => x >= t.ratio);
-  console.log(`  ${ok ? 'met    ' : 'NOT met'} ${t.build} int${t.wbits} ≥ ${t.ratio}× ${t.baseline}: ${results.map((x) => x.toFixed(2)).join(', ')}`);
+  for (const key of ['gops', 'gopsBest'] as const) {
+    const results = SHAPES.map(([M, N, K]) => {
+      const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
+      const ours = here.find((r) => r.build === t.build && r.wbits === t.wbits && r.kernel.startsWith('bitswitch'));
+      const base = here.find((r) => r.kernel === t.baseline)!;
+      return ours ? ours[key] / base[key] : NaN;
+    });
+    const ok = results.every((x) => x >= t.ratio);
+    console.log(`  ${ok ? 'met    ' : 'NOT met'} ${t.build} int${t.wbits} ≥ ${t.ratio}× ${t.baseline} (${key === 'gops' ? 'median' : 'best'}): ${results.map((x) => x.toFixed(2)).join(', ')}`);
+  }
 }
 
 // Bit switch: stored int8 weights (resident) → eq. 2 → GEMM panels, for every conv of a ResNet-20,
@@ -139,16 +147,19 @@ const [bigN, bigK] = [512, 4608];
 for (const [build, kern] of kernelsOf) {
   const stored = RESNET20_CONVS.map(([n, k], i) => ({ n, k, buf: kern.resident(packSigned(ints(Int8Array, n * k, -128, 127, 10 + i), 8, n, k)) }));
   const big = kern.resident(packSigned(ints(Int8Array, bigN * bigK, -128, 127, 9), 8, bigN, bigK));
+  const bigOut = kern.resident(new Uint8Array(bigN * bigK)); // ≥ the stored bytes at any l ≤ 8
   for (const l of [6, 4, 2]) {
     const ms = timeIt(() => { for (const p of stored.map((s) => kern.switchBits(s.buf, 8, l, s.n, s.k))) p.dispose(); }, 30);
     const bigMs = timeIt(() => kern.switchBits(big, 8, l, bigN, bigK).dispose(), 10);
-    const dcMs = timeIt(() => kern.downcast(big, 8, l, bigN, bigK), 10);
+    const outBytes = bigN * packedRowBytes(bigK, l);
+    const dcMs = timeIt(() => kern.downcast(big, 8, l, bigN, bigK, new Uint8Array(kern.memory.buffer, bigOut.ptr, outBytes)), 10);
     console.log(`  ${build.padEnd(8)} 8→${l}: ResNet-20 (${RESNET20_CONVS.length} convs, ${storedBytes} weights) ${ms.toFixed(3)} ms ` +
       `(goal ≤ 5 ms: ${ms <= 5 ? 'met' : 'NOT met'}), ${(storedBytes / ms / 1e6).toFixed(2)} GB/s; ` +
-      `${bigN}×${bigK}: switch ${(bigN * bigK / bigMs / 1e6).toFixed(2)} GB/s, stored→stored down-cast ${(bigN * bigK / dcMs / 1e6).toFixed(2)} GB/s (incl. copy out)`);
+      `${bigN}×${bigK}: switch ${(bigN * bigK / bigMs / 1e6).toFixed(2)} GB/s, stored→stored down-cast ${(bigN * bigK / dcMs / 1e6).toFixed(2)} GB/s`);
   }
   for (const s of stored) kern.free(s.buf);
   kern.free(big);
+  kern.free(bigOut);
 }
 
 if (jsonFile) {

@@ -215,21 +215,33 @@ export class Kernels {
     return { ptr: stored.ptr, temp: false };
   }
 
-  /** eq. 2: stored int_h [n][k] → stored int_l (format SPEC §5 layout), 2 ≤ l ≤ h ≤ 8. */
-  downcast(stored: Uint8Array | WasmBuffer, h: number, l: number, n: number, k: number): Uint8Array {
+  /**
+   * eq. 2: stored int_h [n][k] → stored int_l (format SPEC §5 layout), 2 ≤ l ≤ h ≤ 8. `out` (length
+   * n·packedRowBytes(k, l)) is written in place when it is a view on the kernels' memory.
+   */
+  downcast(stored: Uint8Array | WasmBuffer, h: number, l: number, n: number, k: number, out?: Uint8Array): Uint8Array {
     checkInt('h', h, 2, 8);
     checkInt('l', l, 2, h);
     checkInt('n', n, 1);
     checkInt('k', k, 1);
-    const src = this.storedPtr('stored', stored, n * packedRowBytes(k, h));
     const bytes = n * packedRowBytes(k, l);
-    const dst = this.heap.alloc(bytes);
+    if (out !== undefined) { checkType('out', out, Uint8Array); checkLength('out', out, bytes); }
+    const inBytes = n * packedRowBytes(k, h);
+    const len = stored instanceof Uint8Array ? stored.length : stored?.bytes;
+    if (len !== inBytes) throw new RangeError(`stored.length: expected ${inBytes}, got ${len}`);
+    const outIn = out !== undefined && this.inMemory(out);
+    const outPtr = outIn ? out.byteOffset : 0;
+    const src = this.storedPtr('stored', stored, inBytes);
+    const dst = outIn ? outPtr : this.heap.alloc(bytes);
     try {
       this.x.downcast(src.ptr, h, dst, l, n, k);
-      return new Uint8Array(this.x.memory.buffer.slice(dst, dst + bytes));
+      if (outIn) return out.buffer === this.x.memory.buffer ? out : new Uint8Array(this.x.memory.buffer, dst, bytes);
+      const result = out ?? new Uint8Array(bytes);
+      result.set(new Uint8Array(this.x.memory.buffer, dst, bytes));
+      return result;
     } finally {
       if (src.temp) this.heap.release(src.ptr);
-      this.heap.release(dst);
+      if (!outIn) this.heap.release(dst);
     }
   }
 

@@ -56,7 +56,15 @@ for (const kern of KERNELS) {
     const src = stored(Int8Array.from([100, -100, 3, 5]), 8, 2, 2);
     const buf = kern.resident(src);
     assertSame(kern.downcast(buf, 8, 4, 2, 2), downcastRef(src, 8, 4, 2, 2), 'resident');
-    kern.free(buf);
+    const outBuf = kern.resident(new Uint8Array(2 * packedRowBytes(2, 4)));
+    const outView = new Uint8Array(kern.memory.buffer, outBuf.ptr, outBuf.bytes);
+    assert.ok(kern.downcast(buf, 8, 4, 2, 2, outView) === outView, 'written in place');
+    assertSame(new Uint8Array(kern.memory.buffer, outBuf.ptr, outBuf.bytes), downcastRef(src, 8, 4, 2, 2), 'in place');
+    const plain = new Uint8Array(outBuf.bytes);
+    assert.ok(kern.downcast(src, 8, 4, 2, 2, plain) === plain);
+    assertSame(plain, downcastRef(src, 8, 4, 2, 2), 'into a JS array');
+    assert.throws(() => kern.downcast(src, 8, 4, 2, 2, new Uint8Array(3)), /out.length: expected 32, got 3/);
+    kern.free(buf); kern.free(outBuf);
     assert.throws(() => kern.downcast(src, 8, 1, 2, 2), /l: expected an integer in 2..8/);
     assert.throws(() => kern.downcast(src, 4, 6, 2, 2), /l: expected an integer in 2..4/);
     assert.throws(() => kern.downcast(src, 9, 4, 2, 2), /h: expected an integer in 2..8/);
