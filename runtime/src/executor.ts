@@ -4,7 +4,7 @@
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Layer, Model } from '@bitswitch/format';
 import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
 import { im2colScalar } from './backend-ts.ts';
-import { quantizeCode, quantizeInto } from './quantize.ts';
+import { quantizeInto } from './quantize.ts';
 import { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 import { checkInput } from './reference.ts';
@@ -226,11 +226,9 @@ export class Runtime {
         return this.runQuantized(s, st, tensors.get(codesKey(s.input, s.q)) ?? tensors.get(s.input)!, batch);
       }
       case 'add': {
-        const { codes } = state as AddState;
-        const outs = codes.map(() => new Uint8Array(tensors.get(s.inputs[0])!.length));
-        const y = addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace, codes[0], outs[0]);
-        for (let j = 1; j < codes.length; j++) quantizeInto(y, codes[j].scale, codes[j].bits, outs[j]);
-        codes.forEach((c, j) => tensors.set(codesKey(s.output, c.q), outs[j]));
+        const y = addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
+        // eq. 4 for each quantized reader right after the sum, while it is in cache
+        for (const c of (state as AddState).codes) tensors.set(codesKey(s.output, c.q), quantizeInto(y, c.scale, c.bits, new Uint8Array(y.length)));
         return y;
       }
       case 'batchnorm': {
@@ -261,29 +259,22 @@ export class Runtime {
   }
 }
 
-/** Elementwise sum of float tensors, with an optional fused ReLU. */
-function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean, quant?: { scale: number; bits: number }, codes?: Uint8Array): Float32Array {
-  const [a, b] = xs;
-  const y = inPlace ? a : Float32Array.from(a);
-  for (const z of xs.slice(2)) for (let i = 0; i < y.length; i++) y[i] += z[i];
-  if (relu) for (let i = 0; i < y.length; i++) { const v = y[i] + b[i]; y[i] = v > 0 ? v : 0; }
-  else for (let i = 0; i < y.length; i++) y[i] += b[i];
-  if (quant && codes) {
-    // eq. 4 in JS while the sum is in cache; quantizeCode inlined by hand (V8 would not)
-    const { scale, bits } = quant;
-    const inv = 1 / scale;
-    const hi = 2 ** bits - 1;
-    for (let i = 0; i < y.length; i++) {
-      const x = y[i];
-      let t = x * inv;
-      let f = Math.floor(t);
-      let d = t - f;
-      if (d > 0.4999999 && d < 0.5000001) codes[i] = quantizeCode(x, scale, inv, hi);
-      else {
-        const r = d > 0.5 ? f + 1 : f;
-        codes[i] = r < 0 ? 0 : r > hi ? hi : r;
-      }
-    }
+/** Elementwise sum of float tensors, with an optional fused ReLU (small monomorphic loops: V8 keeps them optimized). */
+export function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
+  const y = inPlace ? xs[0] : xs[0].slice();
+  for (let j = 1; j < xs.length - 1; j++) addInto(y, xs[j]);
+  return relu ? addReluInto(y, xs[xs.length - 1]) : addInto(y, xs[xs.length - 1]);
+}
+
+function addInto(y: Float32Array, z: Float32Array): Float32Array {
+  for (let i = 0; i < y.length; i++) y[i] += z[i];
+  return y;
+}
+
+function addReluInto(y: Float32Array, z: Float32Array): Float32Array {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] + z[i];
+    y[i] = v > 0 ? v : 0;
   }
   return y;
 }
