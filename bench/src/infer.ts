@@ -134,13 +134,14 @@ const f = (v: number, d = 2) => v.toFixed(d);
 const floatBytes = model.layers.reduce((s, l) => s + (l.op === 'conv2d' || l.op === 'dense' ? 4 * l.weights.values.length : 0), 0);
 console.log(`ResNet-20 28×28×1, ${result.cpu}, ${result.cores} cores, node ${result.node}, ${result.date}`);
 console.log(`runtime backend ${result.backend}; baseline tfjs-backend-wasm float32 (${tf.getBackend()})`);
-console.log('| precision | batch 1 ms | × tfjs | batch 32 img/s | × tfjs | weight bytes | cold switch ms | warm switch ms | argmax = float |');
+console.log('| precision | batch 1 ms | × tfjs | batch 32 img/s | × tfjs | weight bytes | cold switch ms | warm switch ms | argmax = tfjs f32 |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 console.log(`| tfjs-wasm f32 | ${f(base.latencyMs)} | 1.00 | ${f(result.tfjsWasmFloat32.throughput, 0)} | 1.00 | ${floatBytes} | – | – | – |`);
 for (const r of rows) {
   console.log(`| ${r.precision} | ${f(r.latencyMs)} | ${f(r.speedupLatency)} | ${f(r.throughput, 0)} | ${f(r.speedupThroughput)} | ${r.weightBytes} | ${f(r.coldSwitchMs)} | ${f(r.warmSwitchMs)} | ${f(r.argmaxAgreementWithFloat * 100, 0)}% |`);
 }
 console.log(`stored model weights ${memory.storedBytes} bytes; packed weights cached for all precisions above: ${memory.cachedBytes} bytes`);
+console.log(`load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} (other jobs share the CPU); argmax column: random weights, so low bits disagree with float`);
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${jsonFile}`);
