@@ -84,6 +84,12 @@ function benchBlock(batch: number): void {
   const ours = medianMs(() => blockStep(closedFormNorm, x, vars));
   const r = (ms: number) => `${ms.toFixed(1)} ms (${(ms / ours).toFixed(2)}x)`;
   console.log(`  batch ${batch}, 16x16x32: tf.batchNorm ${r(fused)}, formula+autodiff ${r(formula)}, batchNormTrain ${ours.toFixed(1)} ms`);
+  // Same step with the wasm backend's own Conv2DBackpropInput: what the kernel swap gains per step.
+  const current = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
+  useBackpropInput(builtinWasmConv2DBackpropInput()!);
+  const builtin = medianMs(() => blockStep(closedFormNorm, x, vars));
+  useBackpropInput(current);
+  console.log(`    with the builtin Conv2DBackpropInput: ${r(builtin)}; tf.batchNorm + builtin (before both): ${r(medianMs(() => { useBackpropInput(builtinWasmConv2DBackpropInput()!); try { return blockStep(fusedNorm, x, vars); } finally { useBackpropInput(current); } }))}`);
   tf.dispose([x, ...vars]);
 }
 
