@@ -6,11 +6,13 @@
 # Steps the bitswitch CLI does not wire yet run through test/pareto-fashion.ts (same JS functions).
 # Outputs: results/pareto/{pareto.svg,pareto.html,pareto.json,summary.json}; work files in $WORK.
 # Env: WORK (default /tmp/bitswitch-pareto), SENS_IMAGES (250), SENS_PROBES (30), EVAL_LIMIT (1000),
-#      BUDGETS (avg-bits=2..8:0.5). An existing $WORK/base run is reused.
+#      BUDGETS (avg-bits=2..8:0.5), SEED (1: the SuperNets' shuffling, augmentation and bit sampling),
+#      OUT (results/pareto). An existing $WORK/base run is reused (resumed if unfinished).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/bitswitch-pareto}
-OUT=results/pareto
+OUT=${OUT:-results/pareto}
+SEED=${SEED:-1}
 SENS_IMAGES=${SENS_IMAGES:-250}
 SENS_PROBES=${SENS_PROBES:-30}
 EVAL_LIMIT=${EVAL_LIMIT:-1000}
@@ -23,7 +25,7 @@ step export-multi "$WORK/base" "$WORK/multi.bsw" --data fashion-mnist
 step sensitivity "$WORK/multi.bsw" --data fashion-mnist --images "$SENS_IMAGES" --max-iters "$SENS_PROBES"
 # the two SuperNets train side by side (same recipe, seed and data; only the sampling differs)
 for s in hasb uniform; do
-  step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --out "$WORK/$s.bsw" --no-progress > "$WORK/supernet-$s.log" &
+  step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --seed "$SEED" --out "$WORK/$s.bsw" --no-progress > "$WORK/supernet-$s.log" &
 done
 wait
 cat "$WORK/supernet-hasb.log" "$WORK/supernet-uniform.log"
