@@ -10,7 +10,7 @@ import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
 import onnxPkg from 'onnx-proto';
 import { packSigned, packedRowBytes } from '@bitswitch/format';
-import { availableBuilds, createKernels, type BuildName, type Kernels } from '@bitswitch/kernels';
+import { availableBuilds, createKernels, defaultFamily, familiesOf, type BuildName, type Kernels } from '@bitswitch/kernels';
 import { matMulIntegerModel, RESNET20_CONVS, SHAPES, TARGETS } from './kernels-setup.ts';
 
 const args = process.argv.slice(2);
@@ -43,11 +43,13 @@ const tasks: Task[] = [];
 const cleanups: (() => void)[] = [];
 
 for (const [M, N, K] of SHAPES) {
+  // every family of every build (the families table), at every bit width it supports
   for (const [build, kern] of kernelsOf) {
-    for (const bits of BITS) {
+    for (const family of familiesOf(build)) for (const bits of BITS) {
+      if (!family.supports(bits, bits)) continue;
       const w = ints(Int8Array, N * K, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 1);
       const a0 = ints(Uint8Array, M * K, 0, 2 ** bits - 1, 2);
-      const pw = kern.packGemmWeights(w, bits, N, K, { abits: bits });
+      const pw = kern.packGemmWeights(w, bits, N, K, { abits: bits, family: family.name });
       kern.gemm({ a: a0, m: M, k: K, weights: pw, abits: bits }); // sizes the scratch before views are taken
       // activations and output resident in wasm memory, as the runtime keeps them between layers
       const ab = kern.resident(a0);
@@ -123,7 +125,9 @@ for (const t of TARGETS) {
   for (const key of ['gops', 'gopsBest'] as const) {
     const results = SHAPES.map(([M, N, K]) => {
       const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
-      const ours = here.find((r) => r.build === t.build && r.wbits === t.wbits && r.kernel.startsWith('bitswitch'));
+      // the family the loader picks by default for this build and bit width
+      const name = `bitswitch-${defaultFamily(t.build as BuildName, t.wbits, t.wbits).name}`;
+      const ours = here.find((r) => r.build === t.build && r.wbits === t.wbits && r.kernel === name);
       const base = here.find((r) => r.kernel === t.baseline)!;
       return ours ? ours[key] / base[key] : NaN;
     });
