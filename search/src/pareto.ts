@@ -48,10 +48,10 @@ export interface PlotOptions {
 
 /** vega-lite spec: every SubNet as a faint point, each series' frontier as a line, series side by side by colour. */
 export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions): TopLevelSpec {
-  const rows = series.flatMap((s) => {
+  const rows = series.flatMap((s, k) => {
     const frontier = new Set(paretoFrontier(s.points));
     return s.points.map((p) => ({
-      series: s.label, cost: p.cost, accuracy: p.accuracy, name: p.name ?? '', label: p.label ?? '', frontier: frontier.has(p),
+      series: s.label, cost: p.cost, accuracy: p.accuracy, name: p.name ?? '', label: p.label ?? '', frontier: frontier.has(p), k,
     }));
   });
   const x = { field: 'cost', type: 'quantitative', title: options.xTitle, scale: { zero: false } } as const;
@@ -70,11 +70,12 @@ export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions
         mark: { type: 'line', point: true, interpolate: 'step-after' },
         encoding: { x, y, color, order: { field: 'cost', type: 'quantitative' }, tooltip: [{ field: 'name' }, { field: 'cost' }, { field: 'accuracy' }] },
       },
-      {
-        transform: [{ filter: "datum.label != ''" }],
-        mark: { type: 'text', align: 'left', dx: 5, dy: -6, fontSize: 10 },
+      // Labels above the point for the first series, below for the second, so equal points stay readable.
+      ...[0, 1].map((parity) => ({
+        transform: [{ filter: `datum.label != '' && datum.k % 2 == ${parity}` }],
+        mark: { type: 'text', align: 'left', dx: 5, dy: parity ? 10 : -6, fontSize: 10 },
         encoding: { x, y, color, text: { field: 'label' } },
-      },
+      })),
     ],
   } as TopLevelSpec;
 }
