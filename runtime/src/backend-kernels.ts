@@ -4,7 +4,7 @@
 import { packSigned } from '@bitswitch/format';
 import { createKernels, type BuildName, type Kernels, type PackedWeights, type PackedWeightsF32 } from '@bitswitch/kernels';
 import type { IntBackend, PreparedWeights } from './backend.ts';
-import { im2colRuns, patchBytes } from './backend-ts.ts';
+import { patchBytes } from './backend-ts.ts';
 
 interface KernelWeights extends PreparedWeights {
   packed: PackedWeights;
@@ -43,9 +43,9 @@ export function createKernelsBackend(options: { build?: BuildName } = {}): IntBa
       return { n, k, bits: l, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
     },
     quantize: (x, scale, bits) => kn.quantizeActivations(x, scale, bits),
-    // Row-copy im2col in JS straight into wasm memory beats the kernels' im2col, which copies
-    // its input in and its output out; the view is valid until the next call.
-    im2col: (x, g) => im2colRuns(x, g, patchView(patchBytes(g))),
+    // The kernels' im2col writes the patch matrix in place into a reused wasm block, which the
+    // GEMM then reads in place (no copy either way); the view is valid until the next call.
+    im2col: (x, g) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out: patchView(patchBytes(g)) }).data,
     gemm: (a, m, abits, w, ep) =>
       kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,

@@ -118,7 +118,7 @@ export function createTsBackend(): IntBackend {
       return { n, k, bits: l, bytes: packed.length, packed };
     },
     quantize: (x, scale, bits) => quantizeActivations(x, scale, bits),
-    im2col: (x, g) => im2colScalar(x, g, new Uint8Array(patchBytes(g))),
+    im2col: (x, g) => im2colRuns(x, g, new Uint8Array(patchBytes(g))),
     gemmInt32(a, m, _abits, w) {
       const out = new Int32Array(m * w.n);
       matmulNT(a, m, unpackSigned((w as TsWeights).packed, w.bits, w.n, w.k), w.n, w.k, out);

@@ -4,7 +4,6 @@
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Layer, Model } from '@bitswitch/format';
 import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
 import { im2colScalar } from './backend-ts.ts';
-import { quantizeInto } from './quantize.ts';
 import { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 import { checkInput } from './reference.ts';
@@ -23,11 +22,8 @@ interface MatmulStep {
   requantFor: number;
   output: string;
 }
-/**
- * `inPlace`: the first input has no other reader, so the sum overwrites it. `quantFor`: quantized
- * layers reading the sum, whose eq. 4 codes the same pass writes (key codesKey(output, q)).
- */
-interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; quantFor: number[]; output: string }
+/** `inPlace`: the first input has no other reader, so the sum overwrites it. */
+interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; output: string }
 interface BatchNormStep { kind: 'batchnorm'; layer: BatchNormLayer; input: string; output: string }
 interface UnaryStep { kind: 'relu' | 'flatten'; input: string; output: string }
 interface PoolStep { kind: 'pool'; input: string; inShape: number[]; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; output: string }
@@ -35,10 +31,7 @@ type Step = MatmulStep | AddStep | BatchNormStep | UnaryStep | PoolStep;
 
 /** What one precision needs per matmul step: weights (quantized steps) and the folded epilogue. */
 interface StepState { weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number }
-/** Per add step: the eq. 4 settings of each quantized reader. */
-interface AddState { codes: { q: number; scale: number; bits: number }[] }
 
-const codesKey = (tensor: string, q: number) => `${tensor}#codes${q}`;
 
 export interface PrecisionInfo {
   label: string;
@@ -66,7 +59,7 @@ export class Runtime {
   private readonly cache = new Map<string, PreparedWeights>();
   /** Prepared weights of the float (first and last) layers, by layer name. */
   private readonly floatWeights = new Map<string, PreparedWeights>();
-  private states: (StepState | AddState | undefined)[] = [];
+  private states: (StepState | undefined)[] = [];
   private current?: Precision;
   private lastSwitch?: PrecisionInfo;
   /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(). */
@@ -96,7 +89,6 @@ export class Runtime {
     const p = resolvePrecision(this.model, this.graph.quantized.length, spec);
     let derived = 0;
     this.states = this.steps.map((s) => {
-      if (s.kind === 'add') return { codes: s.quantFor.map((q) => ({ q, scale: this.actScale(q, p), bits: p.bits[q] })) };
       if (s.kind !== 'matmul') return undefined;
       const st = this.stepState(s, p);
       if (st.weights === undefined && s.q >= 0) {
@@ -120,7 +112,7 @@ export class Runtime {
     let float = 0;
     for (const w of this.floatWeights.values()) float += w.bytes;
     let active = float;
-    for (const st of this.states) if (st && 'weights' in st && st.weights) active += st.weights.bytes;
+    for (const st of this.states) if (st?.weights) active += st.weights.bytes;
     let cached = float;
     for (const w of this.cache.values()) cached += w.bytes;
     return { storedBytes: stored, activeBytes: active, cachedBytes: cached };
@@ -160,12 +152,6 @@ export class Runtime {
     const st = this.stepState({ ...s, requantFor: -1 }, resolvePrecision(this.model, bits.length, bits));
     st.weights ??= this.prepare(q, bit);
     return { inShape: s.inShape, run: (x, batch) => void this.runQuantized(s, st, x, batch) };
-  }
-
-  /** s_a of quantized layer q at precision p. */
-  private actScale(q: number, p: Precision): number {
-    const w = this.graph.quantized[q].weights;
-    return w.kind === 'int' ? w.actScales[p.bitIndex[q]] : 1;
   }
 
   private prepare(q: number, bit: number): PreparedWeights {
@@ -218,18 +204,14 @@ export class Runtime {
     return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale };
   }
 
-  private runStep(s: Step, state: StepState | AddState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
+  private runStep(s: Step, state: StepState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
     switch (s.kind) {
       case 'matmul': {
-        const st = state as StepState;
-        if (s.q < 0) return runFloat(s, st, this.floatWeights.get(s.layer.name)!, tensors.get(s.input) as Float32Array, batch, this.backend);
-        return this.runQuantized(s, st, tensors.get(codesKey(s.input, s.q)) ?? tensors.get(s.input)!, batch);
+        if (s.q < 0) return runFloat(s, state, this.floatWeights.get(s.layer.name)!, tensors.get(s.input) as Float32Array, batch, this.backend);
+        return this.runQuantized(s, state, tensors.get(s.input)!, batch);
       }
       case 'add': {
-        const y = addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
-        // eq. 4 for each quantized reader right after the sum, while it is in cache
-        for (const c of (state as AddState).codes) tensors.set(codesKey(s.output, c.q), quantizeInto(y, c.scale, c.bits, new Uint8Array(y.length)));
-        return y;
+        return addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
       }
       case 'batchnorm': {
         const x = tensors.get(s.input) as Float32Array;
@@ -260,7 +242,7 @@ export class Runtime {
 }
 
 /** Elementwise sum of float tensors, with an optional fused ReLU (small monomorphic loops: V8 keeps them optimized). */
-export function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
+function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
   const y = inPlace ? xs[0] : xs[0].slice();
   for (let j = 1; j < xs.length - 1; j++) addInto(y, xs[j]);
   return relu ? addReluInto(y, xs[xs.length - 1]) : addInto(y, xs[xs.length - 1]);
@@ -382,9 +364,7 @@ function compile(model: Model, graph: GraphInfo): Step[] {
         // Never overwrite the caller's input or a flatten (which aliases its own input).
         const first = model.layers.find((x) => x.name === l.inputs[0]);
         const inPlace = graph.readers.get(l.inputs[0]) === 1 && first !== undefined && first.op !== 'flatten' && !l.inputs.slice(1).includes(l.inputs[0]);
-        const output = relu ? after!.name : l.name;
-        const quantFor = (readersOf.get(output) ?? []).flatMap((r) => (graph.quantIndex.has(r.name) ? [graph.quantIndex.get(r.name)!] : []));
-        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, quantFor, output });
+        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, output: relu ? after!.name : l.name });
         break;
       }
       case 'batchnorm': steps.push({ kind: 'batchnorm', layer: l, input, output: l.name }); break;
