@@ -3,6 +3,7 @@
 // (the trainer's pull in TensorFlow.js, which `inspect` should not pay for).
 import { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
+import { demoCommand } from './demo.ts';
 
 type Register = (program: Command) => void;
 
@@ -10,7 +11,6 @@ type Register = (program: Command) => void;
 const MODULES: Record<string, string> = {
   train: '@bitswitch/trainer/cli',
   eval: '@bitswitch/trainer/cli',
-  demo: '@bitswitch/trainer/cli',
   supernet: '@bitswitch/trainer/hasb-cli',
   sensitivity: '@bitswitch/trainer/hessian-cli',
   search: '@bitswitch/search/cli',
@@ -25,8 +25,24 @@ program.command('inspect')
   .argument('<file>', 'a .bsw model file')
   .action((file: string) => { process.exitCode = inspectCommand(file); });
 
+program.command('demo')
+  .description('train a small CNN jointly on {8,6,4,2} (embedded MNIST), export one file, run it at every precision on the CPU runtime')
+  .option('--out <dir>', 'where the run, checkpoint and model.bsw go (default: a new temp folder)')
+  .action(async (o: { out?: string }) => { await demoCommand(o.out); });
+
 const wanted = process.argv[2];
-const modules = wanted && wanted in MODULES ? [MODULES[wanted]] : wanted === 'inspect' ? [] : [...new Set(Object.values(MODULES))];
+const modules = wanted && wanted in MODULES ? [MODULES[wanted]] : wanted === 'inspect' || wanted === 'demo' ? [] : [...new Set(Object.values(MODULES))];
 for (const m of modules) ((await import(m)) as { register: Register }).register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // Bad input (flags, files, shapes) is reported in one line; anything else is a bug: full stack.
+  const err = e as Error;
+  if (err instanceof RangeError || err?.name === 'FormatError' || err?.name === 'DivergenceError') {
+    console.error(`bitswitch: ${err.message}`);
+    process.exit(1);
+  }
+  console.error(err?.stack ?? err);
+  process.exit(2);
+}
