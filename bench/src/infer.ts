@@ -121,6 +121,7 @@ for (const [i, spec] of specs.entries()) {
 }
 const memory = rt.memory();
 const result = {
+  generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(),
   date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length,
   note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians over interleaved rounds; CPU shared with other jobs while measured',
   loadAverage: os.loadavg(),
