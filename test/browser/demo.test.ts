@@ -1,7 +1,7 @@
 // Drives the demo page in headless Debian Chromium: loads a model file and MNIST test images,
 // switches precision through the slider and a SubNet preset, and checks every prediction against
 // the Node runtime on the same images. Fails (never skips) when Chromium is missing.
-// Saves runtime/screenshot.png.
+// Saves a screenshot to $BITSWITCH_SCREENSHOT (e.g. runtime/screenshot.png) when set, else to the OS temp folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -106,7 +106,7 @@ test('demo page in Chromium matches the Node runtime at every precision switched
       console.log(`  chromium ${label}: ${COUNT} predictions = Node (${new Set(got.predictions).size} distinct classes), max |Δlogit| ${diff}, accuracy ${(100 * got.accuracy).toFixed(1)} %, ${got.latencyMs.toFixed(2)} ms/image, ${got.activeBytes} B`);
     }
     assert.equal(errors, []);
-    await page.screenshot({ path: join(root, 'runtime/screenshot.png'), fullPage: true });
+    await page.screenshot({ path: process.env.BITSWITCH_SCREENSHOT ?? join(tmpdir(), 'bitswitch-demo-screenshot.png'), fullPage: true });
   } finally {
     await context?.close();
     server.close();
