@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
+import * as tf from '@tensorflow/tfjs';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
 import { useBackend } from './device.ts';
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
@@ -21,6 +22,11 @@ interface TrainOptions {
   epochs?: string; pretrainEpochs?: string; batchSize?: string; lr?: string; pretrainLr?: string; scaleLrFactor?: string;
   distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string;
   out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean;
+}
+
+/** tfjs's production mode: no "install tfjs-node" banner from the cpu backend in the CLI's output. */
+function quietTf(): void {
+  tf.env().set('PROD', true);
 }
 
 function parseNumber(v: string, flag: string): number {
@@ -64,6 +70,7 @@ export function tableHeader(columns: string[]): string {
 
 /** Runs (or resumes) a training run into `out`, exports the model, returns the final per-bit accuracy. */
 export async function trainCommand(o: TrainOptions): Promise<Record<string, number>> {
+  quietTf();
   const backend = await useBackend(o.backend ?? 'auto');
   let trainer: Trainer;
   const resume = o.resume && hasCheckpoint(o.out);
@@ -142,6 +149,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
 
 /** Accuracy per bit of a model file on a dataset's test split (tfjs, or the plain-TS reference with `reference`). */
 export async function evalCommand(file: string, o: { data?: string; limit?: string; reference?: boolean; backend?: string }): Promise<Record<string, number>> {
+  quietTf();
   if (!existsSync(file)) throw new RangeError(`FILE: ${file} does not exist`);
   const model: Model = readModel(readFileSync(file));
   const dataName = o.data ?? (model.metadata?.dataset as string | undefined);
