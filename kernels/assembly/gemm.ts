@@ -252,6 +252,7 @@ let epBias: usize = 0;
 let epMul: usize = 0;
 let epAdd: usize = 0;
 let epRelu: bool = false;
+let epRes: usize = 0;
 let epRqScale: f32 = 0;
 let epRqMax: f32 = 0;
 let epTileF32: bool = false;
@@ -259,29 +260,34 @@ let epTileF32: bool = false;
 /** Whether tiles hold float32 sums (gemmF32) instead of int32. */
 export function setTileFloat(on: bool): void { epTileF32 = on; }
 
-/** Epilogue settings (scale = 0: raw int32 output): scales f32[n] (= aScale·wScale[n], precomputed), optional bias/mul/add f32[n], relu, requant scale (0 = float output) and bits. */
-export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, relu: i32, rqScale: f32, rqBits: i32): void {
-  epScale = scale; epBias = bias; epMul = mul; epAdd = add; epRelu = relu != 0;
+/**
+ * Epilogue settings (scale = 0: raw int32 output): scales f32[n] (= aScale·wScale[n], precomputed), optional
+ * bias/mul/add f32[n], residual f32[m][n] (added before ReLU; may be the output itself), relu, requant scale (0 = float output) and bits.
+ */
+export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, residual: usize, relu: i32, rqScale: f32, rqBits: i32): void {
+  epScale = scale; epBias = bias; epMul = mul; epAdd = add; epRes = residual; epRelu = relu != 0;
   epRqScale = rqScale; epRqMax = <f32>((1 << rqBits) - 1);
 }
 
-/** Float value of one output: scale, +bias, ·mul, +add, ReLU (each step rounded to float32). */
+/** Float value of one output (index o of out): scale, +bias, ·mul, +add, +residual, ReLU (each step rounded to float32). */
 // @ts-ignore: decorator
-@inline function epilogueValue(tileAt: usize, n: usize): f32 {
+@inline function epilogueValue(tileAt: usize, n: usize, o: usize): f32 {
   let y = (epTileF32 ? load<f32>(tileAt) : <f32>load<i32>(tileAt)) * load<f32>(epScale + (n << 2));
   if (epBias) y = y + load<f32>(epBias + (n << 2));
   if (epMul) y = y * load<f32>(epMul + (n << 2));
   if (epAdd) y = y + load<f32>(epAdd + (n << 2));
+  if (epRes) y = y + load<f32>(epRes + (o << 2));
   if (epRelu) y = max<f32>(y, 0);
   return y;
 }
 
 // @ts-ignore: decorator
-@inline function epilogueVector(acc: v128, n: usize): v128 {
+@inline function epilogueVector(acc: v128, n: usize, o: usize): v128 {
   let y = f32x4.mul(epTileF32 ? acc : f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
   if (epBias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
   if (epMul) y = f32x4.mul(y, v128.load(epMul + (n << 2)));
   if (epAdd) y = f32x4.add(y, v128.load(epAdd + (n << 2)));
+  if (epRes) y = f32x4.add(y, v128.load(epRes + (o << 2)));
   if (epRelu) y = f32x4.max(y, f32x4.splat(0));
   return y;
 }
@@ -303,7 +309,7 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
       const rs = f32x4.splat(epRqScale);
       const hi = f32x4.splat(epRqMax);
       for (; c + 4 <= cols; c += 4) {
-        const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c));
+        const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
           const q = f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0));
           const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.trunc_sat_f32x4_s(q), i32x4.splat(0)), i16x8.splat(0));
@@ -314,7 +320,7 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
       }
     }
     for (; c < cols; c++) {
-      const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c));
+      const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c), o + c);
       if (rq) store<u8>(out + o + c, <u8><i32>max<f32>(min<f32>(nearest<f32>(y / epRqScale), epRqMax), 0));
       else store<f32>(out + ((o + c) << 2), y);
     }

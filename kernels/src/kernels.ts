@@ -14,7 +14,7 @@ interface Exports {
   downcast(src: number, h: number, dst: number, l: number, n: number, k: number): void;
   packPanels(src: number, srcRowBytes: number, srcCb: number, n: number, k: number, bits: number, path: number, dst: number): number;
   gemmScratchBytes(k: number, path: number): number;
-  setEpilogue(scale: number, bias: number, mul: number, add: number, relu: number, rqScale: number, rqBits: number): void;
+  setEpilogue(scale: number, bias: number, mul: number, add: number, residual: number, relu: number, rqScale: number, rqBits: number): void;
   combineScales(wScale: number, perChannel: number, aScale: number, n: number, out: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
   maxBytes(src: number, rows: number, cols: number, ld: number): number;
@@ -55,6 +55,8 @@ export interface Epilogue {
   /** Per-channel affine y·mul + add (folded BatchNorm). */
   mul?: ArrayLike<number>;
   add?: ArrayLike<number>;
+  /** float32 [m][n] added after the affine and before ReLU (a residual connection); may be `out` itself. A view on the kernels' memory is read in place. */
+  residual?: Float32Array;
   relu?: boolean;
   /** Re-quantize to the next layer's unsigned activations (eq. 4): output becomes uint8. */
   requant?: { scale: number; bits: number };
@@ -193,18 +195,33 @@ export class Kernels {
     }
   }
 
-  /** eq. 4: float32 activations → unsigned `bits`-bit integers. */
-  quantizeActivations(x: Float32Array, scale: number, bits: number): Uint8Array {
+  /**
+   * eq. 4: float32 activations → unsigned `bits`-bit integers. `x` and `out` (length x.length) that
+   * are views on the kernels' memory are used in place (no copies).
+   */
+  quantizeActivations(x: Float32Array, scale: number, bits: number, out?: Uint8Array): Uint8Array {
     checkType('x', x, Float32Array);
     checkPositive('scale', scale);
     checkInt('bits', bits, 1, 8);
-    const src = this.put(x);
-    const dst = this.heap.alloc(x.length);
+    if (out !== undefined) { checkType('out', out, Uint8Array); checkLength('out', out, x.length); }
+    if (x.buffer.byteLength === 0 || (out && out.buffer.byteLength === 0)) {
+      throw new RangeError('x/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
+    }
+    const xIn = this.inMemory(x);
+    const outIn = out !== undefined && this.inMemory(out);
+    const srcIn = xIn ? x.byteOffset : 0;
+    const dstIn = outIn ? out.byteOffset : 0;
+    const src = xIn ? srcIn : this.put(x);
+    const dst = outIn ? dstIn : this.heap.alloc(x.length);
     try {
       this.x.quantizeActivations(src, x.length, scale, bits, dst);
-      return new Uint8Array(this.x.memory.buffer.slice(dst, dst + x.length));
+      if (outIn) return out.buffer === this.x.memory.buffer ? out : new Uint8Array(this.x.memory.buffer, dst, x.length);
+      const result = out ?? new Uint8Array(x.length);
+      result.set(new Uint8Array(this.x.memory.buffer, dst, x.length));
+      return result;
     } finally {
-      this.heap.release(src); this.heap.release(dst);
+      if (!xIn) this.heap.release(src);
+      if (!outIn) this.heap.release(dst);
     }
   }
 
@@ -382,6 +399,7 @@ export class Kernels {
       if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
       if (ep.add) checkLength('epilogue.add', ep.add, n);
       if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
+      this.checkResidual(ep.residual, m * n);
     }
     const OutType: Float32ArrayConstructor | Uint8ArrayConstructor | Int32ArrayConstructor = !ep ? Int32Array : ep.requant ? Uint8Array : Float32Array;
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
@@ -392,6 +410,9 @@ export class Kernels {
     const outIn = this.inMemory(out);
     const aPtr = aIn ? a.byteOffset : 0;
     const outPtr0 = outIn ? out.byteOffset : 0;
+    const res = ep?.residual;
+    const resIn = res !== undefined && this.inMemory(res);
+    const resPtr0 = resIn ? res.byteOffset : 0;
     const scratch = this.scratch(this.x.gemmScratchBytes(k, wt.family.path));
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
@@ -404,10 +425,11 @@ export class Kernels {
         const ws = tmp(this.putF32('wScale', ep.wScale));
         const sc = tmp(this.heap.alloc(4 * n));
         this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
-        this.x.setEpilogue(sc, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)),
+        const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
+        this.x.setEpilogue(sc, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)), resAt,
           ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
       } else {
-        this.x.setEpilogue(0, 0, 0, 0, 0, 0, 8);
+        this.x.setEpilogue(0, 0, 0, 0, 0, 0, 0, 8);
       }
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, acc16Chunk(wt.bits, abits)); // 0 would never advance
       this.x.gemm(aAt, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
@@ -461,6 +483,7 @@ export class Kernels {
     if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
     if (ep.add) checkLength('epilogue.add', ep.add, n);
     if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
+    this.checkResidual(ep.residual, m * n);
     const OutType: Float32ArrayConstructor | Uint8ArrayConstructor = ep.requant ? Uint8Array : Float32Array;
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
     const out = (args.out ?? new OutType(m * n)) as Float32Array | Uint8Array;
@@ -468,6 +491,9 @@ export class Kernels {
     const outIn = this.inMemory(out);
     const aPtr = aIn ? a.byteOffset : 0;
     const outPtr0 = outIn ? out.byteOffset : 0;
+    const res = ep.residual;
+    const resIn = res !== undefined && this.inMemory(res);
+    const resPtr0 = resIn ? res.byteOffset : 0;
     const scratch = this.scratch(4 * 8 * 4);
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
@@ -475,7 +501,8 @@ export class Kernels {
       const aAt = aIn ? aPtr : tmp(this.put(a));
       const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
       const ones = tmp(this.put(new Float32Array(n).fill(1)));
-      this.x.setEpilogue(ones, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)),
+      const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
+      this.x.setEpilogue(ones, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)), resAt,
         ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
       this.x.gemmF32(aAt, lda, m, k, wt.ptr, n, scratch, outPtr);
       if (!outIn) {
@@ -486,6 +513,13 @@ export class Kernels {
     } finally {
       for (const p of temps) this.heap.release(p);
     }
+  }
+
+  private checkResidual(res: Float32Array | undefined, len: number): void {
+    if (res === undefined) return;
+    checkType('epilogue.residual', res, Float32Array);
+    checkLength('epilogue.residual', res, len);
+    if (res.buffer.byteLength === 0) throw new RangeError('epilogue.residual: expected a live view; this one was detached when the kernels memory grew, take a fresh view');
   }
 
   private scratchPtr = 0;

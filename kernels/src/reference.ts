@@ -43,13 +43,15 @@ export interface EpilogueRef {
   bias?: ArrayLike<number>;
   mul?: ArrayLike<number>;
   add?: ArrayLike<number>;
+  /** float32 [m][n], added after the affine and before ReLU. */
+  residual?: ArrayLike<number>;
   relu?: boolean;
   requant?: { scale: number; bits: number };
 }
 
 /**
  * The GEMM epilogue in float32, one rounding per step: y = f32(acc)·f32(aScale·wScale[n]),
- * + bias, · mul, + add, ReLU; then either y, or eq. 4 re-quantization clip(round_half_even(y / s), 0, 2^b-1).
+ * + bias, · mul, + add, + residual[m][n], ReLU; then either y, or eq. 4 re-quantization clip(round_half_even(y / s), 0, 2^b-1).
  */
 export function epilogueRef(acc: ArrayLike<number>, m: number, n: number, ep: EpilogueRef): Float32Array | Uint8Array {
   const rq = ep.requant;
@@ -64,6 +66,7 @@ export function epilogueRef(acc: ArrayLike<number>, m: number, n: number, ep: Ep
       if (ep.bias) y = f32(y + f32(ep.bias[j]));
       if (ep.mul) y = f32(y * f32(ep.mul[j]));
       if (ep.add) y = f32(y + f32(ep.add[j]));
+      if (ep.residual) y = f32(y + f32(ep.residual[i * n + j]));
       if (ep.relu) y = Math.max(y, 0);
       if (rq) {
         const q = roundHalfEven(f32(y / rs));

@@ -131,6 +131,9 @@ for (const kern of KERNELS) {
             { wScale: perCh, aScale: 0.5, mul: vec(2), add: vec(4), relu: true, requant: { scale: 0.25, bits: 8 } },
             // power-of-two scales and integer accumulators put y/s exactly on .5 ties
             { wScale: [0.5], aScale: 1, requant: { scale: 1, bits: 8 } },
+            // residual connection before ReLU, float and re-quantized output
+            { wScale: perCh, aScale: 0.05, mul: vec(3), add: vec(1), residual: Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 4), relu: true },
+            { wScale: [0.5], aScale: 1, residual: Float32Array.from({ length: m * n }, () => Math.floor(rand() * 9) - 4 + 0.5), relu: true, requant: { scale: 1, bits: abits } },
           ];
           const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
           for (const ep of eps) {
@@ -159,6 +162,15 @@ for (const kern of KERNELS) {
     const got = kern.gemm({ a: aView, m, k, weights: pw, abits: 4, out: oView });
     assert.ok(got === oView);
     assertSame(new Int32Array(kern.memory.buffer, ob.ptr, m * n), gemmRef(a, m, k, k, w, n), 'in place');
+    // residual read in place from wasm memory, written over itself (out === residual)
+    const ep = { wScale: [0.01], aScale: 0.5, relu: true };
+    const res = Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 2);
+    const rb = kern.resident(new Uint8Array(res.buffer));
+    const rView = new Float32Array(kern.memory.buffer, rb.ptr, m * n);
+    const gotRes = kern.gemm({ a: aView, m, k, weights: pw, abits: 4, epilogue: { ...ep, residual: rView }, out: rView });
+    assert.ok(gotRes === rView);
+    assertSame(gotRes, epilogueRef(gemmRef(a, m, k, k, w, n), m, n, { ...ep, residual: res }), 'residual in place');
+    kern.free(rb);
     kern.free(ab); kern.free(ob);
     // a view detached by memory growth is refused with a clear message
     const stale = new Uint8Array(kern.memory.buffer, 0, 8);
@@ -186,6 +198,8 @@ for (const kern of KERNELS) {
       [{ epilogue: { wScale: [1], aScale: -1 } }, /epilogue.aScale: expected a finite number > 0/],
       [{ epilogue: { wScale: [1], aScale: 1, bias: [1] } }, /epilogue.bias.length: expected 3/],
       [{ epilogue: { wScale: [1], aScale: 1, requant: { scale: 1, bits: 0 } } }, /epilogue.requant.bits/],
+      [{ epilogue: { wScale: [1], aScale: 1, residual: new Float32Array(5) } }, /epilogue.residual.length: expected 6/],
+      [{ epilogue: { wScale: [1], aScale: 1, residual: [1, 2, 3, 4, 5, 6] } }, /epilogue.residual: expected a Float32Array/],
       [{ out: new Float32Array(6) }, /out: expected a Int32Array/],
       [{ out: new Int32Array(5) }, /out.length: expected 6/],
     ];

@@ -22,6 +22,7 @@ for (const kern of KERNELS) {
           { bias: vec(1), relu: true },
           { mul: vec(2), add: vec(1), relu: true },
           { bias: vec(1), mul: vec(2), add: vec(1), relu: true, requant: { scale: 0.05, bits: 8 } },
+          { bias: vec(1), residual: Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 4), relu: true },
         ];
         for (const ep of eps) {
           assertSame(kern.gemmF32({ a, m, k, lda, weights: pw, epilogue: ep }), epilogueRef(acc, m, n, { ...ep, wScale: [1], aScale: 1 }), `${m}x${n}x${k} ${Object.keys(ep)}`);

@@ -37,6 +37,43 @@ for (const kern of KERNELS) {
     }
   });
 
+  test(`${kern.build}: eq. 4 SIMD lanes match the reference on ties, clip boundaries, extremes and odd lengths`, () => {
+    const rand = rng(12);
+    for (const scale of [0.1, 0.125, 0.3, 1 / 3, 7.5e-3, 1e-30, 3e30]) {
+      for (const bits of [1, 2, 4, 6, 8]) {
+        const hi = 2 ** bits - 1;
+        const len = 1 + Math.floor(rand() * 90);
+        const x = Float32Array.from({ length: len }, () => {
+          const r = rand();
+          if (r < 0.3) return (Math.floor(rand() * 2 * hi + 4) - 2 + 0.5) * scale; // near .5 ties
+          if (r < 0.45) return (hi + (rand() - 0.5)) * scale; // around the upper clip
+          if (r < 0.55) return [0, -0, -1e-45, 1e-45, 3.4e38, -3.4e38, Infinity, -Infinity][Math.floor(rand() * 8)];
+          return (rand() - 0.2) * 1.5 * hi * scale;
+        });
+        assertSame(kern.quantizeActivations(x, scale, bits), quantizeActivationsRef(x, scale, bits), `s ${scale} bits ${bits} len ${len}`);
+      }
+    }
+  });
+
+  test(`${kern.build}: eq. 4 reads and writes views on wasm memory in place`, () => {
+    const rand = rng(13);
+    const x = Float32Array.from({ length: 37 }, () => (rand() - 0.2) * 20);
+    kern.quantizeActivations(x, 0.1, 8); // warm the allocator so the views below stay live
+    const xb = kern.resident(new Uint8Array(x.buffer));
+    const ob = kern.resident(new Uint8Array(x.length));
+    const xView = new Float32Array(kern.memory.buffer, xb.ptr, x.length);
+    const oView = new Uint8Array(kern.memory.buffer, ob.ptr, x.length);
+    const got = kern.quantizeActivations(xView, 0.1, 8, oView);
+    assert.ok(got === oView);
+    assertSame(got, quantizeActivationsRef(x, 0.1, 8), 'in place');
+    const js = new Uint8Array(x.length);
+    assert.ok(kern.quantizeActivations(x, 0.1, 8, js) === js);
+    assertSame(js, quantizeActivationsRef(x, 0.1, 8), 'into a JS out');
+    kern.free(xb); kern.free(ob);
+    assert.throws(() => kern.quantizeActivations(x, 0.1, 8, new Uint8Array(3)), /out.length: expected 37, got 3/);
+    assert.is(kern.residentBytes, 0);
+  });
+
   test(`${kern.build}: eq. 1 and eq. 4 match the shared vectors`, () => {
     for (const c of readVectors<{ h: number; scale: number; w: number[]; wh: number[] }>('double_rounding.json').cases) {
       const w = Float32Array.from(c.w);
