@@ -5,8 +5,6 @@ import { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
 import { demoCommand } from './demo.ts';
 
-type Register = (program: Command) => void;
-
 /** Command name → module that registers it. */
 const MODULES: Record<string, string> = {
   train: '@bitswitch/trainer/cli',
@@ -32,7 +30,10 @@ program.command('demo')
 
 const wanted = process.argv[2];
 const modules = wanted && wanted in MODULES ? [MODULES[wanted]] : wanted === 'inspect' || wanted === 'demo' ? [] : [...new Set(Object.values(MODULES))];
-for (const m of modules) ((await import(m)) as { register: Register }).register(program);
+for (const m of modules) {
+  const deps = m === '@bitswitch/search/cli' ? { evaluator: (await import('./evaluate.ts')).runtimeEvaluator } : undefined;
+  ((await import(m)) as { register: (p: Command, d?: unknown) => void }).register(program, deps);
+}
 
 try {
   await program.parseAsync(process.argv);

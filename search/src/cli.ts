@@ -235,7 +235,7 @@ export function register(program: Command, deps: CliDeps = {}): void {
   program.command('pareto')
     .description('evaluate every SubNet (inference) and plot the accuracy/budget Pareto frontier (SVG or HTML)')
     .argument('<model>', 'a .bsw model file with SubNets (from bitswitch search)')
-    .requiredOption('--data <path>', 'evaluation data set, as the runtime evaluator takes it')
+    .requiredOption('--data <name>', 'evaluation data set: mnist | fashion-mnist (its test split)')
     .option('--baseline <model>', 'second SuperNet to plot beside it (e.g. trained with uniform sampling); uses its own SubNets, else those of <model>')
     .option('--label <name>', 'series name of <model>', 'HASB')
     .option('--baseline-label <name>', 'series name of --baseline', 'uniform sampling')
