@@ -3,8 +3,7 @@
 // bit switch is one down-cast + panel pack per layer inside wasm.
 import { packSigned } from '@bitswitch/format';
 import { createKernels, type BuildName, type Kernels, type PackedWeights, type PackedWeightsF32 } from '@bitswitch/kernels';
-import type { IntBackend, PreparedWeights } from './backend.ts';
-import { patchBytes } from './backend-ts.ts';
+import type { IntBackend, PreparedWeights, Workspace } from './backend.ts';
 
 interface KernelWeights extends PreparedWeights {
   packed: PackedWeights;
@@ -26,33 +25,45 @@ export function createKernelsBackend(options: { build?: BuildName } = {}): IntBa
     }
     return buf;
   };
-  // One patch-matrix block in wasm memory, reused: the GEMM reads it in place (no copy).
-  let patches: { ptr: number; bytes: number } | undefined;
-  const patchView = (bytes: number): Uint8Array => {
-    if (!patches || patches.bytes < bytes) {
-      if (patches) kn.heap.release(patches.ptr);
-      patches = { ptr: kn.heap.alloc(bytes), bytes };
-    }
-    return new Uint8Array(kn.memory.buffer, patches.ptr, bytes);
-  };
   return {
     name: `kernels-${kn.build}`,
     kernels: kn,
+    workspace: wasmWorkspace(kn),
     prepareWeights(wh, h, l, n, k): KernelWeights {
       const packed = kn.switchBits(residentStored(wh, h, n, k), h, l, n, k, { abits: l });
       return { n, k, bits: l, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
     },
-    quantize: (x, scale, bits) => kn.quantizeActivations(x, scale, bits),
-    // The kernels' im2col writes the patch matrix in place into a reused wasm block, which the
-    // GEMM then reads in place (no copy either way); the view is valid until the next call.
-    im2col: (x, g) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out: patchView(patchBytes(g)) }).data,
-    gemm: (a, m, abits, w, ep) =>
-      kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep }) as Float32Array | Uint8Array,
+    // Views on the workspace (wasm memory) are read and written in place: no copies between JS and wasm.
+    quantize: (x, scale, bits, out) => kn.quantizeActivations(x, scale, bits, out),
+    im2col: (x, g, out) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out }).data,
+    im2colFloat: (x, g, out) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out }).data,
+    gemm: (a, m, abits, w, ep, out) =>
+      kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep, out }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,
     prepareFloatWeights(values, n, k): KernelFloatWeights {
       const packed = kn.packGemmWeightsF32(values, n, k);
       return { n, k, bits: 32, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
     },
-    gemmFloat: (a, m, w, ep) => kn.gemmF32({ a, m, k: w.k, weights: (w as KernelFloatWeights).packed, epilogue: ep }) as Float32Array,
+    gemmFloat: (a, m, w, ep, out) => kn.gemmF32({ a, m, k: w.k, weights: (w as KernelFloatWeights).packed, epilogue: ep, out }) as Float32Array,
+  };
+}
+
+/** Workspace slots as blocks of the kernels' heap (grow-only), viewed on the current memory buffer. */
+function wasmWorkspace(kn: Kernels): Workspace {
+  const slots = new Map<number, { ptr: number; bytes: number }>();
+  const at = (id: number) => {
+    const b = slots.get(id);
+    if (!b) throw new RangeError(`workspace slot ${id}: expected a reserved slot`);
+    return b.ptr;
+  };
+  return {
+    reserve(id, bytes) {
+      const b = slots.get(id);
+      if (b && b.bytes >= bytes) return;
+      if (b) kn.heap.release(b.ptr);
+      slots.set(id, { ptr: kn.heap.alloc(bytes), bytes });
+    },
+    f32: (id, len) => new Float32Array(kn.memory.buffer, at(id), len),
+    u8: (id, len) => new Uint8Array(kn.memory.buffer, at(id), len),
   };
 }

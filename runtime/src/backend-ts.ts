@@ -1,7 +1,7 @@
 // Plain TypeScript integer backend: the scalar reference for the kernel backend and a
 // fallback where WebAssembly is unavailable. Weights are held in the format's packed layout.
 import { doubleRoundAll, packSigned, quantizeActivations, roundHalfEven, unpackSigned } from '@bitswitch/format';
-import type { ConvGeometry, Epilogue, FloatEpilogue, IntBackend, PreparedWeights } from './backend.ts';
+import type { ConvGeometry, Epilogue, FloatEpilogue, IntBackend, PreparedWeights, Workspace } from './backend.ts';
 
 interface TsWeights extends PreparedWeights {
   packed: Uint8Array;
@@ -110,26 +110,55 @@ export function matmulNT(a: ArrayLike<number>, m: number, w: ArrayLike<number>, 
   }
 }
 
+/** Workspace of plain ArrayBuffers. */
+export function jsWorkspace(): Workspace {
+  const slots = new Map<number, ArrayBuffer>();
+  const at = (id: number) => {
+    const b = slots.get(id);
+    if (!b) throw new RangeError(`workspace slot ${id}: expected a reserved slot`);
+    return b;
+  };
+  return {
+    reserve(id, bytes) { if ((slots.get(id)?.byteLength ?? -1) < bytes) slots.set(id, new ArrayBuffer(Math.ceil(bytes / 16) * 16)); },
+    f32: (id, len) => new Float32Array(at(id), 0, len),
+    u8: (id, len) => new Uint8Array(at(id), 0, len),
+  };
+}
+
 export function createTsBackend(): IntBackend {
   return {
     name: 'ts-scalar',
+    workspace: jsWorkspace(),
     prepareWeights(wh, h, l, n, k): TsWeights {
       const packed = packSigned(doubleRoundAll(wh, h, l), l, n, k);
       return { n, k, bits: l, bytes: packed.length, packed };
     },
-    quantize: (x, scale, bits) => quantizeActivations(x, scale, bits),
-    im2col: (x, g) => im2colRuns(x, g, new Uint8Array(patchBytes(g))),
+    quantize(x, scale, bits, out) {
+      const q = quantizeActivations(x, scale, bits);
+      if (!out) return q;
+      out.set(q);
+      return out;
+    },
+    im2col: (x, g, out) => im2colRuns(x, g, out ?? new Uint8Array(patchBytes(g))),
+    im2colFloat: (x, g, out) => im2colScalar(x, g, out),
     gemmInt32(a, m, _abits, w) {
       const out = new Int32Array(m * w.n);
       matmulNT(a, m, unpackSigned((w as TsWeights).packed, w.bits, w.n, w.k), w.n, w.k, out);
       return out;
     },
-    gemm(a, m, abits, w, ep) {
-      return applyEpilogue(this.gemmInt32(a, m, abits, w), m, w.n, ep);
+    gemm(a, m, abits, w, ep, out) {
+      return into(applyEpilogue(this.gemmInt32(a, m, abits, w), m, w.n, ep), out);
     },
     prepareFloatWeights: (values, n, k): TsFloatWeights => ({ n, k, bits: 32, bytes: values.byteLength, values }),
-    gemmFloat: (a, m, w, ep) => gemmFloatScalar(a, m, (w as TsFloatWeights).values, w.n, w.k, ep),
+    gemmFloat: (a, m, w, ep, out) => into(gemmFloatScalar(a, m, (w as TsFloatWeights).values, w.n, w.k, ep), out),
   };
+}
+
+function into(y: Float32Array | Uint8Array, out?: Float32Array | Uint8Array): Float32Array | Uint8Array {
+  if (!out) return y;
+  if (out.constructor !== y.constructor) throw new RangeError(`out: expected a ${y.constructor.name}, got a ${out.constructor.name}`);
+  out.set(y);
+  return out;
 }
 
 /** Float32 GEMM in k order, one rounding per multiply and per add (no FMA), then the float epilogue. */
@@ -164,6 +193,7 @@ export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: numb
       if (ep.bias) y = f32(y + ep.bias[j]);
       if (ep.mul) y = f32(y * ep.mul[j]);
       if (ep.add) y = f32(y + ep.add[j]);
+      if (ep.residual) y = f32(y + ep.residual[i * n + j]);
       if (ep.relu && y < 0) y = 0;
       if (rq) {
         const q = roundHalfEven(f32(y / rs));

@@ -24,6 +24,8 @@ export interface Epilogue {
   bias?: Float32Array;
   mul?: Float32Array;
   add?: Float32Array;
+  /** float32 [m][n] added before ReLU (a fused residual connection). */
+  residual?: Float32Array;
   relu: boolean;
   requant?: { scale: number; bits: number };
 }
@@ -39,16 +41,31 @@ export interface ConvGeometry {
   outH: number; outW: number;
 }
 
+/**
+ * Buffers the executor keeps across runs, by slot id (grow-only). On the kernels backend they lie
+ * in wasm memory, so every kernel reads and writes them in place. reserve() may invalidate earlier
+ * views of any slot: take views after reserving, and again after any call that may allocate.
+ */
+export interface Workspace {
+  reserve(id: number, bytes: number): void;
+  f32(id: number, len: number): Float32Array;
+  u8(id: number, len: number): Uint8Array;
+}
+
 export interface IntBackend {
   readonly name: string;
+  /** The executor's working memory (one per backend instance). */
+  readonly workspace: Workspace;
   /** eq. 2 on stored W̃_h ([n][k] int8, h bits) and the backend's packing at `l` bits (activations at `l` bits too). */
   prepareWeights(wh: Int8Array, h: number, l: number, n: number, k: number): PreparedWeights;
-  /** eq. 4: unsigned `bits` codes of x / scale. */
-  quantize(x: Float32Array, scale: number, bits: number): Uint8Array;
-  /** Rows of the patch matrix [batch·outH·outW][kh·kw·c] of NHWC codes; padding reads 0 (z_b = 0). */
-  im2col(x: Uint8Array, g: ConvGeometry): Uint8Array;
-  /** epilogue(Σ_k a[m][k] · w[n][k]) as [m][n]: float32, or uint8 codes with requant. */
-  gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue): Float32Array | Uint8Array;
+  /** eq. 4: unsigned `bits` codes of x / scale (into `out` when given). */
+  quantize(x: Float32Array, scale: number, bits: number, out?: Uint8Array): Uint8Array;
+  /** Rows of the patch matrix [batch·outH·outW][kh·kw·c] of NHWC codes; padding reads 0 (z_b = 0). Into `out` when given. */
+  im2col(x: Uint8Array, g: ConvGeometry, out?: Uint8Array): Uint8Array;
+  /** The same for float32 inputs (float first layer), into `out`. */
+  im2colFloat(x: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array;
+  /** epilogue(Σ_k a[m][k] · w[n][k]) as [m][n]: float32, or uint8 codes with requant (into `out` when given; may return a fresh view of it). */
+  gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
   /** Raw int32 accumulators Σ_k a[m][k] · w[n][k], for exact tests. */
   gemmInt32(a: Uint8Array, m: number, abits: number, w: PreparedWeights): Int32Array;
   /** Float32 weights [n][k] of a full-precision (first or last) layer, for gemmFloat. */
@@ -57,7 +74,7 @@ export interface IntBackend {
    * Float32 GEMM of the full-precision layers: Σ_k a[m][k]·w[n][k] summed in k order in float32
    * (no FMA), then the epilogue without the dequantization scales (bias, mul, add, ReLU, requant).
    */
-  gemmFloat(a: Float32Array, m: number, w: PreparedWeights, ep: FloatEpilogue): Float32Array | Uint8Array;
+  gemmFloat(a: Float32Array, m: number, w: PreparedWeights, ep: FloatEpilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
 }
 
 export type FloatEpilogue = Omit<Epilogue, 'wScale' | 'aScale'>;

@@ -3,8 +3,7 @@
 // (layer, bit) so switching precision only derives what has not been derived before.
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Layer, Model } from '@bitswitch/format';
 import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './backend.ts';
-import { im2colScalar } from './backend-ts.ts';
-import { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
+import { analyseGraph, batchNormSet, elementCount, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 import { checkInput } from './reference.ts';
 
@@ -20,14 +19,35 @@ interface MatmulStep {
   relu: boolean;
   /** Quantized layer whose input this step's output is (fused eq. 4), or -1. */
   requantFor: number;
+  /** A float tensor added in the epilogue before ReLU (a fused residual add), or undefined. */
+  residual?: string;
   output: string;
 }
-/** `inPlace`: the first input has no other reader, so the sum overwrites it. */
-interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; inPlace: boolean; output: string }
+interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; output: string }
 interface BatchNormStep { kind: 'batchnorm'; layer: BatchNormLayer; input: string; output: string }
 interface UnaryStep { kind: 'relu' | 'flatten'; input: string; output: string }
 interface PoolStep { kind: 'pool'; input: string; inShape: number[]; pool: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; output: string }
 type Step = MatmulStep | AddStep | BatchNormStep | UnaryStep | PoolStep;
+
+/** A tensor in the workspace: its slot, values per image, element type (float32 or uint8 codes). */
+interface Tensor { slot: number; perImage: number; f32: boolean }
+
+/** Where every tensor lives: slots are reused once a tensor's last reader has run. */
+interface WorkspacePlan {
+  tensors: Map<string, Tensor>;
+  /** Bytes per image of each slot; then the codes, patch and float-patch scratch slots. */
+  slotBytes: number[];
+  codes: number;
+  patches: number;
+  floatPatches: number;
+  /** Output of a layer timed alone (layerAtBit). */
+  single: number;
+}
+
+export interface RuntimeOptions {
+  /** Fuse `add` (+ ReLU) into the GEMM epilogue of its later matmul input (default true; false is for tests). */
+  fuseResidual?: boolean;
+}
 
 /** What one precision needs per matmul step: weights (quantized steps) and the folded epilogue. */
 interface StepState { weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number }
@@ -56,6 +76,7 @@ export class Runtime {
   readonly backend: IntBackend;
   readonly graph: GraphInfo;
   private readonly steps: Step[];
+  private readonly plan: WorkspacePlan;
   private readonly cache = new Map<string, PreparedWeights>();
   /** Prepared weights of the float (first and last) layers, by layer name. */
   private readonly floatWeights = new Map<string, PreparedWeights>();
@@ -66,11 +87,12 @@ export class Runtime {
   codeHook?: (layer: string, codes: Uint8Array) => void;
 
   /** Validates the graph and derives the weights of `precision` (default: the highest bit). */
-  constructor(model: Model, backend: IntBackend, precision: PrecisionSpec = model.bits[0]) {
+  constructor(model: Model, backend: IntBackend, precision: PrecisionSpec = model.bits[0], options: RuntimeOptions = {}) {
     this.model = model;
     this.backend = backend;
     this.graph = analyseGraph(model);
-    this.steps = compile(model, this.graph);
+    this.steps = compile(model, this.graph, options.fuseResidual ?? true);
+    this.plan = planWorkspace(this.steps, this.graph, model.layers[model.layers.length - 1].name);
     for (const s of this.steps) {
       if (s.kind !== 'matmul' || s.q >= 0) continue;
       const [n, k] = matrixShape(s.layer);
@@ -126,13 +148,21 @@ export class Runtime {
     this.setPrecision(p.bits);
   }
 
-  /** Logits [batch][outputs] for NHWC float input. */
+  /** Logits [batch][outputs] for NHWC float input. Intermediate tensors stay in the backend's workspace. */
   run(input: ArrayLike<number>, batch = 1): Float32Array {
     checkInput(this.model, input, batch);
-    const x = input instanceof Float32Array ? input : Float32Array.from(input);
-    const tensors = new Map<string, Float32Array | Uint8Array>([['input', x]]);
-    for (const [i, s] of this.steps.entries()) tensors.set(s.output, this.runStep(s, this.states[i]!, tensors, batch));
-    return tensors.get(this.model.layers[this.model.layers.length - 1].name) as Float32Array;
+    const ws = this.backend.workspace;
+    this.plan.slotBytes.forEach((bytes, id) => ws.reserve(id, bytes * batch));
+    (this.view('input', batch) as Float32Array).set(input);
+    for (const [i, s] of this.steps.entries()) this.runStep(s, this.states[i]!, batch);
+    return (this.view(this.model.layers[this.model.layers.length - 1].name, batch) as Float32Array).slice();
+  }
+
+  /** A fresh view of a tensor (views die when the wasm memory grows). */
+  private view(name: string, batch: number): Float32Array | Uint8Array {
+    const t = this.plan.tensors.get(name)!;
+    const ws = this.backend.workspace;
+    return t.f32 ? ws.f32(t.slot, t.perImage * batch) : ws.u8(t.slot, t.perImage * batch);
   }
 
   /** Index of the largest logit per image. */
@@ -149,9 +179,22 @@ export class Runtime {
     if (!s) throw new RangeError(`q: expected a quantized layer index in 0..${this.graph.quantized.length - 1}, got ${q}`);
     const bits = this.current!.bits.slice();
     bits[q] = bit;
-    const st = this.stepState({ ...s, requantFor: -1 }, resolvePrecision(this.model, bits.length, bits));
+    const single: MatmulStep = { ...s, requantFor: -1, residual: undefined };
+    const st = this.stepState(single, resolvePrecision(this.model, bits.length, bits));
     st.weights ??= this.prepare(q, bit);
-    return { inShape: s.inShape, run: (x, batch) => void this.runQuantized(s, st, x, batch) };
+    const [n, k] = matrixShape(s.layer);
+    const plan = this.plan;
+    return {
+      inShape: s.inShape,
+      run: (x, batch) => {
+        const ws = this.backend.workspace;
+        const rows = batch * elementCount(s.outShape) / n;
+        ws.reserve(plan.codes, x.length);
+        ws.reserve(plan.patches, rows * k);
+        ws.reserve(plan.single, rows * n * 4);
+        this.runQuantized(single, st, x, batch, () => ws.f32(plan.single, rows * n));
+      },
+    };
   }
 
   private prepare(q: number, bit: number): PreparedWeights {
@@ -204,46 +247,78 @@ export class Runtime {
     return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale };
   }
 
-  private runStep(s: Step, state: StepState, tensors: Map<string, Float32Array | Uint8Array>, batch: number): Float32Array | Uint8Array {
+  private runStep(s: Step, state: StepState, batch: number): void {
     switch (s.kind) {
       case 'matmul': {
-        if (s.q < 0) return runFloat(s, state, this.floatWeights.get(s.layer.name)!, tensors.get(s.input) as Float32Array, batch, this.backend);
-        return this.runQuantized(s, state, tensors.get(s.input)!, batch);
+        const x = this.view(s.input, batch);
+        const out = () => this.view(s.output, batch);
+        if (s.q < 0) this.runFloat(s, state, x as Float32Array, batch, out);
+        else this.runQuantized(s, state, x, batch, out);
+        return;
       }
       case 'add': {
-        return addTensors(s.inputs.map((name) => tensors.get(name) as Float32Array), s.relu, s.inPlace);
+        addTensors(s.inputs.map((name) => this.view(name, batch) as Float32Array), s.relu, this.view(s.output, batch) as Float32Array);
+        return;
       }
       case 'batchnorm': {
-        const x = tensors.get(s.input) as Float32Array;
+        const x = this.view(s.input, batch) as Float32Array;
+        const y = this.view(s.output, batch) as Float32Array;
         const C = s.layer.channels;
         const set = batchNormSet(s.layer, this.graph.quantIndex, this.current!.bitIndex, this.model.bits.length);
         const p = s.layer.params.subarray(set * 4 * C, (set + 1) * 4 * C);
-        return x.map((v, i) => { const c = i % C; return (p[c] * (v - p[2 * C + c])) / Math.sqrt(p[3 * C + c] + s.layer.epsilon) + p[C + c]; });
+        for (let i = 0; i < x.length; i++) { const c = i % C; y[i] = (p[c] * (x[i] - p[2 * C + c])) / Math.sqrt(p[3 * C + c] + s.layer.epsilon) + p[C + c]; }
+        return;
       }
-      case 'relu': return (tensors.get(s.input) as Float32Array).map((v) => (v > 0 ? v : 0));
-      case 'flatten': return tensors.get(s.input)!;
-      case 'pool': return avgPool(tensors.get(s.input) as Float32Array, s, batch);
+      case 'relu': {
+        const x = this.view(s.input, batch) as Float32Array;
+        const y = this.view(s.output, batch) as Float32Array;
+        for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        return;
+      }
+      case 'flatten': return; // aliases its input
+      case 'pool': avgPool(this.view(s.input, batch) as Float32Array, s, batch, this.view(s.output, batch) as Float32Array); return;
     }
   }
 
-  private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number): Float32Array | Uint8Array {
+  /** The residual view is taken right before the GEMM (earlier calls may have grown the memory). */
+  private epilogue(s: MatmulStep, st: StepState, batch: number): Epilogue {
+    return s.residual === undefined ? st.ep : { ...st.ep, residual: this.view(s.residual, batch) as Float32Array };
+  }
+
+  private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number, out: () => Float32Array | Uint8Array): void {
     const b = this.backend;
-    const codes = x instanceof Uint8Array ? x : b.quantize(x, st.ascale, st.abits); // eq. 4
+    const ws = b.workspace;
+    const codes = x instanceof Uint8Array ? x : b.quantize(x, st.ascale, st.abits, ws.u8(this.plan.codes, x.length)); // eq. 4
     this.codeHook?.(s.layer.name, codes);
     let a = codes;
     let m = batch;
     if (s.layer.op === 'conv2d') {
       const g = geometry(s.layer, s.inShape, batch);
       m = batch * g.outH * g.outW;
-      if (!isPointwise(g)) a = b.im2col(codes, g);
+      if (!isPointwise(g)) a = b.im2col(codes, g, ws.u8(this.plan.patches, m * st.weights!.k));
     }
-    return b.gemm(a, m, st.abits, st.weights!, st.ep);
+    b.gemm(a, m, st.abits, st.weights!, this.epilogue(s, st, batch), out());
+  }
+
+  /** Float conv/dense (first and last layers): float32 im2col + the backend's float GEMM, same epilogue. */
+  private runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number, out: () => Float32Array | Uint8Array): void {
+    const w = this.floatWeights.get(s.layer.name)!;
+    const l = s.layer;
+    let a = x;
+    let m = batch;
+    if (l.op === 'conv2d') {
+      const g = geometry(l, s.inShape, batch);
+      m = batch * g.outH * g.outW;
+      if (!isPointwise(g)) a = this.backend.im2colFloat(x, g, this.backend.workspace.f32(this.plan.floatPatches, m * w.k));
+    }
+    const { wScale: _w, aScale: _a, ...ep } = this.epilogue(s, st, batch);
+    this.backend.gemmFloat(a, m, w, ep, out());
   }
 }
 
-/** Elementwise sum of float tensors, with an optional fused ReLU (small monomorphic loops: V8 keeps them optimized). */
-function addTensors(xs: Float32Array[], relu: boolean, inPlace: boolean): Float32Array {
-  const y = inPlace ? xs[0] : xs[0].slice();
+/** Elementwise sum of float tensors into y, with an optional fused ReLU (small monomorphic loops: V8 keeps them optimized). */
+function addTensors(xs: Float32Array[], relu: boolean, y: Float32Array): Float32Array {
+  y.set(xs[0]);
   for (let j = 1; j < xs.length - 1; j++) addInto(y, xs[j]);
   return relu ? addReluInto(y, xs[xs.length - 1]) : addInto(y, xs[xs.length - 1]);
 }
@@ -288,25 +363,11 @@ function isPointwise(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1;
 }
 
-/** Float conv/dense (first and last layers): float32 im2col + the backend's float GEMM, same epilogue. */
-function runFloat(s: MatmulStep, st: StepState, w: PreparedWeights, x: Float32Array, batch: number, b: IntBackend): Float32Array | Uint8Array {
-  const l = s.layer;
-  let a = x;
-  let m = batch;
-  if (l.op === 'conv2d') {
-    const g = geometry(l, s.inShape, batch);
-    m = batch * g.outH * g.outW;
-    if (!isPointwise(g)) a = im2colScalar(x, g, new Float32Array(m * w.k));
-  }
-  const { wScale: _w, aScale: _a, ...ep } = st.ep;
-  return b.gemmFloat(a, m, w, ep);
-}
-
-function avgPool(x: Float32Array, s: PoolStep, batch: number): Float32Array {
+function avgPool(x: Float32Array, s: PoolStep, batch: number, y: Float32Array): Float32Array {
   const [H, W, C] = s.inShape;
   const r = padBefore(H, s.pool[0], s.strides[0], s.padding);
   const c = padBefore(W, s.pool[1], s.strides[1], s.padding);
-  const y = new Float32Array(batch * r.out * c.out * C);
+  y.fill(0);
   let o = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < r.out; oy++) {
@@ -330,13 +391,22 @@ function avgPool(x: Float32Array, s: PoolStep, batch: number): Float32Array {
   return y;
 }
 
-/** Turns layers into steps, fusing BatchNorm, ReLU and requantization where a tensor has a single reader. */
-function compile(model: Model, graph: GraphInfo): Step[] {
+/**
+ * Turns layers into steps, fusing BatchNorm, ReLU and requantization where a tensor has a single
+ * reader, and a two-input add (+ ReLU) into the epilogue of its later matmul input when that
+ * input has no other reader and no ReLU of its own (float32 a + b = b + a, so the sum is unchanged).
+ */
+function compile(model: Model, graph: GraphInfo, fuseResidual: boolean): Step[] {
   const readersOf = new Map<string, Layer[]>();
   for (const l of model.layers) for (const i of l.inputs) readersOf.set(i, [...(readersOf.get(i) ?? []), l]);
   const soleReader = (name: string): Layer | undefined => (graph.readers.get(name) === 1 ? readersOf.get(name)?.[0] : undefined);
   const fused = new Set<string>();
   const steps: Step[] = [];
+  /** The quantized layer that is the sole reader of `name` (its eq. 4 fuses into the producer), or -1. */
+  const requantOf = (name: string): number => {
+    const consumer = soleReader(name);
+    return consumer && graph.quantIndex.has(consumer.name) ? graph.quantIndex.get(consumer.name)! : -1;
+  };
   for (const l of model.layers) {
     if (fused.has(l.name)) continue;
     const input = l.inputs[0];
@@ -351,20 +421,26 @@ function compile(model: Model, graph: GraphInfo): Step[] {
         if (next?.op === 'batchnorm') { bn = next; output = next.name; fused.add(next.name); }
         const after = soleReader(output);
         if (after?.op === 'relu') { relu = true; output = after.name; fused.add(after.name); }
-        const consumer = soleReader(output);
         const q = graph.quantIndex.get(l.name) ?? -1;
-        const requantFor = consumer && graph.quantIndex.has(consumer.name) ? graph.quantIndex.get(consumer.name)! : -1;
-        steps.push({ kind: 'matmul', layer: l, q, input, inShape, outShape: graph.shapes.get(l.name)!, bn, relu, requantFor, output });
+        steps.push({ kind: 'matmul', layer: l, q, input, inShape, outShape: graph.shapes.get(l.name)!, bn, relu, requantFor: requantOf(output), output });
         break;
       }
       case 'add': {
         const after = soleReader(l.name);
         const relu = after?.op === 'relu';
         if (relu) fused.add(after!.name);
-        // Never overwrite the caller's input or a flatten (which aliases its own input).
-        const first = model.layers.find((x) => x.name === l.inputs[0]);
-        const inPlace = graph.readers.get(l.inputs[0]) === 1 && first !== undefined && first.op !== 'flatten' && !l.inputs.slice(1).includes(l.inputs[0]);
-        steps.push({ kind: 'add', inputs: l.inputs, relu, inPlace, output: relu ? after!.name : l.name });
+        const output = relu ? after!.name : l.name;
+        const at = l.inputs.map((name) => steps.findIndex((s) => s.output === name));
+        const j = Math.max(...at);
+        const host = steps[j];
+        if (fuseResidual && l.inputs.length === 2 && l.inputs[0] !== l.inputs[1] && host?.kind === 'matmul' && !host.relu && graph.readers.get(host.output) === 1) {
+          host.residual = l.inputs[at[0] === j ? 1 : 0];
+          host.relu = relu;
+          host.output = output;
+          host.requantFor = requantOf(output);
+          break;
+        }
+        steps.push({ kind: 'add', inputs: l.inputs, relu, output });
         break;
       }
       case 'batchnorm': steps.push({ kind: 'batchnorm', layer: l, input, output: l.name }); break;
@@ -378,3 +454,44 @@ function compile(model: Model, graph: GraphInfo): Step[] {
 }
 
 export type { QuantLayer };
+
+/** Slot assignment: each tensor takes a free slot (best fit) and frees it after its last reader; flatten aliases its input. */
+function planWorkspace(steps: Step[], graph: GraphInfo, last: string): WorkspacePlan {
+  const root = new Map<string, string>([['input', 'input']]);
+  for (const s of steps) root.set(s.output, s.kind === 'flatten' ? root.get(s.input)! : s.output);
+  const reads = (s: Step): string[] => (s.kind === 'add' ? s.inputs : s.kind === 'matmul' && s.residual !== undefined ? [s.input, s.residual] : [s.input]);
+  const lastUse = new Map<string, number>();
+  steps.forEach((s, i) => { for (const name of reads(s)) lastUse.set(root.get(name)!, i); });
+  lastUse.set(root.get(last)!, Infinity);
+  const slots: { bytes: number; busyUntil: number }[] = [];
+  const tensors = new Map<string, Tensor>();
+  const place = (name: string, f32: boolean, at: number) => {
+    const perImage = elementCount(graph.shapes.get(name)!);
+    const bytes = perImage * (f32 ? 4 : 1);
+    const free = slots.map((x, id) => ({ ...x, id })).filter((x) => x.busyUntil < at);
+    const fit = free.filter((x) => x.bytes >= bytes).sort((a, b) => a.bytes - b.bytes)[0] ?? free.sort((a, b) => b.bytes - a.bytes)[0];
+    const id = fit ? fit.id : slots.push({ bytes: 0, busyUntil: 0 }) - 1;
+    slots[id] = { bytes: Math.max(slots[id].bytes, bytes), busyUntil: lastUse.get(name) ?? at };
+    tensors.set(name, { slot: id, perImage, f32 });
+  };
+  place('input', true, -1);
+  let codes = 0, patches = 0, floatPatches = 0;
+  steps.forEach((s, i) => {
+    if (s.kind === 'flatten') { tensors.set(s.output, tensors.get(root.get(s.input)!)!); return; }
+    if (s.kind === 'matmul') {
+      const inF32 = tensors.get(s.input)!.f32;
+      const [, k] = matrixShape(s.layer);
+      const rows = elementCount(s.outShape) / (s.layer.op === 'conv2d' ? s.layer.outChannels : s.layer.outFeatures);
+      if (s.q >= 0 && inF32) codes = Math.max(codes, elementCount(s.inShape));
+      if (s.q >= 0) patches = Math.max(patches, rows * k);
+      else floatPatches = Math.max(floatPatches, rows * k * 4);
+      place(s.output, s.requantFor < 0, i);
+    } else {
+      place(s.output, true, i);
+    }
+  });
+  const slotBytes = slots.map((x) => x.bytes);
+  const base = slotBytes.length;
+  slotBytes.push(codes, patches, floatPatches);
+  return { tensors, slotBytes, codes: base, patches: base + 1, floatPatches: base + 2, single: base + 3 };
+}

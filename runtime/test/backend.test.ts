@@ -96,6 +96,7 @@ for (const { name, create } of BACKENDS) {
         wScale: Float32Array.from({ length: rand() < 0.5 ? 1 : n }, () => 0.001 + rand() * 0.01), aScale: 0.01 + rand() * 0.1,
         bias: rand() < 0.5 ? vec() : undefined, mul: vec(), add: vec(), relu: rand() < 0.7,
         requant: rand() < 0.5 ? { scale: 0.01 + rand() * 0.2, bits: int(2, 8) } : undefined,
+        residual: rand() < 0.5 ? Float32Array.from({ length: m * n }, () => rand() * 2 - 1) : undefined,
       };
       const w = be.prepareWeights(wh, 8, l, n, k);
       const want = applyEpilogue(be.gemmInt32(a, m, l, w), m, n, ep);

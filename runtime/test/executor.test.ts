@@ -8,6 +8,7 @@ import { Runtime, argmax } from '../src/executor.ts';
 import { referenceForward } from '../src/reference.ts';
 import type { PrecisionSpec } from '../src/precision.ts';
 import { BACKENDS } from './backends.ts';
+import { createTsBackend } from '../src/backend-ts.ts';
 
 /** Largest |fast − reference| relative to the largest reference logit, and argmax agreement. */
 const references = new Map<string, Float32Array>();
@@ -104,6 +105,32 @@ for (const backend of BACKENDS) {
     for (let b = 0; b < 3; b++) {
       const one = rt.run(images.subarray(b * per, (b + 1) * per), 1);
       assert.equal(Array.from(all.subarray(b * one.length, (b + 1) * one.length)), Array.from(one));
+    }
+  });
+
+  test(`${backend.name}: residual adds fused into the GEMM epilogue give the same logits bit for bit`, async () => {
+    for (const model of [multi, mixed]) {
+      const fusedRt = new Runtime(model, await backend.create());
+      const plainRt = new Runtime(model, await backend.create(), model.bits[0], { fuseResidual: false });
+      for (const batch of [1, 4]) {
+        const images = randomImages(model.inputShape, batch, 40 + batch);
+        for (const spec of [...model.bits, ...model.subnets!.map((s) => s.name)]) {
+          fusedRt.setPrecision(spec);
+          plainRt.setPrecision(spec);
+          assert.equal(Array.from(fusedRt.run(images, batch)), Array.from(plainRt.run(images, batch)), `${String(spec)} batch ${batch}`);
+        }
+      }
+    }
+  });
+
+  test(`${backend.name}: same logits bit for bit as the ts-scalar backend (integer parts exact, same float32 epilogue order)`, async () => {
+    const rt = new Runtime(multi, await backend.create());
+    const ts = new Runtime(multi, createTsBackend());
+    const images = randomImages(multi.inputShape, 3, 9);
+    for (const spec of multi.bits) {
+      rt.setPrecision(spec);
+      ts.setPrecision(spec);
+      assert.equal(Array.from(rt.run(images, 3)), Array.from(ts.run(images, 3)), `w${spec}a${spec}`);
     }
   });
 
