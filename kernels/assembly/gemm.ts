@@ -3,6 +3,7 @@
 //   path 0 "dot16": tile 4×8, weight pairs widened to int16, i32x4.dot_i16x8_s (pmaddwd).
 //   path 1 "dot8":  tile 4×16, int8 weight pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw),
 //                   16-bit accumulators widened to int32 every `chunk` k-pairs (relaxed build only).
+import { nearTie, reciprocalIsSafe } from './quantize';
 import { containerBits, loadStored, roundShift } from './common';
 
 export const MR = 4;
@@ -254,6 +255,8 @@ let epAdd: usize = 0;
 let epRelu: bool = false;
 let epRes: usize = 0;
 let epRqScale: f32 = 0;
+let epRqInv: f32 = 0;
+let epRqFast: bool = false;
 let epRqMax: f32 = 0;
 let epTileF32: bool = false;
 
@@ -267,6 +270,8 @@ export function setTileFloat(on: bool): void { epTileF32 = on; }
 export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, residual: usize, relu: i32, rqScale: f32, rqBits: i32): void {
   epScale = scale; epBias = bias; epMul = mul; epAdd = add; epRes = residual; epRelu = relu != 0;
   epRqScale = rqScale; epRqMax = <f32>((1 << rqBits) - 1);
+  epRqFast = reciprocalIsSafe(<f64>rqScale);
+  epRqInv = epRqFast ? <f32>(1.0 / <f64>rqScale) : 0;
 }
 
 /** Float value of one output (index o of out): scale, +bias, ·mul, +add, +residual, ReLU (each step rounded to float32). */
@@ -311,7 +316,10 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
       for (; c + 4 <= cols; c += 4) {
         const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
-          const q = f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0));
+          // y · f32(1/s) rounds like f32(y / s) away from .5 ties (quantize.ts: nearTie); near one, divide
+          let t = f32x4.mul(y, f32x4.splat(epRqInv));
+          if (!epRqFast || nearTie(t)) t = f32x4.div(y, rs);
+          const q = f32x4.max(f32x4.min(f32x4.nearest(t), hi), f32x4.splat(0));
           const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.trunc_sat_f32x4_s(q), i32x4.splat(0)), i16x8.splat(0));
           v128.store32_lane(out + o + c, b, 0);
         } else {

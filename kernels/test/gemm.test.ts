@@ -148,6 +148,24 @@ for (const kern of KERNELS) {
     });
   }
 
+  test(`${kern.build}: re-quantization within 1e-6 of .5 ties (fast reciprocal path vs f32 division) matches the reference`, () => {
+    const rand = rng(15);
+    const [m, n, k] = [64, 16, 8];
+    const w = randomInts(Int8Array, n * k, -2, 1, rand);
+    const a = randomInts(Uint8Array, m * k, 0, 3, rand);
+    const pw = kern.packGemmWeights(w, 2, n, k, { abits: 2 });
+    const acc = gemmRef(a, m, k, k, w, n);
+    for (let r = 0; r < 12; r++) {
+      const scale = Math.fround(10 ** (rand() * 8 - 5));
+      const bits = 1 + Math.floor(rand() * 8);
+      // tiny dequantization scale: y ≈ residual, placed near the .5 ties of y / scale
+      const residual = Float32Array.from({ length: m * n }, () => (Math.floor(rand() * (2 ** bits + 2)) - 1 + 0.5 + (rand() - 0.5) * 2e-6) * scale);
+      const ep: Epilogue = { wScale: [scale * 1e-9], aScale: 1, residual, requant: { scale, bits } };
+      assertSame(kern.gemm({ a, m, k, weights: pw, abits: 2, epilogue: ep }), epilogueRef(acc, m, n, ep), `s ${scale} bits ${bits}`);
+    }
+    pw.dispose();
+  });
+
   test(`${kern.build}: activations and output already in wasm memory are used in place`, () => {
     const rand = rng(7);
     const [m, n, k] = [6, 10, 21];

@@ -55,6 +55,16 @@ for (const kern of KERNELS) {
     }
   });
 
+  test(`${kern.build}: eq. 4 within 1e-6 of .5 ties (where x · 1/s and x / s can round apart) matches the reference`, () => {
+    const rand = rng(14);
+    for (let r = 0; r < 12; r++) {
+      const scale = Math.fround(10 ** (rand() * 8 - 5));
+      const bits = 1 + Math.floor(rand() * 8);
+      const x = Float32Array.from({ length: 20000 + r }, () => (Math.floor(rand() * (2 ** bits + 2)) - 1 + 0.5 + (rand() - 0.5) * 2e-6) * scale);
+      assertSame(kern.quantizeActivations(x, scale, bits), quantizeActivationsRef(x, scale, bits), `s ${scale} bits ${bits}`);
+    }
+  });
+
   test(`${kern.build}: eq. 4 reads and writes views on wasm memory in place`, () => {
     const rand = rng(13);
     const x = Float32Array.from({ length: 37 }, () => (rand() - 0.2) * 20);
