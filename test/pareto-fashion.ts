@@ -2,7 +2,7 @@
 // packages' JS APIs: train the multi-precision base, export it, sensitivity (with the SuperNet
 // module's model loader), supernet, search, and pareto with a runtime-based evaluator.
 // Usage: node --experimental-wasm-relaxed-simd --import tsx test/pareto-fashion.ts STEP ARGS…
-import { accuracyOf, type LabelledImages } from '@bitswitch/cli/evaluate';
+import { accuracy } from '@bitswitch/search/evaluate';
 import { readFileSync } from 'node:fs';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
 import { Runtime, createBackend } from '@bitswitch/runtime';
@@ -41,9 +41,9 @@ export function testImages(ds: Dataset, limit?: number): { x: Float32Array; y: I
 }
 
 /** Top-1 accuracy of a model file run by the runtime (integer kernels) at one bit per quantized layer. */
-export function runtimeAccuracy(model: Model, bits: number[], images: LabelledImages, batch = 100): number {
+export function runtimeAccuracy(model: Model, bits: number[], images: { x: Float32Array; y: Int32Array; count: number }, batch = 100): number {
   const rt = new Runtime(model, createBackend('kernels'), bits);
-  return accuracyOf((x, n) => rt.classify(x, n), images, batch);
+  return accuracy(rt, bits, { images: images.x, labels: images.y, count: images.count }, batch);
 }
 
 async function main(): Promise<void> {

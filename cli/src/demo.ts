@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeModel, readModel } from '@bitswitch/format';
-import { accuracyOf, testImages } from './evaluate.ts';
+import { describeModel, quantizedLayers, readModel } from '@bitswitch/format';
+import { accuracy } from '@bitswitch/search/evaluate';
+import { testImages } from './evaluate.ts';
 
 export async function demoCommand(outDir = join(tmpdir(), `bitswitch-demo-${Date.now()}`)): Promise<void> {
   const { runDemo } = await import('@bitswitch/trainer');
@@ -19,6 +20,7 @@ export async function demoCommand(outDir = join(tmpdir(), `bitswitch-demo-${Date
   const rt = await createRuntime(bytes);
   const images = await testImages(String(model.metadata?.dataset ?? 'mnist'));
   const batch = 32;
+  const perLayer = (b: number) => quantizedLayers(model).map(() => b);
 
   console.log(`\nruntime (${rt.backend.name}) on the same file, ${images.count} test images, batch ${batch}:`);
   console.log('  precision  accuracy  trainer(ref,200)  ms/image  weight bytes  switch ms');
@@ -26,7 +28,7 @@ export async function demoCommand(outDir = join(tmpdir(), `bitswitch-demo-${Date
     rt.setPrecision(b);
     const switchMs = rt.lastSwitchInfo.switchMs;
     const t0 = performance.now();
-    const acc = accuracyOf((x, n) => rt.classify(x, n), images, batch);
+    const acc = accuracy(rt, perLayer(b), images, batch);
     const ms = (performance.now() - t0) / images.count;
     const wb = summary.bytesAtBits.find((r) => r.bits === b)!.bytes;
     const ref = trainerAcc[`w${b}a${b}`];
