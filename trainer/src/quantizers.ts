@@ -52,16 +52,16 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
     const shifted = tf.div(wh, step);
     const wl = tf.clipByValue(shift === 'round' ? tf.round(shifted) : tf.floor(shifted), n, p); // eq. 2
     const S = tf.mul(s, step);
-    save([W, S, wl]);
+    save([tf.div(W, S), wl]);
     return {
       value: tf.mul(wl, S), // eq. 3
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [W0, S0, wl0] = saved;
-        const v = tf.div(W0, S0);
-        const inside = tf.logicalAnd(tf.greater(v, n), tf.less(v, p));
-        const dW = tf.where(inside, dy, tf.zerosLike(dy));
-        const dVal = tf.where(inside, tf.sub(wl0, v), tf.where(tf.lessEqual(v, n), tf.fill(v.shape, n), tf.fill(v.shape, p))); // eq. 13
-        const dS = tf.mul(sumToScale(tf.mul(dy, dVal), s.shape), step * g);
+        const [v, wl0] = saved;
+        // Outside [n, p] W̃_l is clipped to n or p, so one expression covers eq. 13's three
+        // cases: W̃_l − v·inside (= W̃_l − v inside, n below, p above).
+        const inside = tf.cast(tf.logicalAnd(tf.greater(v, n), tf.less(v, p)), 'float32');
+        const dW = tf.mul(dy, inside);
+        const dS = tf.mul(sumToScale(tf.mul(dy, tf.sub(wl0, tf.mul(v, inside))), s.shape), step * g); // eq. 13
         return [dW, dS];
       },
     };
@@ -80,17 +80,17 @@ export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number,
   const f = tf.customGrad(((xIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const X = xIn as tf.Tensor;
     const s = sIn as tf.Tensor;
-    const xq = tf.clipByValue(tf.round(tf.div(X, s)), 0, Q); // eq. 4
-    save([X, s, xq]);
+    const v = tf.div(X, s);
+    const xq = tf.clipByValue(tf.round(v), 0, Q); // eq. 4
+    save([v, xq]);
     return {
       value: tf.mul(xq, s), // eq. 5
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [X0, s0, xq0] = saved;
-        const v = tf.div(X0, s0);
-        const inside = tf.logicalAnd(tf.greater(v, 0), tf.less(v, Q));
-        const dX = tf.where(inside, dy, tf.zerosLike(dy));
-        const dVal = tf.where(inside, tf.sub(xq0, v), tf.where(tf.lessEqual(v, 0), tf.zerosLike(v), tf.fill(v.shape, Q)));
-        return [dX, tf.mul(tf.mul(dy, dVal).sum().reshape([1]), g)];
+        const [v0, xq0] = saved;
+        // X̃ is clipped to 0 below and Q above: X̃ − v·inside covers all three cases.
+        const inside = tf.cast(tf.logicalAnd(tf.greater(v0, 0), tf.less(v0, Q)), 'float32');
+        const dX = tf.mul(dy, inside);
+        return [dX, tf.mul(tf.sum(tf.mul(dy, tf.sub(xq0, tf.mul(v0, inside)))).reshape([1]), g)];
       },
     };
   }) as unknown as CustomGradFn);
