@@ -3,7 +3,7 @@
 //   path 0 "dot16": tile 4×8, weight pairs widened to int16, i32x4.dot_i16x8_s (pmaddwd).
 //   path 1 "dot8":  tile 4×16, int8 weight pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw),
 //                   16-bit accumulators widened to int32 every `chunk` k-pairs (relaxed build only).
-import { nearTie, reciprocalIsSafe } from './quantize';
+import { awayFromTie, clampCodes, reciprocalIsSafe, roundLow } from './quantize';
 import { containerBits, loadStored, roundShift } from './common';
 
 export const MR = 4;
@@ -316,12 +316,13 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
       for (; c + 4 <= cols; c += 4) {
         const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
-          // y · f32(1/s) rounds like f32(y / s) away from .5 ties (quantize.ts: nearTie); near one, divide
-          let t = f32x4.mul(y, f32x4.splat(epRqInv));
-          if (!epRqFast || nearTie(t)) t = f32x4.div(y, rs);
-          const q = f32x4.max(f32x4.min(f32x4.nearest(t), hi), f32x4.splat(0));
-          const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.trunc_sat_f32x4_s(q), i32x4.splat(0)), i16x8.splat(0));
-          v128.store32_lane(out + o + c, b, 0);
+          // y · f32(1/s) gives the code of f32(y / s) away from .5 ties (quantize.ts); near one, divide
+          const cv = clampCodes(f32x4.mul(y, f32x4.splat(epRqInv)), hi);
+          let q = roundLow(cv);
+          if (!epRqFast || !i32x4.all_true(awayFromTie(cv, q))) {
+            q = i32x4.trunc_sat_f32x4_s(f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0)));
+          }
+          v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
         } else {
           v128.store(out + ((o + c) << 2), y);
         }

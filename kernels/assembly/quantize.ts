@@ -17,8 +17,8 @@ export function quantizeWeights(src: usize, n: i32, k: i32, scales: usize, perCh
 /**
  * eq. 4: dst[i] = clip(nearest(src[i] / scale), 0, 2^bits - 1) as uint8, exactly as the f64-division
  * reference. SIMD: t = x · f32(1/scale) is within 2^-13 of x / scale for |t| < 512 (inverse normal),
- * so nearest(t) is the exact code unless t lies within 2^-12 of a .5 tie; such vectors redo the
- * f64 division (f64x2.div + f64x2.nearest, lane for lane the scalar operations). |t| ≥ 512 clips either way.
+ * so the code of t is the exact code unless t lies within 2^-12 of a .5 tie inside (0, hi); then all 16
+ * lanes redo the f64 division (f64x2.div + f64x2.nearest, lane for lane the scalar operations).
  */
 export function quantizeActivations(src: usize, len: i32, scale: f64, bits: i32, dst: usize): void {
   const hi = <f64>((1 << bits) - 1);
@@ -27,23 +27,23 @@ export function quantizeActivations(src: usize, len: i32, scale: f64, bits: i32,
     const s = f64x2.splat(scale);
     const h = f64x2.splat(hi);
     const z = f64x2.splat(0);
-    const inv = <f32>(1.0 / scale);
     if (reciprocalIsSafe(scale)) {
-      const iv = f32x4.splat(inv);
+      const iv = f32x4.splat(<f32>(1.0 / scale));
       const h32 = f32x4.splat(<f32>hi);
       for (; i + 16 <= len; i += 16) {
         const at = src + (<usize>i << 2);
-        const q0 = quadFast(v128.load(at), iv, h32, s, h, z);
-        const q1 = quadFast(v128.load(at, 16), iv, h32, s, h, z);
-        const q2 = quadFast(v128.load(at, 32), iv, h32, s, h, z);
-        const q3 = quadFast(v128.load(at, 48), iv, h32, s, h, z);
-        v128.store(dst + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q0, q1), i16x8.narrow_i32x4_u(q2, q3)));
+        const x0 = v128.load(at), x1 = v128.load(at, 16), x2 = v128.load(at, 32), x3 = v128.load(at, 48);
+        const c0 = clampCodes(f32x4.mul(x0, iv), h32), c1 = clampCodes(f32x4.mul(x1, iv), h32);
+        const c2 = clampCodes(f32x4.mul(x2, iv), h32), c3 = clampCodes(f32x4.mul(x3, iv), h32);
+        const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
+        const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
+        if (i32x4.all_true(ok)) v128.store(dst + i, lowBytes(r0, r1, r2, r3));
+        else v128.store(dst + i, lowBytes(quadExact(x0, s, h, z), quadExact(x1, s, h, z), quadExact(x2, s, h, z), quadExact(x3, s, h, z)));
       }
     }
     for (; i + 4 <= len; i += 4) {
       const q = quadExact(v128.load(src + (<usize>i << 2)), s, h, z);
-      const b = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q, q), i16x8.splat(0));
-      v128.store32_lane(dst + i, b, 0);
+      v128.store32_lane(dst + i, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
     }
   }
   for (; i < len; i++) {
@@ -58,20 +58,32 @@ export function quantizeActivations(src: usize, len: i32, scale: f64, bits: i32,
   return s > 1e-30 && s < 1e30;
 }
 
-/** Lanes of t within 2^-12 of a .5 tie and below 512 in magnitude: the fast rounding may differ from the exact one there. */
+/**
+ * t clamped to [0, hi] (NaN stays NaN). Clamping before rounding gives the same code as clip(nearest(t))
+ * since hi is an integer, and ties outside (0, hi) round to the same clipped code either way.
+ */
 // @ts-ignore: decorator
-@inline export function nearTie(t: v128): bool {
-  const d = f32x4.abs(f32x4.sub(f32x4.sub(t, f32x4.floor(t)), f32x4.splat(0.5)));
-  const safe = v128.or(f32x4.ge(f32x4.abs(t), f32x4.splat(512)), f32x4.ge(d, f32x4.splat(<f32>1.0 / 4096)));
-  return !i32x4.all_true(safe);
+@inline export function clampCodes(t: v128, h32: v128): v128 {
+  return f32x4.pmax(f32x4.pmin(t, h32), f32x4.splat(0));
 }
 
-/** Four lanes of eq. 4 as int32: x · f32(1/s) rounded, or the exact f64 path when a lane is near a tie. */
+/** c + 2^23: rounds c ∈ [0, 2^23) half to even, the integer in the low mantissa bits (so the code is the low byte). */
 // @ts-ignore: decorator
-@inline function quadFast(x: v128, iv: v128, h32: v128, s: v128, h: v128, z: v128): v128 {
-  const t = f32x4.mul(x, iv);
-  if (nearTie(t)) return quadExact(x, s, h, z);
-  return i32x4.trunc_sat_f32x4_s(f32x4.max(f32x4.min(f32x4.nearest(t), h32), f32x4.splat(0)));
+@inline export function roundLow(c: v128): v128 {
+  return f32x4.add(c, f32x4.splat(8388608.0));
+}
+
+/** Lanes where c is at least 2^-12 from a .5 tie (false for NaN): there the fast code is the exact one. */
+// @ts-ignore: decorator
+@inline export function awayFromTie(c: v128, r: v128): v128 {
+  return f32x4.le(f32x4.abs(f32x4.sub(c, f32x4.sub(r, f32x4.splat(8388608.0)))), f32x4.splat(<f32>(0.5 - 1.0 / 4096)));
+}
+
+/** The low bytes of four int32x4 vectors, in order. */
+// @ts-ignore: decorator
+@inline export function lowBytes(q0: v128, q1: v128, q2: v128, q3: v128): v128 {
+  const m = i32x4.splat(0xff);
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(v128.and(q0, m), v128.and(q1, m)), i16x8.narrow_i32x4_u(v128.and(q2, m), v128.and(q3, m)));
 }
 
 /** Four lanes of eq. 4 as int32 with the f64 division. */
