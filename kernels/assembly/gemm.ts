@@ -191,7 +191,11 @@ function kernel4x8Dot16Packed(ap: usize, w: usize, pairs: i32, tile: usize): voi
 
 /** path 1, relaxed SIMD: tile[4][16] = A rows · panel of int8 weight pairs, 16-bit partial sums per chunk. */
 function kernel4x16Dot8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, chunk: i32, tile: usize): void {
-  memory.fill(tile, 0, 4 * 16 * 4);
+  // inline zeroing: memory.fill is an out-of-line call, a large share of a short-K tile
+  const zero = i32x4.splat(0);
+  for (let i: usize = 0; i < 4 * 16 * 4; i += 64) {
+    v128.store(tile + i, zero); v128.store(tile + i, zero, 16); v128.store(tile + i, zero, 32); v128.store(tile + i, zero, 48);
+  }
   let p = 0;
   while (p < pairs) {
     const end = min(p + chunk, pairs);
@@ -301,8 +305,15 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
 export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
   const rq = epRqScale > 0;
   if (!epScale) { // raw int32 output
+    // inline moves: a memory.copy call per 8- or 16-int row costs as much as a quarter of a K = 512 tile
     for (let r = 0; r < rows; r++) {
-      memory.copy(out + ((<usize>(m0 + r) * <usize>ldo + <usize>n0) << 2), tile + (<usize>(r * nr) << 2), <usize>cols << 2);
+      const d = out + ((<usize>(m0 + r) * <usize>ldo + <usize>n0) << 2);
+      const t = tile + (<usize>(r * nr) << 2);
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; c + 4 <= cols; c += 4) v128.store(d + (<usize>c << 2), v128.load(t + (<usize>c << 2)));
+      }
+      for (; c < cols; c++) store<i32>(d + (<usize>c << 2), load<i32>(t + (<usize>c << 2)));
     }
     return;
   }
