@@ -414,6 +414,7 @@ export class Kernels {
     const resIn = res !== undefined && this.inMemory(res);
     const resPtr0 = resIn ? res.byteOffset : 0;
     const scratch = this.scratch(this.x.gemmScratchBytes(k, wt.family.path));
+    const epAt = ep ? this.epilogueScratch(5 * n) : 0;
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
     try {
@@ -422,11 +423,11 @@ export class Kernels {
       if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
       const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
       if (ep) {
-        const ws = tmp(this.putF32('wScale', ep.wScale));
-        const sc = tmp(this.heap.alloc(4 * n));
-        this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
         const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
-        this.x.setEpilogue(sc, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)), resAt,
+        // wScale, bias, mul, add and the combined scale in the reused epilogue block (no per-call allocation)
+        const [ws, bias, mul, add, sc] = this.writeEpilogue(epAt, n, [ep.wScale, ep.bias, ep.mul, ep.add]);
+        this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
+        this.x.setEpilogue(sc, bias, mul, add, resAt,
           ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
       } else {
         this.x.setEpilogue(0, 0, 0, 0, 0, 0, 0, 8);
@@ -495,14 +496,16 @@ export class Kernels {
     const resIn = res !== undefined && this.inMemory(res);
     const resPtr0 = resIn ? res.byteOffset : 0;
     const scratch = this.scratch(4 * 8 * 4);
+    const epAt = this.epilogueScratch(5 * n);
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
     try {
       const aAt = aIn ? aPtr : tmp(this.put(a));
       const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
-      const ones = tmp(this.put(new Float32Array(n).fill(1)));
       const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
-      this.x.setEpilogue(ones, tmp(this.putF32('bias', ep.bias)), tmp(this.putF32('mul', ep.mul)), tmp(this.putF32('add', ep.add)), resAt,
+      const [ones, bias, mul, add] = this.writeEpilogue(epAt, n, [[1], ep.bias, ep.mul, ep.add]);
+      new Float32Array(this.x.memory.buffer, ones, n).fill(1);
+      this.x.setEpilogue(ones, bias, mul, add, resAt,
         ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
       this.x.gemmF32(aAt, lda, m, k, wt.ptr, n, scratch, outPtr);
       if (!outIn) {
@@ -522,6 +525,34 @@ export class Kernels {
     if (res.buffer.byteLength === 0) throw new RangeError('epilogue.residual: expected a live view; this one was detached when the kernels memory grew, take a fresh view');
   }
 
+  private epPtr = 0;
+  private epSize = 0;
+
+  /** A grow-only block for the epilogue vectors (floats), reused by every call. */
+  private epilogueScratch(floats: number): number {
+    if (4 * floats > this.epSize) {
+      if (this.epPtr) this.heap.release(this.epPtr);
+      this.epSize = Math.max(4 * floats, this.epSize * 2);
+      this.epPtr = this.heap.alloc(this.epSize);
+    }
+    return this.epPtr;
+  }
+
+  /**
+   * Writes up to four per-channel vectors (length 1 or n; absent = 0 pointer) into consecutive n-float
+   * slots at `at` (call after every allocation of the call: it takes a view). Returns their addresses and a fifth free slot.
+   */
+  private writeEpilogue(at: number, n: number, vecs: (ArrayLike<number> | undefined)[]): number[] {
+    const f = new Float32Array(this.x.memory.buffer, at, 5 * n);
+    const ptrs = vecs.map((v, i) => {
+      if (!v) return 0;
+      if (v instanceof Float32Array) f.set(v, i * n);
+      else for (let j = 0; j < v.length; j++) f[i * n + j] = v[j];
+      return at + 4 * i * n;
+    });
+    return [...ptrs, at + 16 * n];
+  }
+
   private scratchPtr = 0;
   private scratchSize = 0;
 
@@ -537,7 +568,7 @@ export class Kernels {
 
   /** Bytes held by packed weights and resident buffers (the call scratch excluded). */
   get residentBytes(): number {
-    return this.heap.used - (this.scratchPtr ? this.heap.sizeOf(this.scratchPtr) : 0);
+    return this.heap.used - (this.scratchPtr ? this.heap.sizeOf(this.scratchPtr) : 0) - (this.epPtr ? this.heap.sizeOf(this.epPtr) : 0);
   }
 
   /** im2col of NHWC images (TensorFlow 'same'/'valid' padding): rows (b, oy, ox), columns (ky, kx, c). */
