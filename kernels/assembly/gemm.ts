@@ -3,7 +3,7 @@
 //   path 0 "dot16": tile 4×8, weight pairs widened to int16, i32x4.dot_i16x8_s (pmaddwd).
 //   path 1 "dot8":  tile 4×16, int8 weight pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw),
 //                   16-bit accumulators widened to int32 every `chunk` k-pairs (relaxed build only).
-import { awayFromTie, clampCodes, reciprocalIsSafe, roundLow } from './quantize';
+import { awayFromTie, clampCodes, lowBytes, reciprocalIsSafe, roundLow } from './quantize';
 import { containerBits, loadStored, roundShift } from './common';
 
 export const MR = 4;
@@ -301,6 +301,12 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
   return y;
 }
 
+/** clip(nearest(f32(y / s)), 0, hi) as int32 lanes, with the division (the exact requant). */
+// @ts-ignore: decorator
+@inline function divideCodes(y: v128, rs: v128, hi: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0)));
+}
+
 /** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
 export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
   const rq = epRqScale > 0;
@@ -324,6 +330,22 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
     if (ASC_FEATURE_SIMD) {
       const rs = f32x4.splat(epRqScale);
       const hi = f32x4.splat(epRqMax);
+      if (rq && epRqFast) {
+        // 16 codes at a time: one tie check and one 16-byte store (same arithmetic as below)
+        const inv = f32x4.splat(epRqInv);
+        for (; c + 16 <= cols; c += 16) {
+          const tc = t + (<usize>c << 2);
+          const n = <usize>(n0 + c);
+          const y0 = epilogueVector(v128.load(tc), n, o + c), y1 = epilogueVector(v128.load(tc, 16), n + 4, o + c + 4);
+          const y2 = epilogueVector(v128.load(tc, 32), n + 8, o + c + 8), y3 = epilogueVector(v128.load(tc, 48), n + 12, o + c + 12);
+          const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
+          const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
+          const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
+          const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
+          if (i32x4.all_true(ok)) v128.store(out + o + c, lowBytes(r0, r1, r2, r3));
+          else v128.store(out + o + c, lowBytes(divideCodes(y0, rs, hi), divideCodes(y1, rs, hi), divideCodes(y2, rs, hi), divideCodes(y3, rs, hi)));
+        }
+      }
       for (; c + 4 <= cols; c += 4) {
         const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
@@ -331,7 +353,7 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
           const cv = clampCodes(f32x4.mul(y, f32x4.splat(epRqInv)), hi);
           let q = roundLow(cv);
           if (!epRqFast || !i32x4.all_true(awayFromTie(cv, q))) {
-            q = i32x4.trunc_sat_f32x4_s(f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0)));
+            q = divideCodes(y, rs, hi);
           }
           v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
         } else {
