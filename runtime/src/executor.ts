@@ -83,7 +83,7 @@ export class Runtime {
   private states: (StepState | undefined)[] = [];
   private current?: Precision;
   private lastSwitch?: PrecisionInfo;
-  /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(). */
+  /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(): a view on the workspace, valid during the call (copy to keep). */
   codeHook?: (layer: string, codes: Uint8Array) => void;
 
   /** Validates the graph and derives the weights of `precision` (default: the highest bit). */
