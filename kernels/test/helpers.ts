@@ -3,21 +3,13 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableBuilds, createKernels, type Kernels } from '../src/index.ts';
+import { seededRandom } from '@bitswitch/format';
 
 /** Every build this engine validates (all three under --experimental-wasm-relaxed-simd), instantiated once. */
 export const KERNELS: Kernels[] = availableBuilds().map((build) => createKernels({ build }));
 
-/** Mulberry32: small seeded generator so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The format package's seeded PRNG (mulberry32), so failures reproduce. */
+export const rng = seededRandom;
 
 /** Integers in lo..hi. */
 export function randomInts<T extends Int8Array | Uint8Array>(Type: { new(n: number): T }, len: number, lo: number, hi: number, rand: () => number): T {

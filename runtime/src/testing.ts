@@ -3,18 +3,10 @@
 // precision gives non-degenerate activations. Speed does not depend on the values.
 import { quantizedLayers, type BatchNormLayer, type BatchNormSelect, type Layer, type Model, type SubNet } from '@bitswitch/format';
 import { referenceForward } from './reference.ts';
+import { seededRandom } from '@bitswitch/format';
 
-/** Deterministic PRNG (mulberry32) so tests and benchmarks are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The format package's seeded PRNG (mulberry32), so failures reproduce. */
+export const rng = seededRandom;
 
 /** Standard normal sample (Box-Muller). */
 export function gaussian(rand: () => number): number {

@@ -1,16 +1,8 @@
 // Small statistics helpers for the sampling tests: a seeded PRNG and the chi-square tail.
+import { seededRandom } from '@bitswitch/format';
 
-/** mulberry32: a seeded PRNG returning uniforms in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The format package's seeded PRNG (mulberry32), so failures reproduce. */
+export const mulberry32 = seededRandom;
 
 /** ln Γ(x), Lanczos approximation (g = 7, n = 9), |error| < 1e-13 for x > 0. */
 function lnGamma(x: number): number {
