@@ -1,8 +1,8 @@
 // Checkpoints: one JSON file, float arrays as base64 of their little-endian bytes, written
 // atomically (temp file in the same folder, fsync, rename, fsync the folder) so a crash at any
 // point leaves either the previous checkpoint or the new one, never a torn file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@bitswitch/format/node';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
@@ -30,26 +30,8 @@ function decode(value: unknown): unknown {
   return value;
 }
 
-/** Writes `bytes` to `path` atomically. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
-}
+/** Atomic write (temp file, fsync, rename): the format package's, shared by every writer. */
+export { writeFileAtomic };
 
 export function saveCheckpoint(path: string, state: unknown): void {
   writeFileAtomic(path, JSON.stringify(encode(state)));
