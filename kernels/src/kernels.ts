@@ -434,12 +434,7 @@ export class Kernels {
       }
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, acc16Chunk(wt.bits, abits)); // 0 would never advance
       this.x.gemm(aAt, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
-      if (!outIn) {
-        new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
-        return out;
-      }
-      // an in-memory `out` was detached if the memory grew during the call: hand back a live view
-      return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, m * n);
+      return this.deliver(out, outIn, outPtr, OutType);
     } finally {
       for (const p of temps) this.heap.release(p);
     }
@@ -508,14 +503,24 @@ export class Kernels {
       this.x.setEpilogue(ones, bias, mul, add, resAt,
         ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
       this.x.gemmF32(aAt, lda, m, k, wt.ptr, n, scratch, outPtr);
-      if (!outIn) {
-        new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
-        return out;
-      }
-      return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, m * n);
+      return this.deliver(out, outIn, outPtr, OutType);
     } finally {
       for (const p of temps) this.heap.release(p);
     }
+  }
+
+  /**
+   * The GEMM result: copied out of wasm memory into a caller's JS array, or, when `out` was a view
+   * on wasm memory, that view (a fresh one if the memory grew and detached it during the call).
+   */
+  private deliver<T extends Float32Array | Uint8Array | Int32Array>(
+    out: T, outIn: boolean, outPtr: number, OutType: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T },
+  ): T {
+    if (!outIn) {
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.x.memory.buffer, outPtr, out.byteLength));
+      return out;
+    }
+    return out.buffer === this.x.memory.buffer ? out : new OutType(this.x.memory.buffer, outPtr, out.length);
   }
 
   private checkResidual(res: Float32Array | undefined, len: number): void {
