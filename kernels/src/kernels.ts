@@ -380,15 +380,7 @@ export class Kernels {
     if (!wt || !this.live.has(wt.ptr) || typeof wt.family !== 'object') {
       throw new RangeError('weights: expected live PackedWeights from this Kernels instance');
     }
-    const detached = (v: ArrayBufferView) => v.buffer.byteLength === 0;
-    if (detached(a) || (args.out && detached(args.out))) {
-      throw new RangeError('a/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
-    }
-    const m = checkInt('m', args.m, 1);
-    const k = checkInt('k', args.k, wt.k, wt.k);
-    const lda = checkInt('lda', args.lda ?? k, k);
-    const n = wt.n;
-    if (a.length < (m - 1) * lda + k) throw new RangeError(`a.length: expected at least (m-1)·lda+k = ${(m - 1) * lda + k}, got ${a.length}`);
+    const { m, k, lda, n } = this.gemmShape(a, args, wt);
     const abits = checkInt('abits', args.abits, 1, 8);
     if (!wt.family.supports(wt.bits, abits)) throw new RangeError(`abits: weights packed for ${wt.family.name} do not support a${abits} (w${wt.bits})`);
     if (ep) {
@@ -467,14 +459,7 @@ export class Kernels {
     const { a, weights: wt, epilogue: ep = {} } = args;
     checkType('a', a, Float32Array);
     if (!wt || wt.kind !== 'f32' || !this.live.has(wt.ptr)) throw new RangeError('weights: expected live PackedWeightsF32 from this Kernels instance');
-    if (a.buffer.byteLength === 0 || (args.out && args.out.buffer.byteLength === 0)) {
-      throw new RangeError('a/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
-    }
-    const m = checkInt('m', args.m, 1);
-    const k = checkInt('k', args.k, wt.k, wt.k);
-    const lda = checkInt('lda', args.lda ?? k, k);
-    const n = wt.n;
-    if (a.length < (m - 1) * lda + k) throw new RangeError(`a.length: expected at least (m-1)·lda+k = ${(m - 1) * lda + k}, got ${a.length}`);
+    const { m, k, lda, n } = this.gemmShape(a, args, wt);
     if (ep.bias) checkLength('epilogue.bias', ep.bias, n);
     if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
     if (ep.add) checkLength('epilogue.add', ep.add, n);
@@ -507,6 +492,20 @@ export class Kernels {
     } finally {
       for (const p of temps) this.heap.release(p);
     }
+  }
+
+  /** Shape checks shared by gemm and gemmF32: live views, m, k (= the packed K), lda, and A long enough. */
+  private gemmShape(
+    a: ArrayBufferView & { length: number }, args: { m: number; k: number; lda?: number; out?: ArrayBufferView }, wt: { k: number; n: number },
+  ): { m: number; k: number; lda: number; n: number } {
+    if (a.buffer.byteLength === 0 || (args.out && args.out.buffer.byteLength === 0)) {
+      throw new RangeError('a/out: expected live views; this one was detached when the kernels memory grew, take a fresh view');
+    }
+    const m = checkInt('m', args.m, 1);
+    const k = checkInt('k', args.k, wt.k, wt.k);
+    const lda = checkInt('lda', args.lda ?? k, k);
+    if (a.length < (m - 1) * lda + k) throw new RangeError(`a.length: expected at least (m-1)·lda+k = ${(m - 1) * lda + k}, got ${a.length}`);
+    return { m, k, lda, n: wt.n };
   }
 
   /**
