@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       log(`backend ${(await useBackend('auto')).name}`);
       const t = hasCheckpoint(pos[1]) ? Trainer.resume(pos[1]) : new Trainer(r, loadDataset(r.data!), pos[1]);
       if (t.epoch >= t.totalEpochs) log(`${pos[1]}: finished run (${t.totalEpochs} epochs), kept`);
-      t.run({ onEpoch: (e) => log(`${e.phase} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${JSON.stringify(e.accuracy)}, ${e.seconds.toFixed(0)} s`) });
+      await t.run({ onEpoch: (e) => log(`${e.phase} epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${JSON.stringify(e.accuracy)}, ${e.seconds.toFixed(0)} s`) });
       break;
     }
     case 'export-multi': { // RUN_DIR OUT.bsw --data NAME

@@ -36,12 +36,12 @@ const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) /
  * wall time and this process's CPU time (less sensitive to other jobs on a shared machine:
  * tfjs-wasm runs on this thread).
  */
-function timeSteps(t: Trainer, b: number, n: number): { fp: number; joint: number; fpCpu: number; jointCpu: number } {
+async function timeSteps(t: Trainer, b: number, n: number): Promise<{ fp: number; joint: number; fpCpu: number; jointCpu: number }> {
   const x = new Float32Array(b * 28 * 28).map((_, i) => ((i * 7919) % 255) / 255);
   const y = Int32Array.from({ length: b }, (_, i) => i % 10);
   t.calibrate();
-  t.trainBatch('pretrain', x, y, 0); // warm-up (kernel set-up, allocation)
-  t.trainBatch('quant', x, y, 0);
+  await t.trainBatch('pretrain', x, y, 0); // warm-up (kernel set-up, allocation)
+  await t.trainBatch('quant', x, y, 0);
   const fp: number[] = [];
   const joint: number[] = [];
   const fpCpu: number[] = [];
@@ -49,12 +49,12 @@ function timeSteps(t: Trainer, b: number, n: number): { fp: number; joint: numbe
   for (let i = 0; i < n; i++) {
     let t0 = performance.now();
     let c0 = cpuMs();
-    t.trainBatch('pretrain', x, y, i + 1);
+    await t.trainBatch('pretrain', x, y, i + 1);
     fp.push(performance.now() - t0);
     fpCpu.push(cpuMs() - c0);
     t0 = performance.now();
     c0 = cpuMs();
-    t.trainBatch('quant', x, y, i + 1);
+    await t.trainBatch('quant', x, y, i + 1);
     joint.push(performance.now() - t0);
     jointCpu.push(cpuMs() - c0);
   }
@@ -77,7 +77,7 @@ for (const be of backends) {
   for (const model of ms) {
     const ds = syntheticDataset(28, 28, 1, b);
     const t = new Trainer({ model, data: 'mnist', bits: BITS, algorithm: 'a2', alrs: 'code', batchSize: b, pretrainEpochs: 0, epochs: 1, checkpointEvery: 0 }, ds);
-    const { fp, joint, fpCpu, jointCpu } = timeSteps(t, b, steps);
+    const { fp, joint, fpCpu, jointCpu } = await timeSteps(t, b, steps);
     const ratio = joint / (BITS.length * fp);
     const ratioCpu = jointCpu / (BITS.length * fpCpu);
     rows.push(`${name.padEnd(6)} ${model.padEnd(10)} batch ${String(b).padStart(3)}  fp32 ${(1000 * b / fp).toFixed(1).padStart(7)} img/s  joint{8,6,4,2} ${(1000 * b / joint).toFixed(1).padStart(7)} img/s (${joint.toFixed(0)} ms/step)  overhead wall ${ratio.toFixed(2)}, cpu-time ${ratioCpu.toFixed(2)} (goal ≤ 1.3)`);

@@ -40,7 +40,7 @@ try {
 } catch (e) {
   // Bad input (flags, files, shapes) is reported in one line; anything else is a bug: full stack.
   const err = e as Error;
-  if (err instanceof RangeError || err?.name === 'FormatError' || err?.name === 'DivergenceError') {
+  if (err instanceof RangeError || err?.name === 'FormatError' || err?.name === 'DivergenceError' || err?.name === 'WorkerDiedError') {
     console.error(`bitswitch: ${err.message}`);
     process.exit(1);
   }

@@ -2,7 +2,7 @@
 // runDemo() for `pnpm demo`. Standalone: node --import tsx trainer/src/cli.ts train …
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
@@ -13,6 +13,7 @@ import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, typ
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
 import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
+import { WorkerDiedError } from './parallel.ts';
 import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { Rng } from './rng.ts';
@@ -21,7 +22,15 @@ interface TrainOptions {
   recipe?: string; model?: string; data?: string; bits?: string; alrs?: string; algorithm?: string; quantizer?: string;
   epochs?: string; pretrainEpochs?: string; batchSize?: string; lr?: string; pretrainLr?: string; scaleLrFactor?: string;
   distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string;
-  out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean;
+  shards?: string; out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean; workers?: string;
+}
+
+/** Worker threads for training: --workers N, default every core. */
+export function workerCount(flag: string | undefined): number {
+  if (flag === undefined) return availableParallelism();
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`--workers: expected an integer in 1..256, got ${JSON.stringify(flag)}`);
+  return n;
 }
 
 /** tfjs's production mode: no "install tfjs-node" banner from the cpu backend in the CLI's output. */
@@ -48,7 +57,7 @@ export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
     ['epochs', 'epochs', '--epochs'], ['pretrainEpochs', 'pretrainEpochs', '--pretrain-epochs'], ['batchSize', 'batchSize', '--batch-size'],
     ['lr', 'lr', '--lr'], ['pretrainLr', 'pretrainLr', '--pretrain-lr'], ['scaleLrFactor', 'scaleLrFactor', '--scale-lr-factor'],
     ['seed', 'seed', '--seed'], ['trainLimit', 'trainLimit', '--train-limit'], ['testLimit', 'testLimit', '--test-limit'],
-    ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'],
+    ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'], ['shards', 'shards', '--shards'],
   ];
   for (const [opt, field, flag] of nums) if (o[opt] !== undefined) (r as Record<string, unknown>)[field] = parseNumber(o[opt] as string, flag);
   if (o.distill) r.distill = true;
@@ -71,20 +80,22 @@ export function tableHeader(columns: string[]): string {
 /** Runs (or resumes) a training run into `out`, exports the model, returns the final per-bit accuracy. */
 export async function trainCommand(o: TrainOptions): Promise<Record<string, number>> {
   quietTf();
+  const workers = workerCount(o.workers);
   const backend = await useBackend(o.backend ?? 'auto');
   let trainer: Trainer;
   const resume = o.resume && hasCheckpoint(o.out);
   if (hasCheckpoint(o.out) && !o.resume) throw new RangeError(`--out: ${o.out} already holds a checkpoint; pass --resume to continue it or choose another folder`);
+  const options = { workers, backend: backend.name };
   if (resume) {
-    trainer = Trainer.resume(o.out);
-    console.log(`resuming ${o.out} at epoch ${trainer.epoch + 1}, step ${trainer.step} (backend ${backend.name})`);
+    trainer = Trainer.resume(o.out, undefined, options);
+    console.log(`resuming ${o.out} at epoch ${trainer.epoch + 1}, step ${trainer.step} (backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards)`);
   } else {
     const recipe = recipeFromOptions(o);
     mkdirSync(o.out, { recursive: true });
     const ds = loadDataset(recipe.data);
-    trainer = new Trainer(recipe, ds, o.out);
-    writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
-    console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}`);
+    trainer = new Trainer(recipe, ds, o.out, options);
+    writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(trainer.recipe, null, 2) + '\n');
+    console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards`);
   }
   const r = trainer.recipe;
   const columns = ['fp32', ...(r.epochs > 0 ? r.bits.map(precisionName) : [])];
@@ -117,11 +128,14 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     },
   };
   try {
-    trainer.run(events);
+    await trainer.run(events);
   } catch (e) {
     bar?.stop();
     if (e instanceof DivergenceError) { console.error(`error: ${e.message}`); process.exitCode = 1; return {}; }
+    if (e instanceof WorkerDiedError) throw new WorkerDiedError(`${e.message}; stopping. The last good checkpoint is ${trainer.checkpointPath}; continue with --resume`);
     throw e;
+  } finally {
+    await trainer.close();
   }
   const final = trainer.history[trainer.history.length - 1]?.accuracy ?? {};
   const exported: Record<string, number> = {};
@@ -218,6 +232,8 @@ export function register(program: Command): void {
     .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--workers <n>', `threads computing gradients on shards of each batch (default: every core, ${availableParallelism()} here)`)
+    .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker; fix it to make any worker count train the same model)')
     .option('--no-progress', 'no progress bar')
     .option('--log-steps', 'print one line per step')
     .action(async (opts: TrainOptions) => { await trainCommand(opts); });
@@ -239,7 +255,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
-    if (e instanceof RangeError || e instanceof DivergenceError) { console.error(`error: ${e.message}`); process.exit(1); }
+    if (e instanceof RangeError || e instanceof DivergenceError || e instanceof WorkerDiedError) { console.error(`error: ${e.message}`); process.exit(1); }
     throw e;
   }
 }

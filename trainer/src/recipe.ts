@@ -24,6 +24,12 @@ export interface Recipe {
   pretrainEpochs: number;
   epochs: number;
   batchSize: number;
+  /**
+   * The batch is cut into this many equal shards and BatchNorm normalises each with its own
+   * statistics (ghost batch norm). null: one shard per worker thread. Fixing it makes runs with
+   * any worker count compute the same model.
+   */
+  shards: number | null;
   pretrainLr: number;
   lr: number;
   weightDecay: number;
@@ -42,7 +48,7 @@ export interface Recipe {
 
 export const DEFAULT_RECIPE: Recipe = {
   model: 'resnet20', data: 'fashion-mnist', bits: [8, 6, 4, 2], quantizer: 'double-rounding', perChannel: false,
-  algorithm: 'a2', alrs: 'code', pretrainEpochs: 2, epochs: 10, batchSize: 128, pretrainLr: 1e-3, lr: 5e-4,
+  algorithm: 'a2', alrs: 'code', pretrainEpochs: 2, epochs: 10, batchSize: 128, shards: null, pretrainLr: 1e-3, lr: 5e-4,
   weightDecay: 5e-5, scaleLrFactor: 1, distill: false, augment: { pad: 2, flip: false }, seed: 1, checkpointEvery: 50,
   trainLimit: null, testLimit: null,
 };
@@ -76,6 +82,7 @@ export function resolveRecipe(partial: Partial<Recipe>, source = 'recipe'): Reci
   num(r.pretrainEpochs, f('pretrainEpochs'), 0, 1e4, true);
   num(r.epochs, f('epochs'), 0, 1e4, true);
   num(r.batchSize, f('batchSize'), 1, 65536, true);
+  if (r.shards !== null) num(r.shards, f('shards'), 1, r.batchSize, true);
   num(r.pretrainLr, f('pretrainLr'), 0, 10);
   num(r.lr, f('lr'), 0, 10);
   num(r.weightDecay, f('weightDecay'), 0, 1);

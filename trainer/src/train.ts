@@ -10,7 +10,8 @@ import { Adam, ADAM_DEFAULTS, type AdamState } from './adam.ts';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.ts';
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
-import { Network, type BitChoice, type BnUpdate } from './network.ts';
+import { Network, type BitChoice } from './network.ts';
+import { DataParallel, type BnStats, type GradRequest } from './parallel.ts';
 import { initActivationScale, initWeightScale } from './quantizers.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng, type RngState } from './rng.ts';
@@ -42,6 +43,12 @@ export interface TrainEvents {
   onStep?(s: StepInfo): void;
   onEpoch?(e: EpochInfo): void;
   onCheckpoint?(path: string, epoch: number, step: number): void;
+}
+
+export interface TrainerOptions {
+  /** Threads computing gradients, default 1; at most the recipe's shard count is used. */
+  workers?: number;
+  backend?: string;
 }
 
 export class DivergenceError extends Error {
@@ -92,9 +99,23 @@ export class Trainer {
   alrsSteps: Record<string, number> = {};
   history: EpochInfo[] = [];
 
-  constructor(recipe: Partial<Recipe>, readonly ds: Dataset, readonly outDir?: string) {
-    this.recipe = resolveRecipe(recipe);
+  /** Threads that compute gradients (rank 0 is this one). */
+  readonly workers: number;
+  /** tfjs backend the worker threads load (default: this thread's). */
+  readonly backend?: string;
+  private dp?: Promise<DataParallel>;
+
+  constructor(recipe: Partial<Recipe>, readonly ds: Dataset, readonly outDir?: string, options: TrainerOptions = {}) {
+    const resolved = resolveRecipe(recipe);
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers: expected an integer >= 1, got ${workers}`);
+    // the shard count fixes the BatchNorm grouping; a resumed run keeps its own
+    const shards = resolved.shards ?? workers;
+    this.recipe = { ...resolved, shards };
+    this.workers = Math.min(workers, shards);
+    this.backend = options.backend;
     const r = this.recipe;
+    if (r.batchSize < shards) throw new RangeError(`recipe.shards: expected at most the batch size ${r.batchSize}, got ${shards}`);
     if (ds.name !== r.data) throw new RangeError(`recipe.data: expected ${ds.name} (the loaded dataset), got ${r.data}`);
     ({ train: this.train, test: this.test } = recipeData(r, ds));
     if (this.train.count < r.batchSize) throw new RangeError(`recipe.batchSize: expected at most ${this.train.count} (training images), got ${r.batchSize}`);
@@ -118,11 +139,12 @@ export class Trainer {
   get checkpointPath(): string | undefined { return this.outDir ? join(this.outDir, CHECKPOINT_FILE) : undefined; }
 
   /** Resumes from DIR/checkpoint.json. */
-  static resume(outDir: string, ds?: Dataset): Trainer {
+  static resume(outDir: string, ds?: Dataset, options: TrainerOptions = {}): Trainer {
     const path = join(outDir, CHECKPOINT_FILE);
     const st = loadCheckpoint<CheckpointState>(path);
     if (st.version !== 1) throw new RangeError(`${path}: version: expected 1, got ${st.version}`);
-    const t = new Trainer(st.recipe, ds ?? loadDataset(st.recipe.data), outDir);
+    // checkpoints from before shards were recorded trained with one shard
+    const t = new Trainer({ ...st.recipe, shards: st.recipe.shards ?? 1 }, ds ?? loadDataset(st.recipe.data), outDir, options);
     t.epoch = st.epoch;
     t.step = st.step;
     t.calibrated = st.calibrated;
@@ -159,7 +181,7 @@ export class Trainer {
   }
 
   /** Runs from the current position to the end of the recipe. */
-  run(events: TrainEvents = {}): EpochInfo[] {
+  async run(events: TrainEvents = {}): Promise<EpochInfo[]> {
     if (this.outDir) mkdirSync(this.outDir, { recursive: true });
     const r = this.recipe;
     const S = this.stepsPerEpoch;
@@ -175,7 +197,7 @@ export class Trainer {
         const ts = Date.now();
         const idx = perm.subarray(this.step * r.batchSize, (this.step + 1) * r.batchSize);
         const batch = makeBatch(this.ds, this.train, idx, r.augment, this.augRng);
-        const loss = this.trainBatch(phase, batch.x, batch.y, this.step);
+        const loss = await this.trainBatch(phase, batch.x, batch.y, this.step);
         lossSum += loss;
         lossCount++;
         this.checkWeights();
@@ -216,74 +238,80 @@ export class Trainer {
   }
 
   /** One optimizer batch of the given phase (all bits for 'quant'); returns the mean loss. */
-  trainBatch(phase: Phase, xs: Float32Array, ys: Int32Array, step: number): number {
+  async trainBatch(phase: Phase, xs: Float32Array, ys: Int32Array, step: number): Promise<number> {
     const r = this.recipe;
-    const { height: H, width: W, channels: C, classes } = this.ds;
     const lr = this.rate(phase, step);
-    return tf.tidy(() => {
-      const x = tf.tensor4d(xs, [ys.length, H, W, C]);
-      const y = tf.oneHot(tf.tensor1d(ys, 'int32'), classes);
-      if (phase === 'pretrain') return this.stepOneBit(this.nets[0], this.opts[0].pre, null, x, y, lr);
-      if (r.algorithm === 'a1') return this.stepA1(x, y, lr);
-      if (r.algorithm === 'separate') {
-        let sum = 0;
-        this.nets.forEach((n, i) => { sum += this.stepA2(n, this.opts[i], x, y, lr); });
-        return sum / this.nets.length;
-      }
-      return this.stepA2(this.nets[0], this.opts[0], x, y, lr);
-    });
-  }
-
-  private lossAndGrads(net: Network, bits: BitChoice, x: tf.Tensor4D, target: tf.Tensor, keepProbs: boolean) {
-    let bn: BnUpdate[] = [];
-    let probs: tf.Tensor | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const res = net.forward(x, bits, true);
-      bn = res.bnUpdates.map((u) => ({ ...u, mean: tf.keep(u.mean), variance: tf.keep(u.variance) }));
-      if (keepProbs) probs = tf.keep(tf.softmax(res.logits));
-      return tf.losses.softmaxCrossEntropy(target, res.logits) as tf.Scalar;
-    }, net.trainable());
-    const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
-      bn.forEach((u) => { u.mean.dispose(); u.variance.dispose(); });
-      throw new DivergenceError(`loss is ${loss} at epoch ${this.epoch} step ${this.step} (${precisionName(typeof bits === 'number' ? bits : null)}); stopping. The last good checkpoint is ${this.checkpointPath ?? '(none: no --out)'}`);
+    const dp = await this.parallel();
+    dp.setBatch(xs, ys);
+    if (phase === 'pretrain') return this.stepOneBit(0, this.opts[0].pre, null, lr);
+    if (r.algorithm === 'a1') return this.stepA1(lr);
+    if (r.algorithm === 'separate') {
+      let sum = 0;
+      for (let i = 0; i < this.nets.length; i++) sum += await this.stepA2(i, lr);
+      return sum / this.nets.length;
     }
-    return { loss, grads, bn, probs: probs as tf.Tensor | null };
+    return this.stepA2(0, lr);
   }
 
-  private splitGrads(net: Network, grads: tf.NamedTensorMap) {
+  /** The data-parallel ranks, started on first use with the options given to the constructor. */
+  async parallel(): Promise<DataParallel> {
+    this.dp ??= DataParallel.start(this.nets, {
+      ranks: this.workers, shards: this.recipe.shards!, maxBatch: this.recipe.batchSize,
+      shape: [this.ds.height, this.ds.width, this.ds.channels], classes: this.ds.classes, backend: this.backend ?? tf.getBackend(),
+    });
+    return this.dp;
+  }
+
+  /** Stops the worker threads (the trainer can start them again). */
+  async close(): Promise<void> {
+    const dp = this.dp;
+    this.dp = undefined;
+    if (dp) await (await dp).close();
+  }
+
+  /** Gradients of the current batch over all ranks; a non-finite loss stops training. */
+  private async lossAndGrads(req: GradRequest): Promise<{ loss: number; grads: Map<string, Float32Array>; bn: BnStats[] }> {
+    const res = await (await this.parallel()).grads(req);
+    const loss = res.loss / req.bits.length;
+    if (!Number.isFinite(loss)) {
+      const which = req.bits.length === 1 ? ` (${precisionName(typeof req.bits[0] === 'number' ? req.bits[0] : null)})` : '';
+      throw new DivergenceError(`loss is ${loss} at epoch ${this.epoch} step ${this.step}${which}; stopping. The last good checkpoint is ${this.checkpointPath ?? '(none: no --out)'}`);
+    }
+    return { loss, grads: res.grads, bn: res.bn };
+  }
+
+  /** Gradient arrays as tensors of their variables' shapes, split into weights and scales. */
+  private gradTensors(net: Network, grads: Map<string, Float32Array>) {
     const w: Record<string, tf.Tensor> = {};
     const s: Record<string, tf.Tensor> = {};
-    for (const [tfName, g] of Object.entries(grads)) {
-      const n = net.nameOf(tfName);
-      (net.kinds.get(n) === 'scale' ? s : w)[n] = g;
-    }
+    for (const [n, g] of grads) (net.kinds.get(n) === 'scale' ? s : w)[n] = tf.tensor(g, net.v(n).shape);
     return { w, s };
   }
 
-  private finishBn(net: Network, bn: BnUpdate[]): void {
-    net.applyBnUpdates(bn);
-    bn.forEach((u) => { u.mean.dispose(); u.variance.dispose(); });
+  private finishBn(net: Network, bn: BnStats[]): void {
+    tf.tidy(() => net.applyBnUpdates(bn.map((u) => ({ name: u.name, key: u.key, mean: tf.tensor(u.mean), variance: tf.tensor(u.variance) }))));
   }
 
   /** One bit (or float32), one optimizer step on everything. */
-  private stepOneBit(net: Network, opt: Adam, bits: BitChoice, x: tf.Tensor4D, y: tf.Tensor, lr: number): number {
-    const { loss, grads, bn } = this.lossAndGrads(net, bits, x, y, false);
-    const named: Record<string, tf.Tensor> = {};
-    for (const [k, g] of Object.entries(grads)) named[net.nameOf(k)] = g;
-    opt.apply(net.vars, named, lr);
+  private async stepOneBit(i: number, opt: Adam, bits: BitChoice, lr: number): Promise<number> {
+    const net = this.nets[i];
+    const { loss, grads, bn } = await this.lossAndGrads({ net: i, bits: [bits], useTeacher: false, keepTeacher: false });
+    tf.tidy(() => {
+      const { w, s } = this.gradTensors(net, grads);
+      opt.apply(net.vars, { ...w, ...s }, lr);
+    });
     this.finishBn(net, bn);
     return loss;
   }
 
   /** Learning rate of bit b's quantization scales (ALRS). */
-  private scaleRate(net: Network, b: number, rank: number, lr: number, scaleGrads: Record<string, tf.Tensor>): number {
+  private scaleRate(net: Network, b: number, rank: number, lr: number, grads: Map<string, Float32Array>): number {
     const mode = this.recipe.alrs;
     if (mode === 'off') return lr;
     if (mode === 'code') return alrsCodeRate(lr, rank);
     const perLayer = net.quantized.map((q) => {
-      const parts = [`${q.name}/wscale`, `${q.name}/wscale@${b}`, `${q.name}/ascale@${b}`].filter((n) => scaleGrads[n]);
-      return Float32Array.from(parts.flatMap((n) => Array.from(scaleGrads[n].dataSync())));
+      const parts = [`${q.name}/wscale`, `${q.name}/wscale@${b}`, `${q.name}/ascale@${b}`].filter((n) => grads.has(n));
+      return Float32Array.from(parts.flatMap((n) => Array.from(grads.get(n)!)));
     });
     const { rate, floored } = alrsPaperRate(lr, alrsEta(net.h - b), perLayer); // eq. 6–7
     this.alrsSteps[b]++;
@@ -292,61 +320,40 @@ export class Trainer {
   }
 
   /** Algorithm A.2: for each bit, high to low: forward, backward, step weights at λ and scales at λ_b. */
-  private stepA2(net: Network, opt: Optimizers, x: tf.Tensor4D, y: tf.Tensor, lr: number): number {
+  private async stepA2(i: number, lr: number): Promise<number> {
+    const net = this.nets[i];
+    const opt = this.opts[i];
     const bits = net.quant.bits;
-    let teacher: tf.Tensor | null = null;
+    const distill = this.recipe.distill && bits.length > 1;
     let sum = 0;
-    try {
-      bits.forEach((b, rank) => {
-        tf.tidy(() => {
-          const distill = this.recipe.distill && bits.length > 1;
-          const target = distill && rank > 0 ? teacher! : y;
-          const { loss, grads, bn, probs } = this.lossAndGrads(net, b, x, target, distill && rank === 0);
-          if (probs) teacher = probs;
-          sum += loss;
-          const { w, s } = this.splitGrads(net, grads);
-          const lrB = this.scaleRate(net, b, rank, lr, s);
-          opt.w.apply(net.vars, w, lr);
-          opt.s.apply(net.vars, s, lrB * this.recipe.scaleLrFactor);
-          net.clampScales();
-          this.finishBn(net, bn);
-        });
+    for (let rank = 0; rank < bits.length; rank++) {
+      const b = bits[rank];
+      const { loss, grads, bn } = await this.lossAndGrads({ net: i, bits: [b], useTeacher: distill && rank > 0, keepTeacher: distill && rank === 0 });
+      sum += loss;
+      const lrB = this.scaleRate(net, b, rank, lr, grads);
+      tf.tidy(() => {
+        const { w, s } = this.gradTensors(net, grads);
+        opt.w.apply(net.vars, w, lr);
+        opt.s.apply(net.vars, s, lrB * this.recipe.scaleLrFactor);
       });
-    } finally {
-      (teacher as tf.Tensor | null)?.dispose();
+      net.clampScales();
+      this.finishBn(net, bn);
     }
     return sum / bits.length;
   }
 
   /** Algorithm A.1: losses of all bits summed (gradients accumulate), one step (no ALRS: one rate). */
-  private stepA1(x: tf.Tensor4D, y: tf.Tensor, lr: number): number {
+  private async stepA1(lr: number): Promise<number> {
     const net = this.nets[0];
     const opt = this.opts[0];
-    let bn: BnUpdate[] = [];
-    const losses: tf.Scalar[] = [];
-    const { value, grads } = tf.variableGrads(() => {
-      let total: tf.Scalar = tf.scalar(0);
-      for (const b of net.quant.bits) {
-        const res = net.forward(x, b, true);
-        bn.push(...res.bnUpdates.map((u) => ({ ...u, mean: tf.keep(u.mean), variance: tf.keep(u.variance) })));
-        const l = tf.losses.softmaxCrossEntropy(y, res.logits) as tf.Scalar;
-        total = tf.add(total, l);
-        losses.push(tf.keep(l));
-      }
-      return total;
-    }, net.trainable());
-    const loss = value.dataSync()[0] / net.quant.bits.length;
-    losses.forEach((l) => l.dispose());
-    if (!Number.isFinite(loss)) {
-      bn.forEach((u) => { u.mean.dispose(); u.variance.dispose(); });
-      throw new DivergenceError(`loss is ${loss} at epoch ${this.epoch} step ${this.step}; stopping. The last good checkpoint is ${this.checkpointPath ?? '(none: no --out)'}`);
-    }
-    const { w, s } = this.splitGrads(net, grads);
-    opt.w.apply(net.vars, w, lr);
-    opt.s.apply(net.vars, s, lr * this.recipe.scaleLrFactor);
+    const { loss, grads, bn } = await this.lossAndGrads({ net: 0, bits: [...net.quant.bits], useTeacher: false, keepTeacher: false });
+    tf.tidy(() => {
+      const { w, s } = this.gradTensors(net, grads);
+      opt.w.apply(net.vars, w, lr);
+      opt.s.apply(net.vars, s, lr * this.recipe.scaleLrFactor);
+    });
     net.clampScales();
     this.finishBn(net, bn);
-    bn = [];
     return loss;
   }
 

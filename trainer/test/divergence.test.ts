@@ -20,10 +20,10 @@ function tiny(out: string, checkpointEvery: number): Trainer {
   }, ds, out);
 }
 
-function runExpectingDivergence(t: Trainer, poisonAtStep: number, value: number): string {
+async function runExpectingDivergence(t: Trainer, poisonAtStep: number, value: number): Promise<string> {
   let err: unknown;
   try {
-    t.run({ onStep: (s) => { if (s.step === poisonAtStep) t.nets[0].v('l1_conv/kernel').assign(tf.fill(t.nets[0].v('l1_conv/kernel').shape, value)); } });
+    await t.run({ onStep: (s) => { if (s.step === poisonAtStep) t.nets[0].v('l1_conv/kernel').assign(tf.fill(t.nets[0].v('l1_conv/kernel').shape, value)); } });
   } catch (e) { err = e; }
   assert.instance(err, DivergenceError);
   return (err as Error).message;
@@ -36,17 +36,17 @@ function assertFiniteCheckpoint(out: string, step: number) {
   for (const [name, v] of Object.entries(ck.nets[0])) for (const x of v) assert.ok(Number.isFinite(x), `${name} in the saved checkpoint`);
 }
 
-test('NaN in a weight makes the next loss NaN: training stops naming the step; the last good checkpoint stays', () => {
+test('NaN in a weight makes the next loss NaN: training stops naming the step; the last good checkpoint stays', async () => {
   const out = mkdtempSync(join(tmpdir(), 'bitswitch-nan-'));
-  const msg = runExpectingDivergence(tiny(out, 2), 3, NaN);
+  const msg = await runExpectingDivergence(tiny(out, 2), 3, NaN);
   assert.match(msg, /loss is NaN at epoch 0 step 3 \(fp32\); stopping/);
   assert.match(msg, /last good checkpoint is .*checkpoint\.json/);
   assertFiniteCheckpoint(out, 2);
 });
 
-test('Inf in a weight is never written to a checkpoint', () => {
+test('Inf in a weight is never written to a checkpoint', async () => {
   const out = mkdtempSync(join(tmpdir(), 'bitswitch-inf-'));
-  const msg = runExpectingDivergence(tiny(out, 1), 3, Infinity);
+  const msg = await runExpectingDivergence(tiny(out, 1), 3, Infinity);
   assert.match(msg, /weight l1_conv\/kernel holds NaN or Inf at epoch 0 step 3; not saving it/);
   assertFiniteCheckpoint(out, 2);
 });

@@ -21,12 +21,12 @@ test('HWIO ↔ [N][K] transposition round-trips', () => {
 });
 
 for (const model of ['small-cnn', 'resnet8'] as const) {
-  test(`${model}: exported file read back and evaluated with the reference math agrees with the trainer at every bit`, () => {
+  test(`${model}: exported file read back and evaluated with the reference math agrees with the trainer at every bit`, async () => {
     const t = new Trainer({
       model, modelOptions: { channels: [8, 8, 16], hidden: 16 }, data: 'mnist', bits: [8, 6, 4, 2], pretrainEpochs: 1, epochs: 1,
       batchSize: 16, trainLimit: model === 'resnet8' ? 32 : 64, testLimit: 40, lr: 5e-4, pretrainLr: 3e-3, checkpointEvery: 0,
     }, ds);
-    t.run();
+    await t.run();
     const net = t.nets[0];
     const bytes = writeModel(exportModel(net, { test: true }));
     const back = readModel(bytes);

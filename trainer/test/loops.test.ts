@@ -21,27 +21,27 @@ function tiny(extra: Partial<Recipe>): Trainer {
 
 const optSteps = (t: Trainer) => (t as unknown as { opts: { w: { step: number }; s: { step: number } }[] }).opts.map((o) => [o.w.step, o.s.step]);
 
-test('A.2: weights and scales step once per bit; A.1: once per batch', () => {
+test('A.2: weights and scales step once per bit; A.1: once per batch', async () => {
   const a2 = tiny({ algorithm: 'a2' });
-  a2.run();
+  await a2.run();
   assert.equal(optSteps(a2), [[6, 6]]); // 2 batches × 3 bits
   const a1 = tiny({ algorithm: 'a1', alrs: 'off' });
-  a1.run();
+  await a1.run();
   assert.equal(optSteps(a1), [[2, 2]]);
 });
 
-test('ALRS paper: eq. 6 is evaluated at every bit step and floor hits are counted', () => {
+test('ALRS paper: eq. 6 is evaluated at every bit step and floor hits are counted', async () => {
   const t = tiny({ alrs: 'paper' });
-  t.run();
+  await t.run();
   assert.equal(t.alrsSteps, { 8: 2, 4: 2, 2: 2 });
   for (const b of [8, 4, 2]) assert.ok(t.alrsFloorHits[b] >= 0 && t.alrsFloorHits[b] <= 2);
   assert.equal(t.history[0].alrsSteps, t.alrsSteps);
 });
 
-test('separate precision: one network per bit, each trained and evaluated at its own bit only', () => {
+test('separate precision: one network per bit, each trained and evaluated at its own bit only', async () => {
   const t = tiny({ algorithm: 'separate' });
   const before = t.nets.map((n) => n.v('l1_conv/kernel').dataSync().slice());
-  t.run();
+  await t.run();
   assert.is(t.nets.length, 3);
   assert.equal(t.nets.map((n) => n.quant.bits), [[8], [4], [2]]);
   t.nets.forEach((n, i) => assert.not.equal(Array.from(n.v('l1_conv/kernel').dataSync()), Array.from(before[i])));
@@ -49,18 +49,18 @@ test('separate precision: one network per bit, each trained and evaluated at its
 });
 
 for (const quantizer of ['double-rounding', 'separate', 'floor', 'dorefa'] as const) {
-  test(`quantizer ${quantizer} (and distillation) trains with finite losses`, () => {
+  test(`quantizer ${quantizer} (and distillation) trains with finite losses`, async () => {
     const t = tiny({ quantizer, distill: quantizer === 'double-rounding' });
     const before = t.nets[0].v('l1_conv/kernel').dataSync().slice();
     const losses: number[] = [];
-    t.run({ onStep: (s) => losses.push(s.loss) });
+    await t.run({ onStep: (s) => losses.push(s.loss) });
     assert.is(losses.length, 2);
     assert.ok(losses.every(Number.isFinite));
     assert.not.equal(Array.from(t.nets[0].v('l1_conv/kernel').dataSync()), Array.from(before));
   });
 }
 
-test('bad recipe fields are named with the expected value', () => {
+test('bad recipe fields are named with the expected value', async () => {
   assert.throws(() => tiny({ bits: [2, 4] }), /recipe\.bits: expected distinct integers in 2\.\.8 in descending order/);
   assert.throws(() => tiny({ alrs: 'sometimes' as never }), /recipe\.alrs: expected one of paper, code, off/);
   assert.throws(() => tiny({ batchSize: 64 }), /recipe\.batchSize: expected at most 20/);

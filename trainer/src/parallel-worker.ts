@@ -1,0 +1,41 @@
+// A data-parallel rank ≥ 1 (see parallel.ts): builds replicas of the networks on its own tfjs
+// backend, then answers gradient requests on its shards of the shared batch.
+import * as tf from '@tensorflow/tfjs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend, type BackendPref } from './backend/index.ts';
+import { Network } from './network.ts';
+import { ShardComputer, rankShards, type WorkerInit, type WorkerReply, type WorkerRequest } from './parallel.ts';
+import { Rng } from './rng.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const reply = (m: WorkerReply) => port.postMessage(m);
+
+try {
+  tf.env().set('PROD', true);
+  await initBackend(init.backend as BackendPref);
+  // weights arrive through shared memory before the first request; the seed only shapes them
+  const nets = init.specs.map((spec, i) => new Network(spec, init.quants[i], new Rng(0)));
+  const computer = ShardComputer.forNets(nets, init.shape, init.classes);
+  const weights = init.weights.map((b) => new Float32Array(b));
+  const grads = init.grads.map((b) => new Float32Array(b));
+  const x = new Float32Array(init.x);
+  const y = new Int32Array(init.y);
+  const loaded = new Map<number, number>();
+  port.on('message', (m: WorkerRequest) => {
+    try {
+      if (m.kind === 'drop-teachers') { computer.dropTeachers(); return; }
+      if (loaded.get(m.req.net) !== m.weightsVersion) {
+        computer.readWeights(m.req.net, weights[m.req.net]);
+        loaded.set(m.req.net, m.weightsVersion);
+      }
+      const part = computer.compute(m.req, x, y, m.count, rankShards(init.rank, init.ranks, m.totalShards), m.totalShards, grads[m.req.net]);
+      reply({ kind: 'grads', ...part });
+    } catch (e) {
+      reply({ kind: 'error', message: (e as Error).message });
+    }
+  });
+  reply({ kind: 'ready' });
+} catch (e) {
+  reply({ kind: 'error', message: `could not start: ${(e as Error).message}` });
+}
