@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendPref } from './backend/index.ts';
 import { Network } from './network.ts';
-import { ShardComputer, rankShards, type WorkerInit, type WorkerReply, type WorkerRequest } from './parallel.ts';
+import { ShardComputer, rankShards, shardRange, type WorkerInit, type WorkerReply, type WorkerRequest } from './parallel.ts';
 import { Rng } from './rng.ts';
 
 const init = workerData as WorkerInit;
@@ -25,9 +25,16 @@ try {
   port.on('message', (m: WorkerRequest) => {
     try {
       if (m.kind === 'drop-teachers') { computer.dropTeachers(); return; }
-      if (loaded.get(m.req.net) !== m.weightsVersion) {
-        computer.readWeights(m.req.net, weights[m.req.net]);
-        loaded.set(m.req.net, m.weightsVersion);
+      const net = m.kind === 'grads' ? m.req.net : m.net;
+      if (loaded.get(net) !== m.weightsVersion) {
+        computer.readWeights(net, weights[net]);
+        loaded.set(net, m.weightsVersion);
+      }
+      if (m.kind === 'predict') {
+        computer.loadStats(net, m.stats);
+        const [s, e] = shardRange(init.rank, init.ranks, m.count);
+        reply({ kind: 'predict', classes: computer.predict(net, m.bits, x, s, e) });
+        return;
       }
       const part = computer.compute(m.req, x, y, m.count, rankShards(init.rank, init.ranks, m.totalShards), m.totalShards, grads[m.req.net]);
       reply({ kind: 'grads', ...part });

@@ -137,6 +137,25 @@ export class ShardComputer {
     return t;
   }
 
+  /** Top-1 classes of rows [s, e) of `x` (BatchNorm in inference mode). */
+  predict(i: number, bits: BitChoice, x: Float32Array, s: number, e: number): Int32Array {
+    const [H, W, C] = this.shape;
+    const px = H * W * C;
+    if (e === s) return new Int32Array(0);
+    return tf.tidy(() => this.nets[i].forward(tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]), bits, false).logits.argMax(1).dataSync() as Int32Array);
+  }
+
+  /** BatchNorm running statistics of network `i` (not trainable, so not in the weight buffer). */
+  stats(i: number): Record<string, Float32Array> {
+    const net = this.nets[i];
+    return Object.fromEntries([...net.vars].filter(([n]) => net.kinds.get(n) === 'stat').map(([n, v]) => [n, v.dataSync() as Float32Array]));
+  }
+
+  loadStats(i: number, stats: Record<string, Float32Array>): void {
+    const net = this.nets[i];
+    for (const [n, arr] of Object.entries(stats)) net.v(n).assign(tf.tensor(arr, net.v(n).shape));
+  }
+
   /** Copies the trainable weights of network `i` into `dst` (layout order). */
   writeWeights(i: number, dst: Float32Array): void {
     const lay = this.layouts[i];
@@ -153,6 +172,9 @@ export class ShardComputer {
     });
   }
 }
+
+/** Images per rank in one prediction round. */
+export const PREDICT_ROWS = 500;
 
 /** What a worker needs to build its replicas. */
 export interface WorkerInit {
@@ -171,11 +193,13 @@ export interface WorkerInit {
 
 export type WorkerRequest =
   | { kind: 'grads'; req: GradRequest; count: number; totalShards: number; weightsVersion: number }
-  | { kind: 'drop-teachers' };
+  | { kind: 'drop-teachers' }
+  | { kind: 'predict'; net: number; bits: BitChoice; count: number; weightsVersion: number; stats: Record<string, Float32Array> };
 
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'grads'; losses: number[]; present: Uint8Array; bn: BnStats[][] }
+  | { kind: 'predict'; classes: Int32Array }
   | { kind: 'error'; message: string };
 
 export class WorkerDiedError extends Error {
@@ -243,15 +267,17 @@ export class DataParallel {
   private readonly rankGrads: Float32Array[];
   private count = 0;
   private weightsVersion = 0;
+  private readonly px: number;
 
   private constructor(readonly nets: Network[], readonly ranks: number, readonly shards: number, maxBatch: number, shape: [number, number, number], classes: number) {
     this.local = ShardComputer.forNets(nets, shape, classes);
     const px = shape[0] * shape[1] * shape[2];
+    this.px = px;
     const f32 = (n: number) => new Float32Array(new SharedArrayBuffer(4 * Math.max(n, 1)));
     this.weightViews = this.local.layouts.map((l) => f32(l.total));
     this.gradViews = this.local.layouts.map((l) => f32(shards * l.total));
     this.rankGrads = this.local.layouts.map((l) => new Float32Array(l.total));
-    this.xView = f32(maxBatch * px);
+    this.xView = f32(Math.max(maxBatch, PREDICT_ROWS * ranks) * px);
     this.yView = new Int32Array(new SharedArrayBuffer(4 * maxBatch));
   }
 
@@ -331,6 +357,31 @@ export class DataParallel {
     let loss = losses[0];
     for (const l of losses.slice(1)) loss += l;
     return { loss, grads, bn };
+  }
+
+  /** Images one predict() call takes at most. */
+  get predictCapacity(): number { return PREDICT_ROWS * this.ranks; }
+
+  /** Top-1 classes of `count` images of `x` at `bits`, the rows split across the ranks. */
+  async predict(net: number, bits: BitChoice, x: Float32Array, count: number): Promise<Int32Array> {
+    if (count > this.predictCapacity) throw new RangeError(`count: expected at most ${this.predictCapacity} images, got ${count}`);
+    this.xView.set(x.subarray(0, count * this.px));
+    if (this.workers.length) {
+      this.local.writeWeights(net, this.weightViews[net]);
+      this.weightsVersion++;
+    }
+    const stats = this.workers.length ? this.local.stats(net) : {};
+    const replies = this.workers.map((w) => w.request({ kind: 'predict', net, bits, count, weightsVersion: this.weightsVersion, stats }));
+    const out = new Int32Array(count);
+    const [s0, e0] = shardRange(0, this.ranks, count);
+    out.set(this.local.predict(net, bits, this.xView, s0, e0), s0);
+    const rs = await Promise.all(replies);
+    rs.forEach((r, k) => {
+      if (r.kind !== 'predict') throw new Error(`worker reply: expected predict, got ${r.kind}`);
+      out.set(r.classes, shardRange(k + 1, this.ranks, count)[0]);
+    });
+    this.count = 0; // the batch buffer now holds these images
+    return out;
   }
 
   async close(): Promise<void> {

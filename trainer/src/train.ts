@@ -210,7 +210,7 @@ export class Trainer {
       }
       const seconds = (Date.now() - t0) / 1000;
       const info: EpochInfo = {
-        phase, epoch: this.epoch, accuracy: this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds,
+        phase, epoch: this.epoch, accuracy: await this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds,
         imagesPerSec: ((S - first) * r.batchSize) / Math.max(seconds, 1e-9),
         alrsFloorHits: { ...this.alrsFloorHits }, alrsSteps: { ...this.alrsSteps },
       };
@@ -407,12 +407,23 @@ export class Trainer {
     this.calibrated = true;
   }
 
-  /** Test accuracy at every precision the current phase trains. */
-  evaluateAll(phase: Phase): Record<string, number> {
-    if (phase === 'pretrain') return { fp32: evaluate(this.nets[0], this.ds, this.test, null) };
+  /** Test accuracy at every precision the current phase trains, the images split across the ranks. */
+  async evaluateAll(phase: Phase): Promise<Record<string, number>> {
+    const runs: [string, number, BitChoice][] = phase === 'pretrain' ? [['fp32', 0, null]]
+      : this.recipe.algorithm === 'separate' ? this.nets.map((n, i) => [precisionName(n.quant.bits[0]), i, n.quant.bits[0]])
+      : this.recipe.bits.map((b) => [precisionName(b), 0, b]);
+    const dp = await this.parallel();
     const out: Record<string, number> = {};
-    if (this.recipe.algorithm === 'separate') this.nets.forEach((n) => (out[precisionName(n.quant.bits[0])] = evaluate(n, this.ds, this.test, n.quant.bits[0])));
-    else for (const b of this.recipe.bits) out[precisionName(b)] = evaluate(this.nets[0], this.ds, this.test, b);
+    for (const [name, i, bits] of runs) {
+      let correct = 0;
+      for (let s = 0; s < this.test.count; s += dp.predictCapacity) {
+        const idx = Int32Array.from({ length: Math.min(dp.predictCapacity, this.test.count - s) }, (_, j) => s + j);
+        const { x, y } = makeBatch(this.ds, this.test, idx, NO_AUGMENT, new Rng(0));
+        const pred = await dp.predict(i, bits, x, idx.length);
+        for (let j = 0; j < idx.length; j++) if (pred[j] === y[j]) correct++;
+      }
+      out[name] = correct / this.test.count;
+    }
     return out;
   }
 }

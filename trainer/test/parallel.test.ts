@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../src/checkpoint.ts';
 import { loadMnist } from '../src/data.ts';
 import { useBackend } from '../src/device.ts';
 import { WorkerDiedError, rankShards, shardRange } from '../src/parallel.ts';
-import { Trainer, type TrainerOptions } from '../src/train.ts';
+import { Trainer, evaluate, precisionName, type TrainerOptions } from '../src/train.ts';
 import type { Recipe } from '../src/recipe.ts';
 
 await useBackend('wasm');
@@ -87,6 +87,17 @@ test('a run checkpointed with 2 workers and resumed with 1 ends equal to an unin
     assertSameWeights(weights(resumed), full, 'resumed with 1 worker vs uninterrupted with 2');
   } finally {
     await resumed.close();
+  }
+});
+
+test('test accuracy split across 2 workers equals one thread evaluating every image', async () => {
+  const t = tiny({ testLimit: 1200 }, undefined, { workers: 2 });
+  try {
+    await t.run();
+    const acc = await t.evaluateAll('quant');
+    for (const b of [8, 4, 2]) assert.is(acc[precisionName(b)], evaluate(t.nets[0], ds, t.test, b), `w${b}`);
+  } finally {
+    await t.close();
   }
 });
 
