@@ -30,6 +30,10 @@ function decode(value: unknown): unknown {
   return value;
 }
 
+/** Float arrays inside any JSON value as base64 objects (the checkpoint encoding), and back. */
+export const encodeFloats = encode;
+export const decodeFloats = <T = Record<string, Float32Array>>(value: unknown): T => decode(value) as T;
+
 /** Atomic write (temp file, fsync, rename): the format package's, shared by every writer. */
 export { writeFileAtomic };
 

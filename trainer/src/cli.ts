@@ -9,20 +9,21 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
 import { useBackend } from './device.ts';
-import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
+import { loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
 import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
 import { WorkerDiedError } from './parallel.ts';
 import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
+import { fileDigest, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
 import { Rng } from './rng.ts';
 
 interface TrainOptions {
   recipe?: string; model?: string; data?: string; bits?: string; alrs?: string; algorithm?: string; quantizer?: string;
   epochs?: string; pretrainEpochs?: string; batchSize?: string; lr?: string; pretrainLr?: string; scaleLrFactor?: string;
   distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string;
-  shards?: string; out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean; workers?: string;
+  shards?: string; init?: string; out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean; workers?: string;
 }
 
 /** Worker threads for training: --workers N, default every core. */
@@ -62,6 +63,8 @@ export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
   for (const [opt, field, flag] of nums) if (o[opt] !== undefined) (r as Record<string, unknown>)[field] = parseNumber(o[opt] as string, flag);
   if (o.distill) r.distill = true;
   if (o.perChannel) r.perChannel = true;
+  // a run that starts from an FP32 model does not pre-train again unless asked to
+  if (o.init && o.pretrainEpochs === undefined) r.pretrainEpochs = 0;
   return resolveRecipe(r, o.recipe ?? 'options');
 }
 
@@ -83,6 +86,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   const workers = workerCount(o.workers);
   const backend = await useBackend(o.backend ?? 'auto');
   let trainer: Trainer;
+  let init: Record<string, unknown> | undefined = existsSync(join(o.out, 'init.json')) && o.resume ? JSON.parse(readFileSync(join(o.out, 'init.json'), 'utf8')) : undefined;
   const resume = o.resume && hasCheckpoint(o.out);
   if (hasCheckpoint(o.out) && !o.resume) throw new RangeError(`--out: ${o.out} already holds a checkpoint; pass --resume to continue it or choose another folder`);
   const options = { workers, backend: backend.name };
@@ -94,6 +98,13 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     mkdirSync(o.out, { recursive: true });
     const ds = loadDataset(recipe.data);
     trainer = new Trainer(recipe, ds, o.out, options);
+    if (o.init) {
+      const start = loadFp32(o.init);
+      for (const net of trainer.nets) initNetwork(net, start, trainer.recipe, o.init);
+      init = { file: o.init, sha256: fileDigest(o.init), accuracy: start.accuracy, split: start.split, commit: start.commit };
+      writeFileAtomic(join(o.out, 'init.json'), JSON.stringify(init, null, 2) + '\n');
+      console.log(`starting from ${o.init} (FP32 ${(100 * start.accuracy).toFixed(2)}% on ${start.testImages} ${start.data} test images)`);
+    }
     writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(trainer.recipe, null, 2) + '\n');
     console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards`);
   }
@@ -142,7 +153,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
     for (const net of trainer.nets) {
       const file = join(o.out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
-      const model = exportModel(net, { dataset: r.data, recipe: r, accuracy: final, backend: backend.name });
+      const model = exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
       writeFileAtomic(file, writeModel(model));
       // read the file back and evaluate it: the exported model must give the trainer's accuracy
       const back = networkFromModel(readModel(readFileSync(file)));
@@ -152,8 +163,13 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     }
     console.log(`exported file, read back: ${Object.entries(exported).map(([k, v]) => `${k} ${pct(v).trim()}%`).join(', ')}`);
   }
+  if (r.epochs === 0 && r.pretrainEpochs > 0 && final.fp32 !== undefined) {
+    const file = join(o.out, 'model-fp32.json');
+    saveFp32(file, fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r }));
+    console.log(`wrote ${file} (FP32 ${(100 * final.fp32).toFixed(2)}%); start joint training from it with: bitswitch train --init ${file} …`);
+  }
   const summary = {
-    recipe: r, backend: backend.name, seconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
+    recipe: r, backend: backend.name, workers: trainer.workers, ...(init ? { init } : {}), seconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
     alrsFloorHits: trainer.alrsFloorHits, alrsSteps: trainer.alrsSteps,
   };
   writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -212,7 +228,7 @@ export function register(program: Command): void {
     .description('train one network accurate at every bit-width of a list, export the packed model')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model.bsw, summary.json)')
     .option('--recipe <file>', 'recipe JSON (trainer/recipes/); flags override its fields')
-    .option('--model <name>', 'small-cnn | resnet8 | resnet20')
+    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
     .option('--data <name>', 'mnist | fashion-mnist')
     .option('--bits <list>', 'bit list, descending, e.g. 8,6,4,2')
     .option('--alrs <mode>', 'paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off')
@@ -230,6 +246,7 @@ export function register(program: Command): void {
     .option('--train-limit <n>', 'use a stratified subset of N training images')
     .option('--test-limit <n>', 'use a stratified subset of N test images')
     .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
     .option('--workers <n>', `threads computing gradients on shards of each batch (default: every core, ${availableParallelism()} here)`)
@@ -237,6 +254,28 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--log-steps', 'print one line per step')
     .action(async (opts: TrainOptions) => { await trainCommand(opts); });
+  program.command('pretrain')
+    .description('train a float32 model (the starting point of joint training), write DIR/model-fp32.json with its accuracy')
+    .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model-fp32.json)')
+    .option('--recipe <file>', 'recipe JSON; its pretrain fields are used')
+    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
+    .option('--data <name>', 'mnist | fashion-mnist')
+    .option('--epochs <n>', 'float32 epochs')
+    .option('--batch-size <n>')
+    .option('--lr <rate>', 'float32 learning rate (cosine schedule)')
+    .option('--seed <n>')
+    .option('--train-limit <n>', 'use a stratified subset of N training images')
+    .option('--test-limit <n>', 'use a stratified subset of N test images')
+    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker)')
+    .option('--resume', 'continue the checkpoint in --out')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--workers <n>', `threads computing gradients (default: every core, ${availableParallelism()} here)`)
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts: TrainOptions) => {
+      const { epochs, lr, ...rest } = opts;
+      await trainCommand({ ...rest, ...(epochs !== undefined ? { pretrainEpochs: epochs } : {}), ...(lr !== undefined ? { pretrainLr: lr } : {}), epochs: '0' });
+    });
   program.command('eval <file>')
     .description('accuracy per bit-width of a model file on a test split')
     .option('--data <name>', 'mnist | fashion-mnist (default: the dataset named in the file)')

@@ -32,14 +32,49 @@ export interface Dataset {
 export const DATASETS = ['mnist', 'fashion-mnist'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
-/** Fixed seed of the Fashion-MNIST train/test split (documented in FASHION_SPLIT). */
-export const FASHION_SPLIT_SEED = 20261127;
 /**
- * Per class: the first 6000 of a seeded permutation of the class's images train, the next
- * 1000 test. Empty entries are dropped first (class 0's JSON holds 7002 entries, two of
- * them empty arrays: indices 1000 and 7001), so every class has exactly 7000 images.
+ * The Fashion-MNIST train/test split, as data: per class, the indices into the package's
+ * `src/clothes/<class>.json` "data" array of the 6000 training and 1000 test images, in the
+ * order the loader uses them. Any tool reproduces the split by reading these entries.
  */
+export const FASHION_SPLIT_FILE = 'trainer/data/fashion-mnist-split.json';
 export const FASHION_SPLIT = { trainPerClass: 6000, testPerClass: 1000 } as const;
+/** Seed the split file was drawn with (deriveFashionSplit), kept so the file can be re-derived. */
+export const FASHION_SPLIT_SEED = 20261127;
+
+export interface FashionSplit { format: 'fashion-mnist-split/1'; classes: { train: number[]; test: number[] }[] }
+
+function fashionClassRows(c: number): number[][] {
+  const file = join(dirname(require.resolve('fashion-mnist/package.json')), 'src', 'clothes', `${c}.json`);
+  const raw = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[][] }).data;
+  if (!Array.isArray(raw)) throw new RangeError(`${file}: expected a field "data" holding an array of images`);
+  return raw;
+}
+
+/**
+ * How the split file was made: empty entries are dropped (class 0's JSON holds 7002 entries, two
+ * of them empty arrays: indices 1000 and 7001), then a permutation seeded with SEED + class puts
+ * the first 6000 in training and the next 1000 in test.
+ */
+export function deriveFashionSplit(rowsOf: (c: number) => number[][] = fashionClassRows): FashionSplit {
+  const { trainPerClass: ntr, testPerClass: nte } = FASHION_SPLIT;
+  return {
+    format: 'fashion-mnist-split/1',
+    classes: Array.from({ length: 10 }, (_, c) => {
+      const kept = rowsOf(c).flatMap((r, i) => (r.length > 0 ? [i] : []));
+      const perm = new Rng(FASHION_SPLIT_SEED + c).permutation(kept.length);
+      const order = Array.from(perm.subarray(0, ntr + nte), (p) => kept[p]);
+      return { train: order.slice(0, ntr), test: order.slice(ntr) };
+    }),
+  };
+}
+
+export function readFashionSplit(): FashionSplit {
+  const path = new URL('../data/fashion-mnist-split.json', import.meta.url);
+  const s = JSON.parse(readFileSync(path, 'utf8')) as FashionSplit;
+  if (s.format !== 'fashion-mnist-split/1' || !Array.isArray(s.classes) || s.classes.length !== 10) throw new RangeError(`${FASHION_SPLIT_FILE}: format: expected fashion-mnist-split/1 with 10 classes`);
+  return s;
+}
 
 export function loadDataset(name: string): Dataset {
   if (name === 'mnist') return loadMnist();
@@ -80,28 +115,33 @@ export function loadMnist(): Dataset {
   };
 }
 
-/** Fashion-MNIST with the fixed stratified split FASHION_SPLIT (seeded permutation per class). */
+/** Fashion-MNIST with the split of FASHION_SPLIT_FILE. */
 export function loadFashionMnist(): Dataset {
-  const dir = join(dirname(require.resolve('fashion-mnist/package.json')), 'src', 'clothes');
   const { trainPerClass: ntr, testPerClass: nte } = FASHION_SPLIT;
+  const split = readFashionSplit();
   const train: Split = { images: new Uint8Array(10 * ntr * 784), labels: new Uint8Array(10 * ntr), count: 10 * ntr };
   const test: Split = { images: new Uint8Array(10 * nte * 784), labels: new Uint8Array(10 * nte), count: 10 * nte };
   for (let c = 0; c < 10; c++) {
-    const file = join(dir, `${c}.json`);
-    const raw = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[][] }).data;
-    if (!Array.isArray(raw)) throw new RangeError(`${file}: expected a field "data" holding an array of images`);
-    const rows = raw.filter((r) => r.length > 0);
-    if (!Array.isArray(rows) || rows.length < ntr + nte) throw new RangeError(`${file}: expected at least ${ntr + nte} images, got ${rows?.length}`);
-    const perm = new Rng(FASHION_SPLIT_SEED + c).permutation(rows.length);
+    const rows = fashionClassRows(c);
+    const { train: tr, test: te } = split.classes[c];
+    if (tr.length !== ntr || te.length !== nte) throw new RangeError(`${FASHION_SPLIT_FILE}: classes[${c}]: expected ${ntr} train and ${nte} test indices, got ${tr.length} and ${te.length}`);
     for (let i = 0; i < ntr + nte; i++) {
-      const row = rows[perm[i]];
-      if (row.length !== 784) throw new RangeError(`${file}: image ${perm[i]}: expected 784 pixels, got ${row.length}`);
+      const at = i < ntr ? tr[i] : te[i - ntr];
+      const row = rows[at];
+      if (!row || row.length !== 784) throw new RangeError(`fashion-mnist class ${c} image ${at}: expected 784 pixels, got ${row?.length ?? 'none'}`);
       const [dst, j] = i < ntr ? [train, c * ntr + i] : [test, c * nte + (i - ntr)];
       dst.images.set(row, j * 784);
       dst.labels[j] = c;
     }
   }
   return { name: 'fashion-mnist', height: 28, width: 28, channels: 1, classes: 10, mean: [0.286], std: [0.353], train, test };
+}
+
+/** Names the training/test split of a data set as a recipe uses it (recorded in every exported file). */
+export function splitName(ds: Dataset, r: { trainLimit: number | null; testLimit: number | null }): string {
+  const base = ds.name === 'mnist' ? 'mnist: the official 60,000 training / 10,000 test images' : `fashion-mnist: ${FASHION_SPLIT_FILE} (6,000 training / 1,000 test images per class)`;
+  const cut = (n: number | null, what: string) => (n === null ? '' : `; ${what}: the first ${Math.ceil(n / ds.classes)} per class`);
+  return base + cut(r.trainLimit, 'training') + cut(r.testLimit, 'test');
 }
 
 /** The first n images of each class of a split, in the split's order (a small balanced subset). */

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadMnist, makeBatch, parseIdx, stratifiedSubset, NO_AUGMENT, type Dataset } from '../src/data.ts';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { deriveFashionSplit, loadFashionMnist, loadMnist, makeBatch, parseIdx, readFashionSplit, stratifiedSubset, NO_AUGMENT, type Dataset } from '../src/data.ts';
 import { Rng, deriveRng } from '../src/rng.ts';
 
 test('rng: same seed same stream; state round-trips; permutation is a permutation', () => {
@@ -47,6 +50,21 @@ test('batches: normalisation, and crop with padding shifts the image inside a ze
     if (border) shifted++;
   }
   assert.ok(shifted > 0);
+});
+
+test('Fashion-MNIST split file: equals its seeded derivation, 6000 + 1000 disjoint non-empty entries per class, read in file order', () => {
+  const file = readFashionSplit();
+  assert.equal(file, deriveFashionSplit());
+  const ds = loadFashionMnist();
+  file.classes.forEach((c, k) => {
+    assert.is(new Set([...c.train, ...c.test]).size, 7000, `class ${k}: train and test overlap or repeat`);
+    if (k === 0) for (const empty of [1000, 7001]) assert.not.ok(c.train.includes(empty) || c.test.includes(empty));
+  });
+  // the loader puts class c's test[i] at test image c·1000 + i: check one image against the package JSON directly
+  const rows = (JSON.parse(readFileSync(join(dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')), 'src', 'clothes', '3.json'), 'utf8')) as { data: number[][] }).data;
+  assert.equal(Array.from(ds.test.images.subarray((3 * 1000 + 17) * 784, (3 * 1000 + 18) * 784)), rows[file.classes[3].test[17]]);
+  assert.is(ds.test.labels[3 * 1000 + 17], 3);
+  assert.equal(Array.from(ds.train.images.subarray((3 * 6000 + 5) * 784, (3 * 6000 + 6) * 784)), rows[file.classes[3].train[5]]);
 });
 
 test.run();
