@@ -1,13 +1,15 @@
-// Training speed (issue 4): images/s of a float32 step and of one joint {8,6,4,2} step (Algorithm
-// A.2: four forward/backward passes and steps) per model on each backend that loads here, and the
-// fake-quantization overhead = joint step time / (4 × float32 step time), goal ≤ 1.3.
-// Usage: pnpm bench:train [--backends wasm,cpu] [--batch 128] [--steps 3] [--models small-cnn,resnet8,resnet20]
+// Training speed: images/s of a float32 step and of one joint {8,6,4,2} step (Algorithm A.2: four
+// forward/backward passes and steps) per model, backend and data-parallel worker count; the
+// speed-up over one worker; and the fake-quantization overhead = joint step / (4 × float32 step),
+// in wall time and in CPU time of the whole process (all threads).
+// Usage: pnpm bench:train [--backends wasm] [--workers 1,2] [--batch 128] [--steps 3]
+//                         [--models small-cnn,mnist-cnn,resnet8,resnet20] [--json FILE]
 import * as tf from '@tensorflow/tfjs';
-import { cpus } from 'node:os';
-import { initBackend, type BackendPref } from '../../trainer/src/backend/index.ts';
-import { Trainer } from '../../trainer/src/train.ts';
-import type { Dataset } from '../../trainer/src/data.ts';
-import { Rng } from '../../trainer/src/rng.ts';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { initBackend, type BackendPref } from '@bitswitch/trainer/backend/index';
+import { Trainer, type Dataset } from '@bitswitch/trainer';
+import { Rng } from '@bitswitch/trainer/rng';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,10 +17,13 @@ function arg(name: string, def: string): string {
 }
 
 const backends = arg('backends', 'tensorflow,webgpu,wasm,cpu').split(',') as BackendPref[];
+const workerCounts = arg('workers', '1,2').split(',').map(Number);
 const batch = Number(arg('batch', '128'));
 const steps = Number(arg('steps', '3'));
-const models = arg('models', 'small-cnn,resnet8,resnet20').split(',');
+const models = arg('models', 'small-cnn,mnist-cnn,resnet8,resnet20').split(',');
+const jsonOut = process.argv.includes('--json') ? arg('json', '') : '';
 const BITS = [8, 6, 4, 2];
+for (const n of workerCounts) if (!Number.isInteger(n) || n < 1) throw new RangeError(`--workers: expected a list of integers >= 1, got ${arg('workers', '')}`);
 
 /** Random uint8 images (the speed does not depend on the pixels). */
 function syntheticDataset(h: number, w: number, c: number, count: number): Dataset {
@@ -29,18 +34,15 @@ function syntheticDataset(h: number, w: number, c: number, count: number): Datas
 
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
 
+/** CPU time of the process, every thread (the workers' too). */
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
-/**
- * Median ms of float32 and joint steps, alternated so that load from other jobs hits both alike;
- * wall time and this process's CPU time (less sensitive to other jobs on a shared machine:
- * tfjs-wasm runs on this thread).
- */
-async function timeSteps(t: Trainer, b: number, n: number): Promise<{ fp: number; joint: number; fpCpu: number; jointCpu: number }> {
+/** Median ms of float32 and joint steps, alternated so that load from other jobs hits both alike. */
+async function timeSteps(t: Trainer, b: number, n: number) {
   const x = new Float32Array(b * 28 * 28).map((_, i) => ((i * 7919) % 255) / 255);
   const y = Int32Array.from({ length: b }, (_, i) => i % 10);
   t.calibrate();
-  await t.trainBatch('pretrain', x, y, 0); // warm-up (kernel set-up, allocation)
+  await t.trainBatch('pretrain', x, y, 0); // warm-up (kernel set-up, allocation, worker start)
   await t.trainBatch('quant', x, y, 0);
   const fp: number[] = [];
   const joint: number[] = [];
@@ -61,8 +63,15 @@ async function timeSteps(t: Trainer, b: number, n: number): Promise<{ fp: number
   return { fp: median(fp), joint: median(joint), fpCpu: median(fpCpu), jointCpu: median(jointCpu) };
 }
 
-console.log(`bench:train ${new Date().toISOString()} — ${cpus().length}× ${cpus()[0]?.model ?? '?'}, node ${process.version}; figures measured while other jobs may run (noisy)`);
-const rows: string[] = [];
+interface Row {
+  backend: string; model: string; batch: number; workers: number;
+  fp32ImgPerSec: number; jointImgPerSec: number; fp32MsPerStep: number; jointMsPerStep: number;
+  overheadWall: number; overheadCpu: number; fp32SpeedupVs1: number | null; jointSpeedupVs1: number | null; loadavg: number[];
+}
+
+const load = () => loadavg().map((v) => Number(v.toFixed(2)));
+console.log(`bench:train ${new Date().toISOString()} — ${cpus().length}× ${cpus()[0]?.model ?? '?'}, node ${process.version}, load ${load().join(' ')}`);
+const rows: Row[] = [];
 for (const be of backends) {
   let name: string;
   try {
@@ -75,14 +84,28 @@ for (const be of backends) {
   const b = name === 'cpu' ? Math.min(batch, 16) : batch;
   const ms = name === 'cpu' ? ['small-cnn'] : models;
   for (const model of ms) {
-    const ds = syntheticDataset(28, 28, 1, b);
-    const t = new Trainer({ model, data: 'mnist', bits: BITS, algorithm: 'a2', alrs: 'code', batchSize: b, pretrainEpochs: 0, epochs: 1, checkpointEvery: 0 }, ds);
-    const { fp, joint, fpCpu, jointCpu } = await timeSteps(t, b, steps);
-    const ratio = joint / (BITS.length * fp);
-    const ratioCpu = jointCpu / (BITS.length * fpCpu);
-    rows.push(`${name.padEnd(6)} ${model.padEnd(10)} batch ${String(b).padStart(3)}  fp32 ${(1000 * b / fp).toFixed(1).padStart(7)} img/s  joint{8,6,4,2} ${(1000 * b / joint).toFixed(1).padStart(7)} img/s (${joint.toFixed(0)} ms/step)  overhead wall ${ratio.toFixed(2)}, cpu-time ${ratioCpu.toFixed(2)} (goal ≤ 1.3)`);
-    console.log(rows[rows.length - 1]);
-    t.nets.forEach((n) => n.dispose());
-    tf.disposeVariables();
+    let one: Row | undefined;
+    for (const workers of workerCounts) {
+      const ds = syntheticDataset(28, 28, 1, b);
+      // the same shard count for every worker count, so every row computes the same thing
+      const t = new Trainer({ model, data: 'mnist', bits: BITS, algorithm: 'a2', alrs: 'code', batchSize: b, shards: Math.max(...workerCounts), pretrainEpochs: 0, epochs: 1, checkpointEvery: 0 }, ds, undefined, { workers, backend: name });
+      const r = await timeSteps(t, b, steps);
+      await t.close();
+      t.nets.forEach((n) => n.dispose());
+      tf.disposeVariables();
+      const row: Row = {
+        backend: name, model, batch: b, workers, fp32ImgPerSec: (1000 * b) / r.fp, jointImgPerSec: (1000 * b) / r.joint, fp32MsPerStep: r.fp, jointMsPerStep: r.joint,
+        overheadWall: r.joint / (BITS.length * r.fp), overheadCpu: r.jointCpu / (BITS.length * r.fpCpu),
+        fp32SpeedupVs1: one ? one.fp32MsPerStep / r.fp : null, jointSpeedupVs1: one ? one.jointMsPerStep / r.joint : null, loadavg: load(),
+      };
+      if (workers === 1) one = row;
+      rows.push(row);
+      const speed = row.fp32SpeedupVs1 === null ? '' : `  ×${row.fp32SpeedupVs1.toFixed(2)} / ×${row.jointSpeedupVs1!.toFixed(2)} vs 1 worker`;
+      console.log(`${name.padEnd(6)} ${model.padEnd(10)} batch ${String(b).padStart(3)} workers ${workers}  fp32 ${row.fp32ImgPerSec.toFixed(1).padStart(7)} img/s  joint{8,6,4,2} ${row.jointImgPerSec.toFixed(1).padStart(6)} img/s (${r.joint.toFixed(0)} ms/step)${speed}  overhead wall ${row.overheadWall.toFixed(2)}, cpu ${row.overheadCpu.toFixed(2)}  load ${row.loadavg.join(' ')}`);
+    }
   }
+}
+if (jsonOut) {
+  writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, steps, rows }, null, 2) + '\n');
+  console.log(`wrote ${jsonOut}`);
 }

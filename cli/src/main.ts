@@ -24,9 +24,10 @@ program.command('inspect')
   .action((file: string) => { process.exitCode = inspectCommand(file); });
 
 program.command('demo')
-  .description('train a small CNN jointly on {8,6,4,2} (embedded MNIST), export one file, run it at every precision on the CPU runtime')
+  .description('train the MNIST CNN jointly on {8,6,4,2} from its FP32 model (embedded MNIST), export one file, run it at every precision on the CPU runtime')
   .option('--out <dir>', 'where the run, checkpoint and model.bsw go (default: a new temp folder)')
-  .action(async (o: { out?: string }) => { await demoCommand(o.out); });
+  .option('--workers <n>', 'threads computing gradients (default: every core)')
+  .action(async (o: { out?: string; workers?: string }) => { await demoCommand(o.out, o.workers); });
 
 const wanted = process.argv[2];
 const modules = wanted && wanted in MODULES ? [MODULES[wanted]] : wanted === 'inspect' || wanted === 'demo' ? [] : [...new Set(Object.values(MODULES))];

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { initBackend, CANDIDATES, wasmDistDir } from '../src/backend/index.ts';
+import { initBackend, vulkanLoaderPresent, CANDIDATES, wasmDistDir } from '../src/backend/index.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -31,6 +31,16 @@ test('auto picks the first candidate that loads and reports why the others did n
   if (!tfjsNodeBindingPresent('@tensorflow/tfjs-node') && !tfjsNodeBindingPresent('@tensorflow/tfjs-node-gpu')) {
     assert.ok(choice.tried.length >= 3, 'fell past both tfjs-node packages');
     assert.match(choice.tried[0]!.error!, /tfjs_binding|Cannot find|native/i);
+  }
+});
+
+test('webgpu is not probed without a Vulkan loader (Dawn would print a warning on every start)', () => {
+  const seen: string[] = [];
+  const none = vulkanLoaderPresent({ LD_LIBRARY_PATH: '/opt/x:/opt/y' }, (p) => { seen.push(p); return false; });
+  if (process.platform === 'linux') {
+    assert.is(none, false);
+    assert.ok(seen.includes('/opt/x/libvulkan.so.1') && seen.includes('/usr/lib/x86_64-linux-gnu/libvulkan.so.1'), seen.join(' '));
+    assert.ok(vulkanLoaderPresent({ LD_LIBRARY_PATH: '/opt/y' }, (p) => p === '/opt/y/libvulkan.so.1'));
   }
 });
 

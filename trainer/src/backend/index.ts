@@ -2,7 +2,8 @@
 // never stuck. Each candidate that fails records why, so the caller can report it.
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { registerWasmKernels } from './wasm-kernels.ts';
 import { registerSecondOrderGradients } from './second-order-grads.ts';
 
@@ -46,10 +47,21 @@ async function loadTfjsNode(pkg: string): Promise<void> {
 
 let webgpuReady: Promise<void> | undefined;
 
+/**
+ * Whether a Vulkan loader can be found on Linux (Dawn's only backend there). Without one Dawn
+ * prints a two-line warning to stderr on every start, so it is not probed at all.
+ */
+export function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env, exists: (p: string) => boolean = existsSync): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/lib64'];
+  return dirs.some((d) => exists(join(d, 'libvulkan.so.1')));
+}
+
 // Dawn (the `webgpu` package) needs a Vulkan loader and a GPU on Linux; without them it
 // returns no adapter, which is the normal case on CPU-only machines.
 async function loadWebGpu(): Promise<void> {
   webgpuReady ??= (async () => {
+    if (!vulkanLoaderPresent()) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no adapter');
     const { create, globals } = (await import('webgpu')) as unknown as {
       create: (flags: string[]) => { requestAdapter: () => Promise<unknown | null> };
       globals: Record<string, unknown>;
