@@ -13,7 +13,7 @@ import { loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type D
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
 import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
-import { WorkerDiedError } from './parallel.ts';
+import { WorkerDiedError, workerCount } from './parallel.ts';
 import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { fileDigest, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
@@ -26,13 +26,6 @@ interface TrainOptions {
   shards?: string; init?: string; out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean; workers?: string;
 }
 
-/** Worker threads for training: --workers N, default every core. */
-export function workerCount(flag: string | undefined): number {
-  if (flag === undefined) return availableParallelism();
-  const n = Number(flag);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`--workers: expected an integer in 1..256, got ${JSON.stringify(flag)}`);
-  return n;
-}
 
 /** tfjs's production mode: no "install tfjs-node" banner from the cpu backend in the CLI's output. */
 function quietTf(): void {

@@ -12,6 +12,7 @@ import {
   type SupernetEpoch, type SupernetRecipe,
 } from './hasb.ts';
 import { SuperNetwork } from './supernet.ts';
+import { workerCount } from './parallel.ts';
 import { networkToModel } from './supernet-io.ts';
 
 export interface SupernetCliOptions {
@@ -29,6 +30,7 @@ export interface SupernetCliOptions {
   seed?: string | number;
   backend?: string;
   progress?: boolean;
+  workers?: string | number;
 }
 
 /** Recipe file (if any), then flags; every number is checked by resolveSupernetRecipe. */
@@ -101,11 +103,13 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   const traces = sensitivity ? perParameterTraces(sensitivity, layers) : undefined;
   const net = SuperNetwork.fromMulti(src.net);
   src.net.dispose();
-  const trainer = new SupernetTrainer(net, dataset(), recipe, traces);
+  const trainer = new SupernetTrainer(net, dataset(), recipe, traces, { workers: workerCount(o.workers === undefined ? undefined : String(o.workers)), backend: backend.name });
   log(`backend ${backend.name} (tried ${backend.tried}); ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   const bar = o.progress === false ? undefined : progressBar();
-  const history = trainer.run({
+  let history: SupernetEpoch[];
+  try {
+    history = await trainer.run({
     onStep: (s) => {
       if (s.step === 1) bar?.start(s.steps, 0, { sampling: recipe.sampling, epoch: `${s.epoch + 1}/${s.epochs}`, loss: '-', sigma: s.sigmaE.toFixed(3) });
       bar?.update(s.step, { sampling: recipe.sampling, epoch: `${s.epoch + 1}/${s.epochs}`, loss: s.loss.toFixed(3), sigma: s.sigmaE.toFixed(3) });
@@ -114,7 +118,10 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
       bar?.stop();
       log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, σ_e ${e.sigmaE.toFixed(3)}, ${e.seconds.toFixed(1)} s`);
     },
-  });
+    });
+  } finally {
+    await trainer.close();
+  }
   const accuracy = trainer.evaluateUniform();
   log(`test accuracy (${trainer.test.count} images): ${Object.entries(accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`).join(', ')}`);
   const model = networkToModel(net, {
@@ -147,6 +154,7 @@ export function register(program: CommandLike): void {
     .option('--test-limit <n>', 'evaluate on a class-balanced subset of n images')
     .option('--seed <n>', `default ${d.seed}`)
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--workers <n>', 'threads computing gradients on shards of each batch (default: every core)')
     .option('--no-progress', 'no progress bar')
     .action(async (model: string, opts: SupernetCliOptions) => {
       try {

@@ -13,6 +13,7 @@ import { CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.ts';
 import { makeBatch, stratifiedSubset, type Augment, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
 import { Network } from './network.ts';
+import { DataParallel } from './parallel.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng } from './rng.ts';
 import { SuperNetwork } from './supernet.ts';
@@ -61,6 +62,8 @@ export interface SupernetRecipe {
   sigma: number;
   epochs: number;
   batchSize: number;
+  /** BatchNorm shards per batch (ghost batch norm, as the trainer's recipe); null: one per worker. */
+  shards: number | null;
   lr: number;
   weightDecay: number;
   /** Scales: 'code' λ·0.1^rank(b) of the step's bit (as multi-precision training), 'off': λ. */
@@ -72,7 +75,7 @@ export interface SupernetRecipe {
 }
 
 export const SUPERNET_DEFAULTS: SupernetRecipe = {
-  data: 'fashion-mnist', sampling: 'hasb', sigma: 0.5, epochs: 2, batchSize: 64, lr: 2e-4, weightDecay: 5e-5,
+  data: 'fashion-mnist', sampling: 'hasb', sigma: 0.5, epochs: 2, batchSize: 64, shards: null, lr: 2e-4, weightDecay: 5e-5,
   scaleLr: 'code', augment: { pad: 2, flip: false }, seed: 1, trainLimit: null, testLimit: null,
 };
 
@@ -90,6 +93,7 @@ export function resolveSupernetRecipe(partial: Partial<SupernetRecipe>, source =
   num(r.sigma, 'sigma', 0, 1);
   num(r.epochs, 'epochs', 1, 1e4, true);
   num(r.batchSize, 'batchSize', 1, 65536, true);
+  if (r.shards !== null) num(r.shards, 'shards', 1, r.batchSize, true);
   num(r.lr, 'lr', 0, 10);
   num(r.weightDecay, 'weightDecay', 0, 1);
   num(r.augment.pad, 'augment.pad', 0, 16, true);
@@ -146,10 +150,21 @@ export class SupernetTrainer {
   /** How often each bit was drawn for each layer: counts[layer][bit]. */
   readonly counts: Record<string, Record<number, number>> = {};
 
+  /** Threads computing gradients (rank 0 is this one). */
+  readonly workers: number;
+  private dp?: Promise<DataParallel>;
+  private readonly backend?: string;
+
   /** `traces`: per-parameter Hessian traces in quantized-layer order (required for 'hasb'). */
-  constructor(readonly net: SuperNetwork, readonly ds: Dataset, recipe: Partial<SupernetRecipe>, traces?: readonly number[]) {
-    this.recipe = resolveSupernetRecipe(recipe);
+  constructor(readonly net: SuperNetwork, readonly ds: Dataset, recipe: Partial<SupernetRecipe>, traces?: readonly number[], options: { workers?: number; backend?: string } = {}) {
+    const resolved = resolveSupernetRecipe(recipe);
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers: expected an integer >= 1, got ${workers}`);
+    this.recipe = { ...resolved, shards: resolved.shards ?? workers };
+    this.workers = Math.min(workers, this.recipe.shards!);
+    this.backend = options.backend;
     const r = this.recipe;
+    if (r.batchSize < r.shards!) throw new RangeError(`supernet.shards: expected at most the batch size ${r.batchSize}, got ${r.shards}`);
     if (ds.name !== r.data) throw new RangeError(`supernet.data: expected ${ds.name} (the loaded dataset), got ${r.data}`);
     const L = net.quantized.length;
     if (r.sampling === 'hasb') {
@@ -170,7 +185,22 @@ export class SupernetTrainer {
 
   get stepsPerEpoch(): number { return Math.floor(this.train.count / this.recipe.batchSize); }
 
-  run(events: { onStep?(s: SupernetStep): void; onEpoch?(e: SupernetEpoch): void } = {}): SupernetEpoch[] {
+  private parallel(): Promise<DataParallel> {
+    this.dp ??= DataParallel.start([this.net], {
+      ranks: this.workers, shards: this.recipe.shards!, maxBatch: this.recipe.batchSize,
+      shape: [this.ds.height, this.ds.width, this.ds.channels], classes: this.ds.classes, backend: this.backend ?? tf.getBackend(),
+    });
+    return this.dp;
+  }
+
+  /** Stops the worker threads. */
+  async close(): Promise<void> {
+    const dp = this.dp;
+    this.dp = undefined;
+    if (dp) await (await dp).close();
+  }
+
+  async run(events: { onStep?(s: SupernetStep): void; onEpoch?(e: SupernetEpoch): void } = {}): Promise<SupernetEpoch[]> {
     const r = this.recipe;
     const S = this.stepsPerEpoch;
     const history: SupernetEpoch[] = [];
@@ -182,7 +212,7 @@ export class SupernetTrainer {
       for (let step = 0; step < S; step++) {
         const idx = perm.subarray(step * r.batchSize, (step + 1) * r.batchSize);
         const batch = makeBatch(this.ds, this.train, idx, r.augment, this.augRng);
-        const loss = this.trainBatch(batch.x, batch.y, cosineRate(r.lr, epoch * S + step, r.epochs * S), sigmaE);
+        const loss = await this.trainBatch(batch.x, batch.y, cosineRate(r.lr, epoch * S + step, r.epochs * S), sigmaE);
         lossSum += loss;
         events.onStep?.({ epoch, epochs: r.epochs, step: step + 1, steps: S, loss, sigmaE });
       }
@@ -200,40 +230,28 @@ export class SupernetTrainer {
   }
 
   /** For each b in B, high to low: sample per-layer bits, forward (TBN), loss, backward, step. Mean loss. */
-  trainBatch(xs: Float32Array, ys: Int32Array, lr: number, sigmaE: number): number {
-    const { net, ds } = this;
+  async trainBatch(xs: Float32Array, ys: Int32Array, lr: number, sigmaE: number): Promise<number> {
+    const { net } = this;
     const bits = net.quant.bits;
+    const dp = await this.parallel();
+    dp.setBatch(xs, ys);
     let sum = 0;
-    tf.tidy(() => {
-      const x = tf.tensor4d(xs, [ys.length, ds.height, ds.width, ds.channels]);
-      const y = tf.oneHot(tf.tensor1d(ys, 'int32'), ds.classes);
-      bits.forEach((b, rank) => {
-        const layerBits = sampleLayerBits(bits, b, this.sensitive, sigmaE, this.recipe.sampling, this.sampleRng);
-        net.quantized.forEach((q, i) => this.counts[q.name][layerBits[i]]++);
-        tf.tidy(() => {
-          let bn: { name: string; key: string; mean: tf.Tensor; variance: tf.Tensor }[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const res = net.forward(x, layerBits, true);
-            bn = res.bnUpdates.map((u) => ({ ...u, mean: tf.keep(u.mean), variance: tf.keep(u.variance) }));
-            return tf.losses.softmaxCrossEntropy(y, res.logits) as tf.Scalar;
-          }, net.trainable());
-          const loss = value.dataSync()[0];
-          if (!Number.isFinite(loss)) throw new RangeError(`loss is ${loss} at bits [${layerBits}]; stopping`);
-          sum += loss;
-          const w: Record<string, tf.Tensor> = {};
-          const s: Record<string, tf.Tensor> = {};
-          for (const [tfName, g] of Object.entries(grads)) {
-            const n = net.nameOf(tfName);
-            (net.kinds.get(n) === 'scale' ? s : w)[n] = g;
-          }
-          this.optW.apply(net.vars, w, lr);
-          this.optS.apply(net.vars, s, this.recipe.scaleLr === 'code' ? alrsCodeRate(lr, rank) : lr);
-          net.clampScales(); // as the multi-precision trainer: a scale step must not cross zero
-          net.applyBnUpdates(bn);
-          bn.forEach((u) => tf.dispose([u.mean, u.variance]));
-        });
+    for (let rank = 0; rank < bits.length; rank++) {
+      const layerBits = sampleLayerBits(bits, bits[rank], this.sensitive, sigmaE, this.recipe.sampling, this.sampleRng);
+      net.quantized.forEach((q, i) => this.counts[q.name][layerBits[i]]++);
+      const { loss, grads, bn } = await dp.grads({ net: 0, bits: [layerBits], useTeacher: false, keepTeacher: false });
+      if (!Number.isFinite(loss)) throw new RangeError(`loss is ${loss} at bits [${layerBits}]; stopping`);
+      sum += loss;
+      tf.tidy(() => {
+        const w: Record<string, tf.Tensor> = {};
+        const s: Record<string, tf.Tensor> = {};
+        for (const [n, g] of grads) (net.kinds.get(n) === 'scale' ? s : w)[n] = tf.tensor(g, net.v(n).shape);
+        this.optW.apply(net.vars, w, lr);
+        this.optS.apply(net.vars, s, this.recipe.scaleLr === 'code' ? alrsCodeRate(lr, rank) : lr);
+        net.clampScales(); // as the multi-precision trainer: a scale step must not cross zero
+        net.applyBnUpdates(bn.map((u) => ({ name: u.name, key: u.key, mean: tf.tensor(u.mean), variance: tf.tensor(u.variance) })));
       });
-    });
+    }
     return sum / bits.length;
   }
 

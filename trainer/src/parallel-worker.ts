@@ -6,6 +6,7 @@ import { initBackend, type BackendPref } from './backend/index.ts';
 import { Network } from './network.ts';
 import { ShardComputer, rankShards, shardRange, type WorkerInit, type WorkerReply, type WorkerRequest } from './parallel.ts';
 import { Rng } from './rng.ts';
+import { SuperNetwork } from './supernet.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -15,7 +16,7 @@ try {
   tf.env().set('PROD', true);
   await initBackend(init.backend as BackendPref);
   // weights arrive through shared memory before the first request; the seed only shapes them
-  const nets = init.specs.map((spec, i) => new Network(spec, init.quants[i], new Rng(0)));
+  const nets = init.specs.map((spec, i) => new (init.supernet[i] ? SuperNetwork : Network)(spec, init.quants[i], new Rng(0)));
   const computer = ShardComputer.forNets(nets, init.shape, init.classes);
   const weights = init.weights.map((b) => new Float32Array(b));
   const grads = init.grads.map((b) => new Float32Array(b));

@@ -7,9 +7,11 @@
 // shard size) to the shards' slots in shared memory, and rank 0 adds the slots in shard order.
 // The arithmetic is then the same for any worker count: N workers and one give identical weights.
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ModelSpec } from './models.ts';
 import type { BitChoice, Network, QuantConfig } from './network.ts';
+import { SuperNetwork } from './supernet.ts';
 
 export interface GradRequest {
   /** Index of the network (one per bit for separate training, else 0). */
@@ -31,6 +33,14 @@ export interface GradResult {
   /** Gradients by variable name (only the variables the loss depends on). */
   grads: Map<string, Float32Array>;
   bn: BnStats[];
+}
+
+/** Worker threads for training: --workers N, default every core. */
+export function workerCount(flag: string | undefined): number {
+  if (flag === undefined) return availableParallelism();
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`--workers: expected an integer in 1..256, got ${JSON.stringify(flag)}`);
+  return n;
 }
 
 /** Where each trainable variable of a network lives in the shared weight and gradient buffers. */
@@ -183,6 +193,8 @@ export interface WorkerInit {
   backend: string;
   specs: ModelSpec[];
   quants: QuantConfig[];
+  /** Per network: a SuperNetwork (TBN) or a plain Network. */
+  supernet: boolean[];
   shape: [number, number, number];
   classes: number;
   weights: SharedArrayBuffer[];
@@ -289,7 +301,7 @@ export class DataParallel {
     const url = workerUrl();
     for (let k = 1; k < o.ranks; k++) {
       const init: WorkerInit = {
-        rank: k, ranks: o.ranks, backend: o.backend, specs: nets.map((n) => n.spec), quants: nets.map((n) => n.quant),
+        rank: k, ranks: o.ranks, backend: o.backend, specs: nets.map((n) => n.spec), quants: nets.map((n) => n.quant), supernet: nets.map((n) => n instanceof SuperNetwork),
         shape: o.shape, classes: o.classes, weights: dp.weightViews.map((v) => v.buffer as SharedArrayBuffer),
         grads: dp.gradViews.map((v) => v.buffer as SharedArrayBuffer), x: dp.xView.buffer as SharedArrayBuffer, y: dp.yView.buffer as SharedArrayBuffer,
       };

@@ -95,7 +95,7 @@ function tinyDataset(count: number, seed: number): Dataset {
   return { name: 'mnist', height: 8, width: 8, channels: 1, classes: 3, mean: [0.3], std: [0.3], train: make(count), test: make(30) };
 }
 
-test('a tiny SuperNet training run: finite loss, counts per layer, only the drawn TBN sets move, exports a file readModel accepts', () => {
+test('a tiny SuperNet training run: finite loss, counts per layer, only the drawn TBN sets move, exports a file readModel accepts', async () => {
   const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
   const bits = [8, 4, 2];
   const multi = new Network(spec, { bits, quantizer: 'double-rounding', perChannel: false }, new Rng(2));
@@ -106,7 +106,7 @@ test('a tiny SuperNet training run: finite loss, counts per layer, only the draw
   const ds = tinyDataset(16, 4);
   const trainer = new SupernetTrainer(sup, ds, { data: 'mnist', sampling: 'hasb', sigma: 0.5, epochs: 1, batchSize: 8, lr: 1e-3, augment: { pad: 0, flip: false } }, [2, 0.1, 0.5]);
   const steps: number[] = [];
-  const history = trainer.run({ onStep: (s) => steps.push(s.loss) });
+  const history = await trainer.run({ onStep: (s) => steps.push(s.loss) });
   assert.is(steps.length, 2);
   assert.ok(steps.every(Number.isFinite));
   assert.equal(history.map((h) => h.sigmaE), [0.5]);
@@ -129,20 +129,20 @@ test('a tiny SuperNet training run: finite loss, counts per layer, only the draw
   trainer.dispose(); sup.dispose(); multi.dispose();
 });
 
-test('the same seed gives the same SuperNet (sampling, shuffling and augmentation are seeded)', () => {
+test('the same seed gives the same SuperNet (sampling, shuffling and augmentation are seeded)', async () => {
   const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
-  const runOnce = () => {
+  const runOnce = async () => {
     const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
     multi.copyFloatBnToBits();
     const sup = SuperNetwork.fromMulti(multi);
     const t = new SupernetTrainer(sup, tinyDataset(16, 4), { data: 'mnist', sampling: 'uniform', sigma: 1, epochs: 1, batchSize: 8 });
-    t.run();
+    await t.run();
     const snap = sup.snapshot();
     t.dispose(); sup.dispose(); multi.dispose();
     return snap;
   };
-  const a = runOnce();
-  const b = runOnce();
+  const a = await runOnce();
+  const b = await runOnce();
   for (const k of Object.keys(a)) assert.equal(Array.from(a[k]), Array.from(b[k]), k);
 });
 

@@ -12,6 +12,11 @@ import { useBackend } from '../src/device.ts';
 import { WorkerDiedError, rankShards, shardRange } from '../src/parallel.ts';
 import { Trainer, evaluate, precisionName, type TrainerOptions } from '../src/train.ts';
 import type { Recipe } from '../src/recipe.ts';
+import { SupernetTrainer } from '../src/hasb.ts';
+import { buildModel } from '../src/models.ts';
+import { Network } from '../src/network.ts';
+import { Rng } from '../src/rng.ts';
+import { SuperNetwork } from '../src/supernet.ts';
 
 await useBackend('wasm');
 const ds = loadMnist();
@@ -60,6 +65,25 @@ for (const algorithm of ['a2', 'a1', 'separate'] as const) {
     assertSameWeights(await trained(extra, 3), one, '3 workers vs 1');
   });
 }
+
+test('SuperNet (HASB, TBN): 1 and 2 workers on the same shards give identical weights', async () => {
+  const runOnce = async (workers: number) => {
+    const multi = new Network(buildModel('small-cnn', [28, 28, 1], 10, { channels: [4, 6, 8], hidden: 8 }), { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
+    multi.copyFloatBnToBits();
+    const sup = SuperNetwork.fromMulti(multi);
+    multi.dispose();
+    const t = new SupernetTrainer(sup, ds, { data: 'mnist', sampling: 'hasb', sigma: 1, epochs: 1, batchSize: 12, shards: 3, trainLimit: 48, testLimit: 10 }, [2, 0.1, 0.5], { workers });
+    try {
+      await t.run();
+      return [sup.snapshot()];
+    } finally {
+      await t.close();
+      t.dispose();
+      sup.dispose();
+    }
+  };
+  assertSameWeights(await runOnce(2), await runOnce(1), 'SuperNet, 2 workers vs 1');
+});
 
 test('the shard count, not the worker count, sets BatchNorm grouping: 1 shard differs from 3', async () => {
   const a = await trained({ shards: 1 }, 1);
