@@ -51,7 +51,7 @@ export function boundedSensitivities(estimates: readonly TraceEstimate[]): numbe
   const upper = estimates.map((e) => confidenceInterval(e)[1] / e.params);
   const largest = Math.max(...upper);
   if (!(largest > 0)) return upper.map(() => 1);
-  const floor = SENSITIVITY_FLOOR * largest;
+  const floor = Math.max(SENSITIVITY_FLOOR * largest, Number.MIN_VALUE);
   return upper.map((u) => Math.max(u, floor));
 }
 
