@@ -40,7 +40,7 @@ export interface SensitivityOptions {
   batch: number;
   seed: number;
   backend: BackendPref;
-  /** Which data one probe sees (hessian.ts ProbeData; default 'all'). */
+  /** Which data one probe sees (hessian.ts ProbeData; default 'one-batch'). */
   probeData?: ProbeData;
   out?: string;
   inPlace?: boolean;
@@ -49,7 +49,9 @@ export interface SensitivityOptions {
 }
 
 export const SENSITIVITY_DEFAULTS = {
-  images: 1000, tol: 0.05, maxIters: 200, minIters: 10, batch: 250, seed: 1, backend: 'auto' as BackendPref, probeData: 'all' as ProbeData,
+  images: 1000, tol: 0.05, maxIters: 200, minIters: 10, batch: 250, seed: 1, backend: 'auto' as BackendPref,
+  // Measured (hessian-bench.ts, trained small CNN, 4 batches): the same standard error 3.5–4.2× sooner than 'all'.
+  probeData: 'one-batch' as ProbeData,
 };
 
 /** Mean softmax cross-entropy from logits through logSumExp, so it can be differentiated twice. */
@@ -165,7 +167,7 @@ export async function computeSensitivity(
     const result = hutchinsonTrace({
       lossFn: target.loss, params: target.params, batches, batchSizes: sizes,
       tol: opts.tol, maxIters: opts.maxIters, minIters: Math.min(opts.minIters ?? SENSITIVITY_DEFAULTS.minIters, opts.maxIters),
-      seed: opts.seed, probeData: opts.probeData,
+      seed: opts.seed, probeData: opts.probeData ?? SENSITIVITY_DEFAULTS.probeData,
       onIter: (i, trace, se) => progress?.update(progressLine(i, opts.maxIters, target.layers, trace, se, opts.tol, performance.now() - t0)),
     });
     progress?.done();
