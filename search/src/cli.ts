@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { FormatError, type Model, type SubNet } from '@bitswitch/format';
 import { readModelFile, writeFileAtomic, writeModelFile } from '@bitswitch/format/node';
 import {
-  BUDGET_KINDS, OBJECTIVES, budgetMetric, parseLatencyTable,
+  BUDGET_KINDS, OBJECTIVES, budgetMetric, layerSensitivities, parseLatencyTable,
   type Budget, type BudgetKind, type LatencyTable, type ObjectiveKind, type SearchSpace,
 } from './budget.ts';
 import { costSpaceFromModel, searchSpaceFromModel } from './space.ts';
+import { includesZero } from './sensitivity.ts';
 import { parseBudgetSpec, sweepSubNets, type BudgetSweep, type SweepResult } from './sweep.ts';
 import { paretoFrontier, paretoSpec, renderSvg, svgToHtml, type ParetoPoint, type ParetoSeries } from './pareto.ts';
 
@@ -88,6 +89,12 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   const model = loadModel(modelPath);
   const latency = options.latency ? readLatencyTable(options.latency) : undefined;
   const space = searchSpaceFromModel(model, latency);
+  const bounded = layerSensitivities(space);
+  space.layers.forEach((l, i) => {
+    if (!includesZero(l) && l.hessianTrace > 0) return;
+    const se = l.hessianTraceStdErr === undefined ? 'no std. error' : `± ${l.hessianTraceStdErr.toExponential(2)}`;
+    log(`note: ${l.name}: tr(H) ${l.hessianTrace.toExponential(3)} ${se} is not distinguishable from zero; its sensitivity is bounded below at ${bounded[i]!.toExponential(3)} per parameter`);
+  });
   if (objective === 'paper' && sweep.band === undefined) {
     log('note: objective paper with only upper bounds puts every layer at its lowest bit (min Σ s_l·b_l); give --band for the equality the paper pairs it with');
   }

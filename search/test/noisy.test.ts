@@ -75,6 +75,9 @@ test('bitswitch search on a model file with a noisy layer: avg-bits<=8 is all 8 
     const subnets = readModelFile(path).subnets!;
     assert.equal(subnets.find((s) => s.name === 'avg-bits<=8')?.bits, Array(8).fill(8));
     assert.ok(lines.some((l) => /avg-bits<=8 +\[8,8,8,8,8,8,8,8\] +avg 8\.000/.test(l)), lines.join('\n'));
+    const notes = lines.filter((l) => l.startsWith('note: '));
+    assert.is(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0]!, /^note: s1b0c1: tr\(H\) -2\.250e\+0 ± 1\.23e\+0 is not distinguishable from zero; its sensitivity is bounded below at [0-9.]+e-\d+ per parameter$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
