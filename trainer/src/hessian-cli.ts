@@ -198,7 +198,7 @@ function parseOptions(raw: Record<string, unknown>): SensitivityOptions {
     data, backend, probeData, maxIters,
     images: num('images', raw.images ?? SENSITIVITY_DEFAULTS.images, int, 'a positive integer'),
     tol: num('tol', raw.tol ?? SENSITIVITY_DEFAULTS.tol, (n) => n > 0 && n < 1, 'a number in (0, 1)'),
-    minIters: num('min-probes', raw.minProbes ?? SENSITIVITY_DEFAULTS.minIters, (n) => int(n) && n >= 2 && n <= maxIters, `an integer in 2..${maxIters} (--max-iters)`),
+    minIters: num('min-probes', raw.minProbes ?? Math.min(SENSITIVITY_DEFAULTS.minIters, maxIters), (n) => int(n) && n >= 2 && n <= maxIters, `an integer in 2..${maxIters} (--max-iters)`),
     batch: num('batch', raw.batch ?? SENSITIVITY_DEFAULTS.batch, int, 'a positive integer'),
     seed: num('seed', raw.seed ?? SENSITIVITY_DEFAULTS.seed, Number.isInteger, 'an integer'),
     out: raw.out === undefined ? undefined : String(raw.out),
@@ -263,7 +263,7 @@ export function register(program: CommandLike): void {
     .option('--images <n>', 'training images used (class-balanced)', String(SENSITIVITY_DEFAULTS.images))
     .option('--tol <r>', "stop when every layer's relative standard error is ≤ r", String(SENSITIVITY_DEFAULTS.tol))
     .option('--max-iters <n>', 'at most this many Rademacher probes', String(SENSITIVITY_DEFAULTS.maxIters))
-    .option('--min-probes <n>', 'probes before the --tol test is first applied', String(SENSITIVITY_DEFAULTS.minIters))
+    .option('--min-probes <n>', `probes before the --tol test is first applied (default ${SENSITIVITY_DEFAULTS.minIters}, at most --max-iters)`)
     .option('--probe-data <mode>', `${PROBE_DATA.join(' | ')}: each probe over all images, or over one batch (cycling; cheaper probes, whole cycles)`, SENSITIVITY_DEFAULTS.probeData)
     .option('--batch <n>', 'images per Hessian-vector product batch', String(SENSITIVITY_DEFAULTS.batch))
     .option('--seed <n>', 'seed of the Rademacher probes', String(SENSITIVITY_DEFAULTS.seed))

@@ -147,8 +147,9 @@ test('--out or --in-place: the input is never overwritten silently', async () =>
   assert.match(await fail({ out: file }), /^--out: .*m\.bsw is the input model; pass --in-place to overwrite it$/);
   assert.match(await fail({ out: join(dir, 'x.bsw'), inPlace: true }), /^--out: expected either --out FILE or --in-place, got both$/);
   assert.equal(readFileSync(file), before);
-  // 'one-batch' probes over 2 batches end on whole cycles: at most 3 → 2 probes.
-  await runSensitivity(file, { ...OPTS, maxIters: 3, minProbes: 2, inPlace: true, allowUnconverged: true }, tinyLoader, () => {}, quiet);
+  // 'one-batch' probes over 2 batches end on whole cycles: at most 3 → 2 probes. The default
+  // --min-probes (10) gives way to a smaller --max-iters.
+  await runSensitivity(file, { ...OPTS, maxIters: 3, inPlace: true, allowUnconverged: true }, tinyLoader, () => {}, quiet);
   assert.equal(readModel(readFileSync(file)).sensitivity!.map((s) => s.probes), [2, 2]);
 });
 
