@@ -1,7 +1,10 @@
 // Byte layout constants of format v1 (SPEC.md §2–3), shared by the reader and the writer.
 export const MAGIC = 'BITSWTCH';
 export const MAJOR = 1;
-export const MINOR = 0;
+/** Newest minor version this reader and writer know (1.1: SENS std errors and probe counts). */
+export const MINOR = 1;
+/** Minor version of a file that uses none of the 1.1 fields: the writer writes the lowest that fits. */
+export const MINOR_BASE = 0;
 export const HEADER_BYTES = 32;
 export const SECTION_ENTRY_BYTES = 16;
 export const MAX_SECTIONS = 64;

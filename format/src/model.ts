@@ -91,6 +91,10 @@ export interface LayerSensitivity {
   layer: string;
   /** Hutchinson estimate of tr(H) over the layer's weights (not divided by params). */
   hessianTrace: number;
+  /** Standard error of hessianTrace (format 1.1; absent in 1.0 files). */
+  hessianTraceStdErr?: number;
+  /** Rademacher probes averaged into hessianTrace (format 1.1; absent in 1.0 files). */
+  probes?: number;
   params: number;
   macs: number;
 }

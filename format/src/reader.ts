@@ -349,12 +349,20 @@ function parseSensitivity(c: Checker, json: unknown, model: Model): LayerSensiti
     const o = c.obj(raw, f);
     const layer = c.str(o.layer, `${f}.layer`);
     if (!names.has(layer)) c.fail(`${f}.layer`, 'the name of a quantized layer', layer);
-    return {
+    const entry: LayerSensitivity = {
       layer,
       hessianTrace: c.num(o.hessianTrace, `${f}.hessianTrace`, false),
       params: c.int(o.params, `${f}.params`, 1, Number.MAX_SAFE_INTEGER),
       macs: c.int(o.macs, `${f}.macs`, 0, Number.MAX_SAFE_INTEGER),
     };
+    // 1.1 fields, optional so that 1.0 files still read.
+    if (o.hessianTraceStdErr !== undefined) {
+      const se = c.num(o.hessianTraceStdErr, `${f}.hessianTraceStdErr`, false);
+      if (se < 0) c.fail(`${f}.hessianTraceStdErr`, 'a finite number >= 0', se);
+      entry.hessianTraceStdErr = se;
+    }
+    if (o.probes !== undefined) entry.probes = c.int(o.probes, `${f}.probes`, 1, Number.MAX_SAFE_INTEGER);
+    return entry;
   });
 }
 

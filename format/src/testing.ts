@@ -80,3 +80,15 @@ export function tinyModel(seed = 1): Model {
     metadata: { dataset: 'none (random weights)', note: 'golden test model' },
   };
 }
+
+/**
+ * tinyModel with the format 1.1 SENS fields (standard error and probe count) on all but the last
+ * sensitivity entry, whose trace is negative: an estimate within noise of zero, as Hutchinson gives.
+ */
+export function tinyModelV11(seed = 1): Model {
+  const m = tinyModel(seed);
+  m.sensitivity = m.sensitivity!.map((s, i) => (i < 3
+    ? { ...s, hessianTraceStdErr: 0.125 * (i + 1), probes: 40 + i }
+    : { ...s, hessianTrace: -0.75 }));
+  return m;
+}

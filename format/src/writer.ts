@@ -4,7 +4,7 @@ import {
   ALIGN, packSigned,
 } from './pack.ts';
 import {
-  HEADER_BYTES, MAGIC, MAJOR, MINOR, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_METADATA,
+  HEADER_BYTES, MAGIC, MAJOR, MINOR, MINOR_BASE, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_METADATA,
   TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, alignUp, type TensorRef,
 } from './layout.ts';
 import type { Layer, Model, Weights } from './model.ts';
@@ -101,11 +101,18 @@ export function writeModel(model: Model): Uint8Array {
     layers: model.layers.map((l, i) => layerJson(l, blob, `layers[${i}]`)),
   };
   const sections: [string, Uint8Array][] = [[TAG_GRAPH, utf8(graph)], [TAG_TENSORS, blob.bytes()]];
-  if (model.sensitivity) sections.push([TAG_SENSITIVITY, utf8(model.sensitivity)]);
+  if (model.sensitivity) {
+    // Fixed key order, so the same Model gives the same bytes however its objects were built.
+    const sens = model.sensitivity.map((s) => ({
+      layer: s.layer, hessianTrace: s.hessianTrace, hessianTraceStdErr: s.hessianTraceStdErr, probes: s.probes, params: s.params, macs: s.macs,
+    }));
+    sections.push([TAG_SENSITIVITY, utf8(sens)]);
+  }
   if (model.subnets) sections.push([TAG_SUBNETS, utf8(model.subnets)]);
   if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
 
-  const out = assembleFile(sections);
+  const usesSens11 = model.sensitivity?.some((s) => s.hessianTraceStdErr !== undefined || s.probes !== undefined) ?? false;
+  const out = assembleFile(sections, MAJOR, usesSens11 ? MINOR : MINOR_BASE);
   readModel(out); // validates everything; throws FormatError naming the field
   return out;
 }

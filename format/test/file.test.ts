@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { FormatError, crc32, describeModel, readFileInfo, readModel, tinyModel, writeModel } from '../src/index.ts';
+import { FormatError, crc32, describeModel, readFileInfo, readModel, tinyModel, tinyModelV11, writeModel } from '../src/index.ts';
 import type { Model } from '../src/index.ts';
 
 const golden = new Uint8Array(readFileSync(new URL('./golden/tiny-v1.bsw', import.meta.url)));
+const golden11 = new Uint8Array(readFileSync(new URL('./golden/tiny-v1.1.bsw', import.meta.url)));
 
 test('crc32 check value', () => {
   assert.is(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
@@ -32,6 +33,50 @@ test('header, alignment and checksums are as specified', () => {
     assert.ok(s.crcOk, s.tag);
     assert.is(s.offset % 16, 0, `${s.tag} offset aligned`);
   }
+});
+
+test('1.1: SENS std errors and probe counts reproduce their golden file and round-trip', () => {
+  const bytes = writeModel(tinyModelV11(1));
+  assert.ok(Buffer.compare(Buffer.from(bytes), Buffer.from(golden11)) === 0, 'bytes differ from golden/tiny-v1.1.bsw');
+  const info = readFileInfo(golden11);
+  assert.is(info.minor, 1, 'a file with 1.1 fields says 1.1');
+  const model = readModel(golden11);
+  assert.equal(model, tinyModelV11(1));
+  assert.equal(model.sensitivity!.map((s) => [s.hessianTraceStdErr, s.probes]), [[0.125, 40], [0.25, 41], [0.375, 42], [undefined, undefined]]);
+  assert.is(model.sensitivity![3].hessianTrace, -0.75, 'a negative trace is a valid estimate');
+});
+
+test('1.0 files (no std errors) still read, and a model without 1.1 fields is written as 1.0', () => {
+  const model = readModel(golden);
+  assert.is(readFileInfo(golden).minor, 0);
+  for (const s of model.sensitivity!) {
+    assert.not.ok('hessianTraceStdErr' in s, `${s.layer}: no std error in a 1.0 file`);
+    assert.not.ok('probes' in s, `${s.layer}: no probe count in a 1.0 file`);
+  }
+});
+
+test('SENS 1.1 fields are validated by name; key order does not change the bytes', () => {
+  const bad: [(s: Record<string, unknown>) => void, RegExp, RegExp][] = [
+    [(s) => { s.hessianTraceStdErr = -0.5; }, /^sensitivity\[1\]\.hessianTraceStdErr$/, /expected a finite number >= 0, got -0.5/],
+    [(s) => { s.hessianTraceStdErr = 'big'; }, /^sensitivity\[1\]\.hessianTraceStdErr$/, /expected a finite number/],
+    [(s) => { s.probes = 0; }, /^sensitivity\[1\]\.probes$/, /expected an integer in 1\.\./],
+    [(s) => { s.probes = 2.5; }, /^sensitivity\[1\]\.probes$/, /got 2.5/],
+  ];
+  for (const [mutate, field, message] of bad) {
+    const m = tinyModelV11(1);
+    mutate(m.sensitivity![1] as unknown as Record<string, unknown>);
+    try {
+      writeModel(m);
+      assert.unreachable(`accepted: ${field}`);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      assert.match(e.field, field);
+      assert.match(e.message, message);
+    }
+  }
+  const m = tinyModelV11(1);
+  m.sensitivity = m.sensitivity!.map(({ probes, macs, params, hessianTraceStdErr, hessianTrace, layer }) => ({ probes, macs, params, hessianTraceStdErr, hessianTrace, layer }));
+  assert.ok(Buffer.compare(Buffer.from(writeModel(m)), Buffer.from(golden11)) === 0);
 });
 
 function expectFormatError(bytes: Uint8Array, field: RegExp) {

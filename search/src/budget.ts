@@ -1,6 +1,7 @@
 // Objectives and budgets of the SubNet search as [layer][bit] tables (data for the ILP).
 import type { IlpProblem, LinearConstraint } from './ilp.ts';
 import { packedBytes } from '@bitswitch/format';
+import { boundedSensitivities } from './sensitivity.ts';
 
 export interface LayerStats {
   name: string;
@@ -8,6 +9,8 @@ export interface LayerStats {
   macs: number;
   /** Hutchinson tr(H) over the layer's weights (not divided by params). */
   hessianTrace: number;
+  /** Standard error of hessianTrace (0 when unknown). */
+  hessianTraceStdErr?: number;
   /** Stored weight shape [rows][cols]: conv OHWI rows = out channels, dense rows = out features. */
   rows: number;
   cols: number;
@@ -36,33 +39,35 @@ export interface Budget { kind: BudgetKind; max?: number; min?: number }
 
 export const OBJECTIVES = ['perturbation', 'paper', 'authors'] as const;
 /**
- * perturbation (default, HAWQ-V3 form): minimize Σ t_l · ‖Ŵ_h − Ŵ_l(b_l)‖², t_l = tr(H_l)/n_l;
- * paper (as printed): minimize Σ t_l/n_l · b_l with t_l = tr(H_l);
- * authors (their code): maximize Σ t_l · b_l with t_l = tr(H_l)/n_l.
+ * With s_l the bounded per-parameter sensitivity (sensitivity.ts: upper confidence bound of
+ * tr(H_l)/n_l, floored above 0), the one the HASB roulette reads too:
+ * perturbation (default, HAWQ-V3 form): minimize Σ s_l · ‖Ŵ_h − Ŵ_l(b_l)‖²;
+ * paper (as printed): minimize Σ s_l · b_l (tr(H_l)/n_l · b_l);
+ * authors (their code): maximize Σ s_l · b_l.
  */
 export type ObjectiveKind = (typeof OBJECTIVES)[number];
 
-/** Per-parameter trace t_l = tr(H_l) / n_l (the HASB sensitivity). */
-export function perParameterTrace(layer: LayerStats): number {
-  return layer.hessianTrace / layer.params;
+/** s_l per layer: boundedSensitivities of the space's trace estimates (shared with the roulette). */
+export function layerSensitivities(space: SearchSpace): number[] {
+  return boundedSensitivities(space.layers);
 }
 
 const table = (space: SearchSpace, f: (layer: LayerStats, bits: number, l: number, j: number) => number) =>
   space.layers.map((layer, l) => space.bits.map((b, j) => f(layer, b, l, j)));
 
 export function objectiveTable(space: SearchSpace, kind: ObjectiveKind): Pick<IlpProblem, 'sense' | 'objective'> {
+  if (!OBJECTIVES.includes(kind)) throw new RangeError(`objective: expected one of ${OBJECTIVES.join(', ')}, got ${kind}`);
+  const s = layerSensitivities(space);
   switch (kind) {
     case 'perturbation': {
       const p = space.perturbation;
       if (!p) throw new RangeError("objective 'perturbation': the search space has no perturbation table (needs the model's weights)");
-      return { sense: 'min', objective: table(space, (layer, _b, l, j) => perParameterTrace(layer) * p[l][j]) };
+      return { sense: 'min', objective: table(space, (_layer, _b, l, j) => s[l] * p[l][j]) };
     }
     case 'paper':
-      return { sense: 'min', objective: table(space, (layer, b) => (layer.hessianTrace / layer.params) * b) };
-    case 'authors':
-      return { sense: 'max', objective: table(space, (layer, b) => perParameterTrace(layer) * b) };
-    default:
-      throw new RangeError(`objective: expected one of ${OBJECTIVES.join(', ')}, got ${kind}`);
+      return { sense: 'min', objective: table(space, (_layer, b, l) => s[l] * b) };
+    default: // authors
+      return { sense: 'max', objective: table(space, (_layer, b, l) => s[l] * b) };
   }
 }
 

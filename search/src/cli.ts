@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { FormatError, type Model, type SubNet } from '@bitswitch/format';
 import { readModelFile, writeFileAtomic, writeModelFile } from '@bitswitch/format/node';
 import {
-  BUDGET_KINDS, OBJECTIVES, budgetMetric, parseLatencyTable,
+  BUDGET_KINDS, OBJECTIVES, budgetMetric, layerSensitivities, parseLatencyTable,
   type Budget, type BudgetKind, type LatencyTable, type ObjectiveKind, type SearchSpace,
 } from './budget.ts';
 import { costSpaceFromModel, searchSpaceFromModel } from './space.ts';
+import { includesZero } from './sensitivity.ts';
 import { parseBudgetSpec, sweepSubNets, type BudgetSweep, type SweepResult } from './sweep.ts';
 import { paretoFrontier, paretoSpec, renderSvg, svgToHtml, type ParetoPoint, type ParetoSeries } from './pareto.ts';
 
@@ -88,8 +89,14 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   const model = loadModel(modelPath);
   const latency = options.latency ? readLatencyTable(options.latency) : undefined;
   const space = searchSpaceFromModel(model, latency);
+  const bounded = layerSensitivities(space);
+  space.layers.forEach((l, i) => {
+    if (!includesZero(l) && l.hessianTrace > 0) return;
+    const se = l.hessianTraceStdErr === undefined ? 'no std. error' : `± ${l.hessianTraceStdErr.toExponential(2)}`;
+    log(`note: ${l.name}: tr(H) ${l.hessianTrace.toExponential(3)} ${se} is not distinguishable from zero; its sensitivity is bounded below at ${bounded[i]!.toExponential(3)} per parameter`);
+  });
   if (objective === 'paper' && sweep.band === undefined) {
-    log('note: objective paper with only upper bounds puts every layer at its lowest bit (min Σ t_l/n_l·b_l); give --band for the equality the paper pairs it with');
+    log('note: objective paper with only upper bounds puts every layer at its lowest bit (min Σ s_l·b_l); give --band for the equality the paper pairs it with');
   }
   const t0 = performance.now();
   const result = await sweepSubNets(space, { objective, sweep, fixed, pinned: options.pin !== false });
@@ -220,7 +227,7 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .argument('<model>', 'a .bsw model file with a sensitivity section')
     .option('--budget <kind=values>', `budget (required, repeatable): KIND=VALUE or KIND=FROM..TO[:STEP]; KIND one of ${BUDGET_KINDS.join(', ')}; one range is swept, single values are caps`, collect)
     .option('--latency <table.json>', "per-layer latency table from the runtime's measureLayerLatency ([{layer, bits, ms}])")
-    .option('--objective <name>', `${OBJECTIVES.join(' | ')} (default perturbation: Σ t_l·‖Ŵ_h − Ŵ_l(b_l)‖²)`)
+    .option('--objective <name>', `${OBJECTIVES.join(' | ')} (default perturbation: Σ s_l·‖Ŵ_h − Ŵ_l(b_l)‖², s_l the bounded sensitivity: upper confidence bound of tr(H_l)/n_l, floored above 0)`)
     .option('--band <width>', 'solve each swept value v as the band [v − width, v] instead of "at most v"', Number)
     .option('--no-pin', "skip Algorithm 2's pinned re-solves")
     .option('--json <file>', 'write the SubNets to a sidecar JSON instead of the model file')

@@ -199,13 +199,16 @@ const varName = (l: number, j: number) => `x${l}_${j}`;
 export function toLp(glpk: Glpk, problem: IlpProblem): LP {
   const vars: { l: number; j: number; name: string }[] = [];
   problem.layers.forEach((_, l) => allowedBits(problem, l).forEach((j) => vars.push({ l, j, name: varName(l, j) })));
-  const row = (coef: number[][]) => vars.map((v) => ({ name: v.name, coef: coef[v.l][v.j] }));
+  const row = (coef: number[][], scale = 1) => vars.map((v) => ({ name: v.name, coef: coef[v.l][v.j] / scale }));
+  // The objective divided by its largest magnitude: the optimum is the same, and GLPK's absolute
+  // tolerances then see differences as small as trace·perturbation products (~1e-12) instead of ties.
+  const objectiveScale = Math.max(...vars.map((v) => Math.abs(problem.objective[v.l][v.j]))) || 1;
   const bounds = (lo: number | undefined, hi: number | undefined) =>
     lo !== undefined && hi !== undefined ? { type: lo === hi ? glpk.GLP_FX : glpk.GLP_DB, lb: lo, ub: hi }
       : hi !== undefined ? { type: glpk.GLP_UP, lb: 0, ub: hi } : { type: glpk.GLP_LO, lb: lo!, ub: 0 };
   return {
     name: 'subnet',
-    objective: { direction: problem.sense === 'min' ? glpk.GLP_MIN : glpk.GLP_MAX, name: 'obj', vars: row(problem.objective) },
+    objective: { direction: problem.sense === 'min' ? glpk.GLP_MIN : glpk.GLP_MAX, name: 'obj', vars: row(problem.objective, objectiveScale) },
     subjectTo: [
       ...problem.layers.map((_, l) => ({
         name: `one_bit_${l}`,
@@ -244,7 +247,34 @@ export function solveIlp(glpk: Glpk, problem: IlpProblem): IlpSolution {
     return j;
   });
   if (!isFeasible(problem, choice)) throw infeasibleTogether(problem);
+  polish(problem, choice);
   return { choice, bits: choice.map((j) => problem.bits[j]), objective: objectiveValue(problem, choice) };
+}
+
+/**
+ * Single-layer moves in exact arithmetic, kept while they stay feasible and strictly improve the
+ * objective. GLPK decides with tolerances relative to the largest objective coefficient (~1e-7),
+ * so a layer whose terms are far smaller (a floored sensitivity) looks free to it and may be left
+ * at a lower bit than an unconstrained budget allows; this puts it back.
+ */
+export function polish(problem: IlpProblem, choice: number[]): void {
+  const better = (a: number, b: number) => (problem.sense === 'min' ? a < b : a > b);
+  let current = objectiveValue(problem, choice);
+  for (let pass = 0, improved = true; improved && pass < 100; pass++) {
+    improved = false;
+    for (let l = 0; l < choice.length; l++) {
+      for (const j of allowedBits(problem, l)) {
+        if (j === choice[l]) continue;
+        const old = choice[l];
+        choice[l] = j;
+        const v = objectiveValue(problem, choice);
+        if (better(v, current) && isFeasible(problem, choice)) {
+          current = v;
+          improved = true;
+        } else choice[l] = old;
+      }
+    }
+  }
 }
 
 /**

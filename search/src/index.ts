@@ -1,4 +1,5 @@
 export * from './roulette.ts';
+export * from './sensitivity.ts';
 export * from './ilp.ts';
 export * from './budget.ts';
 export * from './space.ts';

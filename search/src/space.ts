@@ -58,7 +58,7 @@ export function searchSpaceFromModel(model: Model, latency?: LatencyTable): Sear
     if (!s) throw new RangeError(`model.sensitivity: expected an entry for quantized layer ${layer.name}, found none`);
     if (s.params !== layer.params) throw new RangeError(`model.sensitivity[${layer.name}].params: expected ${layer.params}, got ${s.params}`);
     if (!Number.isFinite(s.hessianTrace)) throw new RangeError(`model.sensitivity[${layer.name}].hessianTrace: expected a finite number, got ${s.hessianTrace}`);
-    return { ...layer, hessianTrace: s.hessianTrace };
+    return { ...layer, hessianTrace: s.hessianTrace, ...(s.hessianTraceStdErr === undefined ? {} : { hessianTraceStdErr: s.hessianTraceStdErr }) };
   });
   const perturbation = quantized.map((layer, l) => {
     const w = layer.weights as IntWeights;

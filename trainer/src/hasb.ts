@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModel, type LayerSensitivity } from '@bitswitch/format';
 import { rouletteBit, sensitiveLayers } from '@bitswitch/search/roulette';
+import { sectionSensitivities } from '@bitswitch/search/sensitivity';
 import { Adam, ADAM_DEFAULTS } from './adam.ts';
 import { alrsCodeRate, cosineRate } from './alrs.ts';
 import { CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.ts';
@@ -31,14 +32,13 @@ export function switchProbability(sigma: number, epoch: number, epochs: number):
   return (sigma * (epoch + 1)) / epochs;
 }
 
-/** Per-parameter traces t_l = tr(H_l) / n_l, in the order of `layers`, from a sensitivity section. */
+/**
+ * Per-parameter sensitivities in the order of `layers`, from a sensitivity section: the search's
+ * bounded rule (upper confidence bound of tr(H_l)/n_l, floored above 0), so the roulette and the
+ * ILP read the same numbers.
+ */
 export function perParameterTraces(section: readonly LayerSensitivity[], layers: readonly string[]): number[] {
-  const byLayer = new Map(section.map((s) => [s.layer, s]));
-  return layers.map((name) => {
-    const s = byLayer.get(name);
-    if (!s) throw new RangeError(`sensitivity: expected an entry for quantized layer ${name}, got layers [${section.map((x) => x.layer)}]`);
-    return s.hessianTrace / s.params;
-  });
+  return sectionSensitivities(section, layers);
 }
 
 /**

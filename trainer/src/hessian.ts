@@ -1,7 +1,8 @@
-// Second-order sensitivity (issue 6): Hessian-vector products by double back-propagation and
+// Second-order sensitivity: Hessian-vector products by double back-propagation and
 // per-layer Hessian traces by Hutchinson's estimator, tr(H) = E[vᵀHv] for Rademacher v.
 import * as tf from '@tensorflow/tfjs';
 import { registerSecondOrderGradients } from './backend/second-order-grads.ts';
+import { deriveRng } from './rng.ts';
 
 export type LossFn = (params: tf.Variable[]) => tf.Scalar;
 
@@ -43,6 +44,15 @@ export function rademacher(shape: number[], rng: UniformSource): tf.Tensor {
   return tf.tensor(values, shape);
 }
 
+/**
+ * Which data one probe sees. 'all': one HVP per batch, weighted by batch size, so every sample is
+ * an unbiased draw for the Hessian of the whole set. 'one-batch': probe i uses batch i mod B only,
+ * weighted B·n_b/N, so a probe costs one batch instead of B; the mean over whole cycles of B
+ * probes is unbiased for the same Hessian, and its variance adds the spread between batches.
+ */
+export const PROBE_DATA = ['all', 'one-batch'] as const;
+export type ProbeData = (typeof PROBE_DATA)[number];
+
 export interface HutchinsonOptions<B> {
   /** Loss on one batch, as a mean over its examples. */
   lossFn: (params: tf.Variable[], batch: B) => tf.Scalar;
@@ -55,10 +65,13 @@ export interface HutchinsonOptions<B> {
   /** Stop when every layer's standard error is ≤ tol·|trace| (relative tolerance). */
   tol: number;
   maxIters: number;
-  /** Samples before the stopping test is first applied (a standard error needs a few). */
+  /** Probes before the stopping test is first applied (a standard error needs a few); default 5. */
   minIters?: number;
-  rng: UniformSource;
-  /** Called after each sample with the running estimate. */
+  /** Probe i draws its Rademacher vectors from deriveRng(seed, i): the same probes however a run splits them. */
+  seed: number;
+  /** Default 'all'. With 'one-batch' the stop is tested, and the run ends, only after whole cycles of B probes. */
+  probeData?: ProbeData;
+  /** Called after each probe with the running estimate. */
   onIter?: (iter: number, trace: number[], stderr: number[]) => void;
 }
 
@@ -69,53 +82,112 @@ export interface HutchinsonResult {
   perParam: number[];
   /** standard error of each trace estimate */
   stderr: number[];
+  /** probes averaged (the same for every layer) */
   iters: number;
   converged: boolean;
 }
 
-/**
- * Per-layer Hessian traces. Each sample draws one Rademacher v over all layers and one H·v;
- * layer l's sample is v_lᵀ(Hv)_l = v_lᵀH_ll v_l + Σ_{k≠l} v_lᵀH_lk v_k, whose cross terms
- * have mean zero because v_l and v_k are independent, so its mean is tr(H_ll).
- */
-export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): HutchinsonResult {
-  const { lossFn, params, batches, tol, maxIters, rng } = opts;
-  const minIters = opts.minIters ?? 5;
+function checkOptions<B>(opts: HutchinsonOptions<B>): number[] {
+  const { batches, tol, maxIters, seed } = opts;
   if (!batches.length) throw new RangeError('batches: expected at least one batch, got 0');
   if (!(tol > 0)) throw new RangeError(`tol: expected a positive number, got ${tol}`);
   if (!Number.isInteger(maxIters) || maxIters < 2) throw new RangeError(`maxIters: expected an integer ≥ 2, got ${maxIters}`);
+  if (opts.minIters !== undefined && !(Number.isInteger(opts.minIters) && opts.minIters >= 2)) {
+    throw new RangeError(`minIters: expected an integer ≥ 2, got ${opts.minIters}`);
+  }
+  if (!Number.isInteger(seed)) throw new RangeError(`seed: expected an integer, got ${seed}`);
+  if (opts.probeData !== undefined && !PROBE_DATA.includes(opts.probeData)) {
+    throw new RangeError(`probeData: expected one of ${PROBE_DATA.join(', ')}, got ${opts.probeData}`);
+  }
   const sizes = opts.batchSizes ?? batches.map(() => 1);
   if (sizes.length !== batches.length || sizes.some((s) => !(s > 0))) {
     throw new RangeError(`batchSizes: expected ${batches.length} positive numbers, got [${sizes}]`);
   }
+  return sizes;
+}
+
+/**
+ * Probe `index`: per layer l the sample v_lᵀ(Hv)_l for one Rademacher v over all layers, whose
+ * mean is tr(H_ll) (the cross terms v_lᵀH_lk v_k have mean zero: v_l and v_k are independent).
+ * Depends only on the options and the index, so probes can be computed in any order or place.
+ */
+export function hutchinsonProbe<B>(opts: HutchinsonOptions<B>, index: number): Float64Array {
+  const sizes = checkOptions(opts);
+  const { lossFn, params, batches } = opts;
   const total = sizes.reduce((a, b) => a + b, 0);
-  const L = params.length;
-  const sum = new Float64Array(L);
-  const sumSq = new Float64Array(L);
-  let iters = 0;
-  let converged = false;
-  let mean: number[] = [];
-  let stderr: number[] = [];
-  while (iters < maxIters) {
-    const v = params.map((p) => rademacher(p.shape, rng));
-    const vHv = tf.tidy(() => {
-      let acc = params.map(() => tf.scalar(0));
-      batches.forEach((batch, b) => {
-        const hv = hessianVectorProduct((ps) => lossFn(ps, batch), params, v);
-        acc = acc.map((a, l) => tf.add(a, tf.mul(tf.sum(tf.mul(hv[l]!, v[l]!)), sizes[b]! / total)));
-      });
-      return tf.stack(acc);
-    });
-    const sample = vHv.dataSync();
-    tf.dispose([vHv, ...v]);
-    iters++;
-    for (let l = 0; l < L; l++) { sum[l] += sample[l]!; sumSq[l] += sample[l]! * sample[l]!; }
-    mean = Array.from(sum, (s) => s / iters);
-    stderr = mean.map((m, l) => iters > 1 ? Math.sqrt(Math.max(0, (sumSq[l]! - iters * m * m) / (iters - 1)) / iters) : Infinity);
-    opts.onIter?.(iters, mean, stderr);
-    if (iters >= minIters && stderr.every((se, l) => se <= tol * Math.abs(mean[l]!))) { converged = true; break; }
+  const rng = deriveRng(opts.seed, index);
+  const v = params.map((p) => rademacher(p.shape, rng));
+  const used = opts.probeData === 'one-batch'
+    ? [{ b: index % batches.length, w: (batches.length * sizes[index % batches.length]!) / total }]
+    : batches.map((_, b) => ({ b, w: sizes[b]! / total }));
+  const vHv = tf.tidy(() => {
+    let acc = params.map(() => tf.scalar(0));
+    for (const { b, w } of used) {
+      const hv = hessianVectorProduct((ps) => lossFn(ps, batches[b]!), params, v);
+      acc = acc.map((a, l) => tf.add(a, tf.mul(tf.sum(tf.mul(hv[l]!, v[l]!)), w)));
+    }
+    return tf.stack(acc);
+  });
+  const sample = Float64Array.from(vHv.dataSync());
+  tf.dispose([vHv, ...v]);
+  return sample;
+}
+
+/** Probes from, from + 1, …, from + count − 1 (a worker's share of a run). */
+export function hutchinsonSamples<B>(opts: HutchinsonOptions<B>, from: number, count: number): Float64Array[] {
+  return Array.from({ length: count }, (_, i) => hutchinsonProbe(opts, from + i));
+}
+
+/** Mean and standard error of the mean per layer (Welford), from samples in probe order. */
+export class TraceStatistics {
+  private n = 0;
+  private readonly mean: Float64Array;
+  private readonly m2: Float64Array;
+  constructor(layers: number) {
+    this.mean = new Float64Array(layers);
+    this.m2 = new Float64Array(layers);
   }
-  return { trace: mean, perParam: mean.map((t, l) => t / params[l]!.size), stderr, iters, converged };
+  add(sample: ArrayLike<number>): void {
+    this.n++;
+    for (let l = 0; l < this.mean.length; l++) {
+      const d = sample[l]! - this.mean[l]!;
+      this.mean[l] += d / this.n;
+      this.m2[l] += d * (sample[l]! - this.mean[l]!);
+    }
+  }
+  get count(): number { return this.n; }
+  trace(): number[] { return Array.from(this.mean); }
+  stderr(): number[] {
+    return Array.from(this.m2, (m2) => (this.n > 1 ? Math.sqrt(m2 / (this.n - 1) / this.n) : Infinity));
+  }
+}
+
+/** Whether every layer's standard error is at most tol·|trace|. */
+export function withinTolerance(trace: readonly number[], stderr: readonly number[], tol: number): boolean {
+  return stderr.every((se, l) => se <= tol * Math.abs(trace[l]!));
+}
+
+/**
+ * Per-layer Hessian traces by Hutchinson's estimator: probes 0, 1, 2, … (hutchinsonProbe) until
+ * every layer's relative standard error is ≤ tol (after at least minIters probes) or maxIters.
+ */
+export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): HutchinsonResult {
+  checkOptions(opts);
+  const { params, tol, maxIters } = opts;
+  const minIters = opts.minIters ?? 5;
+  // 'one-batch': every batch must weigh the same, so runs end on whole cycles.
+  const cycle = opts.probeData === 'one-batch' ? opts.batches.length : 1;
+  const limit = Math.max(cycle, maxIters - (maxIters % cycle));
+  const stats = new TraceStatistics(params.length);
+  let converged = false;
+  while (stats.count < limit) {
+    stats.add(hutchinsonProbe(opts, stats.count));
+    const trace = stats.trace(), stderr = stats.stderr();
+    opts.onIter?.(stats.count, trace, stderr);
+    if (stats.count >= minIters && stats.count % cycle === 0 && withinTolerance(trace, stderr, tol)) { converged = true; break; }
+  }
+  const trace = stats.trace();
+  return { trace, perParam: trace.map((t, l) => t / params[l]!.size), stderr: stats.stderr(), iters: stats.count, converged };
 }
 
 /** Exact Hessian of a small problem, column by column: H e_j = H·(basis vector j). Row-major [n, n]. */

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { readModel, writeModel } from '@bitswitch/format';
+import { quantizedLayers, readModel, tinyModelV11, writeModel } from '@bitswitch/format';
 import { rouletteProbabilities } from '@bitswitch/search/roulette';
+import { layerSensitivities, objectiveTable, searchSpaceFromModel } from '@bitswitch/search';
 import type { Dataset } from '../src/data.ts';
 import { perParameterTraces, resolveSupernetRecipe, sampleLayerBits, switchProbability, SupernetTrainer } from '../src/hasb.ts';
 import { smallCnn } from '../src/models.ts';
@@ -26,6 +27,18 @@ test('per-parameter traces in layer order; a missing layer is named', () => {
   const section = [{ layer: 'b', hessianTrace: 6, params: 3, macs: 1 }, { layer: 'a', hessianTrace: 10, params: 5, macs: 1 }];
   assert.equal(perParameterTraces(section, ['a', 'b']), [2, 2]);
   assert.throws(() => perParameterTraces(section, ['a', 'c']), /sensitivity: expected an entry for quantized layer c/);
+});
+
+test('the roulette reads the same bounded sensitivities as the search ILP (a negative trace included)', () => {
+  const model = tinyModelV11(1);
+  const layers = quantizedLayers(model).map((l) => l.name);
+  const traces = perParameterTraces(model.sensitivity!, layers);
+  assert.ok(model.sensitivity!.some((s) => s.hessianTrace < 0));
+  assert.ok(traces.every((t) => t > 0), `[${traces}]`);
+  const space = searchSpaceFromModel(model);
+  assert.equal(traces, layerSensitivities(space));
+  const authors = objectiveTable(space, 'authors').objective;
+  layers.forEach((_, l) => space.bits.forEach((b, j) => assert.is(authors[l]![j], traces[l]! * b)));
 });
 
 // Chi-square critical values for a false-failure probability of 1e-6 per test, by degrees of

@@ -3,11 +3,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel, writeModel, layerCosts, type Model, type Conv2DLayer, type DenseLayer } from '@bitswitch/format';
-import { computeSensitivity, register, targetFromNetwork, runSensitivity, sensitivityBatches, softmaxCrossEntropy, type Batch, type CommandLike, type SensitivityTarget, type TargetLoader } from '../src/hessian-cli.ts';
+import {
+  computeSensitivity, describeLayer, progressLine, register, relativeErrors, targetFromNetwork, runSensitivity, sensitivityBatches, softmaxCrossEntropy,
+  type Batch, type CommandLike, type ProgressSink, type SensitivityTarget, type TargetLoader,
+} from '../src/hessian-cli.ts';
 import { explicitHessian, hessianVectorProduct } from '../src/hessian.ts';
 import { initBackend } from '../src/backend/index.ts';
 import { buildModel } from '../src/models.ts';
@@ -64,6 +67,7 @@ const tinyLoader: TargetLoader = (model) => {
 };
 
 const OPTS = { data: 'mnist', images: 20, batch: 10, tol: 0.1, maxIters: 60, seed: 3, backend: 'cpu' as const };
+const quiet: ProgressSink = { update: () => {}, done: () => {} };
 
 test('sensitivity of a model agrees with the exact traces of its quantized layers', async () => {
   const model = tinyModel();
@@ -79,6 +83,8 @@ test('sensitivity of a model agrees with the exact traces of its quantized layer
   const exact = [0, 0];
   for (let i = 0; i < n; i++) exact[i < 72 ? 0 : 1] += H[i * n + i]!;
   out.sensitivity!.forEach((s, l) => {
+    assert.is(s.hessianTraceStdErr, result.stderr[l]);
+    assert.is(s.probes, result.iters);
     assert.ok(Math.abs(s.hessianTrace - exact[l]!) <= 4 * result.stderr[l]! + 1e-6, `${s.layer}: ${s.hessianTrace} vs exact ${exact[l]} (se ${result.stderr[l]})`);
     assert.ok(exact[l]! > 0, 'positive curvature at a random init with CE loss');
   });
@@ -92,18 +98,77 @@ test('runSensitivity with the default loader (supernet-io) writes the section an
   const before = readFileSync(file);
   const lines: string[] = [];
   const out = join(dir, 'out.bsw');
-  const opts = { ...OPTS, maxIters: 6 };
-  await runSensitivity(file, { ...opts, out }, undefined, (s) => lines.push(s));
+  const opts = { ...OPTS, maxIters: 6, minProbes: 2 };
+  await runSensitivity(file, { ...opts, out, allowUnconverged: true }, undefined, (s) => lines.push(s), quiet);
   assert.equal(readFileSync(file), before, 'input untouched when --out is given');
   const m = readModel(readFileSync(out));
   assert.equal(m.sensitivity!.map((s) => s.layer), ['c2', 'd1']);
   assert.match(lines.join('\n'), /c2: tr\(H\)/);
   // Same weights, images and probes through the hand-built network: the same traces.
-  const { model: hand } = await computeSensitivity(tinyModel(), tinyLoader, opts);
+  const { model: hand } = await computeSensitivity(tinyModel(), tinyLoader, { ...opts, minIters: 2 });
   m.sensitivity!.forEach((s, l) => {
     const want = hand.sensitivity![l]!.hessianTrace;
     assert.ok(Math.abs(s.hessianTrace - want) <= 1e-4 * Math.abs(want), `${s.layer}: ${s.hessianTrace} vs ${want}`);
   });
+});
+
+test('an unconverged run is an error and writes nothing, unless --allow-unconverged; progress goes to the sink', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-sens-'));
+  const file = join(dir, 'm.bsw');
+  writeFileSync(file, writeModel(tinyModel()));
+  const out = join(dir, 'out.bsw');
+  const lines: string[] = [], progress: string[] = [];
+  const sink: ProgressSink = { update: (l) => progress.push(l), done: () => progress.push('done') };
+  const opts = { ...OPTS, tol: 1e-6, maxIters: 4, minProbes: 2, out };
+  let msg = '';
+  try { await runSensitivity(file, opts, tinyLoader, (l) => lines.push(l), sink); } catch (e) { msg = (e as Error).message; }
+  assert.match(msg, /^sensitivity not converged: c2 \(rel\. [0-9.]+\), d1 \(rel\. [0-9.]+\) above --tol 0\.000001 after 4 probes; nothing written/);
+  assert.match(msg, /--allow-unconverged/);
+  assert.not.ok(existsSync(out), 'nothing written');
+  assert.match(lines[0]!, /4 probes in .* NOT converged: 2 of 2 layers above --tol 0\.000001 after --max-iters 4/);
+  assert.is(progress.length, 5, 'one progress line per probe, then done');
+  assert.match(progress[3]!, /^sensitivity: probe 4\/4 \| rel\. std\. error c2 [0-9.]+, d1 [0-9.]+ \| 0\/2 layers ≤ 0\.000001 \| ETA/);
+  await runSensitivity(file, { ...opts, allowUnconverged: true }, tinyLoader, (l) => lines.push(l), sink);
+  const m = readModel(readFileSync(out));
+  assert.ok(m.sensitivity!.every((s) => s.probes === 4 && s.hessianTraceStdErr! > 0));
+  assert.match(lines[lines.length - 1]!, /wrote .*out\.bsw \(unconverged estimates, with their standard errors\)/);
+});
+
+test('--out or --in-place: the input is never overwritten silently', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-sens-'));
+  const file = join(dir, 'm.bsw');
+  writeFileSync(file, writeModel(tinyModel()));
+  const before = readFileSync(file);
+  const fail = async (raw: Record<string, unknown>) => {
+    try { await runSensitivity(file, { ...OPTS, ...raw }, tinyLoader, () => {}, quiet); } catch (e) { return (e as Error).message; }
+    return '';
+  };
+  assert.match(await fail({}), /^--out: expected an output \.bsw path \(or --in-place to overwrite the input model\)$/);
+  assert.match(await fail({ out: file }), /^--out: .*m\.bsw is the input model; pass --in-place to overwrite it$/);
+  assert.match(await fail({ out: join(dir, 'x.bsw'), inPlace: true }), /^--out: expected either --out FILE or --in-place, got both$/);
+  assert.equal(readFileSync(file), before);
+  // 'one-batch' probes over 2 batches end on whole cycles: at most 3 → 2 probes. The default
+  // --min-probes (10) gives way to a smaller --max-iters.
+  await runSensitivity(file, { ...OPTS, maxIters: 3, inPlace: true, allowUnconverged: true }, tinyLoader, () => {}, quiet);
+  assert.equal(readModel(readFileSync(file)).sensitivity!.map((s) => s.probes), [2, 2]);
+});
+
+test('progress line: per-layer relative errors, layers within tol, ETA from the 1/√n rule', () => {
+  // Worst layer at rel. 0.2 after 10 probes in 5 s needs 10·(0.2/0.1)² = 40 probes: 30 more at 0.5 s.
+  assert.is(progressLine(10, 200, ['a', 'b'], [2, -4], [0.4, 0.2], 0.1, 5000),
+    'sensitivity: probe 10/200 | rel. std. error a 0.200, b 0.050 | 1/2 layers ≤ 0.1 | ETA 15s');
+  // Capped at the probe limit; more than 6 layers: the worst 6 only.
+  const names = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7'];
+  const line = progressLine(10, 20, names, names.map(() => 1), names.map((_, i) => 0.01 * (i + 1)), 0.05, 1000);
+  assert.is(line, 'sensitivity: probe 10/20 | rel. std. error worst l7 0.080, l6 0.070, l5 0.060, l4 0.050, l3 0.040, l2 0.030 | 5/8 layers ≤ 0.05 | ETA 1s');
+  assert.equal(relativeErrors([0, 2], [1, Infinity]), [Infinity, Infinity]);
+});
+
+test('a layer whose interval t ± 2·se includes zero is reported as such', () => {
+  const noisy = describeLayer({ layer: 's3b1_proj_conv', hessianTrace: -2.25, hessianTraceStdErr: 1.23, probes: 8, params: 2048, macs: 1 }, 1.23 / 2.25);
+  assert.match(noisy, /s3b1_proj_conv: tr\(H\) -2\.2500e\+0 ± 1\.23e\+0 \(rel\. 0\.547, 8 probes\).*interval ±2 std\. errors includes 0: not distinguishable from zero$/);
+  const sure = describeLayer({ layer: 'c', hessianTrace: 3, hessianTraceStdErr: 0.1, probes: 40, params: 10, macs: 1 }, 0.1 / 3);
+  assert.not.match(sure, /includes 0/);
 });
 
 test('bad options name the flag and the expected value', async () => {
@@ -113,6 +178,8 @@ test('bad options name the flag and the expected value', async () => {
     [{ data: 'mnist', images: '-5' }, /--images: expected a positive integer/],
     [{ data: 'mnist', maxIters: '1' }, /--max-iters: expected an integer ≥ 2/],
     [{ data: 'mnist', backend: 'cuda' }, /--backend: expected one of/],
+    [{ data: 'mnist', probeData: 'half' }, /--probe-data: expected one of all, one-batch, got "half"/],
+    [{ data: 'mnist', maxIters: '20', minProbes: '30' }, /--min-probes: expected an integer in 2\.\.20 \(--max-iters\), got "30"/],
   ];
   for (const [raw, re] of bad) {
     let msg = '';
@@ -127,7 +194,8 @@ test('register adds the sensitivity command with its options', () => {
     get: (_t, prop: string) => (...args: unknown[]) => { calls.push(`${prop} ${typeof args[0] === 'string' ? args[0] : ''}`); return fake; },
   });
   register(fake);
-  for (const c of ['command sensitivity', 'argument <model>', 'requiredOption --data <name>', 'option --images <n>', 'option --tol <r>', 'option --backend <name>']) {
+  for (const c of ['command sensitivity', 'argument <model>', 'requiredOption --data <name>', 'option --images <n>', 'option --tol <r>', 'option --backend <name>',
+    'option --min-probes <n>', 'option --probe-data <mode>', 'option --out <file>', 'option --in-place', 'option --allow-unconverged']) {
     assert.ok(calls.includes(c), `${c} in ${calls.join(', ')}`);
   }
 });
