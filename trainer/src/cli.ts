@@ -16,7 +16,7 @@ import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
 import { WorkerDiedError, workerCount } from './parallel.ts';
 import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
-import { fileDigest, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
+import { fileDigest, fp32Card, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
 import { Rng } from './rng.ts';
 
 interface TrainOptions {
@@ -59,6 +59,15 @@ export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
   // a run that starts from an FP32 model does not pre-train again unless asked to
   if (o.init && o.pretrainEpochs === undefined) r.pretrainEpochs = 0;
   return resolveRecipe(r, o.recipe ?? 'options');
+}
+
+/** Seconds as "1h02m", "3m05s" or "42s". */
+export function formatDuration(seconds: number): string {
+  const t = Math.max(0, Math.round(seconds));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = t % 60;
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '   -  ' : `${(100 * v).toFixed(2).padStart(6)}`);
@@ -109,6 +118,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     etaBuffer: 20, hideCursor: true, clearOnComplete: true,
   }, cliProgress.Presets.shades_classic) : undefined;
   let barEpoch = -1;
+  let lastLine = Date.now();
   let ipsAvg = 0;
   const t0 = Date.now();
   console.log(tableHeader(columns));
@@ -118,6 +128,12 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
       const ips = (1000 * s.images) / Math.max(s.ms, 1);
       ipsAvg = ipsAvg ? 0.9 * ipsAvg + 0.1 * ips : ips;
       if (o.logSteps) console.log(`step epoch=${s.epoch} step=${s.step} loss=${s.loss.toFixed(6)}`);
+      // without a bar (a log file, a pipe): one line a minute with the whole run's ETA
+      if (!bar && !o.logSteps && Date.now() - lastLine >= 60_000) {
+        lastLine = Date.now();
+        const left = (s.epochs - s.epoch - 1) * s.steps + (s.steps - s.step);
+        console.log(`  epoch ${s.epoch + 1}/${s.epochs} step ${s.step}/${s.steps}  loss ${s.loss.toFixed(4)}  ${ipsAvg.toFixed(0)} img/s  run ETA ${formatDuration((left * s.images) / Math.max(ipsAvg, 1e-9))}`);
+      }
       if (!bar) return;
       if (barEpoch !== s.epoch) {
         if (barEpoch >= 0) bar.stop();
@@ -158,7 +174,10 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   }
   if (r.epochs === 0 && r.pretrainEpochs > 0 && final.fp32 !== undefined) {
     const file = join(o.out, 'model-fp32.json');
-    saveFp32(file, fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r }));
+    const m = fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r });
+    saveFp32(file, m);
+    const seconds = trainer.history.reduce((a, h) => a + h.seconds, 0);
+    writeFileAtomic(join(o.out, 'model-fp32.md'), fp32Card(m, 'model-fp32.json', `bitswitch ${process.argv.slice(2).join(' ')}`, seconds, trainer.workers, backend.name));
     console.log(`wrote ${file} (FP32 ${(100 * final.fp32).toFixed(2)}%); start joint training from it with: bitswitch train --init ${file} …`);
   }
   const summary = {

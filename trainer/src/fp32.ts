@@ -87,3 +87,25 @@ export function initNetwork(net: Network, m: Fp32Model, recipe: Recipe, source: 
 export function fileDigest(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
+
+/** A short Markdown card for a starting point: what it is, how it was made, how good it is. */
+export function fp32Card(m: Fp32Model, file: string, command: string, seconds: number, workers: number, backend: string): string {
+  const r = m.recipe;
+  return [
+    `# ${file}`,
+    '',
+    `FP32 starting point for joint quantized training (\`bitswitch train --init ${file}\`).`,
+    '',
+    '| field | value |',
+    '|---|---|',
+    `| model | ${m.model}${m.modelOptions ? ` ${JSON.stringify(m.modelOptions)}` : ''}, input ${m.inputShape.join('×')}, ${m.classes} classes |`,
+    `| data | ${m.data} |`,
+    `| split | ${m.split} |`,
+    `| recipe | ${r.pretrainEpochs} epochs, batch ${r.batchSize} (${r.shards} BN shards), Adam lr ${r.pretrainLr} cosine, weight decay ${r.weightDecay}, augment pad ${r.augment.pad}${r.augment.flip ? ' + flip' : ''}, seed ${r.seed} |`,
+    `| test accuracy | **${(100 * m.accuracy).toFixed(2)} %** on ${m.testImages} test images (trainer, float32) |`,
+    `| command | \`${command}\` |`,
+    `| trained | ${m.date}, ${(seconds / 60).toFixed(1)} min, ${workers} worker${workers > 1 ? 's' : ''}, backend ${backend} |`,
+    `| commit | ${m.commit} |`,
+    '',
+  ].join('\n');
+}
