@@ -11,6 +11,7 @@ import { initBackend, BACKEND_PREFS, type BackendPref } from './backend/index.ts
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, DATASETS, type Dataset } from './data.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { Rng } from './rng.ts';
+import { workerCount } from './parallel.ts';
 import type { BitChoice, Network } from './network.ts';
 
 /** One batch of normalised images (NHWC) and one-hot labels. */
@@ -46,6 +47,8 @@ export interface SensitivityOptions {
   inPlace?: boolean;
   /** Write the estimates even when some layer's relative standard error is still above tol. */
   allowUnconverged?: boolean;
+  /** Threads computing probes (default 1); a custom target loader always runs on one. */
+  workers?: number;
 }
 
 export const SENSITIVITY_DEFAULTS = {
@@ -164,12 +167,26 @@ export async function computeSensitivity(
   const { batches, sizes } = sensitivityBatches(opts.data, opts.images, opts.batch);
   try {
     const t0 = performance.now();
-    const result = hutchinsonTrace({
+    const probeData = opts.probeData ?? SENSITIVITY_DEFAULTS.probeData;
+    const hopts = {
       lossFn: target.loss, params: target.params, batches, batchSizes: sizes,
       tol: opts.tol, maxIters: opts.maxIters, minIters: Math.min(opts.minIters ?? SENSITIVITY_DEFAULTS.minIters, opts.maxIters),
-      seed: opts.seed, probeData: opts.probeData ?? SENSITIVITY_DEFAULTS.probeData,
-      onIter: (i, trace, se) => progress?.update(progressLine(i, opts.maxIters, target.layers, trace, se, opts.tol, performance.now() - t0)),
-    });
+      seed: opts.seed, probeData,
+      onIter: (i: number, trace: number[], se: number[]) => progress?.update(progressLine(i, opts.maxIters, target.layers, trace, se, opts.tol, performance.now() - t0)),
+    };
+    const workers = opts.workers ?? 1;
+    let result: HutchinsonResult;
+    // workers rebuild the target from the file, so only the default loader can be spread
+    const { sensitivityTargetFromModel } = await import('./supernet-io.ts');
+    if (workers > 1 && loadTarget === sensitivityTargetFromModel) {
+      const { ProbePool, hutchinsonTraceOnPool } = await import('./hessian-pool.ts');
+      const pool = await ProbePool.start(workers, { backend: backend.name, model, data: opts.data, images: opts.images, batch: opts.batch, seed: opts.seed, probeData });
+      try {
+        result = await hutchinsonTraceOnPool(hopts, pool);
+      } finally {
+        await pool.close();
+      }
+    } else result = hutchinsonTrace(hopts);
     progress?.done();
     const seconds = (performance.now() - t0) / 1000;
     const sensitivity = sensitivitySection(model, target.layers, result);
@@ -204,6 +221,7 @@ function parseOptions(raw: Record<string, unknown>): SensitivityOptions {
     out: raw.out === undefined ? undefined : String(raw.out),
     inPlace: raw.inPlace === true,
     allowUnconverged: raw.allowUnconverged === true,
+    workers: workerCount(raw.workers === undefined ? undefined : String(raw.workers)),
   };
   if (opts.inPlace && opts.out !== undefined) throw new RangeError('--out: expected either --out FILE or --in-place, got both');
   if (!opts.inPlace && opts.out === undefined) throw new RangeError('--out: expected an output .bsw path (or --in-place to overwrite the input model)');
@@ -270,6 +288,7 @@ export function register(program: CommandLike): void {
     .option('--backend <name>', `${BACKEND_PREFS.join(' | ')}`, SENSITIVITY_DEFAULTS.backend)
     .option('--out <file>', 'write the model with its sensitivity section here (required unless --in-place)')
     .option('--in-place', 'overwrite <model> instead of writing --out')
+    .option('--workers <n>', 'threads computing probes (default: every core); the estimate does not depend on it')
     .option('--allow-unconverged', 'write the estimates (with their standard errors) even when some layer is above --tol; otherwise that is an error and nothing is written')
     .action(async (model: string, opts: Record<string, unknown>) => {
       try {

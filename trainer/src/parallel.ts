@@ -218,15 +218,15 @@ export class WorkerDiedError extends Error {
   constructor(message: string) { super(message); this.name = 'WorkerDiedError'; }
 }
 
-interface Pending { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }
+interface Pending<R> { resolve: (r: R) => void; reject: (e: Error) => void }
 
-/** One worker thread and its single outstanding request. */
-class Rank {
-  pending?: Pending;
+/** One worker thread and its single outstanding request; replies of kind 'error' reject it. */
+export class Rank<Q = WorkerRequest, R extends { kind: string } = WorkerReply> {
+  pending?: Pending<R>;
   dead?: string;
-  constructor(readonly rank: number, readonly ranks: number, readonly worker: Worker) {
+  constructor(readonly rank: number, readonly worker: Worker) {
     const thread = worker.threadId; // -1 once the thread has exited
-    worker.on('message', (m: WorkerReply) => {
+    worker.on('message', (m: R & { message?: string }) => {
       const p = this.pending;
       this.pending = undefined;
       if (!p) return;
@@ -243,7 +243,8 @@ class Rank {
     worker.on('exit', (code) => die(`exited with code ${code}`));
   }
 
-  request(msg: WorkerRequest | null): Promise<WorkerReply> {
+  /** Sends `msg` (null: only waits, e.g. for 'ready') and resolves with the next reply. */
+  request(msg: Q | null): Promise<R> {
     if (this.dead) return Promise.reject(new WorkerDiedError(this.dead));
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
@@ -253,15 +254,16 @@ class Rank {
 }
 
 /** A worker thread running `url`; TypeScript sources go through tsx's loader, registered in the thread. */
-function spawnWorker(url: URL, init: WorkerInit): Worker {
+export function spawnWorker(url: URL, init: unknown): Worker {
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: init });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(boot, { eval: true, workerData: init });
 }
 
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './parallel-worker.ts' : './parallel-worker.js', import.meta.url);
+/** A sibling module of this one, as TypeScript source or as compiled JavaScript. */
+export function siblingUrl(name: string): URL {
+  return new URL(`./${name}${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
 /**
@@ -298,14 +300,14 @@ export class DataParallel {
     if (!Number.isInteger(o.ranks) || o.ranks < 1) throw new RangeError(`workers: expected an integer >= 1, got ${o.ranks}`);
     if (!Number.isInteger(o.shards) || o.shards < o.ranks) throw new RangeError(`shards: expected an integer >= workers (${o.ranks}), got ${o.shards}`);
     const dp = new DataParallel(nets, o.ranks, o.shards, o.maxBatch, o.shape, o.classes);
-    const url = workerUrl();
+    const url = siblingUrl('parallel-worker');
     for (let k = 1; k < o.ranks; k++) {
       const init: WorkerInit = {
         rank: k, ranks: o.ranks, backend: o.backend, specs: nets.map((n) => n.spec), quants: nets.map((n) => n.quant), supernet: nets.map((n) => n instanceof SuperNetwork),
         shape: o.shape, classes: o.classes, weights: dp.weightViews.map((v) => v.buffer as SharedArrayBuffer),
         grads: dp.gradViews.map((v) => v.buffer as SharedArrayBuffer), x: dp.xView.buffer as SharedArrayBuffer, y: dp.yView.buffer as SharedArrayBuffer,
       };
-      dp.workers.push(new Rank(k, o.ranks, spawnWorker(url, init)));
+      dp.workers.push(new Rank(k, spawnWorker(url, init)));
     }
     try {
       await Promise.all(dp.workers.map((w) => w.request(null)));

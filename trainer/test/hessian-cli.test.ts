@@ -91,6 +91,21 @@ test('sensitivity of a model agrees with the exact traces of its quantized layer
   target.dispose();
 });
 
+test('probes on 1, 2 and 3 worker threads give the same estimate, stopping at the same probe', async () => {
+  const { sensitivityTargetFromModel } = await import('../src/supernet-io.ts');
+  const run = async (workers: number, probeData: 'all' | 'one-batch') =>
+    (await computeSensitivity(tinyModel(), sensitivityTargetFromModel, { ...OPTS, maxIters: 9, minIters: 2, tol: 0.2, probeData, workers })).result;
+  for (const probeData of ['all', 'one-batch'] as const) {
+    const one = await run(1, probeData);
+    for (const workers of [2, 3]) {
+      const many = await run(workers, probeData);
+      assert.equal([many.iters, many.converged], [one.iters, one.converged], `${probeData}, ${workers} workers: stop`);
+      assert.equal(many.trace, one.trace, `${probeData}, ${workers} workers: traces`);
+      assert.equal(many.stderr, one.stderr, `${probeData}, ${workers} workers: standard errors`);
+    }
+  }
+});
+
 test('runSensitivity with the default loader (supernet-io) writes the section and matches the hand-built net', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bitswitch-sens-'));
   const file = join(dir, 'm.bsw');
