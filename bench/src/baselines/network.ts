@@ -133,18 +133,32 @@ export function foldNetwork(model: Model): FoldedNetwork {
   return { inputShape: [H0, W0, C0], nodes, output: alias.get(model.layers[model.layers.length - 1].name)!, shapes, macsPerImage: macs };
 }
 
-/** Every tensor of the folded network on NHWC `images` (float64 accumulation), by name. */
-export function foldedForward(net: FoldedNetwork, images: Float32Array, batch: number): Map<string, Float64Array> {
-  const t = new Map<string, Float64Array>([['input', Float64Array.from(images)]]);
+/**
+ * Every tensor of the folded network on NHWC `images` (float64 accumulation), by name. With
+ * `int8`, the int8 model's arithmetic on dequantized values: each calibrated tensor rounded to its
+ * uint8 grid, conv weights and biases at their quantized values (what a QDQ graph means).
+ */
+export function foldedForward(net: FoldedNetwork, images: Float32Array, batch: number, int8?: Int8Calibration): Map<string, Float64Array> {
+  const grid = (name: string, v: Float64Array) => {
+    const a = int8?.acts.get(name);
+    if (!a) return v;
+    return v.map((x) => (Math.max(0, Math.min(255, roundHalfEven(x / a.scale) + a.zero)) - a.zero) * a.scale);
+  };
+  const t = new Map<string, Float64Array>([['input', grid('input', Float64Array.from(images))]]);
   for (const n of net.nodes) {
     let y: Float64Array;
     if (n.op === 'conv') {
       const x = t.get(n.input)!;
+      const q = int8?.convs.get(n.name);
+      const sx = int8?.acts.get(n.input)?.scale ?? 0;
+      const K = n.weights.length / n.cout;
+      const weights = q ? Float64Array.from(q.weights, (v, i) => v * q.scales[Math.floor(i / K)]) : n.weights;
+      const bias = q ? Float64Array.from(q.bias, (v, o) => v * Math.fround(sx * q.scales[o])) : n.bias;
       const { H, W, OH, OW, cin: C, cout: N, k, stride: s } = n;
       y = new Float64Array(batch * OH * OW * N);
       let o = 0;
       for (let b = 0; b < batch; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let m = 0; m < N; m++) {
-        let acc = n.bias[m];
+        let acc = bias[m];
         for (let ky = 0; ky < k; ky++) {
           const iy = oy * s + ky - n.pads[0];
           if (iy < 0 || iy >= H) continue;
@@ -152,7 +166,7 @@ export function foldedForward(net: FoldedNetwork, images: Float32Array, batch: n
             const ix = ox * s + kx - n.pads[1];
             if (ix < 0 || ix >= W) continue;
             const xi = ((b * H + iy) * W + ix) * C, wi = ((m * k + ky) * k + kx) * C;
-            for (let c = 0; c < C; c++) acc += x[xi + c] * n.weights[wi + c];
+            for (let c = 0; c < C; c++) acc += x[xi + c] * weights[wi + c];
           }
         }
         y[o++] = n.relu && acc < 0 ? 0 : acc;
@@ -175,7 +189,7 @@ export function foldedForward(net: FoldedNetwork, images: Float32Array, batch: n
         y[b * n.cout + o] = acc;
       }
     }
-    t.set(n.name, y);
+    t.set(n.name, grid(n.name, y));
   }
   return t;
 }
