@@ -3,10 +3,14 @@
 // same thread count: tfjs-backend-wasm f32 (BN folded, fused conv+bias+ReLU), onnxruntime-web f32
 // and int8 QDQ (optimization level 'all'), LiteRT.js int8 (XNNPACK). Every peer is checked against
 // the float reference first (f32: max relative error ≤ 1e-5; int8: argmax agreement reported).
-// Usage: pnpm bench:infer [--threads N] [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar]
+// Usage: pnpm bench:infer [--threads N[,N…]] [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar]
+// A list of thread counts runs one child process per count (the peers fix their thread count per
+// process) and adds a table of each engine's speed-up over its own first count.
 // The model has random weights (speed does not depend on the values).
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { BACKEND_NAMES, Runtime, buildResNet20, createBackend, randomImages, type BackendName } from '@bitswitch/runtime';
 import { argmaxAgreement, calibrateInt8, floatReference, foldNetwork, foldedForward, maxRelativeError, type Engine } from './baselines/network.ts';
 import { startTfjsWasm, tfjsEngine } from './baselines/tfjs.ts';
@@ -29,10 +33,15 @@ const positive = (name: string, fallback: number, integer: boolean) => {
 const jsonFile = opt('--json');
 const seconds = positive('--scale', 1, false);
 const rounds = positive('--rounds', 5, true);
-const threads = positive('--threads', 1, true);
+const threadList = (opt('--threads') ?? '1').split(',').map((t) => {
+  const v = Number(t);
+  if (!Number.isInteger(v) || v < 1) fail(`--threads: expected positive integers separated by commas, got ${opt('--threads')}`);
+  return v;
+});
+if (threadList.length > 1) await runEachThreadCount(threadList);
+const threads = threadList[0];
 const backendName = (opt('--backend') ?? 'kernels') as BackendName;
 if (!BACKEND_NAMES.includes(backendName)) fail(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got ${backendName}`);
-if (threads !== 1) fail('--threads: the runtime runs on one thread; expected 1');
 const BATCH = 32;
 const F32_TOLERANCE = 1e-5;
 
@@ -93,7 +102,8 @@ const int8PeerDifference = int8Logits.length === 2 ? maxRelativeError(int8Logits
 const specs: (number | string)[] = [8, 6, 4, 2, 'mixed-cycle'];
 const coldSwitchMs: Record<string, number> = {};
 for (const s of specs) coldSwitchMs[String(s)] = new Runtime(model, createBackend(backendName), s).lastSwitchInfo.switchMs;
-const rt = new Runtime(model, createBackend(backendName));
+const rt = new Runtime(model, createBackend(backendName, { threads }));
+if (rt.info.threads !== threads) fail(`--threads: the runtime runs ${rt.info.threads} here (${rt.info.note})`);
 for (const s of specs) rt.setPrecision(s);
 
 // The CPU is shared, so configurations are interleaved round by round: a load change hits all alike.
@@ -178,3 +188,36 @@ if (jsonFile) {
   console.log(`wrote ${jsonFile}`);
 }
 process.exit(0);
+
+interface Row { name: string; latencyMs: number; batchMsPerImage: number }
+
+/** One child process per thread count, then each engine's speed-up over the first count. */
+async function runEachThreadCount(list: number[]): Promise<never> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-infer-'));
+  const rest = args.filter((_, i) => !['--threads', '--json'].includes(args[i]) && !['--threads', '--json'].includes(args[i - 1]));
+  const results: { threads: number; peers: Row[]; rows: Row[] }[] = [];
+  for (const t of list) {
+    const file = path.join(dir, `t${t}.json`);
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...rest, '--threads', String(t), '--json', file], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    process.stdout.write(child.stdout.split('\n').filter((l) => !/^(INFO|WARNING):/.test(l)).join('\n'));
+    if (child.status !== 0) fail(`the run with --threads ${t} failed (exit ${child.status})`);
+    results.push(JSON.parse(readFileSync(file, 'utf8')));
+  }
+  const base = results[0];
+  console.log(`\nthread scaling: time at ${base.threads} thread(s) / time at N, median, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}:`);
+  console.log(`| engine | ${results.slice(1).map((r) => `b1 ×${r.threads} | b32 ×${r.threads}`).join(' | ')} |`);
+  console.log(`|---|${results.slice(1).map(() => '---|---').join('|')}|`);
+  const scaling = [...base.peers, ...base.rows].map((r0) => ({
+    name: r0.name,
+    speedups: results.slice(1).map((r) => {
+      const x = [...r.peers, ...r.rows].find((y) => y.name === r0.name)!;
+      return { threads: r.threads, batch1: r0.latencyMs / x.latencyMs, batch32: r0.batchMsPerImage / x.batchMsPerImage };
+    }),
+  }));
+  for (const s of scaling) console.log(`| ${s.name} | ${s.speedups.map((x) => `${x.batch1.toFixed(2)} | ${x.batch32.toFixed(2)}`).join(' | ')} |`);
+  if (jsonFile) {
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), runs: results, scaling }, null, 2) + '\n');
+    console.log(`wrote ${jsonFile}`);
+  }
+  process.exit(0);
+}

@@ -533,14 +533,17 @@ export class Kernels {
    */
   private runGemm(job: GemmJob, scratch: number): void {
     const pool = this.pool;
-    const rowsPerThread = pool ? Math.ceil(Math.ceil(job.m / pool.threads) / 4) * 4 : job.m;
-    if (!pool || job.m * job.n * job.k < MIN_PARALLEL_MACS || rowsPerThread >= job.m) {
+    const tiles = (rows: number, parts: number) => Math.ceil(Math.ceil(rows / parts) / 4) * 4;
+    // Up to 4 blocks per thread, so a thread the OS deschedules holds back only a small block;
+    // at least 32 rows each (or one share per thread), since each block unpacks every weight tile again.
+    const rows = pool ? Math.max(tiles(job.m, 4 * pool.threads), Math.min(32, tiles(job.m, pool.threads))) : job.m;
+    if (!pool || job.m * job.n * job.k < MIN_PARALLEL_MACS || rows >= job.m) {
       this.x.setEpilogue(...job.epilogue);
       if (job.op === 'int') this.x.gemm(job.a, job.lda, job.m, job.k, job.w, job.wbits, job.n, job.path, job.chunk, scratch, job.out);
       else this.x.gemmF32(job.a, job.lda, job.m, job.k, job.w, job.n, scratch, job.out);
       return;
     }
-    pool.run(this.x, scratch, job, rowsPerThread, Math.ceil(job.m / rowsPerThread));
+    pool.run(this.x, scratch, job, rows, Math.ceil(job.m / rows));
   }
 
   /** Grow-only scratch blocks of the workers, like scratch() (allocate before taking views: it may grow the memory). */
