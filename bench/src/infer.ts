@@ -3,7 +3,9 @@
 // same thread count: tfjs-backend-wasm f32 (BN folded, fused conv+bias+ReLU), onnxruntime-web f32
 // and int8 QDQ (optimization level 'all'), LiteRT.js int8 (XNNPACK). Every peer is checked against
 // the float reference first (f32: max relative error ≤ 1e-5; int8: argmax agreement reported).
-// Usage: pnpm bench:infer [--threads N[,N…]] [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar]
+// Usage: pnpm bench:infer [--threads N[,N…]] [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar] [--profile]
+// --profile prints only the runtime's per-layer times (quantize, im2col, GEMM with its fused
+// epilogue, the rest) at w8a8 and w2a2, batch 1 and 32.
 // A list of thread counts runs one child process per count (the peers fix their thread count per
 // process) and adds a table of each engine's speed-up over its own first count.
 // The model has random weights (speed does not depend on the values).
@@ -17,6 +19,7 @@ import { startTfjsWasm, tfjsEngine } from './baselines/tfjs.ts';
 import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
 import { liteRtEngine } from './baselines/litert.ts';
 import { tfliteInt8 } from './baselines/tflite.ts';
+import { profileLayers } from './profile.ts';
 
 const args = process.argv.slice(2);
 function fail(message: string): never {
@@ -63,6 +66,7 @@ const model = buildResNet20({ seed: 1 });
 const [H, W, C] = model.inputShape;
 const one = randomImages(model.inputShape, 1, 11);
 const many = randomImages(model.inputShape, BATCH, 12);
+if (args.includes('--profile')) printProfile();
 const reference = floatReference(model, many, BATCH);
 const classes = reference.length / BATCH;
 
@@ -188,6 +192,31 @@ if (jsonFile) {
   console.log(`wrote ${jsonFile}`);
 }
 process.exit(0);
+
+/** The per-layer profile (--profile) at w8a8 and w2a2, batch 1 and 32, then exit. */
+function printProfile(): never {
+  const backend = createBackend(backendName, { threads });
+  const reps = Math.max(5, Math.round(20 * seconds));
+  const f = (v: number) => v.toFixed(3);
+  const result: Record<string, ReturnType<typeof profileLayers>> = {};
+  console.log(`per-layer profile, ResNet-20, backend ${backend.name}, ${backend.threads ?? 1} thread(s), median of ${reps} runs, ${os.cpus()[0]?.model}, ${new Date().toISOString()}`);
+  for (const spec of [8, 2]) {
+    for (const [batch, x] of [[1, one], [BATCH, many]] as const) {
+      const p = profileLayers(model, backend, spec, x, batch, reps);
+      result[`w${spec}a${spec} b${batch}`] = p;
+      const sum = (key: 'quantizeMs' | 'im2colMs' | 'gemmMs') => p.layers.reduce((s, l) => s + l[key], 0);
+      console.log(`\nw${spec}a${spec}, batch ${batch}: run ${f(p.runMs)} ms = quantize ${f(sum('quantizeMs'))} + im2col ${f(sum('im2colMs'))} + GEMM+epilogue ${f(sum('gemmMs'))} + rest ${f(p.otherMs)}; load average ${load()}`);
+      console.log('| layer | M×N×K | quantize ms | im2col ms | GEMM+epilogue ms | GMAC/s |');
+      console.log('|---|---|---|---|---|---|');
+      for (const l of p.layers) console.log(`| ${l.name} | ${l.m}×${l.n}×${l.k} | ${f(l.quantizeMs)} | ${f(l.im2colMs)} | ${f(l.gemmMs)} | ${l.gmacs.toFixed(1)} |`);
+    }
+  }
+  if (jsonFile) {
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), backend: backend.name, threads: backend.threads ?? 1, profiles: result }, null, 2) + '\n');
+    console.log(`wrote ${jsonFile}`);
+  }
+  process.exit(0);
+}
 
 interface Row { name: string; latencyMs: number; batchMsPerImage: number }
 
