@@ -730,7 +730,7 @@ export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const plan = threadPlan(opts);
   const shared = plan.threads > 1;
   const module = await WebAssembly.compile(shared ? sharedBuildBytes(build) : buildBytes(build));
-  const imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
+  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
   return instantiate(build, module, plan, shared, await WebAssembly.instantiate(module, imports));
 }
 
@@ -740,6 +740,6 @@ export function createKernels(opts: LoadOptions = {}): Kernels {
   const plan = threadPlan(opts);
   const shared = plan.threads > 1;
   const module = new WebAssembly.Module(shared ? sharedBuildBytes(build) : buildBytes(build));
-  const imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
+  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
   return instantiate(build, module, plan, shared, new WebAssembly.Instance(module, imports));
 }
