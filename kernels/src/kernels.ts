@@ -158,11 +158,18 @@ export class Kernels {
   /** `threading`: the module and thread count of a shared-memory instance (threads > 1 starts the workers). */
   constructor(readonly build: BuildName, private readonly x: Exports, threading?: { module: WebAssembly.Module; threads: number; note?: string }) {
     this.heap = new WasmHeap(x.memory, x.heapBase());
-    this.threadNote = threading?.note ?? '';
+    let note = threading?.note ?? '';
     if (threading && threading.threads > 1) {
       const ctl = this.heap.alloc(GemmPool.controlBytes(threading.threads));
-      this.pool = new GemmPool(threading.module, x.memory, ctl, threading.threads);
+      try {
+        this.pool = new GemmPool(threading.module, x.memory, ctl, threading.threads);
+      } catch (e) {
+        // e.g. a content security policy that forbids blob: workers; the shared instance runs alone
+        this.heap.release(ctl);
+        note = `1 thread instead of ${threading.threads}: workers did not start (${(e as Error).message})`;
+      }
     }
+    this.threadNote = note;
   }
 
   /** Threads that run each large GEMM (1 without a pool). */
