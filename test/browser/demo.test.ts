@@ -47,7 +47,10 @@ function serve(files: Map<string, Uint8Array | string>): Promise<Server> {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
-interface PageResult { precision: string; bits: number[]; predictions: number[]; logits: number[]; accuracy: number; latencyMs: number; activeBytes: number }
+interface PageResult {
+  precision: string; bits: number[]; predictions: number[]; logits: number[]; accuracy: number; latencyMs: number; activeBytes: number;
+  threads: number; pool?: { calls: number; blocks: number; callerBlocks: number }; hardwareConcurrency: number; crossOriginIsolated: boolean;
+}
 
 async function resultAfter(page: Page, action: () => Promise<void>, label: string): Promise<PageResult> {
   await action();
