@@ -196,7 +196,7 @@ process.exit(0);
 /** The per-layer profile (--profile) at w8a8 and w2a2, batch 1 and 32, then exit. */
 function printProfile(): never {
   const backend = createBackend(backendName, { threads });
-  const reps = Math.max(5, Math.round(20 * seconds));
+  const reps = Math.max(5, Math.ceil(20 * seconds));
   const f = (v: number) => v.toFixed(3);
   const result: Record<string, ReturnType<typeof profileLayers>> = {};
   console.log(`per-layer profile, ResNet-20, backend ${backend.name}, ${backend.threads ?? 1} thread(s), median of ${reps} runs, ${os.cpus()[0]?.model}, ${new Date().toISOString()}`);
