@@ -205,7 +205,7 @@ function printProfile(): never {
       const p = profileLayers(model, backend, spec, x, batch, reps);
       result[`w${spec}a${spec} b${batch}`] = p;
       const sum = (key: 'quantizeMs' | 'im2colMs' | 'gemmMs') => p.layers.reduce((s, l) => s + l[key], 0);
-      console.log(`\nw${spec}a${spec}, batch ${batch}: run ${f(p.runMs)} ms = quantize ${f(sum('quantizeMs'))} + im2col ${f(sum('im2colMs'))} + GEMM+epilogue ${f(sum('gemmMs'))} + rest ${f(p.otherMs)}; load average ${load()}`);
+      console.log(`\nw${spec}a${spec}, batch ${batch}: run ${f(p.runMs)} ms; summed medians: quantize ${f(sum('quantizeMs'))}, im2col ${f(sum('im2colMs'))}, GEMM+epilogue ${f(sum('gemmMs'))}, rest (add, pool, JS) ${f(p.otherMs)}; load average ${load()}`);
       console.log('| layer | M×N×K | quantize ms | im2col ms | GEMM+epilogue ms | GMAC/s |');
       console.log('|---|---|---|---|---|---|');
       for (const l of p.layers) console.log(`| ${l.name} | ${l.m}×${l.n}×${l.k} | ${f(l.quantizeMs)} | ${f(l.im2colMs)} | ${f(l.gemmMs)} | ${l.gmacs.toFixed(1)} |`);

@@ -12,6 +12,7 @@ export interface LayerProfile {
   gmacs: number;
 }
 
+/** Medians over runs: per layer, the whole run, and the run outside the timed calls (add, pool, JS). */
 export interface Profile { layers: LayerProfile[]; runMs: number; otherMs: number }
 
 /** A backend that times every call into `times` under its kind. */
@@ -40,7 +41,7 @@ export function profileLayers(model: Model, backend: IntBackend, spec: number | 
   const rt = new Runtime(model, timed(backend, times), spec);
   const layers = model.layers.filter((l) => l.op === 'conv2d' || l.op === 'dense');
   rt.run(images, batch); // warm-up
-  const runs: { perLayer: { quantize: number; im2col: number; gemm: number; m: number }[]; total: number }[] = [];
+  const runs: { perLayer: { quantize: number; im2col: number; gemm: number; m: number }[]; total: number; other: number }[] = [];
   for (let r = 0; r < reps; r++) {
     times.length = 0;
     const t0 = performance.now();
@@ -53,7 +54,7 @@ export function profileLayers(model: Model, backend: IntBackend, spec: number | 
       else cur[t.kind as 'quantize' | 'im2col'] += t.ms;
     }
     if (perLayer.length !== layers.length) throw new Error(`profile: expected ${layers.length} GEMMs per run, got ${perLayer.length}`);
-    runs.push({ perLayer, total });
+    runs.push({ perLayer, total, other: total - perLayer.reduce((t, l) => t + l.quantize + l.im2col + l.gemm, 0) });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const out = layers.map((l, i) => {
@@ -65,7 +66,6 @@ export function profileLayers(model: Model, backend: IntBackend, spec: number | 
       quantizeMs: median(runs.map((r) => r.perLayer[i].quantize)), im2colMs: median(runs.map((r) => r.perLayer[i].im2col)),
     };
   });
-  const runMs = median(runs.map((r) => r.total));
-  const inLayers = out.reduce((s, l) => s + l.quantizeMs + l.im2colMs + l.gemmMs, 0);
-  return { layers: out, runMs, otherMs: runMs - inLayers };
+  // The rest is taken per run (run time minus its timed calls), so a preempted run does not land in it alone.
+  return { layers: out, runMs: median(runs.map((r) => r.total)), otherMs: median(runs.map((r) => r.other)) };
 }
