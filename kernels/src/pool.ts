@@ -11,22 +11,27 @@
 const GEN = 0, CLAIM = 1, DONE = 2, CHUNKS = 3, QUIT = 4, READY = 5, JOB = 8, SCRATCH = 32;
 /** Job fields from JOB: op, a, lda, m, k, w, wbits, n, path, chunk, out, outElt, rows, then the epilogue. */
 const EP = JOB + 13;
+/**
+ * The claim word: the next block in bits 0–10 (blocks ≤ 4 per thread × 256 threads), the
+ * generation's low 20 bits above (a stale worker would need to sleep through 2^20 jobs to match).
+ */
+const NEXT_BITS = 11, NEXT_MASK = (1 << NEXT_BITS) - 1, TAG_MASK = 0x7fffffff & ~NEXT_MASK, GEN_MASK = TAG_MASK >>> NEXT_BITS;
 
 /**
  * One participant's work on the current job (caller and workers run this same source): claim row
  * blocks of this generation until none is left; returns the number of blocks done.
  */
 const PARTICIPATE = `function participate(x, ctl, f32, scratch) {
-  const tag = (Atomics.load(ctl, ${GEN}) & 0x7fff) << 16;
+  const tag = (Atomics.load(ctl, ${GEN}) & ${GEN_MASK}) << ${NEXT_BITS};
   const op = ctl[${JOB}], a = ctl[${JOB + 1}], lda = ctl[${JOB + 2}], m = ctl[${JOB + 3}], k = ctl[${JOB + 4}], w = ctl[${JOB + 5}];
   const wbits = ctl[${JOB + 6}], n = ctl[${JOB + 7}], path = ctl[${JOB + 8}], chunk = ctl[${JOB + 9}], out = ctl[${JOB + 10}];
   const outElt = ctl[${JOB + 11}], rows = ctl[${JOB + 12}], chunks = ctl[${CHUNKS}], res = ctl[${EP + 4}];
   let did = 0;
   for (;;) {
     const v = Atomics.load(ctl, ${CLAIM});
-    if ((v & 0x7fff0000) !== tag || (v & 0xffff) >= chunks) return did;
+    if ((v & ${TAG_MASK}) !== tag || (v & ${NEXT_MASK}) >= chunks) return did;
     if (Atomics.compareExchange(ctl, ${CLAIM}, v, v + 1) !== v) continue;
-    const m0 = (v & 0xffff) * rows, mi = Math.min(rows, m - m0);
+    const m0 = (v & ${NEXT_MASK}) * rows, mi = Math.min(rows, m - m0);
     x.setEpilogue(ctl[${EP}], ctl[${EP + 1}], ctl[${EP + 2}], ctl[${EP + 3}], res ? res + m0 * n * 4 : 0, ctl[${EP + 5}], f32[${EP + 6}], ctl[${EP + 7}]);
     if (op === 1) x.gemm(a + m0 * lda, lda, mi, k, w, wbits, n, path, chunk, scratch, out + m0 * n * outElt);
     else x.gemmF32(a + m0 * lda * 4, lda, mi, k, w, n, scratch, out + m0 * n * outElt);
@@ -159,7 +164,8 @@ export class GemmPool {
     c[DONE] = 0;
     c[CHUNKS] = blocks;
     this.gen = (this.gen + 1) | 0;
-    Atomics.store(c, CLAIM, (this.gen & 0x7fff) << 16);
+    if (blocks > NEXT_MASK) throw new RangeError(`blocks: expected at most ${NEXT_MASK}, got ${blocks}`);
+    Atomics.store(c, CLAIM, (this.gen & GEN_MASK) << NEXT_BITS);
     Atomics.store(c, GEN, this.gen);
     Atomics.notify(c, GEN);
     const mine = this.participate(x, c, this.f32, scratch);
