@@ -1,162 +1,252 @@
 // Inference benchmark: ResNet-20 (28×28×1) on the runtime at w8a8/w6a6/w4a4/w2a2 and a mixed
-// SubNet, against the same network in float32 on @tensorflow/tfjs-backend-wasm, in one process.
-// Usage: pnpm bench:infer [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar]
+// SubNet, against the same network on the strongest portable peers, all in one process at the
+// same thread count: tfjs-backend-wasm f32 (BN folded, fused conv+bias+ReLU), onnxruntime-web f32
+// and int8 QDQ (optimization level 'all'), LiteRT.js int8 (XNNPACK). Every peer is checked against
+// the float reference first (f32: max relative error ≤ 1e-5; int8: argmax agreement reported).
+// Usage: pnpm bench:infer [--threads N[,N…]] [--json FILE] [--rounds R] [--scale S] [--backend kernels|kernels-simd|kernels-scalar|ts-scalar] [--profile]
+// --profile prints only the runtime's per-layer times (quantize, im2col, GEMM with its fused
+// epilogue, the rest) at w8a8 and w2a2, batch 1 and 32.
+// A list of thread counts runs one child process per count (the peers fix their thread count per
+// process) and adds a table of each engine's speed-up over its own first count.
 // The model has random weights (speed does not depend on the values).
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import type { Model } from '@bitswitch/format';
-import { Runtime, argmax, buildResNet20, createBackend, randomImages, type BackendName } from '@bitswitch/runtime';
+import path from 'node:path';
+import { BACKEND_NAMES, Runtime, buildResNet20, createBackend, randomImages, type BackendName } from '@bitswitch/runtime';
+import { argmaxAgreement, calibrateInt8, floatReference, foldNetwork, foldedForward, maxRelativeError, type Engine } from './baselines/network.ts';
+import { startTfjsWasm, tfjsEngine } from './baselines/tfjs.ts';
+import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
+import { liteRtEngine } from './baselines/litert.ts';
+import { tfliteInt8 } from './baselines/tflite.ts';
+import { profileLayers } from './profile.ts';
 
 const args = process.argv.slice(2);
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const positive = (name: string, fallback: number, integer: boolean) => {
+  const text = opt(name);
+  const v = text === undefined ? fallback : Number(text);
+  if (!(v > 0) || (integer && !Number.isInteger(v))) fail(`${name}: expected a positive ${integer ? 'integer' : 'number'}, got ${text}`);
+  return v;
+};
 const jsonFile = opt('--json');
-const seconds = Number(opt('--scale') ?? 1);
-const rounds = Number(opt('--rounds') ?? 5);
+const seconds = positive('--scale', 1, false);
+const rounds = positive('--rounds', 5, true);
+const threadList = (opt('--threads') ?? '1').split(',').map((t) => {
+  const v = Number(t);
+  if (!Number.isInteger(v) || v < 1) fail(`--threads: expected positive integers separated by commas, got ${opt('--threads')}`);
+  return v;
+});
+if (threadList.length > 1) await runEachThreadCount(threadList);
+const threads = threadList[0];
 const backendName = (opt('--backend') ?? 'kernels') as BackendName;
+if (!BACKEND_NAMES.includes(backendName)) fail(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got ${backendName}`);
 const BATCH = 32;
+const F32_TOLERANCE = 1e-5;
 
 /** Times fn for about `ms` (at least 2 runs) and appends each run's milliseconds to `into`. */
-function sample(fn: () => void, ms: number, into: number[]): void {
+async function sample(fn: () => unknown, ms: number, into: number[]): Promise<void> {
   const end = performance.now() + ms;
   for (let i = 0; i < 2 || performance.now() < end; i++) {
     const t0 = performance.now();
-    fn();
+    const r = fn();
+    if (r instanceof Promise) await r;
     into.push(performance.now() - t0);
   }
 }
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs: number[]) => Math.min(...xs);
+const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
 
-/** The float32 network on tfjs: dequantized W̃_h·s_h weights (eq. 3 at l = h), no activation quantization. */
-function tfjsForward(model: Model): (x: tf.Tensor4D) => tf.Tensor {
-  const consts = new Map<string, tf.Tensor>();
-  for (const l of model.layers) {
-    if (l.op !== 'conv2d' && l.op !== 'dense') continue;
-    const n = l.op === 'conv2d' ? l.outChannels : l.outFeatures;
-    const k = l.weights.values.length / n;
-    const w = new Float32Array(n * k);
-    const wt = l.weights;
-    for (let i = 0; i < n * k; i++) w[i] = wt.kind === 'int' ? wt.values[i] * wt.scale[wt.scale.length === 1 ? 0 : Math.floor(i / k)] : wt.values[i];
-    const nk = tf.tensor2d(w, [n, k]);
-    // OHWI → HWIO for conv2d, [out][in] → [in][out] for matMul.
-    consts.set(l.name, l.op === 'conv2d'
-      ? tf.transpose(nk.reshape([n, l.kernel[0], l.kernel[1], l.inChannels]), [1, 2, 3, 0])
-      : tf.transpose(nk));
-    if (l.bias) consts.set(`${l.name}/bias`, tf.tensor1d(l.bias));
-  }
-  return (x) => tf.tidy(() => {
-    const v = new Map<string, tf.Tensor>([['input', x]]);
-    for (const l of model.layers) {
-      const a = v.get(l.inputs[0])!;
-      let y: tf.Tensor;
-      switch (l.op) {
-        case 'conv2d': y = tf.conv2d(a as tf.Tensor4D, consts.get(l.name) as tf.Tensor4D, l.strides, l.padding); break;
-        case 'dense': y = tf.matMul(a as tf.Tensor2D, consts.get(l.name) as tf.Tensor2D); break;
-        case 'batchnorm': {
-          const c = l.channels;
-          const p = l.params.subarray(0, 4 * c); // float network: the highest bit's set
-          y = tf.batchNorm(a, p.subarray(2 * c, 3 * c), p.subarray(3 * c, 4 * c), p.subarray(c, 2 * c), p.subarray(0, c), l.epsilon);
-          break;
-        }
-        case 'relu': y = tf.relu(a); break;
-        case 'add': y = l.inputs.slice(1).reduce((s, name) => tf.add(s, v.get(name)!), a); break;
-        case 'flatten': y = a.reshape([a.shape[0], -1]); break;
-        case 'globalavgpool': y = tf.mean(a, [1, 2]); break;
-        case 'avgpool': y = tf.avgPool(a as tf.Tensor4D, l.pool, l.strides, l.padding); break;
-      }
-      if ((l.op === 'conv2d' || l.op === 'dense') && l.bias) y = tf.add(y, consts.get(`${l.name}/bias`)!);
-      v.set(l.name, y);
-    }
-    return v.get(model.layers[model.layers.length - 1].name)!;
-  });
-}
-
-await tf.setBackend('wasm');
-await tf.ready();
 const model = buildResNet20({ seed: 1 });
 const [H, W, C] = model.inputShape;
 const one = randomImages(model.inputShape, 1, 11);
 const many = randomImages(model.inputShape, BATCH, 12);
-const forward = tfjsForward(model);
-const x1 = tf.tensor4d(one, [1, H, W, C]);
-const xb = tf.tensor4d(many, [BATCH, H, W, C]);
-const tfjsLogits = forward(xb).dataSync() as Float32Array;
+if (args.includes('--profile')) printProfile();
+const reference = floatReference(model, many, BATCH);
+const classes = reference.length / BATCH;
+
+// Peers: the folded network, int8 calibrated on images the check does not use.
+const net = foldNetwork(model);
+const cal = calibrateInt8(net, randomImages(model.inputShape, 64, 13), 64);
+const tfjsInfo = await startTfjsWasm(threads);
+interface Peer { name: string; precision: 'f32' | 'int8'; one: Engine; many: Engine }
+const tfjs = tfjsEngine(net);
+const ortF32 = await ortEngine(net, onnxFloat32(net), 'onnxruntime-web f32', threads);
+const ortInt8 = await ortEngine(net, onnxInt8Qdq(net, cal), 'onnxruntime-web int8 QDQ', threads);
+const peers: Peer[] = [
+  { name: 'tfjs-wasm f32 fused', precision: 'f32', one: tfjs, many: tfjs },
+  { name: 'onnxruntime-web f32', precision: 'f32', one: ortF32, many: ortF32 },
+  { name: 'onnxruntime-web int8', precision: 'int8', one: ortInt8, many: ortInt8 },
+  // LiteRT models have a fixed batch: one model per batch size.
+  { name: 'LiteRT.js int8', precision: 'int8', one: await liteRtEngine('LiteRT.js int8 b1', tfliteInt8(net, cal, 1), threads), many: await liteRtEngine('LiteRT.js int8 b32', tfliteInt8(net, cal, BATCH), threads) },
+];
+// The int8 models' own arithmetic in float64: what the int8 peers should reproduce up to requantization rounding.
+const int8Simulation = foldedForward(net, many, BATCH, cal).get(net.output)!;
+const checks = new Map<string, { maxRelativeError: number; argmaxAgreement: number; ok: boolean; int8SimulationError?: number }>();
+const int8Logits: Float32Array[] = [];
+for (const p of peers) {
+  const y = await p.many.run(many, BATCH);
+  const y1 = await p.one.run(one, 1);
+  if (y1.length !== classes) fail(`${p.name}: expected ${classes} logits at batch 1, got ${y1.length}`);
+  const err = maxRelativeError(y, reference);
+  const ok = p.precision === 'f32' ? err <= F32_TOLERANCE : true;
+  if (!ok) fail(`${p.name}: expected the f32 logits within ${F32_TOLERANCE} (relative) of the float reference, got ${err.toExponential(2)}`);
+  if (p.precision === 'int8') int8Logits.push(y);
+  checks.set(p.name, { maxRelativeError: err, argmaxAgreement: argmaxAgreement(y, reference, classes), ok, ...(p.precision === 'int8' ? { int8SimulationError: maxRelativeError(y, int8Simulation) } : {}) });
+}
+// The two int8 peers share one calibration, so they should agree with each other far better than with float.
+const int8PeerDifference = int8Logits.length === 2 ? maxRelativeError(int8Logits[0], int8Logits[1]) : NaN;
+
+// The runtime. A cold switch derives every layer's weights (fresh runtime); a warm one finds them cached.
 const specs: (number | string)[] = [8, 6, 4, 2, 'mixed-cycle'];
-// A cold switch derives every layer's weights (fresh runtime); a warm one finds them cached.
 const coldSwitchMs: Record<string, number> = {};
 for (const s of specs) coldSwitchMs[String(s)] = new Runtime(model, createBackend(backendName), s).lastSwitchInfo.switchMs;
-const rt = new Runtime(model, createBackend(backendName));
+const rt = new Runtime(model, createBackend(backendName, { threads }));
+if (rt.info.threads !== threads) fail(`--threads: the runtime runs ${rt.info.threads} here (${rt.info.note})`);
 for (const s of specs) rt.setPrecision(s);
 
 // The CPU is shared, so configurations are interleaved round by round: a load change hits all alike.
-interface Config { name: string; prepare(): void; one(): void; many(): void; lat: number[]; batch: number[] }
+interface Config { name: string; prepare(): void; one(): unknown; many(): unknown; lat: number[]; batch: number[] }
 const configs: Config[] = [
-  { name: 'tfjs', prepare: () => {}, one: () => forward(x1).dataSync(), many: () => forward(xb).dataSync(), lat: [], batch: [] },
+  ...peers.map((p) => ({ name: p.name, prepare: () => {}, one: () => p.one.run(one, 1), many: () => p.many.run(many, BATCH), lat: [], batch: [] })),
   ...specs.map((spec) => ({ name: String(spec), prepare: () => rt.setPrecision(spec), one: () => rt.run(one, 1), many: () => rt.run(many, BATCH), lat: [], batch: [] })),
 ];
-for (const c of configs) { c.prepare(); c.one(); c.many(); } // warm-up
+for (const c of configs) { c.prepare(); await c.one(); await c.many(); } // warm-up
 for (let round = 0; round < rounds; round++) {
   for (const c of configs) {
     c.prepare();
-    sample(c.one, 150 * seconds, c.lat);
-    sample(c.many, 250 * seconds, c.batch);
+    await sample(c.one, 150 * seconds, c.lat);
+    await sample(c.many, 250 * seconds, c.batch);
   }
 }
-const base = { latencyMs: median(configs[0].lat), batchMs: median(configs[0].batch), latencyBestMs: best(configs[0].lat), batchBestMs: best(configs[0].batch) };
-const rows = [];
-for (const [i, spec] of specs.entries()) {
-  const c = configs[i + 1];
+const timing = (c: Config) => ({
+  latencyMs: median(c.lat), latencyBestMs: best(c.lat),
+  batchMsPerImage: median(c.batch) / BATCH, batchBestMsPerImage: best(c.batch) / BATCH,
+  samples: { latency: c.lat.length, batch: c.batch.length },
+});
+const peerRows = peers.map((p, i) => ({ name: p.name, precision: p.precision, info: `${p.one.info}`, check: checks.get(p.name)!, ...timing(configs[i]) }));
+const rows = specs.map((spec, i) => {
+  const c = configs[peers.length + i];
   const info = rt.setPrecision(spec);
-  const latencyMs = median(c.lat);
-  const batchMs = median(c.batch);
-  const agree = argmax(rt.run(many, BATCH), BATCH).filter((v, j) => v === argmax(tfjsLogits, BATCH)[j]).length;
-  rows.push({
-    precision: info.label, bits: info.bits, latencyMs, speedupLatency: base.latencyMs / latencyMs,
-    throughput: (BATCH * 1000) / batchMs, speedupThroughput: base.batchMs / batchMs,
-    // best runs: the figure a busy machine distorts least
-    latencyBestMs: best(c.lat), speedupLatencyBest: base.latencyBestMs / best(c.lat),
-    throughputBest: (BATCH * 1000) / best(c.batch), speedupThroughputBest: base.batchBestMs / best(c.batch),
+  const y = rt.run(many, BATCH);
+  return {
+    name: `bitswitch ${info.label}`, precision: info.label, bits: info.bits, ...timing(c),
     weightBytes: rt.memory().activeBytes, coldSwitchMs: coldSwitchMs[String(spec)], warmSwitchMs: info.switchMs,
-    argmaxAgreementWithFloat: agree / BATCH, samples: { latency: c.lat.length, batch: c.batch.length },
-  });
-}
+    argmaxAgreementWithFloat: argmaxAgreement(y, reference, classes),
+  };
+});
+/** Speed-ups of the runtime's rows against each peer (peer time / runtime time), median and best runs. */
+const ratios = rows.filter((r) => ['w8a8', 'w4a4', 'w2a2'].includes(r.precision)).flatMap((r) => peerRows.map((p) => ({
+  row: r.name, against: p.name,
+  batch1: p.latencyMs / r.latencyMs, batch32: p.batchMsPerImage / r.batchMsPerImage,
+  batch1Best: p.latencyBestMs / r.latencyBestMs, batch32Best: p.batchBestMsPerImage / r.batchBestMsPerImage,
+})));
 const memory = rt.memory();
 const result = {
   generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(),
-  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length,
-  note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians (and best runs, *Best) over interleaved rounds; CPU shared with other jobs while measured',
-  loadAverage: os.loadavg(),
-  backend: rt.backend.name, batch: BATCH, rounds,
-  tfjsWasmFloat32: { latencyMs: base.latencyMs, throughput: (BATCH * 1000) / base.batchMs, latencyBestMs: base.latencyBestMs, throughputBest: (BATCH * 1000) / base.batchBestMs },
-  rows,
+  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads,
+  note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians (and best runs, *Best) over interleaved rounds; peers run the same network with BN folded; CPU shared with other jobs while measured',
+  loadAverage: os.loadavg(), macsPerImage: net.macsPerImage,
+  backend: rt.backend.name, batch: BATCH, rounds, tfjs: tfjsInfo, int8PeerDifference,
+  peers: peerRows, rows, ratios,
   memory: { storedBytes: memory.storedBytes, cachedBytesAllPrecisions: memory.cachedBytes },
 };
 
 const f = (v: number, d = 2) => v.toFixed(d);
-const floatBytes = model.layers.reduce((s, l) => s + (l.op === 'conv2d' || l.op === 'dense' ? 4 * l.weights.values.length : 0), 0);
-console.log(`ResNet-20 28×28×1, ${result.cpu}, ${result.cores} cores, node ${result.node}, ${result.date}`);
-console.log(`runtime backend ${result.backend}; baseline tfjs-backend-wasm float32 (${tf.getBackend()})`);
-console.log('median / best run:');
-console.log('| precision | batch 1 ms | × tfjs | batch 32 img/s | × tfjs | weight bytes | cold switch ms | warm switch ms | argmax = tfjs f32 |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-console.log(`| tfjs-wasm f32 | ${f(base.latencyMs)} / ${f(base.latencyBestMs)} | 1.00 | ${f(result.tfjsWasmFloat32.throughput, 0)} / ${f(result.tfjsWasmFloat32.throughputBest, 0)} | 1.00 | ${floatBytes} | – | – | – |`);
+console.log(`ResNet-20 ${H}×${W}×${C}, ${net.macsPerImage} MACs/image, ${result.cpu}, ${result.cores} cores, node ${result.node}, ${result.date}`);
+console.log(`threads ${threads}; runtime backend ${result.backend}; ${tfjsInfo}`);
+for (const p of peerRows) console.log(`  ${p.name}: ${p.info}`);
+console.log(`\nengines, median / best run, load average ${load()}:`);
+console.log('| engine | batch 1 ms | batch 32 ms/img | GMAC/s (b32) | check against float reference |');
+console.log('|---|---|---|---|---|');
+const gmacs = (msPerImage: number) => f(net.macsPerImage / (msPerImage * 1e6), 1);
+for (const p of peerRows) {
+  const chk = p.precision === 'f32' ? `max rel. error ${p.check.maxRelativeError.toExponential(1)} (≤ ${F32_TOLERANCE})` : `argmax ${f(p.check.argmaxAgreement * 100, 0)}%, max rel. error ${f(p.check.maxRelativeError, 3)} (${f(p.check.int8SimulationError!, 3)} to the int8 simulation)`;
+  console.log(`| ${p.name} | ${f(p.latencyMs, 3)} / ${f(p.latencyBestMs, 3)} | ${f(p.batchMsPerImage, 3)} / ${f(p.batchBestMsPerImage, 3)} | ${gmacs(p.batchMsPerImage)} | ${chk} |`);
+}
 for (const r of rows) {
-  console.log(`| ${r.precision} | ${f(r.latencyMs)} / ${f(r.latencyBestMs)} | ${f(r.speedupLatency)} / ${f(r.speedupLatencyBest)} | ${f(r.throughput, 0)} / ${f(r.throughputBest, 0)} | ${f(r.speedupThroughput)} / ${f(r.speedupThroughputBest)} | ${r.weightBytes} | ${f(r.coldSwitchMs)} | ${f(r.warmSwitchMs)} | ${f(r.argmaxAgreementWithFloat * 100, 0)}% |`);
+  console.log(`| bitswitch ${r.precision} | ${f(r.latencyMs, 3)} / ${f(r.latencyBestMs, 3)} | ${f(r.batchMsPerImage, 3)} / ${f(r.batchBestMsPerImage, 3)} | ${gmacs(r.batchMsPerImage)} | argmax ${f(r.argmaxAgreementWithFloat * 100, 0)}% |`);
 }
-// Goals (issues 3 and 5): w8a8 ≥ 2×, w4a4 and w2a2 ≥ 3× tfjs-wasm float32, at batch 1 and batch 32.
-for (const [label, goal] of [['w8a8', 2], ['w4a4', 3], ['w2a2', 3]] as const) {
-  const r = rows.find((x) => x.precision === label);
-  if (!r) continue;
-  const med = Math.min(r.speedupLatency, r.speedupThroughput);
-  const top = Math.min(r.speedupLatencyBest, r.speedupThroughputBest);
-  console.log(`${med >= goal ? 'met    ' : 'NOT met'} ${label} ≥ ${goal}× tfjs at batch 1 and 32: median ${f(r.speedupLatency)} / ${f(r.speedupThroughput)}, best ${f(r.speedupLatencyBest)} / ${f(r.speedupThroughputBest)}${(med >= goal) !== (top >= goal) ? ' (best runs disagree)' : ''}`);
+console.log(`int8 peers against each other: max rel. difference ${int8PeerDifference.toExponential(1)} (same calibration)`);
+console.log(`\nspeed-up of bitswitch over each peer (peer time / bitswitch time), median (best), load average ${load()}:`);
+console.log(`| bitswitch | ${peerRows.map((p) => `${p.name} b1 | b32`).join(' | ')} |`);
+console.log(`|---|${peerRows.map(() => '---|---').join('|')}|`);
+for (const r of rows.filter((x) => ['w8a8', 'w4a4', 'w2a2'].includes(x.precision))) {
+  const cells = ratios.filter((x) => x.row === r.name).map((x) => `${f(x.batch1)} (${f(x.batch1Best)}) | ${f(x.batch32)} (${f(x.batch32Best)})`);
+  console.log(`| ${r.precision} | ${cells.join(' | ')} |`);
 }
+console.log(`\nbitswitch per precision, load average ${load()}:`);
+console.log('| precision | weight bytes | cold switch ms | warm switch ms |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.precision} | ${r.weightBytes} | ${f(r.coldSwitchMs)} | ${f(r.warmSwitchMs)} |`);
 console.log(`stored model weights ${memory.storedBytes} bytes; packed weights cached for all precisions above: ${memory.cachedBytes} bytes`);
-console.log(`load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} (other jobs share the CPU); argmax column: random weights, so low bits disagree with float`);
+console.log('argmax columns: random weights, so low bits (and int8 peers) disagree with float more than a trained model would');
+for (const e of new Set(peers.flatMap((p) => [p.one, p.many]))) e.dispose();
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${jsonFile}`);
+}
+process.exit(0);
+
+/** The per-layer profile (--profile) at w8a8 and w2a2, batch 1 and 32, then exit. */
+function printProfile(): never {
+  const backend = createBackend(backendName, { threads });
+  const reps = Math.max(5, Math.ceil(20 * seconds));
+  const f = (v: number) => v.toFixed(3);
+  const result: Record<string, ReturnType<typeof profileLayers>> = {};
+  console.log(`per-layer profile, ResNet-20, backend ${backend.name}, ${backend.threads ?? 1} thread(s), median of ${reps} runs, ${os.cpus()[0]?.model}, ${new Date().toISOString()}`);
+  for (const spec of [8, 2]) {
+    for (const [batch, x] of [[1, one], [BATCH, many]] as const) {
+      const p = profileLayers(model, backend, spec, x, batch, reps);
+      result[`w${spec}a${spec} b${batch}`] = p;
+      const sum = (key: 'quantizeMs' | 'im2colMs' | 'gemmMs') => p.layers.reduce((s, l) => s + l[key], 0);
+      console.log(`\nw${spec}a${spec}, batch ${batch}: run ${f(p.runMs)} ms; summed medians: quantize ${f(sum('quantizeMs'))}, im2col ${f(sum('im2colMs'))}, GEMM+epilogue ${f(sum('gemmMs'))}, rest (add, pool, JS) ${f(p.otherMs)}; load average ${load()}`);
+      console.log('| layer | M×N×K | quantize ms | im2col ms | GEMM+epilogue ms | GMAC/s |');
+      console.log('|---|---|---|---|---|---|');
+      for (const l of p.layers) console.log(`| ${l.name} | ${l.m}×${l.n}×${l.k} | ${f(l.quantizeMs)} | ${f(l.im2colMs)} | ${f(l.gemmMs)} | ${l.gmacs.toFixed(1)} |`);
+    }
+  }
+  if (jsonFile) {
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), backend: backend.name, threads: backend.threads ?? 1, profiles: result }, null, 2) + '\n');
+    console.log(`wrote ${jsonFile}`);
+  }
+  process.exit(0);
+}
+
+interface Row { name: string; latencyMs: number; batchMsPerImage: number }
+
+/** One child process per thread count, then each engine's speed-up over the first count. */
+async function runEachThreadCount(list: number[]): Promise<never> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-infer-'));
+  const rest = args.filter((_, i) => !['--threads', '--json'].includes(args[i]) && !['--threads', '--json'].includes(args[i - 1]));
+  const results: { threads: number; peers: Row[]; rows: Row[] }[] = [];
+  for (const t of list) {
+    const file = path.join(dir, `t${t}.json`);
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], ...rest, '--threads', String(t), '--json', file], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    process.stdout.write(child.stdout.split('\n').filter((l) => !/^(INFO|WARNING):/.test(l)).join('\n'));
+    if (child.status !== 0) fail(`the run with --threads ${t} failed (exit ${child.status})`);
+    results.push(JSON.parse(readFileSync(file, 'utf8')));
+  }
+  const base = results[0];
+  console.log(`\nthread scaling: time at ${base.threads} thread(s) / time at N, median, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}:`);
+  console.log(`| engine | ${results.slice(1).map((r) => `b1 ×${r.threads} | b32 ×${r.threads}`).join(' | ')} |`);
+  console.log(`|---|${results.slice(1).map(() => '---|---').join('|')}|`);
+  const scaling = [...base.peers, ...base.rows].map((r0) => ({
+    name: r0.name,
+    speedups: results.slice(1).map((r) => {
+      const x = [...r.peers, ...r.rows].find((y) => y.name === r0.name)!;
+      return { threads: r.threads, batch1: r0.latencyMs / x.latencyMs, batch32: r0.batchMsPerImage / x.batchMsPerImage };
+    }),
+  }));
+  for (const s of scaling) console.log(`| ${s.name} | ${s.speedups.map((x) => `${x.batch1.toFixed(2)} | ${x.batch32.toFixed(2)}`).join(' | ')} |`);
+  if (jsonFile) {
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), runs: results, scaling }, null, 2) + '\n');
+    console.log(`wrote ${jsonFile}`);
+  }
+  process.exit(0);
 }

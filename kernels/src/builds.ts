@@ -35,6 +35,22 @@ export function buildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** The bytes of a build's shared-memory twin (imports env.memory, shared; for threads). */
+export function sharedBuildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
+  checkBuild(build);
+  const key = `${build}-shared`;
+  let bytes = sharedCache.get(build);
+  if (!bytes) {
+    const text = WASM_BASE64[key];
+    if (!text) throw new Error(`kernels: build ${key} is missing from src/generated/wasm.ts; run \`pnpm build\``);
+    bytes = decodeBase64(text);
+    sharedCache.set(build, bytes);
+  }
+  return bytes;
+}
+
+const sharedCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
+
 /** Builds this engine validates, best first (relaxed needs e.g. Node 20's --experimental-wasm-relaxed-simd). */
 export function availableBuilds(): BuildName[] {
   return BUILDS.filter((b) => WebAssembly.validate(buildBytes(b)));

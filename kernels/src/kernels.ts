@@ -1,10 +1,11 @@
 // The Kernels object: one instantiated build, its memory, and checked wrappers of every kernel.
 // Every check happens before wasm memory is touched; errors name the field and the expected value.
 import { packedRowBytes } from '@bitswitch/format';
-import { availableBuilds, buildBytes, checkBuild, type BuildName } from './builds.ts';
+import { availableBuilds, buildBytes, checkBuild, sharedBuildBytes, type BuildName } from './builds.ts';
 import { WasmHeap } from './heap.ts';
 import { acc16Chunk, defaultFamily, GEMM_FAMILIES, type GemmFamily } from './families.ts';
 import { convGeometry } from './reference.ts';
+import { GemmPool, threadsUnavailable, type GemmJob } from './pool.ts';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -29,6 +30,11 @@ interface Exports {
 export interface LoadOptions {
   /** Force a build; default: the best one this engine validates. */
   build?: BuildName;
+  /**
+   * Threads for the GEMMs (default 1): the caller and threads − 1 workers on shared memory.
+   * Falls back to 1, with the reason in Kernels.threadNote, where shared memory or workers are missing.
+   */
+  threads?: number;
 }
 
 /** A block of wasm memory kept across calls (e.g. the stored int8 weights of a layer). */
@@ -139,13 +145,46 @@ function checkType(field: string, v: unknown, type: { name: string; prototype: o
 
 const containerBits = (bits: number) => (bits > 4 ? 8 : bits > 2 ? 4 : 2);
 
+/**
+ * GEMMs below this many multiply-adds stay on the calling thread: measured (best of 400 calls, 2
+ * threads on 2 cores) at 0.07–0.1 M MACs (4–15 µs) the pool ran 0.92–1.02× one thread.
+ */
+const MIN_PARALLEL_MACS = 1 << 18;
+
 export class Kernels {
   readonly heap: WasmHeap;
   private readonly live = new Set<number>();
+  private readonly pool?: GemmPool;
+  /** Why fewer threads run than were asked for (empty when they all run). */
+  readonly threadNote: string;
 
-  constructor(readonly build: BuildName, private readonly x: Exports) {
+  /** `threading`: the module and thread count of a shared-memory instance (threads > 1 starts the workers). */
+  constructor(readonly build: BuildName, private readonly x: Exports, threading?: { module: WebAssembly.Module; threads: number; note?: string }) {
     this.heap = new WasmHeap(x.memory, x.heapBase());
+    let note = threading?.note ?? '';
+    if (threading && threading.threads > 1) {
+      const ctl = this.heap.alloc(GemmPool.controlBytes(threading.threads));
+      try {
+        this.pool = new GemmPool(threading.module, x.memory, ctl, threading.threads);
+      } catch (e) {
+        // e.g. a content security policy that forbids blob: workers; the shared instance runs alone
+        this.heap.release(ctl);
+        note = `1 thread instead of ${threading.threads}: workers did not start (${(e as Error).message})`;
+      }
+    }
+    this.threadNote = note;
   }
+
+  /** Threads that run each large GEMM (1 without a pool). */
+  get threads(): number { return this.pool?.threads ?? 1; }
+
+  /** Workers started so far, threaded calls, their row blocks and the blocks the calling thread ran (undefined on one thread). */
+  get poolStats(): { ready: number; calls: number; blocks: number; callerBlocks: number } | undefined {
+    return this.pool && { ready: this.pool.ready, ...this.pool.stats };
+  }
+
+  /** Stops the worker threads (the kernels keep working on one thread). */
+  dispose(): void { this.pool?.dispose(); }
 
   get memory(): WebAssembly.Memory { return this.x.memory; }
 
@@ -405,7 +444,9 @@ export class Kernels {
     const res = ep?.residual;
     const resIn = res !== undefined && this.inMemory(res);
     const resPtr0 = resIn ? res.byteOffset : 0;
-    const scratch = this.scratch(this.x.gemmScratchBytes(k, wt.family.path));
+    const scratchBytes = this.x.gemmScratchBytes(k, wt.family.path);
+    const scratch = this.scratch(scratchBytes);
+    this.workerScratch(scratchBytes);
     const epAt = ep ? this.epilogueScratch(5 * n) : 0;
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
@@ -414,18 +455,18 @@ export class Kernels {
       const maxA = this.x.maxBytes(aAt, m, k, lda);
       if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
       const outPtr = outIn ? outPtr0 : tmp(this.heap.alloc(out.byteLength));
+      let epilogue: GemmJob['epilogue'] = [0, 0, 0, 0, 0, 0, 0, 8];
       if (ep) {
         const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
         // wScale, bias, mul, add and the combined scale in the reused epilogue block (no per-call allocation)
         const [ws, bias, mul, add, sc] = this.writeEpilogue(epAt, n, [ep.wScale, ep.bias, ep.mul, ep.add]);
         this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
-        this.x.setEpilogue(sc, bias, mul, add, resAt,
-          ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
-      } else {
-        this.x.setEpilogue(0, 0, 0, 0, 0, 0, 0, 8);
+        epilogue = [sc, bias, mul, add, resAt, ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8];
       }
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, acc16Chunk(wt.bits, abits)); // 0 would never advance
-      this.x.gemm(aAt, lda, m, k, wt.ptr, wt.bits, n, wt.family.path, chunk, scratch, outPtr);
+      this.runGemm({
+        op: 'int', a: aAt, lda, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
+      }, scratch);
       return this.deliver(out, outIn, outPtr, OutType);
     } finally {
       for (const p of temps) this.heap.release(p);
@@ -476,6 +517,7 @@ export class Kernels {
     const resIn = res !== undefined && this.inMemory(res);
     const resPtr0 = resIn ? res.byteOffset : 0;
     const scratch = this.scratch(4 * 8 * 4);
+    this.workerScratch(4 * 8 * 4);
     const epAt = this.epilogueScratch(5 * n);
     const temps: number[] = [];
     const tmp = (ptr: number) => (ptr && temps.push(ptr), ptr);
@@ -485,14 +527,50 @@ export class Kernels {
       const resAt = res === undefined ? 0 : resIn ? resPtr0 : tmp(this.put(res));
       const [ones, bias, mul, add] = this.writeEpilogue(epAt, n, [[1], ep.bias, ep.mul, ep.add]);
       new Float32Array(this.x.memory.buffer, ones, n).fill(1);
-      this.x.setEpilogue(ones, bias, mul, add, resAt,
-        ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8);
-      this.x.gemmF32(aAt, lda, m, k, wt.ptr, n, scratch, outPtr);
+      this.runGemm({
+        op: 'f32', a: aAt, lda, m, k, w: wt.ptr, wbits: 32, n, path: 0, chunk: 0, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT,
+        epilogue: [ones, bias, mul, add, resAt, ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8],
+      }, scratch);
       return this.deliver(out, outIn, outPtr, OutType);
     } finally {
       for (const p of temps) this.heap.release(p);
     }
   }
+
+  /**
+   * Runs one GEMM: on the calling thread, or split by rows across the pool when it is large enough.
+   * Row blocks are multiples of the microkernel's 4 rows, so the tiles (and results) are the same.
+   */
+  private runGemm(job: GemmJob, scratch: number): void {
+    const pool = this.pool;
+    const tiles = (rows: number, parts: number) => Math.ceil(Math.ceil(rows / parts) / 4) * 4;
+    // Up to 4 blocks per thread, so a thread the OS deschedules holds back only a small block;
+    // at least 32 rows each (or one share per thread), since each block unpacks every weight tile again.
+    const rows = pool ? Math.max(tiles(job.m, 4 * pool.threads), Math.min(32, tiles(job.m, pool.threads))) : job.m;
+    if (!pool || job.m * job.n * job.k < MIN_PARALLEL_MACS || rows >= job.m) {
+      this.x.setEpilogue(...job.epilogue);
+      if (job.op === 'int') this.x.gemm(job.a, job.lda, job.m, job.k, job.w, job.wbits, job.n, job.path, job.chunk, scratch, job.out);
+      else this.x.gemmF32(job.a, job.lda, job.m, job.k, job.w, job.n, scratch, job.out);
+      return;
+    }
+    pool.run(this.x, scratch, job, rows, Math.ceil(job.m / rows));
+  }
+
+  /** Grow-only scratch blocks of the workers, like scratch() (allocate before taking views: it may grow the memory). */
+  private workerScratch(bytes: number): void {
+    const pool = this.pool;
+    if (!pool) return;
+    for (let i = 0; i < pool.threads - 1; i++) {
+      const have = pool.scratchSize(i);
+      if (bytes <= have) continue;
+      const size = Math.max(bytes, have * 2);
+      if (have) this.heap.release(this.workerScratchPtrs[i]);
+      this.workerScratchPtrs[i] = this.heap.alloc(size);
+      pool.setScratch(i, this.workerScratchPtrs[i], size);
+    }
+  }
+
+  private readonly workerScratchPtrs: number[] = [];
 
   /** Shape checks shared by gemm and gemmF32: live views, m, k (= the packed K), lda, and A long enough. */
   private gemmShape(
@@ -572,7 +650,8 @@ export class Kernels {
 
   /** Bytes held by packed weights and resident buffers (the call scratch excluded). */
   get residentBytes(): number {
-    return this.heap.used - (this.scratchPtr ? this.heap.sizeOf(this.scratchPtr) : 0) - (this.epPtr ? this.heap.sizeOf(this.epPtr) : 0);
+    const workers = this.workerScratchPtrs.reduce((s, p) => s + this.heap.sizeOf(p), 0);
+    return this.heap.used - (this.scratchPtr ? this.heap.sizeOf(this.scratchPtr) : 0) - (this.epPtr ? this.heap.sizeOf(this.epPtr) : 0) - workers;
   }
 
   /** im2col of NHWC images (TensorFlow 'same'/'valid' padding): rows (b, oy, ox), columns (ky, kx, c). */
@@ -640,16 +719,37 @@ function pickBuild(opts: LoadOptions): BuildName {
   return best;
 }
 
+/** Pages of the shared memory: 16 at the start (as the single-thread builds), at most 1 GiB. */
+const SHARED_PAGES = { initial: 16, maximum: 16384 };
+
+/** The threads a load will run, and why fewer when they are. */
+function threadPlan(opts: LoadOptions): { threads: number; note?: string } {
+  const threads = checkInt('threads', opts.threads ?? 1, 1, 256);
+  if (threads === 1) return { threads };
+  const why = threadsUnavailable();
+  return why ? { threads: 1, note: `1 thread instead of ${threads}: ${why}` } : { threads };
+}
+
+function instantiate(build: BuildName, module: WebAssembly.Module, plan: { threads: number; note?: string }, shared: boolean, instance: WebAssembly.Instance): Kernels {
+  return new Kernels(build, instance.exports as unknown as Exports, shared ? { module, ...plan } : { module, threads: 1, note: plan.note });
+}
+
 /** Instantiates a build asynchronously (browsers' main thread need this). */
 export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const build = pickBuild(opts);
-  const { instance } = await WebAssembly.instantiate(buildBytes(build), {});
-  return new Kernels(build, instance.exports as unknown as Exports);
+  const plan = threadPlan(opts);
+  const shared = plan.threads > 1;
+  const module = await WebAssembly.compile(shared ? sharedBuildBytes(build) : buildBytes(build));
+  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
+  return instantiate(build, module, plan, shared, await WebAssembly.instantiate(module, imports));
 }
 
 /** Instantiates a build synchronously (Node, workers). */
 export function createKernels(opts: LoadOptions = {}): Kernels {
   const build = pickBuild(opts);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(buildBytes(build)), {});
-  return new Kernels(build, instance.exports as unknown as Exports);
+  const plan = threadPlan(opts);
+  const shared = plan.threads > 1;
+  const module = new WebAssembly.Module(shared ? sharedBuildBytes(build) : buildBytes(build));
+  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
+  return instantiate(build, module, plan, shared, new WebAssembly.Instance(module, imports));
 }

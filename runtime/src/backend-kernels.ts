@@ -13,7 +13,8 @@ interface KernelFloatWeights extends PreparedWeights {
   packed: PackedWeightsF32;
 }
 
-export function createKernelsBackend(options: { build?: BuildName } = {}): IntBackend & { kernels: Kernels } {
+/** `threads`: threads per GEMM (the kernels' worker pool on shared memory; 1 where that is missing, with a note). */
+export function createKernelsBackend(options: { build?: BuildName; threads?: number } = {}): IntBackend & { kernels: Kernels } {
   const kn = createKernels(options);
   const stored = new WeakMap<Int8Array, ReturnType<Kernels['resident']>>();
   /** W̃_h in the format's stored layout, copied into wasm memory once per layer. */
@@ -28,6 +29,9 @@ export function createKernelsBackend(options: { build?: BuildName } = {}): IntBa
   return {
     name: `kernels-${kn.build}`,
     kernels: kn,
+    threads: kn.threads,
+    threadNote: kn.threadNote,
+    dispose: () => kn.dispose(),
     workspace: wasmWorkspace(kn),
     prepareWeights(wh, h, l, n, k): KernelWeights {
       const packed = kn.switchBits(residentStored(wh, h, n, k), h, l, n, k, { abits: l });

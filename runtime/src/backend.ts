@@ -54,6 +54,12 @@ export interface Workspace {
 
 export interface IntBackend {
   readonly name: string;
+  /** Threads each large GEMM runs on (absent: 1). */
+  readonly threads?: number;
+  /** Why fewer threads run than were asked for (absent or empty: none). */
+  readonly threadNote?: string;
+  /** Releases what the backend holds outside its memory (worker threads). */
+  dispose?(): void;
   /** The executor's working memory (one per backend instance). */
   readonly workspace: Workspace;
   /** eq. 2 on stored W̃_h ([n][k] int8, h bits) and the backend's packing at `l` bits (activations at `l` bits too). */

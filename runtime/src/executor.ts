@@ -71,6 +71,15 @@ export interface MemoryInfo {
   cachedBytes: number;
 }
 
+export interface RuntimeInfo {
+  /** Backend name (e.g. kernels-relaxed). */
+  backend: string;
+  /** Threads each large GEMM runs on. */
+  threads: number;
+  /** Why fewer threads run than were asked for (empty: none). */
+  note: string;
+}
+
 export class Runtime {
   readonly model: Model;
   readonly backend: IntBackend;
@@ -102,6 +111,10 @@ export class Runtime {
   }
 
   get precision(): Precision { return this.current!; }
+  get info(): RuntimeInfo { return { backend: this.backend.name, threads: this.backend.threads ?? 1, note: this.backend.threadNote ?? '' }; }
+
+  /** Stops the backend's worker threads; the runtime keeps working on one thread. */
+  dispose(): void { this.backend.dispose?.(); }
   get lastSwitchInfo(): PrecisionInfo { return this.lastSwitch!; }
   get quantizedLayerNames(): string[] { return this.graph.quantized.map((l) => l.name); }
 

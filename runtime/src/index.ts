@@ -1,4 +1,4 @@
-export { Runtime, argmax, matrixShape, type PrecisionInfo, type MemoryInfo } from './executor.ts';
+export { Runtime, argmax, matrixShape, type PrecisionInfo, type MemoryInfo, type RuntimeInfo } from './executor.ts';
 export { referenceForward, checkInput, type ReferenceHooks } from './reference.ts';
 export { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 export { analyseGraph, type GraphInfo, type QuantLayer } from './graph.ts';
@@ -7,5 +7,5 @@ export { createTsBackend } from './backend-ts.ts';
 export { createBackend, BACKEND_NAMES, type BackendName } from './backends.ts';
 export { createKernelsBackend } from './backend-kernels.ts';
 export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOptions } from './testing.ts';
-export { loadModel, loadModelBytes, createRuntime, type ModelSource, type RuntimeOptions } from './load.ts';
+export { loadModel, loadModelBytes, createRuntime, defaultThreads, type ModelSource, type RuntimeOptions } from './load.ts';
 export { measureLayerLatency, type LayerLatency } from './latency.ts';

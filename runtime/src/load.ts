@@ -32,11 +32,29 @@ export async function loadModel(source: ModelSource): Promise<Model> {
 export interface RuntimeOptions {
   backend?: BackendName | IntBackend;
   precision?: PrecisionSpec;
+  /**
+   * Threads per GEMM for the kernels backends. Default: every core in Node; in a browser
+   * navigator.hardwareConcurrency when the page is cross-origin isolated (shared memory needs it), else 1.
+   */
+  threads?: number;
+}
+
+/** The default thread count: see RuntimeOptions.threads. */
+export function defaultThreads(): number {
+  const g = globalThis as { process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number; cpus(): unknown[] } }; navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
+  if (isNode) {
+    const os = g.process?.getBuiltinModule?.('node:os');
+    return Math.max(1, os ? (os.availableParallelism?.() ?? os.cpus().length) : 1);
+  }
+  return g.crossOriginIsolated === true ? Math.max(1, g.navigator?.hardwareConcurrency ?? 1) : 1;
 }
 
 /** Loads a model and returns a runtime at `precision` (default: the model's highest bit). */
 export async function createRuntime(source: ModelSource, options: RuntimeOptions = {}): Promise<Runtime> {
   const model = await loadModel(source);
-  const backend = typeof options.backend === 'object' ? options.backend : createBackend(options.backend ?? 'kernels');
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw new RangeError(`threads: expected an integer >= 1, got ${String(options.threads)}`);
+  }
+  const backend = typeof options.backend === 'object' ? options.backend : createBackend(options.backend ?? 'kernels', { threads: options.threads ?? defaultThreads() });
   return new Runtime(model, backend, options.precision ?? model.bits[0]);
 }

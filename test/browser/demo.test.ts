@@ -1,6 +1,7 @@
 // Drives the demo page in headless Debian Chromium: loads a model file and MNIST test images,
 // switches precision through the slider and a SubNet preset, and checks every prediction against
-// the Node runtime on the same images. Fails (never skips) when Chromium is missing.
+// the Node runtime on the same images. The page is served cross-origin isolated (COOP + COEP), so
+// the runtime runs on every core there. Fails (never skips) when Chromium is missing.
 // Saves a screenshot to $BITSWITCH_SCREENSHOT (e.g. runtime/screenshot.png) when set, else to the OS temp folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -37,12 +38,19 @@ function serve(files: Map<string, Uint8Array | string>): Promise<Server> {
     const path = new URL(req.url ?? '/', 'http://x').pathname.slice(1) || 'index.html';
     const body = files.get(path);
     if (body === undefined) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
+    // COOP + COEP make the page cross-origin isolated: shared memory, hence threads, need that.
+    res.writeHead(200, {
+      'content-type': types[extname(path)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+    }).end(body);
   });
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
 }
 
-interface PageResult { precision: string; bits: number[]; predictions: number[]; logits: number[]; accuracy: number; latencyMs: number; activeBytes: number }
+interface PageResult {
+  precision: string; bits: number[]; predictions: number[]; logits: number[]; accuracy: number; latencyMs: number; activeBytes: number;
+  threads: number; pool?: { calls: number; blocks: number; callerBlocks: number }; hardwareConcurrency: number; crossOriginIsolated: boolean;
+}
 
 async function resultAfter(page: Page, action: () => Promise<void>, label: string): Promise<PageResult> {
   await action();
@@ -100,10 +108,13 @@ test('demo page in Chromium matches the Node runtime at every precision switched
       const diff = got.logits.reduce((d, v, i) => Math.max(d, Math.abs(v - logits[i])), 0);
       assert.ok(diff <= 1e-5, `${label}: max logit difference ${diff}`);
       assert.is(got.activeBytes, node.memory().activeBytes);
+      assert.ok(got.crossOriginIsolated, 'page cross-origin isolated');
+      assert.is(got.threads, got.hardwareConcurrency, `threads = navigator.hardwareConcurrency (${got.hardwareConcurrency})`);
+      if (got.threads > 1) assert.ok(got.pool && got.pool.calls > 0, `threaded GEMMs ran: ${JSON.stringify(got.pool)}`);
       const nodeAccuracy = Array.from(argmax(logits, COUNT)).filter((p, i) => p === meta.labels[i]).length / COUNT;
       assert.ok((await page.textContent('#accuracy'))!.startsWith(`${(100 * nodeAccuracy).toFixed(1)} %`), `${label}: accuracy shown`);
       assert.ok((await page.textContent('#bytes'))!.startsWith(node.memory().activeBytes.toLocaleString('en-US')), `${label}: bytes shown`);
-      console.log(`  chromium ${label}: ${COUNT} predictions = Node (${new Set(got.predictions).size} distinct classes), max |Δlogit| ${diff}, accuracy ${(100 * got.accuracy).toFixed(1)} %, ${got.latencyMs.toFixed(2)} ms/image, ${got.activeBytes} B`);
+      console.log(`  chromium ${label}: ${COUNT} predictions = Node (${new Set(got.predictions).size} distinct classes), max |Δlogit| ${diff}, accuracy ${(100 * got.accuracy).toFixed(1)} %, ${got.latencyMs.toFixed(2)} ms/image, ${got.activeBytes} B, ${got.threads} threads (${got.pool ? `${got.pool.blocks - got.pool.callerBlocks} of ${got.pool.blocks} row blocks on workers so far` : 'no pool'})`);
     }
     assert.equal(errors, []);
     await page.screenshot({ path: process.env.BITSWITCH_SCREENSHOT ?? join(tmpdir(), 'bitswitch-demo-screenshot.png'), fullPage: true });

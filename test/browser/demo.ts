@@ -1,6 +1,7 @@
 // The browser demo: loads a model file and test images, switches precision with a slider or a
 // SubNet preset, classifies, and shows accuracy, latency and the weight bytes in use.
 // Query parameters: ?model=URL&images=URL (images: a .json description next to its .bin pixels).
+import type { Kernels } from '@bitswitch/kernels';
 import { argmax, createRuntime, type PrecisionInfo, type PrecisionSpec, type Runtime } from '@bitswitch/runtime';
 import { loadTestImages, type TestImages } from './images.ts';
 
@@ -16,6 +17,12 @@ export interface ClassifyResult {
   latencyMs: number;
   throughput: number;
   activeBytes: number;
+  /** Threads per GEMM (rt.info) and the page's view of the cores and isolation. */
+  threads: number;
+  /** The kernels' pool so far: threaded GEMM calls, their row blocks, the blocks the page's thread ran. */
+  pool?: { calls: number; blocks: number; callerBlocks: number };
+  hardwareConcurrency: number;
+  crossOriginIsolated: boolean;
 }
 
 let rt: Runtime;
@@ -58,6 +65,7 @@ function classify(): ClassifyResult {
   const result: ClassifyResult = {
     precision: rt.precision.label, bits: rt.precision.bits, predictions, logits, accuracy: correct / count,
     latencyMs, throughput, activeBytes: rt.memory().activeBytes,
+    threads: rt.info.threads, pool: (rt.backend as { kernels?: Kernels }).kernels?.poolStats, hardwareConcurrency: navigator.hardwareConcurrency, crossOriginIsolated: globalThis.crossOriginIsolated,
   };
   $('accuracy').textContent = `${(100 * result.accuracy).toFixed(1)} % (${correct} / ${count})`;
   $('latency').textContent = `${latencyMs.toFixed(2)} ms / image`;
@@ -96,7 +104,7 @@ async function main(): Promise<void> {
   [rt, data] = await Promise.all([createRuntime(modelUrl), loadTestImages(params.get('images') ?? 'images.json')]);
   const m = rt.model;
   $('model-info').textContent = `${modelUrl}: ${m.layers.length} layers, ${rt.quantizedLayerNames.length} quantized, bits [${m.bits}], input [${m.inputShape}]; ${data.count} test images`;
-  $('backend').textContent = rt.backend.name;
+  $('backend').textContent = `${rt.backend.name}, ${rt.info.threads} thread${rt.info.threads === 1 ? '' : 's'}${rt.info.note ? ` (${rt.info.note})` : ''}`;
   const slider = $('bits') as HTMLInputElement;
   slider.max = String(m.bits.length - 1);
   slider.addEventListener('input', () => { select(m.bits[Number(slider.value)]); classify(); });
