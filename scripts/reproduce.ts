@@ -1,0 +1,109 @@
+// `pnpm reproduce`: the paper's experiments as a list of stages (results/plan.json), each one
+// bitswitch command with its own run folder under runs/reproduce/. Resumable: a finished stage
+// (its summary.json exists) is skipped, an unfinished one is continued with --resume, so the runs
+// can be stopped at any time and carried over sessions. A stage's checkpoint is compressed into
+// results/checkpoints/ after every epoch so that a commit carries the run over to another machine.
+//
+//   pnpm reproduce                 run every pending stage in order (one at a time, every core)
+//   pnpm reproduce --status        what is done, running or pending, with the last epoch of each
+//   pnpm reproduce --only NAME     run one stage
+//   pnpm reproduce --restore       unpack results/checkpoints/*.json.gz into runs/reproduce/ first
+//   pnpm reproduce --save          compress every stage's current checkpoint (e.g. before a commit)
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+const root = new URL('..', import.meta.url).pathname;
+const plan = JSON.parse(readFileSync(join(root, 'results/plan.json'), 'utf8')) as { stages: Stage[] };
+const RUNS = join(root, 'runs/reproduce');
+const SAVED = join(root, 'results/checkpoints');
+
+interface Stage {
+  name: string;
+  /** The bitswitch command and its flags; RUN stands for the stage's run folder. */
+  args: string[];
+  /** Stages whose outputs this one reads (must be done first). */
+  after?: string[];
+  /** The file that marks the stage done, relative to its folder (default summary.json). */
+  done?: string;
+}
+
+const folder = (s: Stage) => join(RUNS, s.name);
+const isDone = (s: Stage) => existsSync(join(folder(s), s.done ?? 'summary.json'));
+const started = (s: Stage) => existsSync(join(folder(s), 'checkpoint.json'));
+
+function lastEpoch(s: Stage): string {
+  const m = join(folder(s), 'metrics.jsonl');
+  if (!existsSync(m)) return '';
+  const lines = readFileSync(m, 'utf8').trim().split('\n');
+  const e = JSON.parse(lines[lines.length - 1]) as { epoch: number; phase: string; accuracy: Record<string, number> };
+  return `epoch ${e.epoch + 1} (${e.phase}): ${Object.entries(e.accuracy).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`;
+}
+
+/** Keeps a gzip copy of the stage's checkpoint in results/checkpoints/ (atomic, replaces the older one). */
+function saveCheckpoint(s: Stage): void {
+  const ck = join(folder(s), 'checkpoint.json');
+  if (!existsSync(ck)) return;
+  mkdirSync(SAVED, { recursive: true });
+  const dst = join(SAVED, `${s.name}.json.gz`);
+  if (existsSync(dst) && statSync(dst).mtimeMs >= statSync(ck).mtimeMs) return;
+  writeFileSync(`${dst}.tmp`, gzipSync(readFileSync(ck), { level: 9 }));
+  renameSync(`${dst}.tmp`, dst);
+  for (const f of ['recipe.json', 'metrics.jsonl', 'init.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
+}
+
+function restore(): void {
+  if (!existsSync(SAVED)) return;
+  for (const f of readdirSync(SAVED).filter((n) => n.endsWith('.json.gz'))) {
+    const name = f.slice(0, -'.json.gz'.length);
+    const dir = join(RUNS, name);
+    const ck = join(dir, 'checkpoint.json');
+    if (existsSync(ck) && statSync(ck).mtimeMs >= statSync(join(SAVED, f)).mtimeMs) continue;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(ck, gunzipSync(readFileSync(join(SAVED, f))));
+    for (const extra of ['recipe.json', 'metrics.jsonl', 'init.json']) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
+    console.log(`restored ${name} from results/checkpoints/${f}`);
+  }
+}
+
+function runStage(s: Stage): Promise<number> {
+  mkdirSync(folder(s), { recursive: true });
+  const args = s.args.map((a) => a.replaceAll('RUN', folder(s)));
+  if (started(s)) args.push('--resume');
+  console.log(`\n== ${s.name}: bitswitch ${args.join(' ')}`);
+  const log = join(folder(s), 'log.txt');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'cli/bin/bitswitch.mjs'), ...args, '--no-progress'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tee = (d: Buffer) => { process.stdout.write(d); writeFileSync(log, d, { flag: 'a' }); if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveCheckpoint(s); };
+    child.stdout.on('data', tee);
+    child.stderr.on('data', tee);
+    const stop = () => child.kill('SIGINT');
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    child.on('close', (code) => { saveCheckpoint(s); process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(code ?? 1); });
+  });
+}
+
+const argv = process.argv.slice(2);
+if (argv.includes('--restore')) restore();
+if (argv.includes('--save')) {
+  for (const s of plan.stages) saveCheckpoint(s);
+  process.exit(0);
+}
+if (argv.includes('--status')) {
+  for (const s of plan.stages) console.log(`${s.name.padEnd(28)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
+  process.exit(0);
+}
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
+if (only && !plan.stages.some((s) => s.name === only)) {
+  console.error(`reproduce: --only: expected one of ${plan.stages.map((s) => s.name).join(', ')}, got ${JSON.stringify(only)}`);
+  process.exit(1);
+}
+for (const s of plan.stages) {
+  if ((only && s.name !== only) || isDone(s)) continue;
+  const missing = (s.after ?? []).filter((a) => !isDone(plan.stages.find((x) => x.name === a)!));
+  if (missing.length) { console.log(`${s.name}: waits for ${missing.join(', ')}`); continue; }
+  const code = await runStage(s);
+  if (code !== 0) { console.error(`reproduce: stage ${s.name} stopped (exit ${code}); run pnpm reproduce again to continue it`); process.exit(code); }
+}
