@@ -234,7 +234,7 @@ export class Network {
       const arr = values[n];
       if (!arr) { if (allowMissing) continue; throw new RangeError(`weights: missing variable ${n}`); }
       if (arr.length !== v.size) throw new RangeError(`weights.${n}: expected ${v.size} values, got ${arr.length}`);
-      v.assign(tf.tensor(arr, v.shape));
+      tf.tidy(() => v.assign(tf.tensor(arr, v.shape)));
     }
   }
 

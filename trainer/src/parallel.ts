@@ -163,7 +163,7 @@ export class ShardComputer {
 
   loadStats(i: number, stats: Record<string, Float32Array>): void {
     const net = this.nets[i];
-    for (const [n, arr] of Object.entries(stats)) net.v(n).assign(tf.tensor(arr, net.v(n).shape));
+    tf.tidy(() => { for (const [n, arr] of Object.entries(stats)) net.v(n).assign(tf.tensor(arr, net.v(n).shape)); });
   }
 
   /** Copies the trainable weights of network `i` into `dst` (layout order). */
@@ -176,10 +176,11 @@ export class ShardComputer {
   readWeights(i: number, src: Float32Array): void {
     const lay = this.layouts[i];
     const net = this.nets[i];
-    lay.names.forEach((n, q) => {
+    // the new values' tensors are released at the end; the variables keep their data
+    tf.tidy(() => lay.names.forEach((n, q) => {
       const v = net.v(n);
       v.assign(tf.tensor(src.subarray(lay.offsets[q], lay.offsets[q] + lay.sizes[q]), v.shape));
-    });
+    }));
   }
 }
 

@@ -3,6 +3,7 @@
 // worker that dies stops the run with a message naming it while the last checkpoint stays intact.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,30 @@ function assertSameWeights(a: Record<string, Float32Array>[], b: Record<string, 
     for (const [name, v] of Object.entries(net)) assert.ok(Buffer.from(v.buffer).equals(Buffer.from(b[i][name].buffer)), `${what}: ${name} differs`);
   });
 }
+
+test('training steps leave no tensors behind (rank 0, and a worker replica loading weights)', async () => {
+  const t = tiny({ distill: true }, undefined, { workers: 2 });
+  const x = new Float32Array(12 * 784).map((_, i) => Math.cos(i));
+  const y = Int32Array.from({ length: 12 }, (_, i) => i % 10);
+  try {
+    t.calibrate();
+    await t.trainBatch('quant', x, y, 0);
+    const before = tf.memory().numTensors;
+    for (let i = 1; i <= 3; i++) await t.trainBatch('quant', x, y, i);
+    assert.is(tf.memory().numTensors, before, 'rank 0');
+  } finally {
+    await t.close();
+  }
+  // a replica as a worker holds it: loading weights again and again keeps the tensor count
+  const { ShardComputer } = await import('../src/parallel.ts');
+  const c = ShardComputer.forNets(t.nets, [28, 28, 1], 10);
+  const w = new Float32Array(1e6);
+  c.writeWeights(0, w);
+  c.readWeights(0, w);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) { c.readWeights(0, w); c.loadStats(0, c.stats(0)); }
+  assert.is(tf.memory().numTensors, before, 'replica');
+});
 
 test('shards cover the batch once, in rank order', () => {
   for (const [count, shards, ranks] of [[12, 3, 2], [13, 4, 3], [64, 2, 2], [7, 7, 3]]) {
