@@ -3,7 +3,7 @@
 // the shared gemm vectors), and the float32 epilogue step by step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readVectors } from '@bitswitch/format/node';
 import { doubleRoundAll, quantizeActivations } from '@bitswitch/format';
 import { applyEpilogue, gemmFloatScalar, im2colScalar, matmulNT, patchBytes } from '../src/backend-ts.ts';
 import type { ConvGeometry, Epilogue } from '../src/backend.ts';
@@ -29,7 +29,7 @@ function randomGeometry(): ConvGeometry {
   return { batch: int(1, 3), h, w, c: int(1, 9), kh, kw, sh, sw, padding, padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
 }
 
-const gemmVectors = JSON.parse(readFileSync('/work/shared/vectors/gemm.json', 'utf8')).cases as {
+const gemmVectors = readVectors('gemm.json').cases as {
   M: number; N: number; K: number; wbits: number; abits: number;
   a_unsigned_row_major_MxK: number[]; w_signed_row_major_KxN: number[]; c_int32_row_major_MxN: number[];
 }[];

@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readVectors } from '@bitswitch/format/node';
 import * as tf from '@tensorflow/tfjs';
 import { quantizeWeight, doubleRound, quantizeActivation, roundHalfEven } from '@bitswitch/format';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, initActivationScale, initWeightScale, lsqGradScale, signedLimits } from '../src/quantizers.ts';
 import { Rng } from '../src/rng.ts';
 
 await tf.setBackend('cpu');
-const vec = (f: string) => JSON.parse(readFileSync(`/work/shared/vectors/${f}`, 'utf8'));
+const vec = (f: string) => readVectors(f);
 
 interface DrCase { h: number; scale: number; w: number[]; wh: number[]; low: Record<string, { wl: number[]; dequant: number[] }> }
 interface ActCase { x: number[]; bits: Record<string, { scale: number; xq: number[]; dequant: number[] }> }
