@@ -51,8 +51,9 @@ function compare(model: Model, rt: Runtime, spec: PrecisionSpec, images: Float32
   const what = `${String(spec)} batch ${batch}`;
   assert.is(fast.length, ref.logits.length);
   assert.equal([...codes.keys()].sort(), [...ref.codes.keys()].sort(), `${what}: quantized layers`);
-  const flipped = new Set<number>();
+  const flipped = new Set<number>(); // images with a differing code in an earlier layer
   for (const [layer, want] of ref.codes) {
+    const flippedHere: number[] = [];
     const got = codes.get(layer)!;
     assert.is(got.length, want.length, `${what} ${layer}: code count`);
     const per = want.length / batch;
@@ -60,11 +61,15 @@ function compare(model: Model, rt: Runtime, spec: PrecisionSpec, images: Float32
       if (got[i] === want[i]) continue;
       const v = ref.ratios.get(layer)![i];
       const image = Math.floor(i / per);
-      // an image's first differing code must sit at a tie; later ones may follow from it
-      if (!flipped.has(image)) assert.ok(Math.abs(v - Math.floor(v) - 0.5) <= TIE_WINDOW * Math.max(1, Math.abs(v)), `${what} ${layer}[${i}]: code ${got[i]} vs ${want[i]} at x/s = ${v}, not at a tie`);
-      assert.is(Math.abs(got[i] - want[i]), 1, `${what} ${layer}[${i}]`);
-      flipped.add(image);
+      // a code of an image without differences in earlier layers must sit at a tie and differ by one;
+      // later ones may follow from it
+      if (!flipped.has(image)) {
+        assert.ok(Math.abs(v - Math.floor(v) - 0.5) <= TIE_WINDOW * Math.max(1, Math.abs(v)), `${what} ${layer}[${i}]: code ${got[i]} vs ${want[i]} at x/s = ${v}, not at a tie`);
+        assert.is(Math.abs(got[i] - want[i]), 1, `${what} ${layer}[${i}]`);
+      }
+      flippedHere.push(image);
     }
+    for (const image of flippedHere) flipped.add(image);
   }
   const per = ref.logits.length / batch;
   for (let b = 0; b < batch; b++) {
@@ -76,7 +81,6 @@ function compare(model: Model, rt: Runtime, spec: PrecisionSpec, images: Float32
     }
     assert.ok(diff <= LOGIT_TOLERANCE * scale, `${what} image ${b}: logit difference ${diff} (largest logit ${scale})`);
   }
-  assert.ok(flipped.size < batch, `${what}: every image has a tie-rounded code`);
 }
 
 const multi = buildResNet({ inputShape: [12, 12, 1], blocks: 2, seed: 3 });
