@@ -55,6 +55,7 @@ test('pack rejects out-of-range values and wrong lengths', () => {
   for (const bad of [8, -9, 1.5, NaN]) assert.is(msg(() => packSigned([0, 0, 0, 0, 0, bad], 4, 2, 3)), `values[5]: expected an integer in -8..7, got ${bad}`);
   assert.is(msg(() => packSigned([7, -8], 4, 1, 2)), 'no error');
   assert.is(msg(() => packSigned([1], 9, 1, 1)), 'bits: expected an integer in 1..8, got 9');
+  assert.is(msg(() => containerBits(0)), 'bits: expected an integer in 1..8, got 0');
   assert.throws(() => packSigned([1, 2], 4, 1, 3), /values.length: expected n\*k = 3, got 2/);
   assert.throws(() => unpackSigned(new Uint8Array(8), 8, 1, 3), /bytes.length: expected at least 16/);
 });

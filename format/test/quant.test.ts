@@ -121,6 +121,9 @@ test('tensor forms reject bad shapes, bits and scales, naming the argument', () 
   const msg = (fn: () => unknown) => { try { fn(); } catch (e) { return (e as Error).message; } return 'no error'; };
   assert.is(msg(() => quantizeWeights(w, [1], 8, 0)), 'n: expected a divisor of w.length 6, got 0');
   assert.is(msg(() => quantizeWeights(w, [1], 8, 4)), 'n: expected a divisor of w.length 6, got 4');
+  assert.is(msg(() => quantizeWeights(w, [1], 8, -2)), 'n: expected a divisor of w.length 6, got -2');
+  // one row: 0.25 / 0.1 = 2.5 in float64 → 2 (tie to even); f32(-0.35) / 0.1 = -3.49999994 → -3
+  assert.equal(Array.from(quantizeWeights(Float32Array.of(0.25, -0.35), [0.1], 8, 1)), [2, -3]);
   assert.is(msg(() => quantizeWeights(w, [1, 1], 8, 3)), 'scale.length: expected 1 or 3, got 2');
   assert.is(msg(() => quantizeWeights(w, [1, 1, 0], 8, 3)), 'scale[2]: expected a finite number > 0, got 0');
   assert.is(msg(() => quantizeWeights(w, [-1], 8, 3)), 'scale[0]: expected a finite number > 0, got -1');
