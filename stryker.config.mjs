@@ -2,7 +2,8 @@
 // the files below one mutant at a time and runs the command; a mutant is killed when the command
 // fails. The command runs the test files whose job it is to check these files, each in its own
 // Node process as test/run.ts would, chained directly to save the runner's own start per mutant.
-// Report: results/mutation/ (README.md summarises the last run).
+// Report: results/mutation/README.md (score per file, survivors with the reasons in
+// test/mutation-equivalent.json), written by test/mutation-summary.ts after the run.
 export default {
   testRunner: 'command',
   commandRunner: {
