@@ -9,7 +9,7 @@ const root = new URL('..', import.meta.url).pathname;
 interface Mutant { mutatorName: string; replacement?: string; status: string; location: { start: { line: number } } }
 const report = JSON.parse(readFileSync(`${root}results/mutation/mutation.json`, 'utf8')) as { files: Record<string, { source: string; mutants: Mutant[] }> };
 const reasons = JSON.parse(readFileSync(`${root}test/mutation-equivalent.json`, 'utf8')) as Record<string, string>;
-const config = (await import(`${root}stryker.config.mjs`)).default as { commandRunner: { command: string } };
+const config = (await import(`${root}stryker.config.mjs`)).default as { commandRunner: { command: string }; mutate: string[] };
 
 const lines: string[] = [];
 const rows: string[] = [];
@@ -32,7 +32,7 @@ for (const [abs, f] of Object.entries(report.files)) {
 }
 lines.push('# Mutation testing report', '');
 lines.push(`Command: \`pnpm test:mutation\` (StrykerJS, \`stryker.config.mjs\`), run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`);
-lines.push(`Each mutant runs: \`${config.commandRunner.command}\`.`, '');
+lines.push(`Mutated: ${config.mutate.map((f) => `\`${f}\``).join(', ')}. Each mutant runs: \`${config.commandRunner.command}\`.`, '');
 lines.push('| file | mutants | killed (incl. time-outs) | survived | score |', '|------|--------:|--------:|--------:|------:|', ...rows, '');
 lines.push(`## Surviving mutants (${survivors.length}, ${unexplained} unexplained)`, '');
 if (survivors.length) lines.push('| where | mutator | replacement | original line | why it survives |', '|---|---|---|---|---|', ...survivors);
