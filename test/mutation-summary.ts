@@ -31,7 +31,7 @@ for (const [abs, f] of Object.entries(report.files)) {
   }
 }
 lines.push('# Mutation testing report', '');
-lines.push(`Command: \`pnpm test:mutation\` (StrykerJS, \`stryker.config.mjs\`), run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`);
+lines.push(`Command: \`pnpm test:mutation\` (StrykerJS, \`stryker.config.mjs\`); report written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`);
 lines.push(`Mutated: ${config.mutate.map((f) => `\`${f}\``).join(', ')}. Each mutant runs: \`${config.commandRunner.command}\`.`, '');
 lines.push('| file | mutants | killed (incl. time-outs) | survived | score |', '|------|--------:|--------:|--------:|------:|', ...rows, '');
 lines.push(`## Surviving mutants (${survivors.length}, ${unexplained} unexplained)`, '');
