@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { quantizeActivations, readModel, writeModel, type Model } from '@bitswitch/format';
+import { quantizeActivations, roundHalfEven, readModel, writeModel, type Model } from '@bitswitch/format';
 import { Runtime, argmax, buildResNet20, createBackend, type PrecisionSpec } from '@bitswitch/runtime';
 import { networkFromModel } from '@bitswitch/trainer/export';
 import { logitsOf } from '@bitswitch/trainer/supernet-io';
@@ -61,6 +61,10 @@ interface TfSubset {
   tidy<T>(fn: () => T): T;
 }
 
+/** Relative distance x/s may lie from a .5 tie for the trainer's float32 sums to round it to the other code (measured worst: 2.2e-5). */
+const TIE_WINDOW = 1e-4;
+/** Logits of an image whose codes all agree, relative to its largest logit: float32 sums vs integers (measured worst: 8.3e-7). */
+const LOGIT_TOLERANCE = 1e-5;
 const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)} %`;
 
 test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every precision', async () => {
@@ -102,19 +106,44 @@ test('random ResNet-20: activation codes and logits of runtime and trainer agree
     rt.codeHook = (layer, codes) => ourCodes.set(layer, codes.slice());
     const ours = rt.run(images, COUNT);
     rt.codeHook = undefined;
-    // eq. 4 codes of every quantized layer's input in the trainer's forward (format reference rounding).
-    let codes = 0, diffs = 0, firstDiffs = 1;
+    // eq. 4 codes of every quantized layer's input in the trainer's forward (format reference
+    // rounding), layer by layer in forward order. A layer's code may differ only (a) in an image that
+    // already differs in an earlier layer (or whose earlier input the trainer's own float32 eq. 4
+    // rounded differently, at an exact float32 tie: format SPEC §6), or (b) by one, where the trainer's
+    // value x/s lies within TIE_WINDOW of a .5 tie: the trainer sums dequantized products in float32
+    // where the runtime sums integers.
+    let codes = 0, diffs = 0, atTies = 0, worstTie = 0, ownTies = 0;
+    const differing = new Set<number>();
     const logits = tf.tidy(() => net.forward(x, typeof spec === 'number' ? spec : bits, false, (layer, t) => {
       const q = rt.quantizedLayerNames.indexOf(layer);
       const w = (model.layers.find((l) => l.name === layer) as Extract<Model['layers'][number], { op: 'conv2d' | 'dense' }>).weights;
       if (w.kind !== 'int') return;
-      const theirs = quantizeActivations(t.dataSync() as Float32Array, w.actScales[model.bits.indexOf(bits[q])], bits[q]);
+      const s = w.actScales[model.bits.indexOf(bits[q])];
+      const values = t.dataSync() as Float32Array;
+      const theirs = quantizeActivations(values, s, bits[q]);
       const mine = ourCodes.get(layer)!;
-      let d = 0;
-      for (let i = 0; i < mine.length; i++) if (mine[i] !== theirs[i]) d++;
-      if (q === 0) firstDiffs = d / mine.length;
+      assert.is(mine.length, theirs.length, `${layer}: code count`);
+      const per = mine.length / COUNT;
+      const here: number[] = [];
+      const hi = 2 ** bits[q] - 1;
+      for (let i = 0; i < mine.length; i++) {
+        const own = Math.min(hi, Math.max(0, roundHalfEven(Math.fround(values[i] / s)))); // the trainer's float32 eq. 4
+        // where f32(x/s) lands on a .5 tie the trainer's own code differs from the file's (SPEC §6): its later layers differ
+        if (own !== theirs[i]) { ownTies++; here.push(Math.floor(i / per)); }
+        if (mine[i] === theirs[i]) continue;
+        diffs++;
+        const image = Math.floor(i / per);
+        here.push(image);
+        if (differing.has(image)) continue;
+        const v = values[i] / s;
+        const dist = Math.abs(v - Math.floor(v) - 0.5) / Math.max(1, Math.abs(v));
+        worstTie = Math.max(worstTie, dist);
+        atTies++;
+        assert.ok(dist <= TIE_WINDOW, `${rt.precision.label} ${layer}[${i}]: code ${mine[i]} vs trainer ${theirs[i]} at x/s = ${v}, not within ${TIE_WINDOW} of a tie`);
+        assert.is(Math.abs(mine[i] - theirs[i]), 1, `${rt.precision.label} ${layer}[${i}]`);
+      }
+      for (const image of here) differing.add(image);
       codes += mine.length;
-      diffs += d;
     }).logits);
     const theirs = logits.dataSync() as Float32Array;
     logits.dispose();
@@ -128,16 +157,22 @@ test('random ResNet-20: activation codes and logits of runtime and trainer agree
     const a = argmax(ours, COUNT);
     const b = argmax(theirs, COUNT);
     const agree = a.filter((v, i) => v === b[i]).length / COUNT;
-    console.log(`  ${rt.precision.label}: codes differing ${pct(diffs / codes, 3)} (first layer ${pct(firstDiffs, 4)}); predictions agree ${pct(agree)} (${new Set(a).size} classes); |Δlogit| max ${maxDiff.toExponential(2)} mean ${mean.toExponential(2)} (max |logit| ${scale.toFixed(2)})`);
-    // The trainer sums dequantized float32 products, the runtime integers: a value next to a
-    // rounding boundary can land on the other side, and each such code spreads to later layers
-    // (more at 8 bits, whose steps are finer). The first quantized layer sees only the float
-    // stem's rounding. A wrong scale, bit or BatchNorm set changes most codes and moves logits
-    // by O(max |logit|).
-    assert.ok(firstDiffs <= 1e-4, `${rt.precision.label}: ${firstDiffs} of the first layer's codes differ`);
-    assert.ok(diffs <= 0.05 * codes, `${rt.precision.label}: ${diffs} of ${codes} codes differ`);
-    assert.ok(mean <= 0.01 * scale, `${rt.precision.label}: mean logit difference ${mean}`);
-    // Random weights leave small margins between classes (the trained model above has larger ones).
+    console.log(`  ${rt.precision.label}: codes differing ${pct(diffs / codes, 3)}, ${atTies} of them first in their image, at ties (worst ${worstTie.toExponential(1)}); trainer's float32 eq. 4 off the file's at ${ownTies}; ${differing.size} of ${COUNT} images affected; predictions agree ${pct(agree)} (${new Set(a).size} classes); |Δlogit| max ${maxDiff.toExponential(2)} mean ${mean.toExponential(2)} (max |logit| ${scale.toFixed(2)})`);
+    // Logits of images whose codes all agree differ only by float32 summation order (trainer) vs exact integers.
+    const classes = ours.length / COUNT;
+    let worstClean = 0;
+    for (let img = 0; img < COUNT; img++) {
+      if (differing.has(img)) continue;
+      let d = 0, m = 1;
+      for (let i = img * classes; i < (img + 1) * classes; i++) { d = Math.max(d, Math.abs(ours[i] - theirs[i])); m = Math.max(m, Math.abs(theirs[i])); }
+      worstClean = Math.max(worstClean, d / m);
+      assert.ok(d <= LOGIT_TOLERANCE * m, `${rt.precision.label} image ${img}: codes all equal but logits differ by ${d} (largest ${m})`);
+    }
+    console.log(`    images with equal codes: |Δlogit| ≤ ${worstClean.toExponential(2)} of the largest logit`);
+    // The check above must cover a fair share of the images (ties hit about half of them at 8 bits, where
+    // ResNet-20's ~10^6 codes per image are finest). In the others a code one step apart moves later
+    // layers; random weights leave small margins between classes, so predictions may change there.
+    assert.ok(COUNT - differing.size >= COUNT / 4, `${rt.precision.label}: only ${COUNT - differing.size} of ${COUNT} images without a tie-rounded code`);
     assert.ok(agree >= 0.95, `${rt.precision.label}: predictions agree on ${agree}`);
   }
   x.dispose();

@@ -41,11 +41,22 @@ export function writeModelFile(path: string, model: Model): void {
 /** Repository root (the folder holding pnpm-workspace.yaml). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The shared reference vectors: $BITSWITCH_VECTORS, else ../shared/vectors beside the repo. */
+/** The in-repo copy of the shared reference vectors (format/test/vectors; see its README). */
+export const bundledVectorsDir = resolve(repoRoot, 'format/test/vectors');
+
+/** The reference vectors every test reads: $BITSWITCH_VECTORS when set, else the in-repo copy. */
 export function vectorsDir(): string {
-  const dir = process.env.BITSWITCH_VECTORS ?? resolve(repoRoot, '../shared/vectors');
-  if (!existsSync(dir)) throw new Error(`reference vectors not found at ${dir} (set BITSWITCH_VECTORS)`);
+  const env = process.env.BITSWITCH_VECTORS;
+  const dir = env ? resolve(env) : bundledVectorsDir;
+  if (!existsSync(dir)) throw new Error(env ? `BITSWITCH_VECTORS: expected a folder of reference vectors, got ${env} (not found)` : `reference vectors not found at ${dir}`);
   return dir;
+}
+
+/** One vector file, parsed: `{ seed, cases }` as written by the reference generator. */
+export function readVectors<T = any>(file: string): { seed: number; cases: T } {
+  const path = join(vectorsDir(), file);
+  if (!existsSync(path)) throw new Error(`${path}: reference vector file not found`);
+  return JSON.parse(readFileSync(path, 'utf8'));
 }
 
 /** Every `*.json` in the vectors folder whose name starts with `prefix` (e.g. 'double_rounding'). */

@@ -92,3 +92,60 @@ export function tinyModelV11(seed = 1): Model {
     : { ...s, hessianTrace: -0.75 }));
   return m;
 }
+
+/**
+ * eq. 4 decided without dividing: the code of x / s by exact comparisons, for test oracles.
+ * n·s and (2n+1)·s are exact in float64 (n < 2^10, s a float32), and a float64 subtraction never
+ * changes the sign of a difference, so the .5-tie test 2x vs (2n+1)·s is exact.
+ * exactActivationCode(f32(0.35), f32(0.1), 8) = 3 (the quotient 3.4999999… is below the tie).
+ */
+export function exactActivationCode(x: number, s: number, bits: number): number {
+  const hi = 2 ** bits - 1;
+  if (!(x > 0)) return 0;
+  if (x >= (hi + 1) * s) return hi;
+  let n = Math.floor(x / s);
+  while (n > 0 && n * s > x) n--;
+  while ((n + 1) * s <= x) n++;
+  const d = 2 * x - (2 * n + 1) * s;
+  const q = d < 0 ? n : d > 0 ? n + 1 : n % 2 === 0 ? n : n + 1;
+  return Math.min(q, hi);
+}
+
+/** The float32 `steps` below and above v (v itself excluded), nearest first. */
+function f32Neighbours(v: number, steps: number): number[] {
+  const f = new Float32Array(1);
+  const i = new Int32Array(f.buffer);
+  f[0] = v;
+  const base = i[0];
+  const out: number[] = [];
+  for (let d = 1; d <= steps; d++) {
+    for (const sign of [-1, 1]) {
+      i[0] = base + sign * d; // positive floats: adjacent bit patterns are adjacent values
+      out.push(f[0]);
+    }
+  }
+  return out;
+}
+
+/**
+ * eq. 4 inputs next to .5 ties: for each scale s and bit-width b, every x = f32((k + 0.5)·s) for
+ * codes k in 0..2^b − 1 and its float32 neighbours (±1..3 ulps), plus x = f32(0.35), s = f32(0.1)
+ * and a few negatives. Many of these make round(f32(x / s)) differ from round(x / s).
+ */
+export function tieAdjacentActivations(seed = 4): { x: Float32Array; scale: number; bits: number }[] {
+  const rand = seededRandom(seed);
+  const f32 = Math.fround;
+  const scales = [f32(0.1), f32(0.05), f32(0.3), f32(1 / 3), ...Array.from({ length: 4 }, () => f32(0.001 + rand()))];
+  const out: { x: Float32Array; scale: number; bits: number }[] = [];
+  for (const bits of [8, 4, 2]) {
+    for (const s of scales) {
+      const xs: number[] = [f32(0.35), -s, f32(-0.5 * s)];
+      for (let k = 0; k < 2 ** bits; k++) {
+        const t = f32((k + 0.5) * s);
+        xs.push(t, ...f32Neighbours(t, 3));
+      }
+      out.push({ x: Float32Array.from(xs), scale: s, bits });
+    }
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
 //   path 0 "dot16": tile 4×8, weight pairs widened to int16, i32x4.dot_i16x8_s (pmaddwd).
 //   path 1 "dot8":  tile 4×16, int8 weight pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw),
 //                   16-bit accumulators widened to int32 every `chunk` k-pairs (relaxed build only).
-import { awayFromTie, clampCodes, lowBytes, reciprocalIsSafe, roundLow } from './quantize';
+import { awayFromTie, clampCodes, lowBytes, quadExact, reciprocalIsSafe, roundLow } from './quantize';
 import { containerBits, loadStored, roundShift } from './common';
 
 export const MR = 4;
@@ -301,10 +301,14 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
   return y;
 }
 
-/** clip(nearest(f32(y / s)), 0, hi) as int32 lanes, with the division (the exact requant). */
+/**
+ * eq. 4 re-quantization as int32 lanes: clip(nearest(y / s), 0, hi) with the division in float64 of the
+ * float32 operands (format SPEC §6), exactly the format reference. A float32 division would round
+ * quotients within half a float32 ulp of a .5 tie onto the tie and flip the code.
+ */
 // @ts-ignore: decorator
-@inline function divideCodes(y: v128, rs: v128, hi: v128): v128 {
-  return i32x4.trunc_sat_f32x4_s(f32x4.max(f32x4.min(f32x4.nearest(f32x4.div(y, rs)), hi), f32x4.splat(0)));
+@inline function divideCodes(y: v128): v128 {
+  return quadExact(y, f64x2.splat(<f64>epRqScale), f64x2.splat(<f64>epRqMax), f64x2.splat(0));
 }
 
 /** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
@@ -328,7 +332,6 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
     const o = <usize>(m0 + r) * <usize>ldo + <usize>n0;
     let c = 0;
     if (ASC_FEATURE_SIMD) {
-      const rs = f32x4.splat(epRqScale);
       const hi = f32x4.splat(epRqMax);
       if (rq && epRqFast) {
         // 16 codes at a time: one tie check and one 16-byte store (same arithmetic as below)
@@ -343,17 +346,17 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
           const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
           const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
           if (i32x4.all_true(ok)) v128.store(out + o + c, lowBytes(r0, r1, r2, r3));
-          else v128.store(out + o + c, lowBytes(divideCodes(y0, rs, hi), divideCodes(y1, rs, hi), divideCodes(y2, rs, hi), divideCodes(y3, rs, hi)));
+          else v128.store(out + o + c, lowBytes(divideCodes(y0), divideCodes(y1), divideCodes(y2), divideCodes(y3)));
         }
       }
       for (; c + 4 <= cols; c += 4) {
         const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
-          // y · f32(1/s) gives the code of f32(y / s) away from .5 ties (quantize.ts); near one, divide
+          // y · f32(1/s) gives the code of y / s away from .5 ties (quantize.ts); near one, divide in float64
           const cv = clampCodes(f32x4.mul(y, f32x4.splat(epRqInv)), hi);
           let q = roundLow(cv);
           if (!epRqFast || !i32x4.all_true(awayFromTie(cv, q))) {
-            q = divideCodes(y, rs, hi);
+            q = divideCodes(y);
           }
           v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
         } else {
@@ -363,7 +366,7 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
     }
     for (; c < cols; c++) {
       const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c), o + c);
-      if (rq) store<u8>(out + o + c, <u8><i32>max<f32>(min<f32>(nearest<f32>(y / epRqScale), epRqMax), 0));
+      if (rq) store<u8>(out + o + c, <u8><i32>max<f64>(min<f64>(nearest<f64>(<f64>y / <f64>epRqScale), <f64>epRqMax), 0));
       else store<f32>(out + ((o + c) << 2), y);
     }
   }

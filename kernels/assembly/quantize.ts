@@ -88,7 +88,7 @@ export function quantizeActivations(src: usize, len: i32, scale: f64, bits: i32,
 
 /** Four lanes of eq. 4 as int32 with the f64 division. */
 // @ts-ignore: decorator
-@inline function quadExact(x: v128, s: v128, h: v128, z: v128): v128 {
+@inline export function quadExact(x: v128, s: v128, h: v128, z: v128): v128 {
   const lo = quantizePair(f64x2.promote_low_f32x4(x), s, h, z);
   const hi = quantizePair(f64x2.promote_low_f32x4(v128.shuffle<i64>(x, x, 1, 0)), s, h, z);
   return v128.shuffle<i64>(lo, hi, 0, 2);

@@ -51,7 +51,8 @@ export interface EpilogueRef {
 
 /**
  * The GEMM epilogue in float32, one rounding per step: y = f32(acc)·f32(aScale·wScale[n]),
- * + bias, · mul, + add, + residual[m][n], ReLU; then either y, or eq. 4 re-quantization clip(round_half_even(y / s), 0, 2^b-1).
+ * + bias, · mul, + add, + residual[m][n], ReLU; then either y, or eq. 4 re-quantization clip(round_half_even(y / s), 0, 2^b-1)
+ * with y / s divided in float64 (format SPEC §6), as quantizeActivationsRef does.
  */
 export function epilogueRef(acc: ArrayLike<number>, m: number, n: number, ep: EpilogueRef): Float32Array | Uint8Array {
   const rq = ep.requant;
@@ -69,7 +70,7 @@ export function epilogueRef(acc: ArrayLike<number>, m: number, n: number, ep: Ep
       if (ep.residual) y = f32(y + f32(ep.residual[i * n + j]));
       if (ep.relu) y = Math.max(y, 0);
       if (rq) {
-        const q = roundHalfEven(f32(y / rs));
+        const q = roundHalfEven(y / rs);
         out[i * n + j] = q < 0 ? 0 : q > hi ? hi : q;
       } else {
         out[i * n + j] = y;

@@ -1,9 +1,7 @@
 // Shared helpers of the kernel testers: every build, seeded random data, the shared vectors.
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { availableBuilds, createKernels, type Kernels } from '../src/index.ts';
 import { seededRandom } from '@bitswitch/format';
+import { readVectors as readVectorFile } from '@bitswitch/format/node';
 
 /** Every build this engine validates (all three under --experimental-wasm-relaxed-simd), instantiated once. */
 export const KERNELS: Kernels[] = availableBuilds().map((build) => createKernels({ build }));
@@ -18,14 +16,9 @@ export function randomInts<T extends Int8Array | Uint8Array>(Type: { new(n: numb
   return out;
 }
 
-/** Directory of the shared reference vectors: $BITSWITCH_VECTORS or <repo root>/../shared/vectors. */
-export function vectorsDir(): string {
-  const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
-  return process.env.BITSWITCH_VECTORS ? resolve(process.env.BITSWITCH_VECTORS) : resolve(root, '..', 'shared', 'vectors');
-}
-
+/** One reference vector file, found by the format package's `vectorsDir()` ($BITSWITCH_VECTORS or the in-repo copy). */
 export function readVectors<T>(file: string): { seed: number; cases: T[] } {
-  return JSON.parse(readFileSync(join(vectorsDir(), file), 'utf8'));
+  return readVectorFile(file);
 }
 
 /** First index where two arrays differ (bitwise for floats), or -1. */

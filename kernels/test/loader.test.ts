@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { BUILDS, availableBuilds, buildBytes, createKernels, loadKernels } from '../src/index.ts';
 
 test('the scalar and fixed-SIMD builds always validate; the best validating build is the default', async () => {
@@ -9,10 +10,35 @@ test('the scalar and fixed-SIMD builds always validate; the best validating buil
   assert.is(createKernels().build, builds[0]);
 });
 
-test('relaxed validates exactly when the engine accepts relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)', () => {
-  const relaxedOk = WebAssembly.validate(buildBytes('relaxed'));
-  assert.is(availableBuilds().includes('relaxed'), relaxedOk);
-  if (process.execArgv.includes('--experimental-wasm-relaxed-simd')) assert.ok(relaxedOk, 'flag given but relaxed did not validate');
+/** Smallest modules that use one feature: a v128 constant (SIMD), and i32x4.relaxed_trunc_f32x4_s (relaxed SIMD). */
+const SIMD_PROBE = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 22, 1, 20, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0x0b);
+const RELAXED_PROBE = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 25, 1, 23, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0xfd, 0x81, 0x02, 0x0b);
+
+/** availableBuilds() and the relaxed probe in a fresh Node, with or without the relaxed-SIMD flag. */
+function probeChild(flag: boolean): { builds: string[]; relaxed: boolean } {
+  const code = `import { availableBuilds } from './src/index.ts';
+const p = Uint8Array.from(${JSON.stringify(Array.from(RELAXED_PROBE))});
+console.log(JSON.stringify({ builds: availableBuilds(), relaxed: WebAssembly.validate(p) }));`;
+  const args = [...(flag ? ['--experimental-wasm-relaxed-simd'] : []), '--import', 'tsx', '--input-type=module', '-e', code];
+  const r = spawnSync(process.execPath, args, { cwd: new URL('..', import.meta.url).pathname, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+test('the probes are valid wasm apart from their feature (a probe without its SIMD instruction validates)', () => {
+  assert.ok(WebAssembly.validate(SIMD_PROBE), 'SIMD probe');
+  const noSimd = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 10, 6, 1, 4, 0, 0x41, 0, 0x0b);
+  assert.ok(WebAssembly.validate(noSimd), 'i32 probe');
+});
+
+test('relaxed is available exactly when the engine accepts a relaxed-SIMD instruction (Node 20: --experimental-wasm-relaxed-simd)', () => {
+  const without = probeChild(false);
+  const withFlag = probeChild(true);
+  assert.is(withFlag.relaxed, true, 'Node 20 with the flag accepts relaxed SIMD');
+  assert.equal(withFlag.builds, ['relaxed', 'simd', 'scalar']);
+  assert.is(without.builds.includes('relaxed'), without.relaxed);
+  if (!without.relaxed) assert.equal(without.builds, ['simd', 'scalar']);
+  assert.is(availableBuilds().includes('relaxed'), WebAssembly.validate(RELAXED_PROBE));
 });
 
 test('every build can be forced', async () => {
@@ -22,11 +48,43 @@ test('every build can be forced', async () => {
   }
 });
 
-test('the builds differ: only the SIMD builds use v128, only relaxed needs the relaxed feature', () => {
-  const sizes = BUILDS.map((b) => buildBytes(b).length);
-  assert.ok(new Set(sizes).size === 3, `sizes ${sizes}`);
-  // the scalar build must validate on any wasm MVP+ engine, hence no SIMD; checked by compiling it
+/** Value types in a module's function signatures, globals and function locals (0x7b = v128), read from its sections. */
+function valueTypes(bytes: Uint8Array): Set<number> {
+  let at = 8;
+  const leb = () => { let v = 0, shift = 0, b; do { b = bytes[at++]; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80); return v; };
+  const types = new Set<number>();
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 1) { // type section: 0x60 params results
+      for (let n = leb(); n > 0; n--) {
+        assert.is(bytes[at++], 0x60);
+        for (let p = leb(); p > 0; p--) types.add(bytes[at++]);
+        for (let r = leb(); r > 0; r--) types.add(bytes[at++]);
+      }
+    } else if (id === 10) { // code section: each body starts with its local declarations
+      for (let n = leb(); n > 0; n--) {
+        const bodySize = leb();
+        const bodyEnd = at + bodySize;
+        for (let g = leb(); g > 0; g--) { leb(); types.add(bytes[at++]); }
+        at = bodyEnd;
+      }
+    }
+    at = end;
+  }
+  return types;
+}
+
+test('the builds differ: only the SIMD builds hold v128 values, and only relaxed needs the relaxed feature', () => {
+  const v128 = 0x7b;
+  assert.ok(!valueTypes(buildBytes('scalar')).has(v128), 'scalar build declares v128 values');
+  assert.ok(valueTypes(buildBytes('simd')).has(v128), 'simd build declares no v128 value');
+  assert.ok(valueTypes(buildBytes('relaxed')).has(v128), 'relaxed build declares no v128 value');
+  assert.ok(valueTypes(SIMD_PROBE).has(v128) && !valueTypes(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0)).has(v128));
+  // the fixed-SIMD build validates wherever SIMD does; in an engine without relaxed SIMD only relaxed drops out
   assert.ok(WebAssembly.validate(buildBytes('scalar')));
+  assert.ok(WebAssembly.validate(buildBytes('simd')));
 });
 
 test('unknown builds are rejected with RangeError', () => {

@@ -180,7 +180,7 @@ export function patchBytes(g: ConvGeometry): number {
 
 const f32 = Math.fround;
 
-/** The epilogue in float32 steps, as the kernels compute it. */
+/** The epilogue in float32 steps, as the kernels compute it; eq. 4 re-quantization divides in float64 (format SPEC §6). */
 export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: number, ep: Epilogue): Float32Array | Uint8Array {
   const rq = ep.requant;
   const out = rq ? new Uint8Array(m * n) : new Float32Array(m * n);
@@ -196,7 +196,7 @@ export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: numb
       if (ep.residual) y = f32(y + ep.residual[i * n + j]);
       if (ep.relu && y < 0) y = 0;
       if (rq) {
-        const q = roundHalfEven(f32(y / rs));
+        const q = roundHalfEven(y / rs);
         out[i * n + j] = q < 0 ? 0 : q > hi ? hi : q;
       } else out[i * n + j] = y;
     }

@@ -1,12 +1,13 @@
-// Integer parts of every backend against the scalar references, exactly: eq. 4 quantization,
-// im2col, eq. 2 weights + GEMM (random shapes, none a multiple of a tile, plus every case of
-// the shared gemm vectors), and the float32 epilogue step by step.
+// Integer parts of every backend, exactly, against references that none of them calls: eq. 4
+// quantization against codes decided by exact comparison, im2col, eq. 2 weights + GEMM (random
+// shapes, none a multiple of a tile, plus every case of the shared gemm vectors), and the epilogue
+// against its contract (runtime/src/backend.ts) written out below step by step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { doubleRoundAll, quantizeActivations } from '@bitswitch/format';
-import { applyEpilogue, gemmFloatScalar, im2colScalar, matmulNT, patchBytes } from '../src/backend-ts.ts';
-import type { ConvGeometry, Epilogue } from '../src/backend.ts';
+import { readVectors } from '@bitswitch/format/node';
+import { doubleRound, exactActivationCode } from '@bitswitch/format';
+import { im2colScalar, patchBytes } from '../src/backend-ts.ts';
+import type { ConvGeometry, Epilogue, FloatEpilogue } from '../src/backend.ts';
 import { padBefore } from '../src/graph.ts';
 import { rng } from '../src/testing.ts';
 import { BACKENDS } from './backends.ts';
@@ -29,7 +30,50 @@ function randomGeometry(): ConvGeometry {
   return { batch: int(1, 3), h, w, c: int(1, 9), kh, kw, sh, sw, padding, padTop: r.pad, padLeft: c.pad, outH: r.out, outW: c.out };
 }
 
-const gemmVectors = JSON.parse(readFileSync('/work/shared/vectors/gemm.json', 'utf8')).cases as {
+const f32 = Math.fround;
+
+/** Σ_k a[i][k]·w[j][k] with plain loops (w [n][k]). */
+function intGemm(a: ArrayLike<number>, m: number, w: ArrayLike<number>, n: number, k: number): Int32Array {
+  const out = new Int32Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let acc = 0;
+    for (let t = 0; t < k; t++) acc += a[i * k + t] * w[j * k + t];
+    out[i * n + j] = acc;
+  }
+  return out;
+}
+
+/**
+ * The epilogue contract of backend.ts: y = f32(acc)·f32(aScale·wScale[n]), + bias, · mul, + add,
+ * + residual, ReLU, each step rounded to float32; then eq. 4 codes (format SPEC §6) or y.
+ */
+function epilogueSpec(acc: ArrayLike<number>, m: number, n: number, ep: FloatEpilogue & { wScale?: Float32Array; aScale?: number }): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    const ws = ep.wScale ? (ep.wScale.length === 1 ? ep.wScale[0] : ep.wScale[j]) : 1;
+    let y = f32(f32(acc[i * n + j]) * f32(f32(ep.aScale ?? 1) * ws));
+    if (ep.bias) y = f32(y + ep.bias[j]);
+    if (ep.mul) y = f32(y * ep.mul[j]);
+    if (ep.add) y = f32(y + ep.add[j]);
+    if (ep.residual) y = f32(y + ep.residual[i * n + j]);
+    if (ep.relu && y < 0) y = 0;
+    out.push(ep.requant ? exactActivationCode(y, f32(ep.requant.scale), ep.requant.bits) : y);
+  }
+  return out;
+}
+
+/** float32 Σ_k in k order, one rounding per product and per sum. */
+function floatGemm(a: Float32Array, m: number, w: Float32Array, n: number, k: number): Float32Array {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let acc = 0;
+    for (let t = 0; t < k; t++) acc = f32(acc + f32(a[i * k + t] * w[j * k + t]));
+    out[i * n + j] = acc;
+  }
+  return out;
+}
+
+const gemmVectors = readVectors('gemm.json').cases as {
   M: number; N: number; K: number; wbits: number; abits: number;
   a_unsigned_row_major_MxK: number[]; w_signed_row_major_KxN: number[]; c_int32_row_major_MxN: number[];
 }[];
@@ -37,13 +81,13 @@ const gemmVectors = JSON.parse(readFileSync('/work/shared/vectors/gemm.json', 'u
 for (const { name, create } of BACKENDS) {
   const be = create();
 
-  test(`${name}: eq. 4 quantize equals the format reference, ties included`, () => {
+  test(`${name}: eq. 4 quantize equals the codes decided by exact comparison, ties included`, () => {
     for (let t = 0; t < 30; t++) {
       const bits = int(2, 8);
-      const scale = rand() < 0.3 ? 2 ** -int(1, 6) : 0.01 + rand();
+      const scale = f32(rand() < 0.3 ? 2 ** -int(1, 6) : 0.01 + rand()); // s_b is a float32 (SPEC §6)
       // Half of the values sit on exact .5 multiples of a power-of-two scale.
       const x = Float32Array.from({ length: int(1, 300) }, () => (rand() < 0.5 ? (int(-4, 2 ** bits + 4) + 0.5) * scale : (rand() * 1.2 - 0.1) * scale * 2 ** bits));
-      assert.equal(Array.from(be.quantize(x, scale, bits)), Array.from(quantizeActivations(x, scale, bits)));
+      assert.equal(Array.from(be.quantize(x, scale, bits)), Array.from(x, (v) => exactActivationCode(v, scale, bits)));
     }
   });
 
@@ -56,15 +100,14 @@ for (const { name, create } of BACKENDS) {
     }
   });
 
-  test(`${name}: eq. 2 weights + int32 GEMM equal doubleRound + scalar GEMM on random shapes`, () => {
+  test(`${name}: eq. 2 weights + int32 GEMM equal doubleRound + a plain-loop GEMM on random shapes`, () => {
     for (let t = 0; t < 60; t++) {
       const h = BITS[int(0, 2)];
       const l = BITS.filter((b) => b <= h && b >= 2)[int(0, BITS.filter((b) => b <= h && b >= 2).length - 1)];
       const m = int(1, 13), n = int(1, 37), k = int(1, 150);
       const wh = randomWeights(n, k, h);
       const a = Uint8Array.from({ length: m * k }, () => (t % 7 === 0 ? 2 ** l - 1 : int(0, 2 ** l - 1)));
-      const want = new Int32Array(m * n);
-      matmulNT(a, m, doubleRoundAll(wh, h, l), n, k, want);
+      const want = intGemm(a, m, Array.from(wh, (v) => doubleRound(v, h, l)), n, k);
       const w = be.prepareWeights(wh, h, l, n, k);
       assert.equal(Array.from(be.gemmInt32(a, m, l, w)), Array.from(want), `h=${h} l=${l} m=${m} n=${n} k=${k}`);
       w.dispose?.();
@@ -85,7 +128,7 @@ for (const { name, create } of BACKENDS) {
     }
   });
 
-  test(`${name}: fused epilogue (scales, bias, BatchNorm, ReLU, requant) equals the float32 step reference`, () => {
+  test(`${name}: fused epilogue (scales, bias, BatchNorm, residual, ReLU, requant) equals its contract step by step`, () => {
     for (let t = 0; t < 30; t++) {
       const l = int(2, 8);
       const m = int(1, 9), n = int(1, 21), k = int(1, 70);
@@ -99,15 +142,15 @@ for (const { name, create } of BACKENDS) {
         residual: rand() < 0.5 ? Float32Array.from({ length: m * n }, () => rand() * 2 - 1) : undefined,
       };
       const w = be.prepareWeights(wh, 8, l, n, k);
-      const want = applyEpilogue(be.gemmInt32(a, m, l, w), m, n, ep);
+      const want = epilogueSpec(intGemm(a, m, Array.from(wh, (v) => doubleRound(v, 8, l)), n, k), m, n, ep);
       const got = be.gemm(a, m, l, w, ep);
-      assert.is(got.constructor, want.constructor);
-      assert.equal(Array.from(got), Array.from(want));
+      assert.is(got.constructor, ep.requant ? Uint8Array : Float32Array);
+      assert.equal(Array.from(got), want);
       w.dispose?.();
     }
   });
 
-  test(`${name}: float32 GEMM (first/last layers) with its epilogue equals the k-ordered float32 reference`, () => {
+  test(`${name}: float32 GEMM (first/last layers) with its epilogue equals k-ordered float32 sums and the epilogue contract`, () => {
     for (let t = 0; t < 30; t++) {
       const m = int(1, 20), n = int(1, 21), k = int(1, 40);
       const a = Float32Array.from({ length: m * k }, () => rand() * 2 - 1);
@@ -117,9 +160,9 @@ for (const { name, create } of BACKENDS) {
         requant: rand() < 0.3 ? { scale: 0.01 + rand() * 0.2, bits: int(2, 8) } : undefined };
       const pw = be.prepareFloatWeights(w, n, k);
       const got = be.gemmFloat(a, m, pw, ep);
-      const want = gemmFloatScalar(a, m, w, n, k, ep);
-      assert.is(got.constructor, want.constructor);
-      assert.equal(Array.from(got), Array.from(want), `m=${m} n=${n} k=${k}`);
+      const want = epilogueSpec(floatGemm(a, m, w, n, k), m, n, ep);
+      assert.is(got.constructor, ep.requant ? Uint8Array : Float32Array);
+      assert.equal(Array.from(got), want, `m=${m} n=${n} k=${k}`);
       pw.dispose?.();
     }
   });

@@ -2,11 +2,11 @@
 // and against hand-derived BatchNorm selection.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readVectors } from '@bitswitch/format/node';
 import type { Layer, Model } from '@bitswitch/format';
 import { referenceForward } from '../src/reference.ts';
 
-const vectors = (name: string) => JSON.parse(readFileSync(`/work/shared/vectors/${name}.json`, 'utf8')).cases;
+const vectors = (name: string) => readVectors(`${name}.json`).cases;
 
 /** input [1,1,k] → flatten → one quantized dense layer k → n with stored W̃_h [n][k]. */
 function denseModel(bits: number[], h: number, wh: number[], n: number, k: number, scale: number, actScale: number, extra: Layer[] = []): Model {

@@ -68,6 +68,9 @@ test('rouletteBit picks by cumulative probability and validates r', () => {
   assert.throws(() => rouletteBit([8, 4], true, 1.5), /r: expected/);
   assert.throws(() => rouletteProbabilities([], true), /bits: expected a non-empty/);
   assert.throws(() => rouletteProbabilities([8, 0.5], true), /bits\[1\]/);
+  assert.throws(() => rouletteProbabilities([8, 0], true), /^bits\[1\]: expected an integer in 1..32, got 0$/);
+  assert.throws(() => rouletteProbabilities([33, 8], false), /^bits\[0\]: expected an integer in 1..32, got 33$/);
+  assert.equal(rouletteProbabilities([32, 1], true), [32 / 33, 1 / 33]);
 });
 
 test('sensitiveLayers marks t_l >= t_m', () => {

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readVectors } from '@bitswitch/format/node';
 import { alrsCodeRate, alrsEta, alrsPaperRate, clippedMaxAbs, cosineRate } from '../src/alrs.ts';
 
 test('eq. 7 η_b matches alrs.json for every delta', () => {
-  const { eta_by_delta } = JSON.parse(readFileSync('/work/shared/vectors/alrs.json', 'utf8')).cases as { eta_by_delta: Record<string, number> };
+  const { eta_by_delta } = readVectors('alrs.json').cases as { eta_by_delta: Record<string, number> };
   const entries = Object.entries(eta_by_delta);
   assert.ok(entries.length > 0);
   for (const [d, eta] of entries) assert.ok(Math.abs(alrsEta(Number(d)) - eta) < 1e-12 * eta, `delta ${d}`);
