@@ -14,7 +14,7 @@ import { CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.ts';
 import { makeBatch, stratifiedSubset, type Augment, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
 import { Network } from './network.ts';
-import { DataParallel } from './parallel.ts';
+import { LazyParallel } from './parallel.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng } from './rng.ts';
 import { SuperNetwork } from './supernet.ts';
@@ -152,8 +152,7 @@ export class SupernetTrainer {
 
   /** Threads computing gradients (rank 0 is this one). */
   readonly workers: number;
-  private dp?: Promise<DataParallel>;
-  private readonly backend?: string;
+  private readonly dp: LazyParallel;
 
   /** `traces`: per-parameter Hessian traces in quantized-layer order (required for 'hasb'). */
   constructor(readonly net: SuperNetwork, readonly ds: Dataset, recipe: Partial<SupernetRecipe>, traces?: readonly number[], options: { workers?: number; backend?: string } = {}) {
@@ -162,8 +161,8 @@ export class SupernetTrainer {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers: expected an integer >= 1, got ${workers}`);
     this.recipe = { ...resolved, shards: resolved.shards ?? workers };
     this.workers = Math.min(workers, this.recipe.shards!);
-    this.backend = options.backend;
     const r = this.recipe;
+    this.dp = new LazyParallel([net], { ranks: this.workers, shards: r.shards!, maxBatch: r.batchSize, shape: [ds.height, ds.width, ds.channels], classes: ds.classes, backend: options.backend });
     if (r.batchSize < r.shards!) throw new RangeError(`supernet.shards: expected at most the batch size ${r.batchSize}, got ${r.shards}`);
     if (ds.name !== r.data) throw new RangeError(`supernet.data: expected ${ds.name} (the loaded dataset), got ${r.data}`);
     const L = net.quantized.length;
@@ -185,20 +184,8 @@ export class SupernetTrainer {
 
   get stepsPerEpoch(): number { return Math.floor(this.train.count / this.recipe.batchSize); }
 
-  private parallel(): Promise<DataParallel> {
-    this.dp ??= DataParallel.start([this.net], {
-      ranks: this.workers, shards: this.recipe.shards!, maxBatch: this.recipe.batchSize,
-      shape: [this.ds.height, this.ds.width, this.ds.channels], classes: this.ds.classes, backend: this.backend ?? tf.getBackend(),
-    });
-    return this.dp;
-  }
-
   /** Stops the worker threads. */
-  async close(): Promise<void> {
-    const dp = this.dp;
-    this.dp = undefined;
-    if (dp) await (await dp).close();
-  }
+  close(): Promise<void> { return this.dp.close(); }
 
   async run(events: { onStep?(s: SupernetStep): void; onEpoch?(e: SupernetEpoch): void } = {}): Promise<SupernetEpoch[]> {
     const r = this.recipe;
@@ -233,7 +220,7 @@ export class SupernetTrainer {
   async trainBatch(xs: Float32Array, ys: Int32Array, lr: number, sigmaE: number): Promise<number> {
     const { net } = this;
     const bits = net.quant.bits;
-    const dp = await this.parallel();
+    const dp = await this.dp.get();
     dp.setBatch(xs, ys);
     let sum = 0;
     for (let rank = 0; rank < bits.length; rank++) {

@@ -254,6 +254,26 @@ export class Rank<Q = WorkerRequest, R extends { kind: string } = WorkerReply> {
   }
 }
 
+/** DataParallel.start's options; `backend` defaults to this thread's tfjs backend at start. */
+export type ParallelOptions = Omit<Parameters<typeof DataParallel.start>[1], 'backend'> & { backend?: string };
+
+/** Starts the ranks on first use and stops them on close(); a closed handle starts them again. */
+export class LazyParallel {
+  private dp?: Promise<DataParallel>;
+  constructor(private readonly nets: Network[], private readonly options: ParallelOptions) {}
+
+  get(): Promise<DataParallel> {
+    this.dp ??= DataParallel.start(this.nets, { ...this.options, backend: this.options.backend ?? tf.getBackend() });
+    return this.dp;
+  }
+
+  async close(): Promise<void> {
+    const dp = this.dp;
+    this.dp = undefined;
+    if (dp) await (await dp).close();
+  }
+}
+
 /** A worker thread running `url`; TypeScript sources go through tsx's loader, registered in the thread. */
 export function spawnWorker(url: URL, init: unknown): Worker {
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: init });

@@ -11,7 +11,7 @@ import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, writeFileAtomic } from
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
 import { Network, type BitChoice } from './network.ts';
-import { DataParallel, type BnStats, type GradRequest } from './parallel.ts';
+import { LazyParallel, type BnStats, type DataParallel, type GradRequest } from './parallel.ts';
 import { initActivationScale, initWeightScale } from './quantizers.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng, type RngState } from './rng.ts';
@@ -103,7 +103,7 @@ export class Trainer {
   readonly workers: number;
   /** tfjs backend the worker threads load (default: this thread's). */
   readonly backend?: string;
-  private dp?: Promise<DataParallel>;
+  private readonly dp: LazyParallel;
 
   constructor(recipe: Partial<Recipe>, readonly ds: Dataset, readonly outDir?: string, options: TrainerOptions = {}) {
     const resolved = resolveRecipe(recipe);
@@ -124,6 +124,7 @@ export class Trainer {
     const quantizer = r.algorithm === 'separate' ? 'double-rounding' : r.quantizer;
     // Every network starts from the same initial weights (drawn from the seed).
     this.nets = bitSets.map((bits) => new Network(spec, { bits, quantizer, perChannel: r.perChannel }, deriveRng(r.seed, 0)));
+    this.dp = new LazyParallel(this.nets, { ranks: this.workers, shards, maxBatch: r.batchSize, shape: [ds.height, ds.width, ds.channels], classes: ds.classes, backend: options.backend });
     this.opts = this.nets.map(() => ({
       pre: new Adam({ ...ADAM_DEFAULTS, weightDecay: r.weightDecay }),
       w: new Adam({ ...ADAM_DEFAULTS, weightDecay: r.weightDecay }),
@@ -254,20 +255,10 @@ export class Trainer {
   }
 
   /** The data-parallel ranks, started on first use with the options given to the constructor. */
-  async parallel(): Promise<DataParallel> {
-    this.dp ??= DataParallel.start(this.nets, {
-      ranks: this.workers, shards: this.recipe.shards!, maxBatch: this.recipe.batchSize,
-      shape: [this.ds.height, this.ds.width, this.ds.channels], classes: this.ds.classes, backend: this.backend ?? tf.getBackend(),
-    });
-    return this.dp;
-  }
+  parallel(): Promise<DataParallel> { return this.dp.get(); }
 
   /** Stops the worker threads (the trainer can start them again). */
-  async close(): Promise<void> {
-    const dp = this.dp;
-    this.dp = undefined;
-    if (dp) await (await dp).close();
-  }
+  close(): Promise<void> { return this.dp.close(); }
 
   /** Gradients of the current batch over all ranks; a non-finite loss stops training. */
   private async lossAndGrads(req: GradRequest): Promise<{ loss: number; grads: Map<string, Float32Array>; bn: BnStats[] }> {

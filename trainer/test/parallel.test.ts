@@ -155,7 +155,7 @@ test('a worker that dies stops the run naming it; the last checkpoint stays inta
   const t = tiny({ checkpointEvery: 2 }, out, { workers: 2 });
   let err: unknown;
   try {
-    await t.run({ onStep: (s) => { if (s.step === 3) void (t as unknown as { dp: Promise<{ threads: { terminate(): Promise<number> }[] }> }).dp.then((dp) => dp.threads[0].terminate()); } });
+    await t.run({ onStep: (s) => { if (s.step === 3) void t.parallel().then((dp) => dp.threads[0].terminate()); } });
   } catch (e) {
     err = e;
   } finally {
