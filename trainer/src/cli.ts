@@ -162,11 +162,11 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
     for (const net of trainer.nets) {
       const file = join(o.out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
-      const model = exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
+      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
       writeFileAtomic(file, writeModel(model));
       // read the file back and evaluate it: the exported model must give the trainer's accuracy
       const back = networkFromModel(readModel(readFileSync(file)));
-      for (const b of net.quant.bits) exported[precisionName(b)] = evaluate(back, trainer.ds, trainer.test, b);
+      for (const b of net.quant.bits) exported[precisionName(b)] = await evaluate(back, trainer.ds, trainer.test, b);
       back.dispose();
       console.log(`wrote ${file}`);
     }
@@ -174,7 +174,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   }
   if (r.epochs === 0 && r.pretrainEpochs > 0 && final.fp32 !== undefined) {
     const file = join(o.out, 'model-fp32.json');
-    const m = fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r });
+    const m = await fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r });
     saveFp32(file, m);
     const seconds = trainer.history.reduce((a, h) => a + h.seconds, 0);
     writeFileAtomic(join(o.out, 'model-fp32.md'), fp32Card(m, 'model-fp32.json', `bitswitch ${process.argv.slice(2).join(' ')}`, seconds, trainer.workers, backend.name));
@@ -211,7 +211,7 @@ export async function evalCommand(file: string, o: { data?: string; limit?: stri
   } else {
     await useBackend(o.backend ?? 'auto');
     const net = networkFromModel(model);
-    for (const b of model.bits) out[precisionName(b)] = evaluate(net, ds, test, b);
+    for (const b of model.bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
     net.dispose();
   }
   console.log(`${file} on ${dataName} (${test.count} test images, ${o.reference ? 'reference math' : 'tfjs'}):`);
