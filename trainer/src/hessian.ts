@@ -30,7 +30,8 @@ export function hessianVectorProduct(lossFn: LossFn, params: tf.Variable[], v: t
   checkVectors(params, v);
   registerSecondOrderGradients();
   return tf.tidy(() => {
-    const gradDotV = () => tf.addN(gradientOf(lossFn, params).map((g, i) => tf.sum(tf.mul(g, v[i]!)))) as tf.Scalar;
+    // a chain of adds (the order addN sums in), not addN: WebGPU binds every addN input at once (8 buffers by default)
+    const gradDotV = () => gradientOf(lossFn, params).map((g, i) => tf.sum(tf.mul(g, v[i]!))).reduce((a, b) => tf.add(a, b)) as tf.Scalar;
     const { grads } = tf.engine().gradients(gradDotV, params, undefined, true);
     return grads.map((h, i) => h ?? tf.zerosLike(params[i]!));
   });

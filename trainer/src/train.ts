@@ -360,7 +360,8 @@ export class Trainer {
   /** NaN or Inf in any weight stops training before a checkpoint can record it. */
   private async checkWeights(): Promise<void> {
     for (const net of this.nets) {
-      const sum = tf.tidy(() => tf.addN(net.trainable().map((v) => tf.sum(tf.abs(v)))));
+      // a chain of adds, not addN: WebGPU binds every addN input at once (8 buffers by default)
+      const sum = tf.tidy(() => net.trainable().map((v) => tf.sum(tf.abs(v))).reduce((a, b) => tf.add(a, b)));
       const total = (await sum.data())[0];
       sum.dispose();
       if (!Number.isFinite(total)) {
