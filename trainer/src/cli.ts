@@ -32,6 +32,11 @@ function quietTf(): void {
   tf.env().set('PROD', true);
 }
 
+/** Says which backends `auto` passed over and why (nothing when the first candidate was kept). */
+function reportFallThrough(b: { name: string; tried: string }): void {
+  if (b.tried !== b.name) console.log(`backend ${b.name}; passed over: ${b.tried.split('; ').slice(0, -1).join('; ')}`);
+}
+
 function parseNumber(v: string, flag: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new RangeError(`${flag}: expected a number, got ${JSON.stringify(v)}`);
@@ -87,6 +92,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   quietTf();
   const workers = workerCount(o.workers);
   const backend = await useBackend(o.backend ?? 'auto');
+  reportFallThrough(backend);
   let trainer: Trainer;
   let init: Record<string, unknown> | undefined = existsSync(join(o.out, 'init.json')) && o.resume ? JSON.parse(readFileSync(join(o.out, 'init.json'), 'utf8')) : undefined;
   const resume = o.resume && hasCheckpoint(o.out);
@@ -209,7 +215,7 @@ export async function evalCommand(file: string, o: { data?: string; limit?: stri
       out[precisionName(b)] = pred.reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / test.count;
     }
   } else {
-    await useBackend(o.backend ?? 'auto');
+    reportFallThrough(await useBackend(o.backend ?? 'auto'));
     const net = networkFromModel(model);
     for (const b of model.bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
     net.dispose();
