@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the browser test (test/browser/demo.test.ts) if it is missing.
+# Installs Debian's chromium if it is missing: the browser test (test/browser/demo.test.ts) drives it,
+# and trainer/test/webgpu.test.ts runs Dawn on the SwiftShader Vulkan driver and loader it ships
+# (/usr/lib/chromium/vk_swiftshader_icd.json, /usr/lib/chromium/libvulkan.so.1), so no GPU and no libvulkan1.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   echo "browser-deps: $(/usr/bin/chromium --version 2>/dev/null || echo chromium) already installed"

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     case 'export-multi': { // RUN_DIR OUT.bsw --data NAME
       const ds = loadDataset(String(flags.data));
       const src = loadMultiPrecision(pos[0], ds);
-      writeFileAtomic(pos[1], writeModel(networkToModel(src.net, { metadata: { dataset: ds.name, ...src.metadata } })));
+      writeFileAtomic(pos[1], writeModel(await networkToModel(src.net, { metadata: { dataset: ds.name, ...src.metadata } })));
       log(`wrote ${pos[1]} (mode multi)`);
       break;
     }

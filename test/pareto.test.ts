@@ -15,11 +15,11 @@ import { useBackend } from '@bitswitch/trainer/device';
 await useBackend('cpu');
 
 /** A SuperNet whose TBN sets all differ (so a wrong set index changes the logits). */
-function superNet(bits: number[]): SuperNetwork {
+async function superNet(bits: number[]): Promise<SuperNetwork> {
   const spec = smallCnn([8, 8, 2], 4, { channels: [6, 8, 8], hidden: 8 });
   const multi = new Network(spec, { bits, quantizer: 'double-rounding', perChannel: false }, new Rng(7));
   const rng = new Rng(8);
-  const values = multi.snapshot();
+  const values = await multi.snapshot();
   for (const n of Object.keys(values)) {
     if (n.includes('wscale')) values[n] = values[n].map(() => 0.9 / 2 ** (bits[0] - 1));
     else if (n.includes('ascale')) values[n] = values[n].map(() => 3 / (2 ** Number(n.split('@')[1]) - 1));
@@ -27,7 +27,7 @@ function superNet(bits: number[]): SuperNetwork {
   multi.load(values);
   const sup = SuperNetwork.fromMulti(multi);
   multi.dispose();
-  const sv = sup.snapshot();
+  const sv = await sup.snapshot();
   for (const n of Object.keys(sv)) {
     if (!/_bn\/(gamma|beta|mean|var)@/.test(n) || n.includes('single')) continue;
     sv[n] = sv[n].map(() => (n.includes('/var@') || n.includes('gamma') ? 0.5 + rng.uniform() : 0.3 * rng.normal()));
@@ -37,9 +37,9 @@ function superNet(bits: number[]): SuperNetwork {
 }
 
 for (const bits of [[8, 6, 4, 2], [4, 3, 2]]) {
-  test(`runtime on the exported SuperNet matches the trainer's TBN forward at mixed bits, B = [${bits}]`, () => {
-    const sup = superNet(bits);
-    const model = readModel(writeModel(networkToModel(sup)));
+  test(`runtime on the exported SuperNet matches the trainer's TBN forward at mixed bits, B = [${bits}]`, async () => {
+    const sup = await superNet(bits);
+    const model = readModel(writeModel(await networkToModel(sup)));
     const rng = new Rng(bits.length);
     const n = 16;
     const x = Float32Array.from({ length: n * 8 * 8 * 2 }, () => rng.normal());
@@ -47,7 +47,7 @@ for (const bits of [[8, 6, 4, 2], [4, 3, 2]]) {
     let worst = 0;
     let agree = 0;
     for (const c of choices) {
-      const want = logitsOf(sup, x, n, c);
+      const want = await logitsOf(sup, x, n, c);
       const rt = new Runtime(model, createBackend('ts-scalar'), c);
       const got = rt.run(x, n);
       const scale = Math.max(...Array.from(want, Math.abs));
@@ -65,10 +65,10 @@ for (const bits of [[8, 6, 4, 2], [4, 3, 2]]) {
   });
 }
 
-test('a wrong TBN set order would be caught: swapping prev and layer roles changes the runtime logits', () => {
+test('a wrong TBN set order would be caught: swapping prev and layer roles changes the runtime logits', async () => {
   const bits = [8, 4, 2];
-  const sup = superNet(bits);
-  const model = readModel(writeModel(networkToModel(sup)));
+  const sup = await superNet(bits);
+  const model = readModel(writeModel(await networkToModel(sup)));
   const rng = new Rng(5);
   const x = Float32Array.from({ length: 4 * 128 }, () => rng.normal());
   const a = new Runtime(model, createBackend('ts-scalar'), [8, 2, 4]).run(x, 4);

@@ -27,7 +27,7 @@ const CHUNK = 250;
 interface Comparison { agree: number; maxDiff: number; meanDiff: number; maxLogit: number; accOurs: number; accTheirs: number }
 
 /** Runtime vs trainer logits on `x` (labels y), in chunks. */
-function compare(rt: Runtime, net: Network, spec: PrecisionSpec, x: Float32Array, y: ArrayLike<number>, count: number): Comparison {
+async function compare(rt: Runtime, net: Network, spec: PrecisionSpec, x: Float32Array, y: ArrayLike<number>, count: number): Promise<Comparison> {
   rt.setPrecision(spec);
   const bits = typeof spec === 'number' ? spec : rt.precision.bits;
   const per = x.length / count;
@@ -36,7 +36,7 @@ function compare(rt: Runtime, net: Network, spec: PrecisionSpec, x: Float32Array
     const n = Math.min(CHUNK, count - start);
     const xs = x.subarray(start * per, (start + n) * per);
     const ours = rt.run(xs, n);
-    const theirs = logitsOf(net, xs, n, bits);
+    const theirs = await logitsOf(net, xs, n, bits);
     const a = argmax(ours, n);
     const b = argmax(theirs, n);
     for (let i = 0; i < n; i++) {
@@ -79,7 +79,7 @@ test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every pre
   const specs: PrecisionSpec[] = [...model.bits, ...(model.subnets ?? []).map((s) => s.name)];
   console.log(`  ${trainedFile.replace(root, '')}: ${dataset}, first ${count} test images, trainer on ${backend.name}, runtime on ${rt.backend.name}`);
   for (const spec of specs) {
-    const c = compare(rt, net, spec, x, y, count);
+    const c = await compare(rt, net, spec, x, y, count);
     console.log(`  ${rt.precision.label}: accuracy runtime ${pct(c.accOurs)} trainer ${pct(c.accTheirs)}; predictions agree ${pct(c.agree)}; |Δlogit| max ${c.maxDiff.toExponential(2)} mean ${c.meanDiff.toExponential(2)} (max |logit| ${c.maxLogit.toFixed(2)})`);
     assert.ok(Math.abs(c.accOurs - c.accTheirs) <= 0.001 + 1e-12, `${rt.precision.label}: accuracy ${c.accOurs} vs trainer ${c.accTheirs}`);
     assert.ok(c.agree >= 0.995, `${rt.precision.label}: predictions agree on ${c.agree}`);

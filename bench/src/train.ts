@@ -41,7 +41,7 @@ const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) /
 async function timeSteps(t: Trainer, b: number, n: number) {
   const x = new Float32Array(b * 28 * 28).map((_, i) => ((i * 7919) % 255) / 255);
   const y = Int32Array.from({ length: b }, (_, i) => i % 10);
-  t.calibrate();
+  await t.calibrate();
   await t.trainBatch('pretrain', x, y, 0); // warm-up (kernel set-up, allocation, worker start)
   await t.trainBatch('quant', x, y, 0);
   const fp: number[] = [];

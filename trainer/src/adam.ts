@@ -48,9 +48,12 @@ export class Adam {
     });
   }
 
-  getState(): AdamState {
-    const read = (mp: Map<string, tf.Variable>) => Object.fromEntries([...mp].map(([k, t]) => [k, t.dataSync() as Float32Array]));
-    return { step: this.step, m: read(this.m), v: read(this.v) };
+  async getState(): Promise<AdamState> {
+    const read = async (mp: Map<string, tf.Variable>) => {
+      const values = await Promise.all([...mp.values()].map((t) => t.data()));
+      return Object.fromEntries([...mp.keys()].map((k, i) => [k, values[i] as Float32Array]));
+    };
+    return { step: this.step, m: await read(this.m), v: await read(this.v) };
   }
 
   setState(state: AdamState, vars: Map<string, tf.Variable>): void {

@@ -32,6 +32,11 @@ function quietTf(): void {
   tf.env().set('PROD', true);
 }
 
+/** Says which backends `auto` passed over and why (nothing when the first candidate was kept). */
+function reportFallThrough(b: { name: string; tried: string }): void {
+  if (b.tried !== b.name) console.log(`backend ${b.name}; passed over: ${b.tried.split('; ').slice(0, -1).join('; ')}`);
+}
+
 function parseNumber(v: string, flag: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new RangeError(`${flag}: expected a number, got ${JSON.stringify(v)}`);
@@ -87,6 +92,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   quietTf();
   const workers = workerCount(o.workers);
   const backend = await useBackend(o.backend ?? 'auto');
+  reportFallThrough(backend);
   let trainer: Trainer;
   let init: Record<string, unknown> | undefined = existsSync(join(o.out, 'init.json')) && o.resume ? JSON.parse(readFileSync(join(o.out, 'init.json'), 'utf8')) : undefined;
   const resume = o.resume && hasCheckpoint(o.out);
@@ -162,11 +168,11 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
     for (const net of trainer.nets) {
       const file = join(o.out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
-      const model = exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
+      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
       writeFileAtomic(file, writeModel(model));
       // read the file back and evaluate it: the exported model must give the trainer's accuracy
       const back = networkFromModel(readModel(readFileSync(file)));
-      for (const b of net.quant.bits) exported[precisionName(b)] = evaluate(back, trainer.ds, trainer.test, b);
+      for (const b of net.quant.bits) exported[precisionName(b)] = await evaluate(back, trainer.ds, trainer.test, b);
       back.dispose();
       console.log(`wrote ${file}`);
     }
@@ -174,7 +180,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   }
   if (r.epochs === 0 && r.pretrainEpochs > 0 && final.fp32 !== undefined) {
     const file = join(o.out, 'model-fp32.json');
-    const m = fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r });
+    const m = await fp32FromNetwork(trainer.nets[0], { data: r.data, split: splitName(trainer.ds, r), accuracy: final.fp32, testImages: trainer.test.count, recipe: r });
     saveFp32(file, m);
     const seconds = trainer.history.reduce((a, h) => a + h.seconds, 0);
     writeFileAtomic(join(o.out, 'model-fp32.md'), fp32Card(m, 'model-fp32.json', `bitswitch ${process.argv.slice(2).join(' ')}`, seconds, trainer.workers, backend.name));
@@ -209,9 +215,9 @@ export async function evalCommand(file: string, o: { data?: string; limit?: stri
       out[precisionName(b)] = pred.reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / test.count;
     }
   } else {
-    await useBackend(o.backend ?? 'auto');
+    reportFallThrough(await useBackend(o.backend ?? 'auto'));
     const net = networkFromModel(model);
-    for (const b of model.bits) out[precisionName(b)] = evaluate(net, ds, test, b);
+    for (const b of model.bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
     net.dispose();
   }
   console.log(`${file} on ${dataName} (${test.count} test images, ${o.reference ? 'reference math' : 'tfjs'}):`);

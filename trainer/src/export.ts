@@ -25,17 +25,23 @@ export function fromRowsNK(rows: ArrayLike<number>, n: number): Float32Array {
 }
 
 /** eq. 1 on the trainer's tensors (the same tf ops as training): W̃_h in tfjs layout. */
-function integerWeights(net: Network, layer: string): Float32Array {
+async function integerWeights(net: Network, layer: string): Promise<Float32Array> {
   const [lo, hi] = signedLimits(net.h);
-  return tf.tidy(() => tf.clipByValue(tf.round(tf.div(net.v(`${layer}/kernel`), net.v(`${layer}/wscale`))), lo, hi).dataSync() as Float32Array);
+  const w = tf.tidy(() => tf.clipByValue(tf.round(tf.div(net.v(`${layer}/kernel`), net.v(`${layer}/wscale`))), lo, hi));
+  try { return (await w.data()) as Float32Array; } finally { w.dispose(); }
 }
 
 /** The packed-format Model of a Double Rounding network: W̃_h and s_h per quantized layer, s_b and BN per bit. */
-export function exportModel(net: Network, metadata: Record<string, unknown> = {}): Model {
+export async function exportModel(net: Network, metadata: Record<string, unknown> = {}): Promise<Model> {
   if (net.quant.quantizer !== 'double-rounding') {
     throw new RangeError(`quantizer: expected double-rounding to export (format v1 stores W̃_h and s_h only), got ${net.quant.quantizer}`);
   }
   const bits = net.quant.bits;
+  // every value is read back asynchronously first (GPU backends have no cheap synchronous read)
+  const values = await net.snapshot();
+  const data = (name: string) => values[name]!;
+  const ints = new Map<string, Float32Array>();
+  for (const node of net.spec.nodes) if ((node.op === 'conv2d' || node.op === 'dense') && node.quantized) ints.set(node.name, await integerWeights(net, node.name));
   const layers: Layer[] = net.spec.nodes.map((node): Layer => {
     const base = { name: node.name, inputs: node.inputs };
     switch (node.op) {
@@ -44,16 +50,16 @@ export function exportModel(net: Network, metadata: Record<string, unknown> = {}
         const n = node.op === 'conv2d' ? node.outChannels : node.outFeatures;
         let weights: Weights;
         if (node.quantized) {
-          const rows = toRowsNK(integerWeights(net, node.name), n);
+          const rows = toRowsNK(ints.get(node.name)!, n);
           weights = {
             kind: 'int', bits: net.h, values: Int8Array.from(rows),
-            scale: Float32Array.from(net.v(`${node.name}/wscale`).dataSync()),
-            actScales: Float32Array.from(bits.map((b) => net.v(`${node.name}/ascale@${b}`).dataSync()[0])),
+            scale: Float32Array.from(data(`${node.name}/wscale`)),
+            actScales: Float32Array.from(bits.map((b) => data(`${node.name}/ascale@${b}`)[0])),
           };
         } else {
-          weights = { kind: 'float', values: toRowsNK(net.v(`${node.name}/kernel`).dataSync(), n) };
+          weights = { kind: 'float', values: toRowsNK(data(`${node.name}/kernel`), n) };
         }
-        const bias = node.bias ? { bias: Float32Array.from(net.v(`${node.name}/bias`).dataSync()) } : {};
+        const bias = node.bias ? { bias: Float32Array.from(data(`${node.name}/bias`)) } : {};
         return node.op === 'conv2d'
           ? { ...base, op: 'conv2d', kernel: node.kernel, strides: node.strides, padding: node.padding, inChannels: node.inChannels, outChannels: node.outChannels, weights, ...bias }
           : { ...base, op: 'dense', inFeatures: node.inFeatures, outFeatures: node.outFeatures, weights, ...bias };
@@ -62,7 +68,7 @@ export function exportModel(net: Network, metadata: Record<string, unknown> = {}
         const keys = node.follows ? bits.map((b) => `b${b}`) : ['single'];
         const C = node.channels;
         const params = new Float32Array(keys.length * 4 * C);
-        keys.forEach((key, s) => ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => params.set(net.v(`${node.name}/${p}@${key}`).dataSync(), (s * 4 + j) * C)));
+        keys.forEach((key, s) => ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => params.set(data(`${node.name}/${p}@${key}`), (s * 4 + j) * C)));
         const select: BatchNormLayer['select'] = node.follows ? { kind: 'per-bit', layer: node.follows } : { kind: 'single' };
         return { ...base, op: 'batchnorm', channels: C, epsilon: node.epsilon, select, params };
       }

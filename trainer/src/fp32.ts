@@ -46,11 +46,12 @@ export function currentCommit(): string {
   }
 }
 
-export function fp32FromNetwork(net: Network, o: Omit<Fp32Model, 'format' | 'model' | 'modelOptions' | 'inputShape' | 'classes' | 'weights' | 'commit' | 'date'>): Fp32Model {
+export async function fp32FromNetwork(net: Network, o: Omit<Fp32Model, 'format' | 'model' | 'modelOptions' | 'inputShape' | 'classes' | 'weights' | 'commit' | 'date'>): Promise<Fp32Model> {
+  const values = await net.snapshot();
   return {
     format: FP32_FORMAT, model: o.recipe.model, ...(o.recipe.modelOptions ? { modelOptions: o.recipe.modelOptions } : {}),
     inputShape: [...net.spec.inputShape], classes: net.spec.classes, ...o, commit: currentCommit(), date: new Date().toISOString(),
-    weights: Object.fromEntries(floatVariableNames(net).map((n) => [n, net.v(n).dataSync() as Float32Array])),
+    weights: Object.fromEntries(floatVariableNames(net).map((n) => [n, values[n]!])),
   };
 }
 

@@ -122,9 +122,9 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   } finally {
     await trainer.close();
   }
-  const accuracy = trainer.evaluateUniform();
+  const accuracy = await trainer.evaluateUniform();
   log(`test accuracy (${trainer.test.count} images): ${Object.entries(accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`).join(', ')}`);
-  const model = networkToModel(net, {
+  const model = await networkToModel(net, {
     sensitivity,
     metadata: { dataset: recipe.data, supernet: recipe, source: modelPath, history, accuracy, bitCounts: trainer.counts, ...(src.metadata ? { sourceMetadata: src.metadata } : {}) },
   });

@@ -243,8 +243,10 @@ export class SupernetTrainer {
   }
 
   /** Test accuracy at each uniform precision (TBN sets (b, b)). */
-  evaluateUniform(): Record<string, number> {
-    return Object.fromEntries(this.net.quant.bits.map((b) => [precisionName(b), evaluate(this.net, this.ds, this.test, b)]));
+  async evaluateUniform(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const b of this.net.quant.bits) out[precisionName(b)] = await evaluate(this.net, this.ds, this.test, b);
+    return out;
   }
 
   dispose(): void { this.optW.dispose(); this.optS.dispose(); }

@@ -30,11 +30,11 @@ if (args[0]?.endsWith('.bsw')) {
   const B = batches.length;
   console.log(`${file}: ${target.layers.length} quantized layers, ${images} MNIST images in ${B} batches of ≤ ${batch}, ${hvps} batch HVPs per mode, ${name}; ${machine}`);
   const base = { lossFn: target.loss, params: target.params, batches, batchSizes: sizes, tol: 1e-9, seed: 7 };
-  hutchinsonTrace({ ...base, maxIters: 2, probeData: 'one-batch' as ProbeData }); // warm-up
+  await hutchinsonTrace({ ...base, maxIters: 2, probeData: 'one-batch' as ProbeData }); // warm-up
   const rows: { mode: ProbeData; probes: number; s: number; rel: number[] }[] = [];
   for (const [mode, probes] of [['all', Math.max(2, Math.floor(hvps / B))], ['one-batch', Math.max(2, Math.floor(hvps / B)) * B]] as const) {
     const t0 = performance.now();
-    const r = hutchinsonTrace({ ...base, maxIters: probes, probeData: mode });
+    const r = await hutchinsonTrace({ ...base, maxIters: probes, probeData: mode });
     const s = (performance.now() - t0) / 1000;
     const rel = relativeErrors(r.trace, r.stderr);
     rows.push({ mode, probes: r.iters, s, rel });
@@ -60,9 +60,9 @@ if (args[0]?.endsWith('.bsw')) {
     const target = targetFromNetwork(net);
     const { batches, sizes } = sensitivityBatches('mnist', images, 250);
     const opts = { lossFn: target.loss, params: target.params, batches, batchSizes: sizes, tol: 1e-9, seed: 2 };
-    hutchinsonTrace({ ...opts, maxIters: 2 }); // warm-up (kernel setup, memory growth)
+    await hutchinsonTrace({ ...opts, maxIters: 2 }); // warm-up (kernel setup, memory growth)
     const t0 = performance.now();
-    const r = hutchinsonTrace({ ...opts, maxIters: PROBES });
+    const r = await hutchinsonTrace({ ...opts, maxIters: PROBES });
     const ms = (performance.now() - t0) / PROBES;
     times[name] = ms;
     console.log(`  ${name}: ${(ms / 1000).toFixed(2)} s per probe (${(images / ms * 1000).toFixed(0)} images/s through an HVP); ${target.layers.length} layers, first trace ${r.trace[0]!.toExponential(3)}`);

@@ -186,7 +186,7 @@ export async function computeSensitivity(
       } finally {
         await pool.close();
       }
-    } else result = hutchinsonTrace(hopts);
+    } else result = await hutchinsonTrace(hopts);
     progress?.done();
     const seconds = (performance.now() - t0) / 1000;
     const sensitivity = sensitivitySection(model, target.layers, result);

@@ -3,7 +3,7 @@
 // order and stops at exactly the probe a single thread would stop at, so the estimate is the
 // same for any worker count.
 import type { Model } from '@bitswitch/format';
-import { hutchinsonProbe, TraceStatistics, withinTolerance, type HutchinsonOptions, type HutchinsonResult } from './hessian.ts';
+import { hutchinsonSamples, TraceStatistics, withinTolerance, type HutchinsonOptions, type HutchinsonResult } from './hessian.ts';
 import { Rank, siblingUrl, spawnWorker } from './parallel.ts';
 
 /** What a probe worker needs to rebuild the same target and batches as rank 0. */
@@ -42,7 +42,7 @@ export class ProbePool {
   /** Probes from … from + count·size − 1: rank k takes from + k·count … (k + 1)·count − 1. */
   async probes<B>(opts: HutchinsonOptions<B>, from: number, count: number): Promise<Float64Array[]> {
     const replies = this.ranks.map((r, k) => r.request({ kind: 'probes', from: from + (k + 1) * count, count }));
-    const own = Array.from({ length: count }, (_, i) => hutchinsonProbe(opts, from + i));
+    const own = await hutchinsonSamples(opts, from, count);
     const rest = await Promise.all(replies);
     return [...own, ...rest.flatMap((r) => (r.kind === 'probes' ? r.samples : []))];
   }

@@ -18,12 +18,16 @@ try {
   const { batches, sizes } = sensitivityBatches(init.data, init.images, init.batch);
   // tol and maxIters only steer rank 0's stop; a probe does not read them
   const opts = { lossFn: target.loss, params: target.params, batches, batchSizes: sizes, tol: 1, maxIters: 2, seed: init.seed, probeData: init.probeData };
+  // one request at a time, in arrival order, though each awaits its readbacks
+  let queue = Promise.resolve();
   port.on('message', (m: ProbeRequest) => {
-    try {
-      reply({ kind: 'probes', samples: hutchinsonSamples(opts, m.from, m.count) });
-    } catch (e) {
-      reply({ kind: 'error', message: (e as Error).message });
-    }
+    queue = queue.then(async () => {
+      try {
+        reply({ kind: 'probes', samples: await hutchinsonSamples(opts, m.from, m.count) });
+      } catch (e) {
+        reply({ kind: 'error', message: (e as Error).message });
+      }
+    });
   });
   reply({ kind: 'ready' });
 } catch (e) {

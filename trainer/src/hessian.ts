@@ -30,7 +30,8 @@ export function hessianVectorProduct(lossFn: LossFn, params: tf.Variable[], v: t
   checkVectors(params, v);
   registerSecondOrderGradients();
   return tf.tidy(() => {
-    const gradDotV = () => tf.addN(gradientOf(lossFn, params).map((g, i) => tf.sum(tf.mul(g, v[i]!)))) as tf.Scalar;
+    // a chain of adds (the order addN sums in), not addN: WebGPU binds every addN input at once (8 buffers by default)
+    const gradDotV = () => gradientOf(lossFn, params).map((g, i) => tf.sum(tf.mul(g, v[i]!))).reduce((a, b) => tf.add(a, b)) as tf.Scalar;
     const { grads } = tf.engine().gradients(gradDotV, params, undefined, true);
     return grads.map((h, i) => h ?? tf.zerosLike(params[i]!));
   });
@@ -111,7 +112,7 @@ function checkOptions<B>(opts: HutchinsonOptions<B>): number[] {
  * mean is tr(H_ll) (the cross terms v_lᵀH_lk v_k have mean zero: v_l and v_k are independent).
  * Depends only on the options and the index, so probes can be computed in any order or place.
  */
-export function hutchinsonProbe<B>(opts: HutchinsonOptions<B>, index: number): Float64Array {
+export async function hutchinsonProbe<B>(opts: HutchinsonOptions<B>, index: number): Promise<Float64Array> {
   const sizes = checkOptions(opts);
   const { lossFn, params, batches } = opts;
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -128,14 +129,18 @@ export function hutchinsonProbe<B>(opts: HutchinsonOptions<B>, index: number): F
     }
     return tf.stack(acc);
   });
-  const sample = Float64Array.from(vHv.dataSync());
-  tf.dispose([vHv, ...v]);
-  return sample;
+  try {
+    return Float64Array.from(await vHv.data());
+  } finally {
+    tf.dispose([vHv, ...v]);
+  }
 }
 
 /** Probes from, from + 1, …, from + count − 1 (a worker's share of a run). */
-export function hutchinsonSamples<B>(opts: HutchinsonOptions<B>, from: number, count: number): Float64Array[] {
-  return Array.from({ length: count }, (_, i) => hutchinsonProbe(opts, from + i));
+export async function hutchinsonSamples<B>(opts: HutchinsonOptions<B>, from: number, count: number): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  for (let i = 0; i < count; i++) out.push(await hutchinsonProbe(opts, from + i));
+  return out;
 }
 
 /** Mean and standard error of the mean per layer (Welford), from samples in probe order. */
@@ -171,8 +176,12 @@ export function withinTolerance(trace: readonly number[], stderr: readonly numbe
  * Per-layer Hessian traces by Hutchinson's estimator: probes 0, 1, 2, … (hutchinsonProbe) until
  * every layer's relative standard error is ≤ tol (after at least minIters probes) or maxIters.
  */
-export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): HutchinsonResult {
-  checkOptions(opts);
+export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): Promise<HutchinsonResult> {
+  checkOptions(opts); // bad options throw here, before any probe
+  return traceUntilConverged(opts);
+}
+
+async function traceUntilConverged<B>(opts: HutchinsonOptions<B>): Promise<HutchinsonResult> {
   const { params, tol, maxIters } = opts;
   const minIters = opts.minIters ?? 5;
   // 'one-batch': every batch must weigh the same, so runs end on whole cycles.
@@ -181,7 +190,7 @@ export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): HutchinsonResult
   const stats = new TraceStatistics(params.length);
   let converged = false;
   while (stats.count < limit) {
-    stats.add(hutchinsonProbe(opts, stats.count));
+    stats.add(await hutchinsonProbe(opts, stats.count));
     const trace = stats.trace(), stderr = stats.stderr();
     opts.onIter?.(stats.count, trace, stderr);
     if (stats.count >= minIters && stats.count % cycle === 0 && withinTolerance(trace, stderr, tol)) { converged = true; break; }

@@ -225,8 +225,10 @@ export class Network {
   }
 
   /** All variable values by name (float32 copies). */
-  snapshot(): Record<string, Float32Array> {
-    return Object.fromEntries([...this.vars].map(([n, v]) => [n, v.dataSync() as Float32Array]));
+  async snapshot(): Promise<Record<string, Float32Array>> {
+    const vars = [...this.vars];
+    const values = await Promise.all(vars.map(([, v]) => v.data()));
+    return Object.fromEntries(vars.map(([n], i) => [n, values[i] as Float32Array]));
   }
 
   load(values: Record<string, Float32Array>, allowMissing = false): void {

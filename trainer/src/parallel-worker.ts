@@ -23,7 +23,8 @@ try {
   const x = new Float32Array(init.x);
   const y = new Int32Array(init.y);
   const loaded = new Map<number, number>();
-  port.on('message', (m: WorkerRequest) => {
+  // requests are handled one at a time, in arrival order, though each awaits its readbacks
+  const handle = async (m: WorkerRequest): Promise<void> => {
     try {
       if (m.kind === 'drop-teachers') { computer.dropTeachers(); return; }
       const net = m.kind === 'grads' ? m.req.net : m.net;
@@ -34,15 +35,17 @@ try {
       if (m.kind === 'predict') {
         computer.loadStats(net, m.stats);
         const [s, e] = shardRange(init.rank, init.ranks, m.count);
-        reply({ kind: 'predict', classes: computer.predict(net, m.bits, x, s, e) });
+        reply({ kind: 'predict', classes: await computer.predict(net, m.bits, x, s, e) });
         return;
       }
-      const part = computer.compute(m.req, x, y, m.count, rankShards(init.rank, init.ranks, m.totalShards), m.totalShards, grads[m.req.net]);
+      const part = await computer.compute(m.req, x, y, m.count, rankShards(init.rank, init.ranks, m.totalShards), m.totalShards, grads[m.req.net]);
       reply({ kind: 'grads', ...part });
     } catch (e) {
       reply({ kind: 'error', message: (e as Error).message });
     }
-  });
+  };
+  let queue = Promise.resolve();
+  port.on('message', (m: WorkerRequest) => { queue = queue.then(() => handle(m)); });
   reply({ kind: 'ready' });
 } catch (e) {
   reply({ kind: 'error', message: `could not start: ${(e as Error).message}` });

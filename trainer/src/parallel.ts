@@ -92,7 +92,7 @@ export class ShardComputer {
     this.teachers.clear();
   }
 
-  compute(req: GradRequest, x: Float32Array, y: Int32Array, count: number, shards: number[], totalShards: number, out: Float32Array): RankPart {
+  async compute(req: GradRequest, x: Float32Array, y: Int32Array, count: number, shards: number[], totalShards: number, out: Float32Array): Promise<RankPart> {
     const net = this.nets[req.net];
     const lay = this.layouts[req.net];
     const [H, W, C] = this.shape;
@@ -106,11 +106,12 @@ export class ShardComputer {
       const weight = (e - s) / count;
       const slot = out.subarray(j * lay.total, (j + 1) * lay.total);
       slot.fill(0);
-      tf.tidy(() => {
+      const stats: { name: string; key: string; mean: tf.Tensor; variance: tf.Tensor }[] = [];
+      // the tensors leave the tidy kept and are read asynchronously (GPU backends have no cheap sync read)
+      const { value, grads } = tf.tidy(() => {
         const xs = tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]);
         const target = req.useTeacher ? this.teacher(j) : tf.oneHot(tf.tensor1d(y.subarray(s, e), 'int32'), this.classes);
-        const stats: { name: string; key: string; mean: tf.Tensor; variance: tf.Tensor }[] = [];
-        const { value, grads } = tf.variableGrads(() => {
+        const r = tf.variableGrads(() => {
           let total: tf.Scalar | null = null;
           for (const b of req.bits) {
             const res = net.forward(xs, b, true);
@@ -124,19 +125,31 @@ export class ShardComputer {
           }
           return tf.mul(total!, weight) as tf.Scalar;
         }, net.trainable());
-        losses.push(value.dataSync()[0]);
-        for (const [tfName, g] of Object.entries(grads)) {
+        tf.keep(r.value);
+        for (const g of Object.values(r.grads)) tf.keep(g);
+        return r;
+      });
+      const gradEntries = Object.entries(grads);
+      try {
+        const [lossValue, gradValues, statValues] = await Promise.all([
+          value.data(),
+          Promise.all(gradEntries.map(([, g]) => g.data())),
+          Promise.all(stats.map((u) => Promise.all([u.mean.data(), u.variance.data()]))),
+        ]);
+        losses.push(lossValue[0]);
+        gradEntries.forEach(([tfName], q) => {
           const i = index.get(net.nameOf(tfName))!;
           present[i] = 1;
-          slot.set(g.dataSync() as Float32Array, lay.offsets[i]);
-        }
-        bn.push(stats.map((u) => {
-          const mean = (u.mean.dataSync() as Float32Array).map((a) => a * weight);
-          const variance = (u.variance.dataSync() as Float32Array).map((a) => a * weight);
-          u.mean.dispose(); u.variance.dispose();
-          return { name: u.name, key: u.key, mean, variance };
-        }));
-      });
+          slot.set(gradValues[q] as Float32Array, lay.offsets[i]);
+        });
+        bn.push(stats.map((u, q) => ({
+          name: u.name, key: u.key,
+          mean: (statValues[q][0] as Float32Array).map((a) => a * weight),
+          variance: (statValues[q][1] as Float32Array).map((a) => a * weight),
+        })));
+      } finally {
+        tf.dispose([value, ...gradEntries.map(([, g]) => g), ...stats.flatMap((u) => [u.mean, u.variance])]);
+      }
     }
     return { losses, present, bn };
   }
@@ -148,17 +161,20 @@ export class ShardComputer {
   }
 
   /** Top-1 classes of rows [s, e) of `x` (BatchNorm in inference mode). */
-  predict(i: number, bits: BitChoice, x: Float32Array, s: number, e: number): Int32Array {
+  async predict(i: number, bits: BitChoice, x: Float32Array, s: number, e: number): Promise<Int32Array> {
     const [H, W, C] = this.shape;
     const px = H * W * C;
     if (e === s) return new Int32Array(0);
-    return tf.tidy(() => this.nets[i].forward(tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]), bits, false).logits.argMax(1).dataSync() as Int32Array);
+    const classes = tf.tidy(() => this.nets[i].forward(tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]), bits, false).logits.argMax(1));
+    try { return (await classes.data()) as Int32Array; } finally { classes.dispose(); }
   }
 
   /** BatchNorm running statistics of network `i` (not trainable, so not in the weight buffer). */
-  stats(i: number): Record<string, Float32Array> {
+  async stats(i: number): Promise<Record<string, Float32Array>> {
     const net = this.nets[i];
-    return Object.fromEntries([...net.vars].filter(([n]) => net.kinds.get(n) === 'stat').map(([n, v]) => [n, v.dataSync() as Float32Array]));
+    const vars = [...net.vars].filter(([n]) => net.kinds.get(n) === 'stat');
+    const values = await Promise.all(vars.map(([, v]) => v.data()));
+    return Object.fromEntries(vars.map(([n], q) => [n, values[q] as Float32Array]));
   }
 
   loadStats(i: number, stats: Record<string, Float32Array>): void {
@@ -167,9 +183,10 @@ export class ShardComputer {
   }
 
   /** Copies the trainable weights of network `i` into `dst` (layout order). */
-  writeWeights(i: number, dst: Float32Array): void {
+  async writeWeights(i: number, dst: Float32Array): Promise<void> {
     const lay = this.layouts[i];
-    lay.names.forEach((n, q) => dst.set(this.nets[i].v(n).dataSync() as Float32Array, lay.offsets[q]));
+    const values = await Promise.all(lay.names.map((n) => this.nets[i].v(n).data()));
+    values.forEach((v, q) => dst.set(v as Float32Array, lay.offsets[q]));
   }
 
   /** Loads network `i`'s trainable weights from `src` (layout order). */
@@ -359,14 +376,14 @@ export class DataParallel {
   async grads(req: GradRequest): Promise<GradResult> {
     const lay = this.local.layouts[req.net];
     if (this.workers.length) {
-      this.local.writeWeights(req.net, this.weightViews[req.net]);
+      await this.local.writeWeights(req.net, this.weightViews[req.net]);
       this.weightsVersion++;
     }
     const msg: WorkerRequest = { kind: 'grads', req, count: this.count, totalShards: this.shards, weightsVersion: this.weightsVersion };
     const replies = this.workers.map((w) => w.request(msg));
     // rank 0 works while the workers do; their replies are awaited afterwards
     const slots = this.gradViews[req.net];
-    const parts: RankPart[] = [this.local.compute(req, this.xView, this.yView, this.count, rankShards(0, this.ranks, this.shards), this.shards, slots)];
+    const parts: RankPart[] = [await this.local.compute(req, this.xView, this.yView, this.count, rankShards(0, this.ranks, this.shards), this.shards, slots)];
     for (const r of await Promise.all(replies)) {
       if (r.kind !== 'grads') throw new Error(`worker reply: expected grads, got ${r.kind}`);
       parts.push(r);
@@ -402,14 +419,14 @@ export class DataParallel {
     if (count > this.predictCapacity) throw new RangeError(`count: expected at most ${this.predictCapacity} images, got ${count}`);
     this.xView.set(x.subarray(0, count * this.px));
     if (this.workers.length) {
-      this.local.writeWeights(net, this.weightViews[net]);
+      await this.local.writeWeights(net, this.weightViews[net]);
       this.weightsVersion++;
     }
-    const stats = this.workers.length ? this.local.stats(net) : {};
+    const stats = this.workers.length ? await this.local.stats(net) : {};
     const replies = this.workers.map((w) => w.request({ kind: 'predict', net, bits, count, weightsVersion: this.weightsVersion, stats }));
     const out = new Int32Array(count);
     const [s0, e0] = shardRange(0, this.ranks, count);
-    out.set(this.local.predict(net, bits, this.xView, s0, e0), s0);
+    out.set(await this.local.predict(net, bits, this.xView, s0, e0), s0);
     const rs = await Promise.all(replies);
     rs.forEach((r, k) => {
       if (r.kind !== 'predict') throw new Error(`worker reply: expected predict, got ${r.kind}`);

@@ -10,7 +10,6 @@ import { quantizedNodes, type BatchNormNode, type GraphNode, type ModelSpec } fr
 import { Rng } from './rng.ts';
 import { softmaxCrossEntropy, type SensitivityTarget } from './hessian-cli.ts';
 
-const data = (net: Network, name: string) => net.v(name).dataSync() as Float32Array;
 
 /** The format's BN select of a node, and the network's set keys in file order. */
 function bnLayout(net: Network, node: BatchNormNode): { select: BatchNormSelect; keys: string[] } {
@@ -21,12 +20,12 @@ function bnLayout(net: Network, node: BatchNormNode): { select: BatchNormSelect;
   return { select: { kind: 'per-bit', layer: node.follows }, keys: bits.map((b) => `b${b}`) };
 }
 
-function exportBatchNorm(net: Network, node: BatchNormNode): BatchNormLayer {
+function exportBatchNorm(net: Network, node: BatchNormNode, values: Record<string, Float32Array>): BatchNormLayer {
   const { select, keys } = bnLayout(net, node);
   const C = node.channels;
   const params = new Float32Array(keys.length * 4 * C);
   keys.forEach((key, s) => {
-    ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => params.set(data(net, `${node.name}/${p}@${key}`), (s * 4 + j) * C));
+    ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => params.set(values[`${node.name}/${p}@${key}`]!, (s * 4 + j) * C));
   });
   return { name: node.name, op: 'batchnorm', inputs: [...node.inputs], channels: C, epsilon: node.epsilon, select, params };
 }
@@ -51,19 +50,20 @@ export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Rec
  * the training ops): 'multi' as it writes it; for a SuperNetwork, mode 'mixed' with every BN
  * that has a quantized predecessor replaced by its TBN layer (per-pair, |B|² sets).
  */
-export function networkToModel(net: Network, extras: ExportExtras = {}): Model {
+export async function networkToModel(net: Network, extras: ExportExtras = {}): Promise<Model> {
   const metadata = { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) };
   let model: Model;
   if (net instanceof SuperNetwork) {
     const view = multiView(net);
     try {
-      model = exportModel(view, metadata);
+      model = await exportModel(view, metadata);
     } finally {
       view.dispose();
     }
     const bn = new Map(net.spec.nodes.filter((n): n is BatchNormNode => n.op === 'batchnorm').map((n) => [n.name, n]));
-    model = { ...model, mode: 'mixed', layers: model.layers.map((l) => (l.op === 'batchnorm' ? exportBatchNorm(net, bn.get(l.name)!) : l)) };
-  } else model = exportModel(net, metadata);
+    const values = await net.snapshot();
+    model = { ...model, mode: 'mixed', layers: model.layers.map((l) => (l.op === 'batchnorm' ? exportBatchNorm(net, bn.get(l.name)!, values) : l)) };
+  } else model = await exportModel(net, metadata);
   if (extras.sensitivity) model.sensitivity = extras.sensitivity;
   return model;
 }
@@ -132,7 +132,8 @@ export function networkFromModel(model: Model): Network {
       const { keys } = bnLayout(net, node);
       const C = l.channels;
       keys.forEach((key, s) => ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => set(`${l.name}/${p}@${key}`, l.params.subarray((s * 4 + j) * C, (s * 4 + j + 1) * C))));
-      if (!mixed && node.follows) ['gamma', 'beta', 'mean', 'var'].forEach((p) => set(`${l.name}/${p}@fp`, data(net, `${l.name}/${p}@b${model.bits[0]}`)));
+      // the float32 set starts as the first (widest) bit's set, keys[0]
+      if (!mixed && node.follows) ['gamma', 'beta', 'mean', 'var'].forEach((p, j) => set(`${l.name}/${p}@fp`, l.params.subarray(j * C, (j + 1) * C)));
     }
   }
   if (q.length === 0) throw new RangeError('layers: expected at least one quantized (int) conv2d or dense layer, got none');
@@ -155,8 +156,9 @@ export function sensitivityTargetFromModel(model: Model): SensitivityTarget {
 }
 
 /** Logits [batch][classes] of NHWC float images at `bits`, BN in inference mode (for parity checks with the runtime). */
-export function logitsOf(net: Network, x: Float32Array, batch: number, bits: BitChoice): Float32Array {
+export async function logitsOf(net: Network, x: Float32Array, batch: number, bits: BitChoice): Promise<Float32Array> {
   const [H, W, C] = net.spec.inputShape;
   if (x.length !== batch * H * W * C) throw new RangeError(`x: expected ${batch}·${H}·${W}·${C} = ${batch * H * W * C} values, got ${x.length}`);
-  return tf.tidy(() => net.forward(tf.tensor4d(x, [batch, H, W, C]), bits, false).logits.dataSync() as Float32Array);
+  const logits = tf.tidy(() => net.forward(tf.tensor4d(x, [batch, H, W, C]), bits, false).logits);
+  try { return (await logits.data()) as Float32Array; } finally { logits.dispose(); }
 }

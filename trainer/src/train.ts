@@ -162,10 +162,10 @@ export class Trainer {
     return t;
   }
 
-  saveCheckpoint(): string | undefined {
+  async saveCheckpoint(): Promise<string | undefined> {
     const path = this.checkpointPath;
     if (!path) return undefined;
-    const nets = this.nets.map((n) => n.snapshot());
+    const nets = await Promise.all(this.nets.map((n) => n.snapshot()));
     for (const snap of nets) {
       const bad = Object.entries(snap).find(([, v]) => !isFiniteArray(v));
       if (bad) throw new DivergenceError(`weight ${bad[0]} holds NaN or Inf at epoch ${this.epoch} step ${this.step}; not saving it. The last good checkpoint is ${path}`);
@@ -174,7 +174,7 @@ export class Trainer {
       version: 1, recipe: this.recipe, epoch: this.epoch, step: this.step, calibrated: this.calibrated,
       augRng: this.augRng.state(), alrsFloorHits: this.alrsFloorHits, alrsSteps: this.alrsSteps,
       nets,
-      optimizers: this.opts.map((o) => ({ pre: o.pre.getState(), w: o.w.getState(), s: o.s.getState() })),
+      optimizers: await Promise.all(this.opts.map(async (o) => ({ pre: await o.pre.getState(), w: await o.w.getState(), s: await o.s.getState() }))),
       history: this.history,
     };
     saveCheckpoint(path, st);
@@ -188,7 +188,7 @@ export class Trainer {
     const S = this.stepsPerEpoch;
     for (; this.epoch < this.totalEpochs; this.epoch++) {
       const phase = this.phaseOf(this.epoch);
-      if (phase === 'quant' && !this.calibrated) this.calibrate();
+      if (phase === 'quant' && !this.calibrated) await this.calibrate();
       const perm = deriveRng(r.seed, 1, this.epoch).permutation(this.train.count);
       const t0 = Date.now();
       let lossSum = 0;
@@ -201,11 +201,11 @@ export class Trainer {
         const loss = await this.trainBatch(phase, batch.x, batch.y, this.step);
         lossSum += loss;
         lossCount++;
-        this.checkWeights();
+        await this.checkWeights();
         this.step++;
         events.onStep?.({ phase, epoch: this.epoch, epochs: this.totalEpochs, step: this.step, steps: S, loss, images: idx.length, ms: Date.now() - ts });
         if (r.checkpointEvery && this.step % r.checkpointEvery === 0 && this.step < S) {
-          const p = this.saveCheckpoint();
+          const p = await this.saveCheckpoint();
           if (p) events.onCheckpoint?.(p, this.epoch, this.step);
         }
       }
@@ -218,7 +218,7 @@ export class Trainer {
       this.history.push(info);
       this.step = 0;
       this.epoch++;
-      const p = this.saveCheckpoint();
+      const p = await this.saveCheckpoint();
       this.epoch--;
       if (p) {
         events.onCheckpoint?.(p, this.epoch + 1, 0);
@@ -349,11 +349,15 @@ export class Trainer {
   }
 
   /** NaN or Inf in any weight stops training before a checkpoint can record it. */
-  private checkWeights(): void {
+  private async checkWeights(): Promise<void> {
     for (const net of this.nets) {
-      const total = tf.tidy(() => tf.addN(net.trainable().map((v) => tf.sum(tf.abs(v)))).dataSync()[0]);
+      // a chain of adds, not addN: WebGPU binds every addN input at once (8 buffers by default)
+      const sum = tf.tidy(() => net.trainable().map((v) => tf.sum(tf.abs(v))).reduce((a, b) => tf.add(a, b)));
+      const total = (await sum.data())[0];
+      sum.dispose();
       if (!Number.isFinite(total)) {
-        const bad = [...net.vars].find(([, v]) => !isFiniteArray(v.dataSync()))?.[0];
+        const snap = await net.snapshot();
+        const bad = Object.entries(snap).find(([, v]) => !isFiniteArray(v))?.[0];
         throw new DivergenceError(`weight ${bad ?? '?'} holds NaN or Inf after epoch ${this.epoch} step ${this.step}; stopping. The last good checkpoint is ${this.checkpointPath ?? '(none: no --out)'}`);
       }
     }
@@ -364,23 +368,30 @@ export class Trainer {
    * initWeightScale, activation scales from initActivationScale on a fixed calibration batch
    * (the first 256 training images, no augmentation) run at full precision.
    */
-  calibrate(): void {
+  async calibrate(): Promise<void> {
     const [first, ...rest] = this.nets;
     const floatNames = [...first.vars.keys()].filter((n) => first.kinds.get(n) !== 'scale' && (!n.includes('@') || n.endsWith('@fp') || n.endsWith('@single')));
-    const floatValues = Object.fromEntries(floatNames.map((n) => [n, first.v(n).dataSync() as Float32Array]));
+    const floatValues = await first.snapshot();
     for (const net of rest) for (const n of floatNames) net.v(n).assign(tf.tensor(floatValues[n], net.v(n).shape));
     const count = Math.min(256, this.train.count);
     const idx = Int32Array.from({ length: count }, (_, i) => i);
     const { x } = makeBatch(this.ds, this.train, idx, NO_AUGMENT, new Rng(0));
     for (const net of this.nets) {
       net.copyFloatBnToBits();
-      const inputs = new Map<string, Float32Array>();
+      const kept = new Map<string, tf.Tensor>();
       tf.tidy(() => {
-        net.forward(tf.tensor4d(x, [count, this.ds.height, this.ds.width, this.ds.channels]), null, false, (name, t) => inputs.set(name, t.dataSync() as Float32Array));
+        net.forward(tf.tensor4d(x, [count, this.ds.height, this.ds.width, this.ds.channels]), null, false, (name, t) => kept.set(name, tf.keep(t)));
       });
+      const inputs = new Map<string, Float32Array>();
+      try {
+        for (const [name, t] of kept) inputs.set(name, (await t.data()) as Float32Array);
+      } finally {
+        tf.dispose([...kept.values()]);
+      }
+      const values = await net.snapshot();
       for (const q of net.quantized) {
         const k = net.v(`${q.name}/kernel`);
-        const w = k.dataSync();
+        const w = values[`${q.name}/kernel`];
         const cout = k.shape[k.shape.length - 1];
         const scaleNames = net.vars.has(`${q.name}/wscale`) ? [[`${q.name}/wscale`, net.quant.bits]] as const : net.quant.bits.map((b) => [`${q.name}/wscale@${b}`, [b]] as const);
         for (const [sn, bits] of scaleNames) {
@@ -420,22 +431,24 @@ export class Trainer {
 }
 
 /** Top-1 accuracy of `net` at `bits` on a split (BN in inference mode). */
-export function evaluate(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch = 500): number {
-  return countCorrect(net, ds, split, bits, batch).correct / split.count;
+export async function evaluate(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch = 500): Promise<number> {
+  return (await countCorrect(net, ds, split, bits, batch)).correct / split.count;
 }
 
 /** Predicted classes of every image of a split. */
-export function predict(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch = 500): Int32Array {
-  return countCorrect(net, ds, split, bits, batch).predictions;
+export async function predict(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch = 500): Promise<Int32Array> {
+  return (await countCorrect(net, ds, split, bits, batch)).predictions;
 }
 
-function countCorrect(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch: number) {
+async function countCorrect(net: Network, ds: Dataset, split: Split, bits: BitChoice, batch: number) {
   const predictions = new Int32Array(split.count);
   let correct = 0;
   for (let i = 0; i < split.count; i += batch) {
     const idx = Int32Array.from({ length: Math.min(batch, split.count - i) }, (_, j) => i + j);
     const { x, y } = makeBatch(ds, split, idx, NO_AUGMENT, new Rng(0));
-    const pred = tf.tidy(() => net.forward(tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]), bits, false).logits.argMax(1).dataSync());
+    const classes = tf.tidy(() => net.forward(tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]), bits, false).logits.argMax(1));
+    const pred = await classes.data();
+    classes.dispose();
     for (let j = 0; j < idx.length; j++) {
       predictions[i + j] = pred[j];
       if (pred[j] === y[j]) correct++;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { initBackend, vulkanLoaderPresent, CANDIDATES, wasmDistDir } from '../src/backend/index.ts';
+import { chooseFrom, initBackend, isSoftwareAdapter, probeBackend, probeReference, vulkanLoaderPresent, CANDIDATES, wasmDistDir, type Candidate } from '../src/backend/index.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -87,6 +87,64 @@ test('an unknown backend name is a RangeError naming the choices', async () => {
     assert.instance(e, RangeError);
     assert.match((e as Error).message, /backend: expected one of auto, tensorflow-gpu/);
   }
+});
+
+test('the probe step passes on cpu and wasm, and its reference is the hand-computed one', async () => {
+  // y = [7.75, 9.5, 13, 14.75] (the four 2×2 windows of 1..9 times [0.5, -1, 2, 0.25])
+  const y = [7.75, 9.5, 13, 14.75];
+  const want = probeReference();
+  assert.is(want.loss, y.reduce((a, v) => a + v * v, 0) / 2);
+  assert.equal(want.grad, [[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]].reduce((g, p, i) => g.map((a, k) => a + y[i]! * p[k]!), [0, 0, 0, 0]));
+  for (const pref of ['cpu', 'wasm'] as const) {
+    await initBackend(pref);
+    await probeBackend();
+  }
+});
+
+/** A candidate registering a copy of the cpu backend whose Conv2D kernel (or readback) is broken. */
+function brokenCpu(tfName: string, breakIt: 'conv' | 'read'): Candidate {
+  return {
+    name: 'cpu', tfName,
+    load: async () => {
+      if (tf.findBackendFactory(tfName)) return;
+      await tf.setBackend('cpu');
+      const Cpu = tf.backend().constructor as new () => tf.KernelBackend;
+      tf.registerBackend(tfName, () => {
+        const b = new Cpu();
+        if (breakIt === 'read') b.read = () => Promise.reject(new Error('readback lost'));
+        return b;
+      });
+      for (const k of tf.getKernelsForBackend('cpu')) {
+        const kernelFunc: tf.KernelFunc = k.kernelName === 'Conv2D' && breakIt === 'conv'
+          ? (args) => { const out = k.kernelFunc(args) as tf.TensorInfo; (args.backend as unknown as { data: { get(id: object): { values: Float32Array } } }).data.get(out.dataId).values.fill(0); return out; }
+          : k.kernelFunc;
+        tf.registerKernel({ ...k, backendName: tfName, kernelFunc });
+      }
+    },
+  };
+}
+
+test('auto falls through a backend that loads but computes a wrong step, or cannot read back, with the reason', async () => {
+  const cpu = CANDIDATES.find((c) => c.name === 'cpu')!;
+  const choice = await chooseFrom([brokenCpu('broken-conv', 'conv'), brokenCpu('broken-read', 'read'), cpu], 'auto');
+  assert.is(choice.name, 'cpu');
+  assert.is(tf.getBackend(), 'cpu');
+  assert.match(choice.tried[0]!.error!, /^probe step: loss 0, expected 268\.4375/);
+  assert.match(choice.tried[1]!.error!, /readback lost/);
+  assert.is(choice.tried[2]!.error, undefined);
+  try {
+    await chooseFrom([brokenCpu('broken-conv', 'conv')], 'cpu');
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.match((e as Error).message, /no TensorFlow.js backend could be loaded for --backend cpu \(cpu: probe step: loss 0/);
+  }
+});
+
+test('software WebGPU adapters (SwiftShader, llvmpipe) are recognised, real GPUs are not', () => {
+  assert.ok(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' }));
+  assert.ok(isSoftwareAdapter({ description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }));
+  assert.not.ok(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }));
+  assert.not.ok(isSoftwareAdapter(undefined));
 });
 
 test.run();

@@ -17,7 +17,7 @@ import { networkToModel } from '../src/supernet-io.ts';
 await tf.setBackend('cpu');
 const dir = mkdtempSync(join(tmpdir(), 'hasb-cli-'));
 
-test('flags override the recipe file; bad flags name the flag and the expected value', () => {
+test('flags override the recipe file; bad flags name the flag and the expected value', async () => {
   const recipe = join(dir, 'r.json');
   writeFileSync(recipe, JSON.stringify({ sampling: 'uniform', sigma: 0.25, epochs: 3, batchSize: 32 }));
   const r = supernetRecipeFromOptions({ recipe, data: 'mnist', sigma: '0.75', batch: '16' });
@@ -46,11 +46,11 @@ test('register adds `supernet` with the issue\'s flags', () => {
 });
 
 /** A 'multi' small CNN for MNIST with calibrated-looking scales and a sensitivity section. */
-function multiFile(withSensitivity: boolean): string {
+async function multiFile(withSensitivity: boolean): Promise<string> {
   const net = new Network(smallCnn([28, 28, 1], 10, { channels: [4, 4, 4], hidden: 6 }), { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(3));
   net.copyFloatBnToBits();
   for (const [n, v] of net.vars) if (n.includes('scale')) v.assign(tf.fill(v.shape, 0.05));
-  const model = networkToModel(net);
+  const model = await networkToModel(net);
   if (withSensitivity) {
     const costs = layerCosts(model).filter((c) => net.quantized.some((q) => q.name === c.layer));
     model.sensitivity = costs.map((c, i) => ({ layer: c.layer, hessianTrace: [50, 1, 2][i], params: c.params, macs: c.macs }));
@@ -62,7 +62,7 @@ function multiFile(withSensitivity: boolean): string {
 }
 
 test('runSupernet: multi .bsw → mixed .bsw with TBN and the sensitivity section', async () => {
-  const src = multiFile(true);
+  const src = await multiFile(true);
   const out = join(dir, 'hasb.bsw');
   const lines: string[] = [];
   const res = await runSupernet(src, { data: 'mnist', sampling: 'hasb', sigma: '0.5', epochs: '1', trainLimit: '40', testLimit: '20', batch: '20', out, backend: 'cpu', progress: false }, (l) => lines.push(l));
@@ -80,7 +80,7 @@ test('runSupernet: multi .bsw → mixed .bsw with TBN and the sensitivity sectio
 });
 
 test('runSupernet: HASB without a sensitivity section is refused before training; uniform runs', async () => {
-  const src = multiFile(false);
+  const src = await multiFile(false);
   const common = { data: 'mnist', epochs: '1', trainLimit: '20', testLimit: '10', batch: '20', backend: 'cpu', progress: false };
   try {
     await runSupernet(src, { ...common, sampling: 'hasb', out: join(dir, 'x.bsw') }, () => {});

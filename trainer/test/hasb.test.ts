@@ -14,7 +14,7 @@ import { networkToModel } from '../src/supernet-io.ts';
 
 await tf.setBackend('cpu');
 
-test('σ_e = σ · (e + 1) / E grows linearly to σ', () => {
+test('σ_e = σ · (e + 1) / E grows linearly to σ', async () => {
   assert.equal([0, 1, 2, 3].map((e) => switchProbability(0.5, e, 4)), [0.125, 0.25, 0.375, 0.5]);
   assert.is(switchProbability(1, 0, 1), 1);
   assert.is(switchProbability(0, 2, 3), 0);
@@ -23,13 +23,13 @@ test('σ_e = σ · (e + 1) / E grows linearly to σ', () => {
   assert.throws(() => switchProbability(0.5, 0, 0), /epochs: expected a positive integer/);
 });
 
-test('per-parameter traces in layer order; a missing layer is named', () => {
+test('per-parameter traces in layer order; a missing layer is named', async () => {
   const section = [{ layer: 'b', hessianTrace: 6, params: 3, macs: 1 }, { layer: 'a', hessianTrace: 10, params: 5, macs: 1 }];
   assert.equal(perParameterTraces(section, ['a', 'b']), [2, 2]);
   assert.throws(() => perParameterTraces(section, ['a', 'c']), /sensitivity: expected an entry for quantized layer c/);
 });
 
-test('the roulette reads the same bounded sensitivities as the search ILP (a negative trace included)', () => {
+test('the roulette reads the same bounded sensitivities as the search ILP (a negative trace included)', async () => {
   const model = tinyModelV11(1);
   const layers = quantizedLayers(model).map((l) => l.name);
   const traces = perParameterTraces(model.sensitivity!, layers);
@@ -58,7 +58,7 @@ function expected(bits: number[], b: number, sensitive: boolean, sigmaE: number)
 
 const SAMPLER_CASES: [number[], number, number, number][] = [[[8, 6, 4, 2], 8, 1, 11], [[8, 6, 4, 2], 4, 0.5, 12], [[4, 3, 2], 2, 0.3, 13]];
 for (const [bits, b, sigmaE, seed] of SAMPLER_CASES) {
-  test(`HASB sampler: bit frequencies match the roulette (sensitive: b/Σb, insensitive: uniform), B=[${bits}], b=${b}, σ_e=${sigmaE}`, () => {
+  test(`HASB sampler: bit frequencies match the roulette (sensitive: b/Σb, insensitive: uniform), B=[${bits}], b=${b}, σ_e=${sigmaE}`, async () => {
     const traces = [5, 0.1, 3, 0.2, 0.05]; // mean 1.67: layers 0 and 2 sensitive
     const sensitive = traces.map((t) => t >= traces.reduce((a, c) => a + c) / traces.length);
     const rng = new Rng(seed);
@@ -74,7 +74,7 @@ for (const [bits, b, sigmaE, seed] of SAMPLER_CASES) {
   });
 }
 
-test('uniform sampling (Bit-Mixer-style baseline) ignores sensitivity', () => {
+test('uniform sampling (Bit-Mixer-style baseline) ignores sensitivity', async () => {
   const bits = [8, 6, 4, 2];
   const rng = new Rng(21);
   const counts = [0, 1].map(() => bits.map(() => 0));
@@ -82,12 +82,12 @@ test('uniform sampling (Bit-Mixer-style baseline) ignores sensitivity', () => {
   for (const c of counts) assert.ok(chiSquare(c, [0.25, 0.25, 0.25, 0.25]) < CHI2_1E6[3], `counts [${c}]`);
 });
 
-test('σ_e = 0 never switches', () => {
+test('σ_e = 0 never switches', async () => {
   const rng = new Rng(3);
   for (let k = 0; k < 100; k++) assert.equal(sampleLayerBits([8, 4, 2], 4, [true, false, true], 0, 'hasb', rng), [4, 4, 4]);
 });
 
-test('recipe validation names the field', () => {
+test('recipe validation names the field', async () => {
   assert.throws(() => resolveSupernetRecipe({ sampling: 'random' as never }), /supernet\.sampling: expected one of hasb, uniform, got "random"/);
   assert.throws(() => resolveSupernetRecipe({ sigma: 2 }), /supernet\.sigma: expected a number in 0..1, got 2/);
   assert.throws(() => resolveSupernetRecipe({ epochs: 0 }), /supernet\.epochs/);
@@ -115,7 +115,7 @@ test('a tiny SuperNet training run: finite loss, counts per layer, only the draw
   multi.copyFloatBnToBits();
   for (const [n, v] of multi.vars) if (n.includes('scale')) v.assign(tf.fill(v.shape, 0.05));
   const sup = SuperNetwork.fromMulti(multi);
-  const before = sup.snapshot();
+  const before = await sup.snapshot();
   const ds = tinyDataset(16, 4);
   const trainer = new SupernetTrainer(sup, ds, { data: 'mnist', sampling: 'hasb', sigma: 0.5, epochs: 1, batchSize: 8, lr: 1e-3, augment: { pad: 0, flip: false } }, [2, 0.1, 0.5]);
   const steps: number[] = [];
@@ -124,7 +124,7 @@ test('a tiny SuperNet training run: finite loss, counts per layer, only the draw
   assert.ok(steps.every(Number.isFinite));
   assert.equal(history.map((h) => h.sigmaE), [0.5]);
   for (const q of sup.quantized) assert.is(Object.values(trainer.counts[q.name]).reduce((a, b) => a + b), 2 * bits.length, q.name);
-  const after = sup.snapshot();
+  const after = await sup.snapshot();
   assert.ok(after['l1_conv/kernel'].some((v, i) => v !== before['l1_conv/kernel'][i]), 'weights moved');
   // l2_bn's set (p, b) moves exactly when l1 ran at p and l2 at b in some step: replay the draws
   const replay = deriveRng(1, 3); // the trainer's sampling stream for seed 1
@@ -134,10 +134,10 @@ test('a tiny SuperNet training run: finite loss, counts per layer, only the draw
   const moved = Object.keys(after).filter((n) => n.startsWith('l2_bn/var@') && (changed(n) || changed(n.replace('/var@', '/mean@')))).map((n) => n.split('@')[1]);
   assert.equal(moved.sort(), [...drawn].sort());
   assert.ok(drawn.size < bits.length ** 2, 'some sets were not drawn (the check above is not vacuous)');
-  const model = readModel(writeModel(networkToModel(sup, { metadata: { sampling: 'hasb' } })));
+  const model = readModel(writeModel(await networkToModel(sup, { metadata: { sampling: 'hasb' } })));
   assert.is(model.mode, 'mixed');
   assert.is(model.metadata?.sampling, 'hasb');
-  const acc = trainer.evaluateUniform();
+  const acc = await trainer.evaluateUniform();
   assert.equal(Object.keys(acc), ['w8a8', 'w4a4', 'w2a2']);
   trainer.dispose(); sup.dispose(); multi.dispose();
 });
@@ -150,7 +150,7 @@ test('the same seed gives the same SuperNet (sampling, shuffling and augmentatio
     const sup = SuperNetwork.fromMulti(multi);
     const t = new SupernetTrainer(sup, tinyDataset(16, 4), { data: 'mnist', sampling: 'uniform', sigma: 1, epochs: 1, batchSize: 8 });
     await t.run();
-    const snap = sup.snapshot();
+    const snap = await sup.snapshot();
     t.dispose(); sup.dispose(); multi.dispose();
     return snap;
   };
@@ -159,7 +159,7 @@ test('the same seed gives the same SuperNet (sampling, shuffling and augmentatio
   for (const k of Object.keys(a)) assert.equal(Array.from(a[k]), Array.from(b[k]), k);
 });
 
-test('HASB sampling without traces is refused', () => {
+test('HASB sampling without traces is refused', async () => {
   const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
   const sup = new SuperNetwork(spec, { bits: [8, 4], quantizer: 'double-rounding', perChannel: false }, new Rng(1));
   assert.throws(() => new SupernetTrainer(sup, tinyDataset(16, 1), { data: 'mnist', sampling: 'hasb', batchSize: 8 }), /traces: HASB sampling needs per-layer Hessian traces/);

@@ -149,7 +149,7 @@ test('Hutchinson per-layer traces agree with the exact traces within 4 standard 
     const sizes = p.params.map((q) => q.size);
     const bounds = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const iters = 200;
-    const r = hutchinsonTrace({ lossFn: (ps) => p.loss(ps), params: p.params, batches: [null], tol: 1e-9, maxIters: iters, seed: 11 });
+    const r = await hutchinsonTrace({ lossFn: (ps) => p.loss(ps), params: p.params, batches: [null], tol: 1e-9, maxIters: iters, seed: 11 });
     assert.is(r.iters, iters);
     assert.not.ok(r.converged);
     sizes.forEach((size, l) => {
@@ -181,7 +181,7 @@ test('Hutchinson stops once every layer is within tol and averages batches by si
     return crossEntropy(tf.matMul(tf.tanh(tf.add(tf.matMul(b.x as tf.Tensor2D, w1 as tf.Tensor2D), b1)) as tf.Tensor2D, w2 as tf.Tensor2D), b.y as tf.Tensor2D);
   };
   const tol = 0.05;
-  const r = hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: halves, batchSizes: [3, 3], tol, maxIters: 2000, seed: 3 });
+  const r = await hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: halves, batchSizes: [3, 3], tol, maxIters: 2000, seed: 3 });
   assert.ok(r.converged, `not converged after ${r.iters}`);
   r.stderr.forEach((se, l) => assert.ok(se <= tol * Math.abs(r.trace[l]!)));
   const { n, H } = explicitHessian(p.loss, p.params);
@@ -194,14 +194,14 @@ test('probes are seeded by index: splitting a run into parts gives the same samp
   await initBackend('cpu');
   const p = convNet(tf.relu, 2, 1);
   const opts = { lossFn: (ps: tf.Variable[]) => p.loss(ps), params: p.params, batches: [null], tol: 1e-9, maxIters: 6, seed: 9 };
-  const whole = hutchinsonSamples(opts, 0, 6);
-  const parts = [...hutchinsonSamples(opts, 4, 2), ...hutchinsonSamples(opts, 0, 1), ...hutchinsonSamples(opts, 1, 3)];
+  const whole = await hutchinsonSamples(opts, 0, 6);
+  const parts = [...await hutchinsonSamples(opts, 4, 2), ...await hutchinsonSamples(opts, 0, 1), ...await hutchinsonSamples(opts, 1, 3)];
   const reordered = [...parts.slice(2), ...parts.slice(0, 2)]; // probes 0..5
   assert.equal(reordered.map((x) => Array.from(x)), whole.map((x) => Array.from(x)));
   assert.ok(whole[0]!.some((x, l) => x !== whole[1]![l]), 'different probes give different samples');
   const stats = new TraceStatistics(p.params.length);
   whole.forEach((x) => stats.add(x));
-  const r = hutchinsonTrace(opts);
+  const r = await hutchinsonTrace(opts);
   assert.equal(r.trace, stats.trace());
   assert.equal(r.stderr, stats.stderr());
   assert.is(r.iters, 6);
@@ -215,12 +215,12 @@ test("'one-batch' probes (one batch each, cycling) estimate the whole set's trac
     const [w1, b1, w2] = ps as [tf.Variable, tf.Variable, tf.Variable];
     return crossEntropy(tf.matMul(tf.tanh(tf.add(tf.matMul(b.x as tf.Tensor2D, w1 as tf.Tensor2D), b1)) as tf.Tensor2D, w2 as tf.Tensor2D), b.y as tf.Tensor2D);
   };
-  const r = hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: thirds, batchSizes: [2, 3, 1], tol: 1e-9, maxIters: 301, seed: 5, probeData: 'one-batch' });
+  const r = await hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: thirds, batchSizes: [2, 3, 1], tol: 1e-9, maxIters: 301, seed: 5, probeData: 'one-batch' });
   assert.is(r.iters, 300, 'rounded down to whole cycles of 3');
   const { n, H } = explicitHessian(p.loss, p.params);
   const exact = [blockTrace(H, n, 0, 20), blockTrace(H, n, 20, 25), blockTrace(H, n, 25, 40)];
   exact.forEach((t, l) => assert.ok(Math.abs(r.trace[l]! - t) <= 4 * r.stderr[l]! + 1e-6, `layer ${l}: ${r.trace[l]} vs exact ${t} (se ${r.stderr[l]})`));
-  const stopped = hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: thirds, batchSizes: [2, 3, 1], tol: 0.2, maxIters: 3000, seed: 5, probeData: 'one-batch' });
+  const stopped = await hutchinsonTrace({ lossFn: lossOn, params: p.params, batches: thirds, batchSizes: [2, 3, 1], tol: 0.2, maxIters: 3000, seed: 5, probeData: 'one-batch' });
   assert.ok(stopped.converged);
   assert.is(stopped.iters % 3, 0);
 });
@@ -246,7 +246,7 @@ test('no tensors leak', async () => {
   const v = p.params.map((q) => tf.onesLike(q));
   const before = tf.memory().numTensors;
   tf.dispose(hessianVectorProduct(p.loss, p.params, v));
-  hutchinsonTrace({ lossFn: (ps) => p.loss(ps), params: p.params, batches: [0], tol: 0.5, maxIters: 3, seed: 2 });
+  await hutchinsonTrace({ lossFn: (ps) => p.loss(ps), params: p.params, batches: [0], tol: 0.5, maxIters: 3, seed: 2 });
   assert.is(tf.memory().numTensors, before);
 });
 

@@ -32,23 +32,23 @@ for (const name of MODEL_NAMES) {
   }
 }
 
-test('ResNet-20 has 19 convs + 2 projection shortcuts + 1 dense, ~0.27M parameters; ResNet-8 7 convs + 2 + 1', () => {
-  const count = (name: string) => {
+test('ResNet-20 has 19 convs + 2 projection shortcuts + 1 dense, ~0.27M parameters; ResNet-8 7 convs + 2 + 1', async () => {
+  const count = async (name: string) => {
     const net = new Network(buildModel(name, [32, 32, 3], 10), { bits: [8, 6, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(1));
-    const model = exportModel(net);
+    const model = await exportModel(net);
     net.dispose();
     return layerCosts(model);
   };
-  const r20 = count('resnet20');
+  const r20 = await count('resnet20');
   assert.is(r20.filter((c) => c.op === 'conv2d').length, 21);
   const params = r20.reduce((a, c) => a + c.params, 0);
   assert.ok(params > 260_000 && params < 280_000, `params ${params}`);
-  assert.is(count('resnet8').filter((c) => c.op === 'conv2d').length, 9);
+  assert.is((await count('resnet8')).filter((c) => c.op === 'conv2d').length, 9);
 });
 
-test('an untrained export passes the format writer and reader; per-bit BN keyed by the conv it follows, the stem BN single', () => {
+test('an untrained export passes the format writer and reader; per-bit BN keyed by the conv it follows, the stem BN single', async () => {
   const net = new Network(buildModel('resnet8', [28, 28, 1], 10), { bits: [4, 3, 2], quantizer: 'double-rounding', perChannel: true }, new Rng(2));
-  const back = readModel(writeModel(exportModel(net, { note: 'untrained' })));
+  const back = readModel(writeModel(await exportModel(net, { note: 'untrained' })));
   net.dispose();
   assert.equal(back.bits, [4, 3, 2]);
   const bns = back.layers.filter((l) => l.op === 'batchnorm');

@@ -29,13 +29,13 @@ function tiny(extra: Partial<Recipe>, out?: string, options?: TrainerOptions): T
   }, ds, out, options);
 }
 
-const weights = (t: Trainer) => t.nets.map((n) => n.snapshot());
+const weights = (t: Trainer) => Promise.all(t.nets.map((n) => n.snapshot()));
 
 async function trained(extra: Partial<Recipe>, workers: number): Promise<Record<string, Float32Array>[]> {
   const t = tiny(extra, undefined, { workers });
   try {
     await t.run();
-    return weights(t);
+    return await weights(t);
   } finally {
     await t.close();
   }
@@ -53,7 +53,7 @@ test('training steps leave no tensors behind (rank 0, and a worker replica loadi
   const x = new Float32Array(12 * 784).map((_, i) => Math.cos(i));
   const y = Int32Array.from({ length: 12 }, (_, i) => i % 10);
   try {
-    t.calibrate();
+    await t.calibrate();
     await t.trainBatch('quant', x, y, 0);
     const before = tf.memory().numTensors;
     for (let i = 1; i <= 3; i++) await t.trainBatch('quant', x, y, i);
@@ -65,10 +65,10 @@ test('training steps leave no tensors behind (rank 0, and a worker replica loadi
   const { ShardComputer } = await import('../src/parallel.ts');
   const c = ShardComputer.forNets(t.nets, [28, 28, 1], 10);
   const w = new Float32Array(1e6);
-  c.writeWeights(0, w);
+  await c.writeWeights(0, w);
   c.readWeights(0, w);
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) { c.readWeights(0, w); c.loadStats(0, c.stats(0)); }
+  for (let i = 0; i < 3; i++) { c.readWeights(0, w); c.loadStats(0, await c.stats(0)); }
   assert.is(tf.memory().numTensors, before, 'replica');
 });
 
@@ -100,7 +100,7 @@ test('SuperNet (HASB, TBN): 1 and 2 workers on the same shards give identical we
     const t = new SupernetTrainer(sup, ds, { data: 'mnist', sampling: 'hasb', sigma: 1, epochs: 1, batchSize: 12, shards: 3, trainLimit: 48, testLimit: 10 }, [2, 0.1, 0.5], { workers });
     try {
       await t.run();
-      return [sup.snapshot()];
+      return [await sup.snapshot()];
     } finally {
       await t.close();
       t.dispose();
@@ -133,7 +133,7 @@ test('a run checkpointed with 2 workers and resumed with 1 ends equal to an unin
   assert.is(resumed.recipe.shards, 3);
   try {
     await resumed.run();
-    assertSameWeights(weights(resumed), full, 'resumed with 1 worker vs uninterrupted with 2');
+    assertSameWeights(await weights(resumed), full, 'resumed with 1 worker vs uninterrupted with 2');
   } finally {
     await resumed.close();
   }
@@ -144,7 +144,7 @@ test('test accuracy split across 2 workers equals one thread evaluating every im
   try {
     await t.run();
     const acc = await t.evaluateAll('quant');
-    for (const b of [8, 4, 2]) assert.is(acc[precisionName(b)], evaluate(t.nets[0], ds, t.test, b), `w${b}`);
+    for (const b of [8, 4, 2]) assert.is(acc[precisionName(b)], await evaluate(t.nets[0], ds, t.test, b), `w${b}`);
   } finally {
     await t.close();
   }

@@ -26,7 +26,7 @@ function randomMulti(bits: number[], seed = 1): Network {
   return net;
 }
 
-test('previous quantized layer follows first inputs (main branch of an add) and stops at float layers', () => {
+test('previous quantized layer follows first inputs (main branch of an add) and stops at float layers', async () => {
   assert.is(previousQuantizedLayer(spec, 'l1_conv'), undefined); // after the float stem
   assert.is(previousQuantizedLayer(spec, 'l2_conv'), 'l1_conv');
   assert.is(previousQuantizedLayer(spec, 'fc1'), 'l2_conv'); // through GAP
@@ -39,7 +39,7 @@ test('previous quantized layer follows first inputs (main branch of an add) and 
 });
 
 for (const bits of [[8, 6, 4, 2], [4, 3, 2]]) {
-  test(`TBN keys and variables: |B|² sets per BN with a quantized predecessor, B = [${bits}]`, () => {
+  test(`TBN keys and variables: |B|² sets per BN with a quantized predecessor, B = [${bits}]`, async () => {
     const sup = new SuperNetwork(spec, { bits, quantizer: 'double-rounding', perChannel: false }, new Rng(1));
     for (const node of bnNodes()) {
       const keys = sup.bnKeys(node);
@@ -60,7 +60,7 @@ for (const bits of [[8, 6, 4, 2], [4, 3, 2]]) {
   });
 }
 
-test('fromMulti: TBN set (p, b) starts from the per-bit set b; every other variable is copied', () => {
+test('fromMulti: TBN set (p, b) starts from the per-bit set b; every other variable is copied', async () => {
   const bits = [8, 6, 4, 2];
   const multi = randomMulti(bits);
   const sup = SuperNetwork.fromMulti(multi);
@@ -73,17 +73,17 @@ test('fromMulti: TBN set (p, b) starts from the per-bit set b; every other varia
   multi.dispose(); sup.dispose();
 });
 
-test('SuperNetwork refuses quantizers without one stored W̃_h', () => {
+test('SuperNetwork refuses quantizers without one stored W̃_h', async () => {
   assert.throws(() => new SuperNetwork(spec, { bits: [8, 4], quantizer: 'separate', perChannel: false }, new Rng(1)), /quantizer: expected double-rounding or floor/);
 });
 
-test("export: mode 'mixed', per-pair BN with params [|B|², 4, C] in prev-major order; readModel accepts it", () => {
+test("export: mode 'mixed', per-pair BN with params [|B|², 4, C] in prev-major order; readModel accepts it", async () => {
   const bits = [8, 6, 4, 2];
   const multi = randomMulti(bits, 3);
   const sup = SuperNetwork.fromMulti(multi);
   // make the pair sets distinct so the order is checked
   for (const [name, v] of sup.vars) if (/@b\d+-b\d+$/.test(name)) v.assign(tf.add(v, tf.scalar(name.length % 7 * 0.01 + 0.003 * bits.indexOf(Number(name.split('@b')[1].split('-')[0])))));
-  const model = readModel(writeModel(networkToModel(sup)));
+  const model = readModel(writeModel(await networkToModel(sup)));
   assert.is(model.mode, 'mixed');
   const bns = model.layers.filter((l): l is BatchNormLayer => l.op === 'batchnorm');
   const l2 = bns.find((l) => l.name === 'l2_bn')!;
@@ -98,19 +98,19 @@ test("export: mode 'mixed', per-pair BN with params [|B|², 4, C] in prev-major 
   assert.equal(bns.find((l) => l.name === 'l1_bn')!.select, { kind: 'per-bit', layer: 'l1_conv' });
   assert.is(bns.find((l) => l.name === 'l1_bn')!.params.length, bits.length * 4 * 5);
   assert.equal(bns.find((l) => l.name === 'stem_bn')!.select, { kind: 'single' });
-  const multiModel = readModel(writeModel(networkToModel(multi)));
+  const multiModel = readModel(writeModel(await networkToModel(multi)));
   assert.is(multiModel.mode, 'multi');
   assert.equal(multiModel.layers.find((l) => l.name === 'l2_bn')!.op === 'batchnorm' && (multiModel.layers.find((l) => l.name === 'l2_bn') as BatchNormLayer).select, { kind: 'per-bit', layer: 'l2_conv' });
   multi.dispose(); sup.dispose();
 });
 
-test('import ∘ export: the rebuilt network computes the same logits at mixed bits (BN inference)', () => {
+test('import ∘ export: the rebuilt network computes the same logits at mixed bits (BN inference)', async () => {
   const bits = [8, 6, 4, 2];
   const multi = randomMulti(bits, 5);
   const sup = SuperNetwork.fromMulti(multi);
-  const again = networkFromModel(readModel(writeModel(networkToModel(sup))));
+  const again = networkFromModel(readModel(writeModel(await networkToModel(sup))));
   assert.ok(again instanceof SuperNetwork);
-  assert.equal(specFromModel(networkToModel(sup)).nodes, spec.nodes);
+  assert.equal(specFromModel(await networkToModel(sup)).nodes, spec.nodes);
   const rng = new Rng(9);
   const x = tf.tensor4d(Float32Array.from({ length: 4 * 64 }, () => rng.normal()), [4, 8, 8, 1]);
   for (const choice of [[8, 2, 6], [2, 2, 2], [4, 8, 2], 6] as const) {
@@ -118,7 +118,7 @@ test('import ∘ export: the rebuilt network computes the same logits at mixed b
     const b = again.forward(x, choice as number[] | number, false).logits.dataSync();
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * (1 + Math.abs(a[i])), `bits ${choice} logit ${i}: ${a[i]} vs ${b[i]}`);
   }
-  const multiAgain = networkFromModel(readModel(writeModel(networkToModel(multi))));
+  const multiAgain = networkFromModel(readModel(writeModel(await networkToModel(multi))));
   assert.not.ok(multiAgain instanceof SuperNetwork);
   const a = multi.forward(x, [8, 4, 2], false).logits.dataSync();
   const b = multiAgain.forward(x, [8, 4, 2], false).logits.dataSync();
@@ -126,17 +126,17 @@ test('import ∘ export: the rebuilt network computes the same logits at mixed b
   tf.dispose(x); [multi, sup, again, multiAgain].forEach((n) => n.dispose());
 });
 
-test('import refuses a per-pair BN whose prev is not the quantized layer before it', () => {
+test('import refuses a per-pair BN whose prev is not the quantized layer before it', async () => {
   const sup = SuperNetwork.fromMulti(randomMulti([8, 4]));
-  const model = networkToModel(sup);
+  const model = await networkToModel(sup);
   const l2 = model.layers.find((l) => l.name === 'fc1_bn') as BatchNormLayer;
   l2.select = { kind: 'per-pair', prev: 'l1_conv', layer: 'fc1' };
   assert.throws(() => networkFromModel(model), /fc1_bn\.select\.prev: expected l2_conv/);
   sup.dispose();
 });
 
-test("sensitivity loader: the file's network at full precision, one kernel per quantized layer, traces from Hutchinson", () => {
-  const model = networkToModel(randomMulti([8, 4, 2], 7));
+test("sensitivity loader: the file's network at full precision, one kernel per quantized layer, traces from Hutchinson", async () => {
+  const model = await networkToModel(randomMulti([8, 4, 2], 7));
   const target = sensitivityTargetFromModel(model);
   assert.equal(target.layers, ['l1_conv', 'l2_conv', 'fc1']);
   assert.equal(target.params.map((p) => p.shape), [[3, 3, 4, 5], [3, 3, 5, 6], [6, 7]]);
@@ -145,7 +145,7 @@ test("sensitivity loader: the file's network at full precision, one kernel per q
   const labels = [0, 1, 2, 0, 1, 2];
   const batch = { x: tf.tensor4d(xs, [6, 8, 8, 1]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat() as tf.Tensor2D };
   const again = networkFromModel(model);
-  const logits = logitsOf(again, xs, 6, null); // float forward, BN from the highest bit's set
+  const logits = await logitsOf(again, xs, 6, null); // float forward, BN from the highest bit's set
   let ce = 0;
   for (let i = 0; i < 6; i++) {
     const row = Array.from(logits.subarray(i * 3, i * 3 + 3));
@@ -154,7 +154,7 @@ test("sensitivity loader: the file's network at full precision, one kernel per q
   }
   const loss = target.loss(target.params, batch);
   assert.ok(Math.abs(loss.dataSync()[0] - ce / 6) < 1e-4, `loss ${loss.dataSync()[0]} vs ${ce / 6}`);
-  const r = hutchinsonTrace({ lossFn: target.loss, params: target.params, batches: [batch], tol: 1e-9, maxIters: 2, seed: 1 });
+  const r = await hutchinsonTrace({ lossFn: target.loss, params: target.params, batches: [batch], tol: 1e-9, maxIters: 2, seed: 1 });
   assert.is(r.trace.length, 3);
   // Each layer's estimate is the mean of v_lᵀ (H v)_l over the same two Rademacher probes (drawn here
   // from the same seed in the same order; v spans all layers, so cross-layer blocks H_lm enter each
