@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readModel, writeModel, type BatchNormLayer } from '@bitswitch/format';
 import { resnet, smallCnn, type BatchNormNode } from '../src/models.ts';
 import { Network } from '../src/network.ts';
-import { Rng } from '../src/rng.ts';
+import { Rng, deriveRng } from '../src/rng.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from '../src/supernet.ts';
 import { logitsOf, networkFromModel, networkToModel, sensitivityTargetFromModel, specFromModel } from '../src/supernet-io.ts';
 import { explicitHessian, hutchinsonTrace } from '../src/hessian.ts';
@@ -156,15 +156,16 @@ test("sensitivity loader: the file's network at full precision, one kernel per q
   assert.ok(Math.abs(loss.dataSync()[0] - ce / 6) < 1e-4, `loss ${loss.dataSync()[0]} vs ${ce / 6}`);
   const r = await hutchinsonTrace({ lossFn: target.loss, params: target.params, batches: [batch], tol: 1e-9, maxIters: 2, seed: 1 });
   assert.is(r.trace.length, 3);
-  // Each layer's estimate is the mean of v_lᵀ (H v)_l over the same two Rademacher probes (drawn here
-  // from the same seed in the same order; v spans all layers, so cross-layer blocks H_lm enter each
-  // sample and cancel only in expectation), with H the explicit Hessian built column by column.
+  // Each layer's estimate is the mean of v_lᵀ (H v)_l over the same two Rademacher probes (probe i
+  // drawn from deriveRng(seed, i) in layer order, as hutchinsonProbe does; v spans all layers, so
+  // cross-layer blocks H_lm enter each sample and cancel only in expectation), with H the explicit
+  // Hessian built column by column.
   const { n, H } = explicitHessian((ps) => target.loss(ps, batch), target.params);
-  const probeRng = new Rng(1);
   const sizes = target.params.map((p) => p.size);
   const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
   const want = [0, 0, 0], scale = [0, 0, 0];
   for (let it = 0; it < 2; it++) {
+    const probeRng = deriveRng(1, it);
     const v = Float64Array.from({ length: n }, () => (probeRng.uniform() < 0.5 ? -1 : 1));
     sizes.forEach((size, l) => {
       for (let i = offsets[l]; i < offsets[l] + size; i++) {
