@@ -88,6 +88,9 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   }
   const model = loadModel(modelPath);
   const latency = options.latency ? readLatencyTable(options.latency) : undefined;
+  if (!model.sensitivity?.length) {
+    throw new RangeError(`${modelPath}: has no sensitivity section (per-layer Hessian traces) — run \`bitswitch sensitivity ${modelPath} --data DATASET --out MODEL.bsw\` first and search MODEL.bsw`);
+  }
   const space = searchSpaceFromModel(model, latency);
   const bounded = layerSensitivities(space);
   space.layers.forEach((l, i) => {
@@ -210,13 +213,6 @@ export function loadModel(path: string): Model {
   }
 }
 
-function report(e: unknown): void {
-  const err = e as Error;
-  console.error(`error: ${err?.message ?? String(e)}`);
-  if (process.env.BITSWITCH_DEBUG) console.error(err?.stack);
-  process.exitCode = 1;
-}
-
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** Adds `search` and `pareto` to the bitswitch program. */
@@ -232,13 +228,8 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .option('--no-pin', "skip Algorithm 2's pinned re-solves")
     .option('--json <file>', 'write the SubNets to a sidecar JSON instead of the model file')
     .option('--out <file>', 'write the model with its SubNet section to this file instead of overwriting <model>')
-    .action(async (model: string, opts: SearchOptions) => {
-      try {
-        await runSearch(model, opts, log);
-      } catch (e) {
-        report(e);
-      }
-    });
+    // errors reach the program's handler, which prints them in the bitswitch style
+    .action(async (model: string, opts: SearchOptions) => { await runSearch(model, opts, log); });
   program.command('pareto')
     .description('evaluate every SubNet (inference) and plot the accuracy/budget Pareto frontier (SVG or HTML)')
     .argument('<model>', 'a .bsw model file with SubNets (from bitswitch search)')
@@ -254,11 +245,7 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .option('--sweep-only', 'evaluate only the swept optima, not the pinned SubNets (names with /LAYER@BITS)')
     .option('--write', "store each SubNet's accuracy in the model file")
     .action(async (model: string, opts: ParetoOptions) => {
-      try {
-        const evaluate = await (deps.evaluator ?? missingEvaluator)(opts.data, { limit: opts.limit });
-        await runPareto(model, opts, evaluate, log);
-      } catch (e) {
-        report(e);
-      }
+      const evaluate = await (deps.evaluator ?? missingEvaluator)(opts.data, { limit: opts.limit });
+      await runPareto(model, opts, evaluate, log);
     });
 }

@@ -156,13 +156,6 @@ export function register(program: CommandLike): void {
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu', 'auto')
     .option('--workers <n>', 'threads computing gradients on shards of each batch (default: every core)')
     .option('--no-progress', 'no progress bar')
-    .action(async (model: string, opts: SupernetCliOptions) => {
-      try {
-        await runSupernet(model, opts);
-      } catch (e) {
-        console.error(`error: ${(e as Error).message}`);
-        if (process.env.BITSWITCH_DEBUG) console.error((e as Error).stack);
-        process.exitCode = 1;
-      }
-    });
+    // errors reach the program's handler, which prints them in the bitswitch style
+    .action(async (model: string, opts: SupernetCliOptions) => { await runSupernet(model, opts); });
 }
