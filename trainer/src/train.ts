@@ -214,6 +214,9 @@ export class Trainer {
         await this.checkWeights();
         this.step++;
         events.onStep?.({ phase, epoch: this.epoch, epochs: this.totalEpochs, step: this.step, steps: S, loss, images: idx.length, ms: Date.now() - ts });
+        // a step may never leave the microtask queue (tfjs's cpu backend): yield once so a
+        // Ctrl-C handler gets to run and call requestStop()
+        await new Promise((resolve) => setImmediate(resolve));
         if (this.stopRequested) {
           // mid-epoch the finished steps are worth keeping; at an epoch's last step the
           // epoch-end evaluation is skipped and the previous checkpoint stands
