@@ -24,6 +24,14 @@ test('--version prints cli/package.json\'s version', () => {
   assert.is(v.stdout.trim(), JSON.parse(readFileSync(join(root, 'cli/package.json'), 'utf8')).version);
 });
 
+test('train --help shows the recipe defaults a bare `train` would use', () => {
+  const r = spawnSync(process.execPath, [bin, 'train', '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, COLUMNS: '400' } });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--bits <list> +bit list, descending, e\.g\. 8,6,4,2 \(default: 8,6,4,2, or the --recipe file's\)/);
+  assert.match(r.stdout, /--pretrain-epochs <n> +float32 pre-training epochs before the quantized ones \(default: 2, or the --recipe file's\); 0 with --init/);
+  assert.match(r.stdout, /--backend <name> +auto \| tensorflow \| webgpu \| wasm \| cpu \(default: "auto"\)/);
+});
+
 test('commander\'s own errors use the same style and point at --help', () => {
   const r = run('inspect', golden, '--bogus');
   assert.is(r.status, 1);

@@ -12,7 +12,7 @@ import { useBackend } from './device.ts';
 import { loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
-import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
+import { DEFAULT_RECIPE, loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
 import { WorkerDiedError, workerCount } from './parallel.ts';
 import { DivergenceError, InterruptedError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
@@ -301,29 +301,35 @@ function toOptions(r: Partial<Recipe>): Omit<TrainOptions, 'out'> {
   return { recipe: tmp };
 }
 
+/** "(default: X)" for a recipe field in --help; the default is applied by resolveRecipe, a --recipe file can change it. */
+function dflt(field: keyof Recipe): string {
+  const v = DEFAULT_RECIPE[field];
+  return `(default: ${Array.isArray(v) ? v.join(',') : String(v)}, or the --recipe file's)`;
+}
+
 export function register(program: Command): void {
   program.command('train')
     .description('train one network accurate at every bit-width of a list, export the packed model')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model.bsw, summary.json)')
     .option('--recipe <file>', 'recipe JSON (trainer/recipes/); flags override its fields')
-    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
-    .option('--data <name>', 'mnist | fashion-mnist')
-    .option('--bits <list>', 'bit list, descending, e.g. 8,6,4,2')
-    .option('--alrs <mode>', 'paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off')
-    .option('--algorithm <name>', 'a2 (step per bit) | a1 (accumulate, one step) | separate (one network per bit)')
-    .option('--quantizer <name>', 'double-rounding | separate | floor | dorefa')
-    .option('--epochs <n>', 'quantized-training epochs')
-    .option('--pretrain-epochs <n>', 'float32 pre-training epochs')
-    .option('--batch-size <n>')
-    .option('--lr <rate>')
-    .option('--pretrain-lr <rate>')
-    .option('--scale-lr-factor <x>', 'multiplies the scales\' rate (1 = paper)')
+    .option('--model <name>', `small-cnn | mnist-cnn | resnet8 | resnet20 ${dflt('model')}`)
+    .option('--data <name>', `mnist | fashion-mnist ${dflt('data')}`)
+    .option('--bits <list>', `bit list, descending, e.g. 8,6,4,2 ${dflt('bits')}`)
+    .option('--alrs <mode>', `paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off ${dflt('alrs')}`)
+    .option('--algorithm <name>', `a2 (step per bit) | a1 (accumulate, one step) | separate (one network per bit) ${dflt('algorithm')}`)
+    .option('--quantizer <name>', `double-rounding | separate | floor | dorefa ${dflt('quantizer')}`)
+    .option('--epochs <n>', `quantized-training epochs ${dflt('epochs')}`)
+    .option('--pretrain-epochs <n>', `float32 pre-training epochs before the quantized ones ${dflt('pretrainEpochs')}; 0 with --init`)
+    .option('--batch-size <n>', `images per batch ${dflt('batchSize')}`)
+    .option('--lr <rate>', `quantized-training learning rate (cosine schedule) ${dflt('lr')}`)
+    .option('--pretrain-lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`)
+    .option('--scale-lr-factor <x>', `multiplies the scales' rate (1 = paper) ${dflt('scaleLrFactor')}`)
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
-    .option('--seed <n>')
-    .option('--train-limit <n>', 'use a stratified subset of N training images')
-    .option('--test-limit <n>', 'use a stratified subset of N test images')
-    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
+    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
+    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
+    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
     .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
@@ -336,15 +342,15 @@ export function register(program: Command): void {
     .description('train a float32 model (the starting point of joint training), write DIR/model-fp32.json with its accuracy')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model-fp32.json)')
     .option('--recipe <file>', 'recipe JSON; its pretrain fields are used')
-    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
-    .option('--data <name>', 'mnist | fashion-mnist')
-    .option('--epochs <n>', 'float32 epochs')
-    .option('--batch-size <n>')
-    .option('--lr <rate>', 'float32 learning rate (cosine schedule)')
-    .option('--seed <n>')
-    .option('--train-limit <n>', 'use a stratified subset of N training images')
-    .option('--test-limit <n>', 'use a stratified subset of N test images')
-    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--model <name>', `small-cnn | mnist-cnn | resnet8 | resnet20 ${dflt('model')}`)
+    .option('--data <name>', `mnist | fashion-mnist ${dflt('data')}`)
+    .option('--epochs <n>', `float32 epochs ${dflt('pretrainEpochs')}`)
+    .option('--batch-size <n>', `images per batch ${dflt('batchSize')}`)
+    .option('--lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`)
+    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
+    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
+    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
+    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
     .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker)')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
