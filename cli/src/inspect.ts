@@ -1,6 +1,7 @@
 // bitswitch inspect FILE: what a model file holds, and whether it is intact.
 import { readFileSync } from 'node:fs';
 import { FormatError, describeModel, readFileInfo, readModel } from '@bitswitch/format';
+import { errorReport } from './errors.ts';
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
@@ -48,8 +49,9 @@ export function inspectCommand(file: string): number {
   try {
     bytes = new Uint8Array(readFileSync(file));
   } catch (e) {
-    console.error(`bitswitch inspect: cannot read ${file}: ${(e as Error).message}`);
-    return 1;
+    const r = errorReport(e, 'bitswitch inspect', false, file);
+    console.error(r.text);
+    return r.code;
   }
   try {
     console.log(inspectBytes(bytes, file));
@@ -58,7 +60,7 @@ export function inspectCommand(file: string): number {
     if (!(e instanceof FormatError)) throw e;
     const report = (e as Error & { report?: string }).report;
     if (report) console.log(report);
-    console.error(`FormatError: ${e.message}`);
+    console.error(`bitswitch inspect: ${file}: ${e.message}${e.message.includes(' — ') ? '' : ' — the file is damaged or not a bitswitch model'}`);
     return 1;
   }
 }

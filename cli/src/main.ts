@@ -1,13 +1,16 @@
 // bitswitch: one model file, every precision.
 // Each command lives in its package; only the module of the command being run is imported
 // (the trainer's pull in TensorFlow.js, which `inspect` should not pay for).
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
 import { demoCommand } from './demo.ts';
+import { errorReport } from './errors.ts';
 
 /** Command name → module that registers it. */
 const MODULES: Record<string, string> = {
   train: '@bitswitch/trainer/cli',
+  pretrain: '@bitswitch/trainer/cli',
   eval: '@bitswitch/trainer/cli',
   supernet: '@bitswitch/trainer/hasb-cli',
   sensitivity: '@bitswitch/trainer/hessian-cli',
@@ -15,8 +18,20 @@ const MODULES: Record<string, string> = {
   pareto: '@bitswitch/search/cli',
 };
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const wanted = process.argv[2];
+const command = wanted && !wanted.startsWith('-') ? wanted : undefined;
+const prefix = command ? `bitswitch ${command}` : 'bitswitch';
+
 const program = new Command();
-program.name('bitswitch').description('Train once, store int8, run at any bit-width (Double Rounding, ALRS, HASB).');
+program.name('bitswitch').description('Train once, store int8, run at any bit-width (Double Rounding, ALRS, HASB).')
+  .version(version, '-V, --version', 'print the version')
+  .option('--debug', 'on an unexpected failure, print its stack trace')
+  .showHelpAfterError(false)
+  // commander's own errors (unknown option, missing argument) in the same one-line style as ours
+  .configureOutput({
+    outputError: (text, write) => write(`${prefix}: ${text.replace(/^error: /, '').trim()} — see ${prefix} --help\n`),
+  });
 
 program.command('inspect')
   .description('print the layers, bit list, sizes at each precision, optional sections and checksum status of a model file')
@@ -29,8 +44,8 @@ program.command('demo')
   .option('--workers <n>', 'threads computing gradients (default: every core)')
   .action(async (o: { out?: string; workers?: string }) => { await demoCommand(o.out, o.workers); });
 
-const wanted = process.argv[2];
-const modules = wanted && wanted in MODULES ? [MODULES[wanted]] : wanted === 'inspect' || wanted === 'demo' ? [] : [...new Set(Object.values(MODULES))];
+// --version needs no command module; --help and an unknown command list them all
+const modules = command && command in MODULES ? [MODULES[command]] : command === 'inspect' || command === 'demo' || wanted === '--version' || wanted === '-V' ? [] : [...new Set(Object.values(MODULES))];
 for (const m of modules) {
   const deps = m === '@bitswitch/search/cli' ? { evaluator: (await import('./evaluate.ts')).runtimeEvaluator } : undefined;
   ((await import(m)) as { register: (p: Command, d?: unknown) => void }).register(program, deps);
@@ -39,12 +54,8 @@ for (const m of modules) {
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  // Bad input (flags, files, shapes) is reported in one line; anything else is a bug: full stack.
-  const err = e as Error;
-  if (err instanceof RangeError || err?.name === 'FormatError' || err?.name === 'DivergenceError' || err?.name === 'WorkerDiedError') {
-    console.error(`bitswitch: ${err.message}`);
-    process.exit(1);
-  }
-  console.error(err?.stack ?? err);
-  process.exit(2);
+  const debug = process.argv.includes('--debug') || !!process.env.BITSWITCH_DEBUG;
+  const r = errorReport(e, prefix, debug);
+  console.error(r.text);
+  process.exit(r.code);
 }

@@ -29,13 +29,13 @@ test('inspect on a corrupted file reports the checksum and the FormatError, exit
   const r = run('inspect', bad);
   assert.is(r.status, 1);
   assert.match(r.stdout, /TENS .* MISMATCH/);
-  assert.match(r.stderr, /FormatError: TENS checksum \(byte \d+\): expected the CRC-32 of the section/);
+  assert.match(r.stderr, /^bitswitch inspect: \S+bad\.bsw: TENS checksum \(byte \d+\): expected the CRC-32 of the section.* — the file is damaged or not a bitswitch model\n$/);
 });
 
 test('inspect on a missing file says so, exit 1', () => {
   const r = run('inspect', '/nonexistent/model.bsw');
   assert.is(r.status, 1);
-  assert.match(r.stderr, /cannot read \/nonexistent\/model\.bsw/);
+  assert.is(r.stderr, 'bitswitch inspect: /nonexistent/model.bsw: no such file or folder — check the path\n');
 });
 
 test.run();

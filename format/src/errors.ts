@@ -3,9 +3,10 @@ export class FormatError extends Error {
   readonly field: string;
   readonly offset: number;
   readonly expected: string;
-  constructor(field: string, offset: number, expected: string, got?: unknown) {
+  /** `plain`, when given, replaces "expected …, got …" in the message with a sentence of its own. */
+  constructor(field: string, offset: number, expected: string, got?: unknown, plain?: string) {
     const gotText = got === undefined ? '' : `, got ${describe(got)}`;
-    super(`${field} (byte ${offset}): expected ${expected}${gotText}`);
+    super(`${field} (byte ${offset}): ${plain ?? `expected ${expected}${gotText}`}`);
     this.name = 'FormatError';
     this.field = field;
     this.offset = offset;

@@ -53,7 +53,12 @@ export function readFileInfo(input: ArrayBuffer | Uint8Array): FileInfo {
   const count = view.getUint32(12, true);
   if (count < 2 || count > MAX_SECTIONS) throw new FormatError('section count', 12, `2..${MAX_SECTIONS}`, count);
   const fileLength = view.getUint32(16, true);
-  if (fileLength !== bytes.length) throw new FormatError('file length', 16, `${bytes.length} (the actual size)`, fileLength);
+  if (fileLength !== bytes.length) {
+    const plain = bytes.length < fileLength
+      ? `the file is truncated: it has ${bytes.length} bytes but its header says ${fileLength} — copy or download it again`
+      : `the file has ${bytes.length} bytes but its header says ${fileLength} (extra bytes at the end) — copy or download it again`;
+    throw new FormatError('file length', 16, `${bytes.length} (the actual size)`, fileLength, plain);
+  }
   for (let i = 24; i < 32; i++) if (bytes[i] !== 0) throw new FormatError('reserved', i, '0', bytes[i]);
   const tableEnd = HEADER_BYTES + count * SECTION_ENTRY_BYTES;
   if (tableEnd > bytes.length) throw new FormatError('section table', HEADER_BYTES, `${tableEnd} bytes in the file`, bytes.length);

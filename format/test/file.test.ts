@@ -97,7 +97,10 @@ test('bad magic, newer major version, truncation and wrong length are rejected b
   const err = expectFormatError(v, /^major version$/)!;
   assert.match(err.message, /understands format v1 only/);
   expectFormatError(golden.slice(0, 20), /^header$/);
-  expectFormatError(golden.slice(0, golden.length - 16), /^file length$/);
+  const cut = expectFormatError(golden.slice(0, golden.length - 16), /^file length$/)!;
+  assert.is(cut.message, `file length (byte 16): the file is truncated: it has ${golden.length - 16} bytes but its header says ${golden.length} — copy or download it again`);
+  const long = expectFormatError(Uint8Array.from([...golden, 0]), /^file length$/)!;
+  assert.match(long.message, /has \d+ bytes but its header says \d+ \(extra bytes at the end\)/);
 });
 
 test('a flipped byte in any section fails its checksum', () => {

@@ -88,6 +88,9 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   }
   const model = loadModel(modelPath);
   const latency = options.latency ? readLatencyTable(options.latency) : undefined;
+  if (!model.sensitivity?.length) {
+    throw new RangeError(`${modelPath}: has no sensitivity section (per-layer Hessian traces) — run \`bitswitch sensitivity ${modelPath} --data DATASET --out MODEL.bsw\` first and search MODEL.bsw`);
+  }
   const space = searchSpaceFromModel(model, latency);
   const bounded = layerSensitivities(space);
   space.layers.forEach((l, i) => {
@@ -210,13 +213,6 @@ export function loadModel(path: string): Model {
   }
 }
 
-function report(e: unknown): void {
-  const err = e as Error;
-  console.error(`error: ${err?.message ?? String(e)}`);
-  if (process.env.BITSWITCH_DEBUG) console.error(err?.stack);
-  process.exitCode = 1;
-}
-
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** Adds `search` and `pareto` to the bitswitch program. */
@@ -228,17 +224,12 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .option('--budget <kind=values>', `budget (required, repeatable): KIND=VALUE or KIND=FROM..TO[:STEP]; KIND one of ${BUDGET_KINDS.join(', ')}; one range is swept, single values are caps`, collect)
     .option('--latency <table.json>', "per-layer latency table from the runtime's measureLayerLatency ([{layer, bits, ms}])")
     .option('--objective <name>', `${OBJECTIVES.join(' | ')} (default perturbation: Σ s_l·‖Ŵ_h − Ŵ_l(b_l)‖², s_l the bounded sensitivity: upper confidence bound of tr(H_l)/n_l, floored above 0)`)
-    .option('--band <width>', 'solve each swept value v as the band [v − width, v] instead of "at most v"', Number)
+    .option('--band <width>', 'solve each swept value v as the band [v − width, v] (default: "at most v")', Number)
     .option('--no-pin', "skip Algorithm 2's pinned re-solves")
     .option('--json <file>', 'write the SubNets to a sidecar JSON instead of the model file')
     .option('--out <file>', 'write the model with its SubNet section to this file instead of overwriting <model>')
-    .action(async (model: string, opts: SearchOptions) => {
-      try {
-        await runSearch(model, opts, log);
-      } catch (e) {
-        report(e);
-      }
-    });
+    // errors reach the program's handler, which prints them in the bitswitch style
+    .action(async (model: string, opts: SearchOptions) => { await runSearch(model, opts, log); });
   program.command('pareto')
     .description('evaluate every SubNet (inference) and plot the accuracy/budget Pareto frontier (SVG or HTML)')
     .argument('<model>', 'a .bsw model file with SubNets (from bitswitch search)')
@@ -248,17 +239,13 @@ export function register(program: Command, deps: CliDeps = {}): void {
     .option('--baseline-label <name>', 'series name of --baseline', 'uniform sampling')
     .option('--x <kind>', `budget on the x axis: ${BUDGET_KINDS.join(', ')}`, 'avg-bits')
     .option('--latency <table.json>', 'latency table, for --x latency')
-    .option('--limit <n>', 'evaluate on the first n examples only', Number)
+    .option('--limit <n>', 'evaluate on the first n examples only (default: the whole test split)', Number)
     .option('--out <file>', 'plot file, .svg or .html', 'pareto.svg')
     .option('--json <file>', 'also write the points and frontiers as JSON')
     .option('--sweep-only', 'evaluate only the swept optima, not the pinned SubNets (names with /LAYER@BITS)')
     .option('--write', "store each SubNet's accuracy in the model file")
     .action(async (model: string, opts: ParetoOptions) => {
-      try {
-        const evaluate = await (deps.evaluator ?? missingEvaluator)(opts.data, { limit: opts.limit });
-        await runPareto(model, opts, evaluate, log);
-      } catch (e) {
-        report(e);
-      }
+      const evaluate = await (deps.evaluator ?? missingEvaluator)(opts.data, { limit: opts.limit });
+      await runPareto(model, opts, evaluate, log);
     });
 }

@@ -1,20 +1,20 @@
 // `bitswitch train` and `bitswitch eval` (registered on the lead's program by register()), and
 // runDemo() for `pnpm demo`. Standalone: node --import tsx trainer/src/cli.ts train …
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs';
-import { readModel, writeModel, type Model } from '@bitswitch/format';
+import { FormatError, readModel, writeModel, type Model } from '@bitswitch/format';
 import { useBackend } from './device.ts';
 import { loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
-import { loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
+import { DEFAULT_RECIPE, loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
 import { WorkerDiedError, workerCount } from './parallel.ts';
-import { DivergenceError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
+import { DivergenceError, InterruptedError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { fileDigest, fp32Card, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
 import { Rng } from './rng.ts';
@@ -43,27 +43,48 @@ function parseNumber(v: string, flag: string): number {
   return n;
 }
 
-/** Recipe from --recipe FILE (if any) with the flags on top. */
-export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
-  const r: Partial<Recipe> = o.recipe ? loadRecipe(o.recipe) : {};
-  if (o.model) r.model = o.model;
-  if (o.data) r.data = o.data;
-  if (o.bits) r.bits = o.bits.split(',').map((b) => parseNumber(b, '--bits'));
-  if (o.alrs) r.alrs = o.alrs as Recipe['alrs'];
-  if (o.algorithm) r.algorithm = o.algorithm as Recipe['algorithm'];
-  if (o.quantizer) r.quantizer = o.quantizer as Recipe['quantizer'];
+/** The recipe fields the flags set, each with the flag as the user typed it. */
+function flagFields(o: Omit<TrainOptions, 'out'>): [flag: string, field: keyof Recipe, value: unknown][] {
+  const out: [string, keyof Recipe, unknown][] = [];
+  if (o.model) out.push(['--model', 'model', o.model]);
+  if (o.data) out.push(['--data', 'data', o.data]);
+  if (o.bits) out.push(['--bits', 'bits', o.bits.split(',').map((b) => parseNumber(b, '--bits'))]);
+  if (o.alrs) out.push(['--alrs', 'alrs', o.alrs]);
+  if (o.algorithm) out.push(['--algorithm', 'algorithm', o.algorithm]);
+  if (o.quantizer) out.push(['--quantizer', 'quantizer', o.quantizer]);
   const nums: [keyof Omit<TrainOptions, 'out'>, keyof Recipe, string][] = [
     ['epochs', 'epochs', '--epochs'], ['pretrainEpochs', 'pretrainEpochs', '--pretrain-epochs'], ['batchSize', 'batchSize', '--batch-size'],
     ['lr', 'lr', '--lr'], ['pretrainLr', 'pretrainLr', '--pretrain-lr'], ['scaleLrFactor', 'scaleLrFactor', '--scale-lr-factor'],
     ['seed', 'seed', '--seed'], ['trainLimit', 'trainLimit', '--train-limit'], ['testLimit', 'testLimit', '--test-limit'],
     ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'], ['shards', 'shards', '--shards'],
   ];
-  for (const [opt, field, flag] of nums) if (o[opt] !== undefined) (r as Record<string, unknown>)[field] = parseNumber(o[opt] as string, flag);
-  if (o.distill) r.distill = true;
-  if (o.perChannel) r.perChannel = true;
+  for (const [opt, field, flag] of nums) if (o[opt] !== undefined) out.push([flag, field, parseNumber(o[opt] as string, flag)]);
+  if (o.distill) out.push(['--distill', 'distill', true]);
+  if (o.perChannel) out.push(['--per-channel', 'perChannel', true]);
+  return out;
+}
+
+/** Recipe from --recipe FILE (if any) with the flags on top; an invalid value is named by its flag (or the file and field). */
+export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
+  const r: Partial<Recipe> = o.recipe ? loadRecipe(o.recipe) : {};
+  const flags = flagFields(o);
+  for (const [, field, value] of flags) (r as Record<string, unknown>)[field] = value;
   // a run that starts from an FP32 model does not pre-train again unless asked to
   if (o.init && o.pretrainEpochs === undefined) r.pretrainEpochs = 0;
-  return resolveRecipe(r, o.recipe ?? 'options');
+  const flagOf = new Map<string, string>(flags.map(([flag, field]) => [field, flag]));
+  return resolveRecipe(r, o.recipe ?? 'recipe', (field) => flagOf.get(field) ?? (o.recipe ? `${o.recipe}: ${field}` : `recipe default ${field}`));
+}
+
+/** Refuses flags that would change a resumed run's recipe (they used to be ignored silently). */
+export function checkResumeFlags(o: Omit<TrainOptions, 'out'>, recipe: Recipe): void {
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  const given: [string, keyof Recipe, unknown][] = [...flagFields(o)];
+  if (o.recipe) for (const [k, v] of Object.entries(loadRecipe(o.recipe))) given.push(['--recipe', k as keyof Recipe, v]);
+  for (const [flag, field, value] of given) {
+    if (JSON.stringify(value) !== JSON.stringify(recipe[field])) {
+      throw new RangeError(`${flag}: a resumed run keeps its recipe (${field} ${show(recipe[field])}); drop ${flag} or start a new --out`);
+    }
+  }
 }
 
 /** Seconds as "1h02m", "3m05s" or "42s". */
@@ -90,6 +111,9 @@ export function tableHeader(columns: string[]): string {
 /** Runs (or resumes) a training run into `out`, exports the model, returns the final per-bit accuracy. */
 export async function trainCommand(o: TrainOptions): Promise<Record<string, number>> {
   quietTf();
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new RangeError(`--out: ${o.out} is a file — expected a folder for the run (new, or one to --resume)`);
+  // flags are checked before the backend starts, so a typo answers at once
+  const fresh = o.resume && hasCheckpoint(o.out) ? undefined : recipeFromOptions(o);
   const workers = workerCount(o.workers);
   const backend = await useBackend(o.backend ?? 'auto');
   reportFallThrough(backend);
@@ -100,9 +124,10 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   const options = { workers, backend: backend.name };
   if (resume) {
     trainer = Trainer.resume(o.out, undefined, options);
+    checkResumeFlags(o, trainer.recipe);
     console.log(`resuming ${o.out} at epoch ${trainer.epoch + 1}, step ${trainer.step} (backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards)`);
   } else {
-    const recipe = recipeFromOptions(o);
+    const recipe = fresh!;
     mkdirSync(o.out, { recursive: true });
     const ds = loadDataset(recipe.data);
     trainer = new Trainer(recipe, ds, o.out, options);
@@ -153,14 +178,29 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
       console.log(epochRow(e, columns));
     },
   };
+  // Ctrl-C: stop after the step in progress and keep the checkpoint; a second Ctrl-C quits at once
+  const showCursor = () => { if (process.stdout.isTTY) process.stdout.write('\x1b[?25h'); };
+  const resumeHint = `continue with: bitswitch ${process.argv[2] === 'pretrain' ? 'pretrain' : 'train'} --out ${o.out} --resume`;
+  let stopping = false;
+  const onSigint = () => {
+    bar?.stop();
+    showCursor();
+    if (stopping) { console.error(`interrupted; ${resumeHint}`); process.exit(130); }
+    stopping = true;
+    console.error('stopping after the current step (Ctrl-C again to quit now)…');
+    trainer.requestStop();
+  };
+  process.on('SIGINT', onSigint);
   try {
     await trainer.run(events);
   } catch (e) {
     bar?.stop();
-    if (e instanceof DivergenceError) { console.error(`error: ${e.message}`); process.exitCode = 1; return {}; }
-    if (e instanceof WorkerDiedError) throw new WorkerDiedError(`${e.message}; stopping. The last good checkpoint is ${trainer.checkpointPath}; continue with --resume`);
+    showCursor();
+    if (e instanceof InterruptedError) { console.error(`interrupted; ${resumeHint}`); process.exitCode = 130; return {}; }
+    if (e instanceof WorkerDiedError) throw new WorkerDiedError(`${e.message}; stopping. The last good checkpoint is ${trainer.checkpointPath} — ${resumeHint}`);
     throw e;
   } finally {
+    process.off('SIGINT', onSigint);
     await trainer.close();
   }
   const final = trainer.history[trainer.history.length - 1]?.accuracy ?? {};
@@ -195,29 +235,47 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   return final;
 }
 
+interface EvalOptions { data?: string; limit?: string; bits?: string; reference?: boolean; backend?: string }
+
 /** Accuracy per bit of a model file on a dataset's test split (tfjs, or the plain-TS reference with `reference`). */
-export async function evalCommand(file: string, o: { data?: string; limit?: string; reference?: boolean; backend?: string }): Promise<Record<string, number>> {
+export async function evalCommand(file: string, o: EvalOptions): Promise<Record<string, number>> {
   quietTf();
-  if (!existsSync(file)) throw new RangeError(`FILE: ${file} does not exist`);
-  const model: Model = readModel(readFileSync(file));
-  const dataName = o.data ?? (model.metadata?.dataset as string | undefined);
+  if (!existsSync(file)) throw new RangeError(`${file}: no such file — expected a .bsw model file`);
+  if (statSync(file).isDirectory()) {
+    const hint = existsSync(join(file, 'model.bsw')) ? ` (e.g. ${join(file, 'model.bsw')})` : '';
+    throw new RangeError(`${file}: is a folder — expected a .bsw model file${hint}`);
+  }
+  const limit = o.limit === undefined ? undefined : parseNumber(o.limit, '--limit');
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`--limit: expected an integer ≥ 1, got ${JSON.stringify(o.limit)}`);
+  let model: Model;
+  try {
+    model = readModel(readFileSync(file));
+  } catch (e) {
+    if (e instanceof FormatError) throw new RangeError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const bits = o.bits === undefined ? model.bits : o.bits.split(',').map((b) => parseNumber(b, '--bits'));
+  const missing = bits.filter((b) => !model.bits.includes(b));
+  if (missing.length) throw new RangeError(`--bits: expected some of the model's bits ${model.bits.join(',')}, got ${missing.join(',')}`);
+  const recorded = model.metadata?.dataset as string | undefined;
+  const dataName = o.data ?? recorded;
   if (!dataName) throw new RangeError(`--data: expected mnist or fashion-mnist (the file names no dataset)`);
+  if (recorded && o.data && o.data !== recorded) console.error(`bitswitch eval: warning: ${file} was trained on ${recorded}, evaluating on --data ${o.data}; expect chance-level accuracy`);
   const ds = loadDataset(dataName);
   const [H, W, C] = model.inputShape;
   if (H !== ds.height || W !== ds.width || C !== ds.channels) throw new RangeError(`--data: ${dataName} images are [${ds.height}, ${ds.width}, ${ds.channels}], the model expects [${model.inputShape}]`);
-  const limit = o.limit ? parseNumber(o.limit, '--limit') : undefined;
   const test: Split = limit && limit < ds.test.count ? stratifiedSubset(ds.test, Math.ceil(limit / ds.classes), ds.classes, H * W * C) : ds.test;
   const out: Record<string, number> = {};
   if (o.reference) {
     const { x, y } = makeBatch(ds, test, Int32Array.from({ length: test.count }, (_, i) => i), NO_AUGMENT, new Rng(0));
-    for (const b of model.bits) {
+    for (const b of bits) {
       const pred = referencePredict(model, b, x, test.count);
       out[precisionName(b)] = pred.reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / test.count;
     }
   } else {
     reportFallThrough(await useBackend(o.backend ?? 'auto'));
     const net = networkFromModel(model);
-    for (const b of model.bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
+    for (const b of bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
     net.dispose();
   }
   console.log(`${file} on ${dataName} (${test.count} test images, ${o.reference ? 'reference math' : 'tfjs'}):`);
@@ -243,29 +301,35 @@ function toOptions(r: Partial<Recipe>): Omit<TrainOptions, 'out'> {
   return { recipe: tmp };
 }
 
+/** "(default: X)" for a recipe field in --help; the default is applied by resolveRecipe, a --recipe file can change it. */
+function dflt(field: keyof Recipe): string {
+  const v = DEFAULT_RECIPE[field];
+  return `(default: ${Array.isArray(v) ? v.join(',') : String(v)}, or the --recipe file's)`;
+}
+
 export function register(program: Command): void {
   program.command('train')
     .description('train one network accurate at every bit-width of a list, export the packed model')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model.bsw, summary.json)')
     .option('--recipe <file>', 'recipe JSON (trainer/recipes/); flags override its fields')
-    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
-    .option('--data <name>', 'mnist | fashion-mnist')
-    .option('--bits <list>', 'bit list, descending, e.g. 8,6,4,2')
-    .option('--alrs <mode>', 'paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off')
-    .option('--algorithm <name>', 'a2 (step per bit) | a1 (accumulate, one step) | separate (one network per bit)')
-    .option('--quantizer <name>', 'double-rounding | separate | floor | dorefa')
-    .option('--epochs <n>', 'quantized-training epochs')
-    .option('--pretrain-epochs <n>', 'float32 pre-training epochs')
-    .option('--batch-size <n>')
-    .option('--lr <rate>')
-    .option('--pretrain-lr <rate>')
-    .option('--scale-lr-factor <x>', 'multiplies the scales\' rate (1 = paper)')
+    .option('--model <name>', `small-cnn | mnist-cnn | resnet8 | resnet20 ${dflt('model')}`)
+    .option('--data <name>', `mnist | fashion-mnist ${dflt('data')}`)
+    .option('--bits <list>', `bit list, descending, e.g. 8,6,4,2 ${dflt('bits')}`)
+    .option('--alrs <mode>', `paper (eq. 6–7, floored at 0) | code (λ·0.1^rank) | off ${dflt('alrs')}`)
+    .option('--algorithm <name>', `a2 (step per bit) | a1 (accumulate, one step) | separate (one network per bit) ${dflt('algorithm')}`)
+    .option('--quantizer <name>', `double-rounding | separate | floor | dorefa ${dflt('quantizer')}`)
+    .option('--epochs <n>', `quantized-training epochs ${dflt('epochs')}`)
+    .option('--pretrain-epochs <n>', `float32 pre-training epochs before the quantized ones ${dflt('pretrainEpochs')}; 0 with --init`)
+    .option('--batch-size <n>', `images per batch ${dflt('batchSize')}`)
+    .option('--lr <rate>', `quantized-training learning rate (cosine schedule) ${dflt('lr')}`)
+    .option('--pretrain-lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`)
+    .option('--scale-lr-factor <x>', `multiplies the scales' rate (1 = paper) ${dflt('scaleLrFactor')}`)
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
-    .option('--seed <n>')
-    .option('--train-limit <n>', 'use a stratified subset of N training images')
-    .option('--test-limit <n>', 'use a stratified subset of N test images')
-    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
+    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
+    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
+    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
     .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
@@ -278,15 +342,15 @@ export function register(program: Command): void {
     .description('train a float32 model (the starting point of joint training), write DIR/model-fp32.json with its accuracy')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model-fp32.json)')
     .option('--recipe <file>', 'recipe JSON; its pretrain fields are used')
-    .option('--model <name>', 'small-cnn | mnist-cnn | resnet8 | resnet20')
-    .option('--data <name>', 'mnist | fashion-mnist')
-    .option('--epochs <n>', 'float32 epochs')
-    .option('--batch-size <n>')
-    .option('--lr <rate>', 'float32 learning rate (cosine schedule)')
-    .option('--seed <n>')
-    .option('--train-limit <n>', 'use a stratified subset of N training images')
-    .option('--test-limit <n>', 'use a stratified subset of N test images')
-    .option('--checkpoint-every <n>', 'checkpoint every N batches (and every epoch)')
+    .option('--model <name>', `small-cnn | mnist-cnn | resnet8 | resnet20 ${dflt('model')}`)
+    .option('--data <name>', `mnist | fashion-mnist ${dflt('data')}`)
+    .option('--epochs <n>', `float32 epochs ${dflt('pretrainEpochs')}`)
+    .option('--batch-size <n>', `images per batch ${dflt('batchSize')}`)
+    .option('--lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`)
+    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
+    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
+    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
+    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
     .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker)')
     .option('--resume', 'continue the checkpoint in --out')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
@@ -299,10 +363,11 @@ export function register(program: Command): void {
   program.command('eval <file>')
     .description('accuracy per bit-width of a model file on a test split')
     .option('--data <name>', 'mnist | fashion-mnist (default: the dataset named in the file)')
-    .option('--limit <n>', 'a stratified subset of N test images')
+    .option('--limit <n>', 'a stratified subset of N test images (default: all of them)')
+    .option('--bits <list>', "evaluate only these bit-widths, e.g. 8,4 (default: every bit-width in the file)")
     .option('--reference', 'evaluate with the plain-TS reference math instead of tfjs (slow)')
     .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
-    .action(async (file: string, opts: { data?: string; limit?: string; reference?: boolean; backend?: string }) => { await evalCommand(file, opts); });
+    .action(async (file: string, opts: EvalOptions) => { await evalCommand(file, opts); });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -314,7 +379,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
-    if (e instanceof RangeError || e instanceof DivergenceError || e instanceof WorkerDiedError) { console.error(`error: ${e.message}`); process.exit(1); }
+    if (e instanceof RangeError || e instanceof DivergenceError || e instanceof WorkerDiedError) { console.error(`bitswitch ${process.argv[2]}: ${e.message}`); process.exit(1); }
     throw e;
   }
 }

@@ -143,26 +143,19 @@ export function register(program: CommandLike): void {
     .argument('<model>', "multi-precision model: a trainer run folder / checkpoint.json, or a 'multi' .bsw (with a sensitivity section for --sampling hasb)")
     .requiredOption('--data <name>', `training data: ${DATASETS.join(' | ')}`)
     .requiredOption('--out <file>', 'the SuperNet .bsw to write')
-    .option('--sampling <kind>', `${SAMPLINGS.join(' | ')} (uniform: Bit-Mixer-style baseline, every layer uniform)`)
+    .option('--sampling <kind>', `${SAMPLINGS.join(' | ')} (uniform: Bit-Mixer-style baseline, every layer uniform), default ${d.sampling}`)
     .option('--sigma <σ>', `final switching probability σ (σ_e = σ·(e+1)/E), default ${d.sigma}`)
     .option('--epochs <n>', `default ${d.epochs}`)
     .option('--recipe <file>', 'JSON SuperNet recipe (trainer/recipes/hasb-*.json); flags override it')
     .option('--sensitivity <file>', "take the per-layer Hessian traces from this .bsw's sensitivity section")
     .option('--batch <n>', `batch size, default ${d.batchSize}`)
     .option('--lr <λ>', `Adam learning rate (cosine), default ${d.lr}`)
-    .option('--train-limit <n>', 'train on a class-balanced subset of n images')
-    .option('--test-limit <n>', 'evaluate on a class-balanced subset of n images')
+    .option('--train-limit <n>', 'train on a class-balanced subset of n images (default: all of them)')
+    .option('--test-limit <n>', 'evaluate on a class-balanced subset of n images (default: all of them)')
     .option('--seed <n>', `default ${d.seed}`)
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu', 'auto')
     .option('--workers <n>', 'threads computing gradients on shards of each batch (default: every core)')
     .option('--no-progress', 'no progress bar')
-    .action(async (model: string, opts: SupernetCliOptions) => {
-      try {
-        await runSupernet(model, opts);
-      } catch (e) {
-        console.error(`error: ${(e as Error).message}`);
-        if (process.env.BITSWITCH_DEBUG) console.error((e as Error).stack);
-        process.exitCode = 1;
-      }
-    });
+    // errors reach the program's handler, which prints them in the bitswitch style
+    .action(async (model: string, opts: SupernetCliOptions) => { await runSupernet(model, opts); });
 }

@@ -290,12 +290,6 @@ export function register(program: CommandLike): void {
     .option('--in-place', 'overwrite <model> instead of writing --out')
     .option('--workers <n>', 'threads computing probes (default: every core); the estimate does not depend on it')
     .option('--allow-unconverged', 'write the estimates (with their standard errors) even when some layer is above --tol; otherwise that is an error and nothing is written')
-    .action(async (model: string, opts: Record<string, unknown>) => {
-      try {
-        await runSensitivity(model, opts);
-      } catch (e) {
-        console.error(`error: ${(e as Error).message}`);
-        process.exitCode = 1;
-      }
-    });
+    // errors reach the program's handler, which prints them in the bitswitch style
+    .action(async (model: string, opts: Record<string, unknown>) => { await runSensitivity(model, opts); });
 }

@@ -66,9 +66,10 @@ function num(v: unknown, field: string, lo: number, hi = Infinity, int = false):
 }
 
 /** Fills defaults and validates every field; errors name the field and the expected value. */
-export function resolveRecipe(partial: Partial<Recipe>, source = 'recipe'): Recipe {
+/** `name`, when given, says how an error names a field (a CLI names the flag that set it). */
+export function resolveRecipe(partial: Partial<Recipe>, source = 'recipe', name?: (field: string) => string): Recipe {
   const r = { ...DEFAULT_RECIPE, ...partial, augment: { ...DEFAULT_RECIPE.augment, ...(partial.augment ?? {}) } } as Recipe;
-  const f = (k: string) => `${source}.${k}`;
+  const f = name ?? ((k: string) => `${source}.${k}`);
   oneOf(r.model, MODEL_NAMES, f('model'));
   oneOf(r.data, DATASETS, f('data'));
   if (!Array.isArray(r.bits) || r.bits.length === 0 || r.bits.some((b, i) => !Number.isInteger(b) || b < 2 || b > 8 || (i > 0 && b >= r.bits[i - 1]))) {

@@ -55,6 +55,11 @@ export class DivergenceError extends Error {
   constructor(message: string) { super(message); this.name = 'DivergenceError'; }
 }
 
+/** run() stopped at a step boundary because requestStop() was called; `checkpoint` holds the position to resume from. */
+export class InterruptedError extends Error {
+  constructor(readonly checkpoint: string | undefined) { super(`interrupted${checkpoint ? `; the last checkpoint is ${checkpoint}` : ''}`); this.name = 'InterruptedError'; }
+}
+
 interface Optimizers { pre: Adam; w: Adam; s: Adam }
 
 interface CheckpointState {
@@ -181,6 +186,11 @@ export class Trainer {
     return path;
   }
 
+  private stopRequested = false;
+
+  /** Asks run() to stop after the step in progress (for Ctrl-C); it then throws InterruptedError. */
+  requestStop(): void { this.stopRequested = true; }
+
   /** Runs from the current position to the end of the recipe. */
   async run(events: TrainEvents = {}): Promise<EpochInfo[]> {
     if (this.outDir) mkdirSync(this.outDir, { recursive: true });
@@ -204,6 +214,16 @@ export class Trainer {
         await this.checkWeights();
         this.step++;
         events.onStep?.({ phase, epoch: this.epoch, epochs: this.totalEpochs, step: this.step, steps: S, loss, images: idx.length, ms: Date.now() - ts });
+        // a step may never leave the microtask queue (tfjs's cpu backend): yield once so a
+        // Ctrl-C handler gets to run and call requestStop()
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.stopRequested) {
+          // mid-epoch the finished steps are worth keeping; at an epoch's last step the
+          // epoch-end evaluation is skipped and the previous checkpoint stands
+          const p = this.step < S ? await this.saveCheckpoint() : undefined;
+          if (p) events.onCheckpoint?.(p, this.epoch, this.step);
+          throw new InterruptedError(this.checkpointPath && hasCheckpoint(this.outDir!) ? this.checkpointPath : undefined);
+        }
         if (r.checkpointEvery && this.step % r.checkpointEvery === 0 && this.step < S) {
           const p = await this.saveCheckpoint();
           if (p) events.onCheckpoint?.(p, this.epoch, this.step);
