@@ -3,7 +3,7 @@
 // order and stops at exactly the probe a single thread would stop at, so the estimate is the
 // same for any worker count.
 import type { Model } from '@bitswitch/format';
-import { hutchinsonSamples, TraceStatistics, withinTolerance, type HutchinsonOptions, type HutchinsonResult } from './hessian.ts';
+import { hutchinsonSamples, traceInRounds, type HutchinsonOptions, type HutchinsonResult } from './hessian.ts';
 import { Rank, siblingUrl, spawnWorker } from './parallel.ts';
 
 /** What a probe worker needs to rebuild the same target and batches as rank 0. */
@@ -53,27 +53,10 @@ export class ProbePool {
 }
 
 /**
- * hutchinsonTrace with the probes computed in rounds across `pool`: the samples are added in
- * probe order and the stop is tested after each one as hutchinsonTrace does, so the result is
- * hutchinsonTrace's (probes past the stop are computed and dropped).
+ * hutchinsonTrace with the probes computed in rounds across `pool` (each rank a share of up to
+ * one cycle); traceInRounds adds them in probe order with the same stop, so the result is
+ * hutchinsonTrace's.
  */
-export async function hutchinsonTraceOnPool<B>(opts: HutchinsonOptions<B>, pool: ProbePool): Promise<HutchinsonResult> {
-  const { params, tol, maxIters } = opts;
-  const minIters = opts.minIters ?? 5;
-  const cycle = opts.probeData === 'one-batch' ? opts.batches.length : 1;
-  const limit = Math.max(cycle, maxIters - (maxIters % cycle));
-  const stats = new TraceStatistics(params.length);
-  let converged = false;
-  while (stats.count < limit && !converged) {
-    const perRank = Math.max(1, Math.ceil(Math.min(cycle, limit - stats.count) / pool.size));
-    for (const sample of await pool.probes(opts, stats.count, perRank)) {
-      stats.add(sample);
-      const trace = stats.trace(), stderr = stats.stderr();
-      opts.onIter?.(stats.count, trace, stderr);
-      if (stats.count >= minIters && stats.count % cycle === 0 && withinTolerance(trace, stderr, tol)) { converged = true; break; }
-      if (stats.count >= limit) break;
-    }
-  }
-  const trace = stats.trace();
-  return { trace, perParam: trace.map((t, l) => t / params[l]!.size), stderr: stats.stderr(), iters: stats.count, converged };
+export function hutchinsonTraceOnPool<B>(opts: HutchinsonOptions<B>, pool: ProbePool): Promise<HutchinsonResult> {
+  return traceInRounds(opts, (from, left, cycle) => pool.probes(opts, from, Math.max(1, Math.ceil(Math.min(cycle, left) / pool.size))));
 }

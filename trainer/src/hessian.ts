@@ -178,10 +178,16 @@ export function withinTolerance(trace: readonly number[], stderr: readonly numbe
  */
 export function hutchinsonTrace<B>(opts: HutchinsonOptions<B>): Promise<HutchinsonResult> {
   checkOptions(opts); // bad options throw here, before any probe
-  return traceUntilConverged(opts);
+  return traceInRounds(opts, async (from) => [await hutchinsonProbe(opts, from)]);
 }
 
-async function traceUntilConverged<B>(opts: HutchinsonOptions<B>): Promise<HutchinsonResult> {
+/**
+ * The estimator's loop over probes delivered in rounds: `round(from, left, cycle)` returns the
+ * samples of probes from, from + 1, … (at least one). Samples are added in probe order and the
+ * stop is tested after each one, so the result does not depend on the round sizes; samples past
+ * the stop are dropped.
+ */
+export async function traceInRounds<B>(opts: HutchinsonOptions<B>, round: (from: number, left: number, cycle: number) => Promise<Float64Array[]>): Promise<HutchinsonResult> {
   const { params, tol, maxIters } = opts;
   const minIters = opts.minIters ?? 5;
   // 'one-batch': every batch must weigh the same, so runs end on whole cycles.
@@ -189,11 +195,14 @@ async function traceUntilConverged<B>(opts: HutchinsonOptions<B>): Promise<Hutch
   const limit = Math.max(cycle, maxIters - (maxIters % cycle));
   const stats = new TraceStatistics(params.length);
   let converged = false;
-  while (stats.count < limit) {
-    stats.add(await hutchinsonProbe(opts, stats.count));
-    const trace = stats.trace(), stderr = stats.stderr();
-    opts.onIter?.(stats.count, trace, stderr);
-    if (stats.count >= minIters && stats.count % cycle === 0 && withinTolerance(trace, stderr, tol)) { converged = true; break; }
+  while (stats.count < limit && !converged) {
+    for (const sample of await round(stats.count, limit - stats.count, cycle)) {
+      stats.add(sample);
+      const trace = stats.trace(), stderr = stats.stderr();
+      opts.onIter?.(stats.count, trace, stderr);
+      if (stats.count >= minIters && stats.count % cycle === 0 && withinTolerance(trace, stderr, tol)) { converged = true; break; }
+      if (stats.count >= limit) break;
+    }
   }
   const trace = stats.trace();
   return { trace, perParam: trace.map((t, l) => t / params[l]!.size), stderr: stats.stderr(), iters: stats.count, converged };
