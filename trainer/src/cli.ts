@@ -307,8 +307,22 @@ function dflt(field: keyof Recipe): string {
   return `(default: ${Array.isArray(v) ? v.join(',') : String(v)}, or the --recipe file's)`;
 }
 
+/** The options `train` and `pretrain` share: data limits, checkpoints, resume, backend, workers. */
+function runOptions(cmd: Command): Command {
+  return cmd
+    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
+    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
+    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
+    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
+    .option('--resume', 'continue the checkpoint in --out')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--workers <n>', `threads computing gradients on shards of each batch (default: every core, ${availableParallelism()} here)`)
+    .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker; fix it to make any worker count train the same model)')
+    .option('--no-progress', 'no progress bar');
+}
+
 export function register(program: Command): void {
-  program.command('train')
+  const train = program.command('train')
     .description('train one network accurate at every bit-width of a list, export the packed model')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model.bsw, summary.json)')
     .option('--recipe <file>', 'recipe JSON (trainer/recipes/); flags override its fields')
@@ -326,19 +340,10 @@ export function register(program: Command): void {
     .option('--scale-lr-factor <x>', `multiplies the scales' rate (1 = paper) ${dflt('scaleLrFactor')}`)
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
-    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
-    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
-    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
-    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
     .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
-    .option('--resume', 'continue the checkpoint in --out')
-    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
-    .option('--workers <n>', `threads computing gradients on shards of each batch (default: every core, ${availableParallelism()} here)`)
-    .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker; fix it to make any worker count train the same model)')
-    .option('--no-progress', 'no progress bar')
-    .option('--log-steps', 'print one line per step')
-    .action(async (opts: TrainOptions) => { await trainCommand(opts); });
-  program.command('pretrain')
+    .option('--log-steps', 'print one line per step');
+  runOptions(train).action(async (opts: TrainOptions) => { await trainCommand(opts); });
+  const pretrain = program.command('pretrain')
     .description('train a float32 model (the starting point of joint training), write DIR/model-fp32.json with its accuracy')
     .requiredOption('--out <dir>', 'output folder (checkpoint.json, metrics.jsonl, model-fp32.json)')
     .option('--recipe <file>', 'recipe JSON; its pretrain fields are used')
@@ -346,20 +351,11 @@ export function register(program: Command): void {
     .option('--data <name>', `mnist | fashion-mnist ${dflt('data')}`)
     .option('--epochs <n>', `float32 epochs ${dflt('pretrainEpochs')}`)
     .option('--batch-size <n>', `images per batch ${dflt('batchSize')}`)
-    .option('--lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`)
-    .option('--seed <n>', `seed of initialisation, data order and augmentation ${dflt('seed')}`)
-    .option('--train-limit <n>', 'use a stratified subset of N training images (default: all of them)')
-    .option('--test-limit <n>', 'use a stratified subset of N test images (default: all of them)')
-    .option('--checkpoint-every <n>', `checkpoint every N batches (and every epoch) ${dflt('checkpointEvery')}`)
-    .option('--shards <n>', 'BatchNorm shards per batch (default: one per worker)')
-    .option('--resume', 'continue the checkpoint in --out')
-    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
-    .option('--workers <n>', `threads computing gradients (default: every core, ${availableParallelism()} here)`)
-    .option('--no-progress', 'no progress bar')
-    .action(async (opts: TrainOptions) => {
-      const { epochs, lr, ...rest } = opts;
-      await trainCommand({ ...rest, ...(epochs !== undefined ? { pretrainEpochs: epochs } : {}), ...(lr !== undefined ? { pretrainLr: lr } : {}), epochs: '0' });
-    });
+    .option('--lr <rate>', `float32 learning rate (cosine schedule) ${dflt('pretrainLr')}`);
+  runOptions(pretrain).action(async (opts: TrainOptions) => {
+    const { epochs, lr, ...rest } = opts;
+    await trainCommand({ ...rest, ...(epochs !== undefined ? { pretrainEpochs: epochs } : {}), ...(lr !== undefined ? { pretrainLr: lr } : {}), epochs: '0' });
+  });
   program.command('eval <file>')
     .description('accuracy per bit-width of a model file on a test split')
     .option('--data <name>', 'mnist | fashion-mnist (default: the dataset named in the file)')
