@@ -14,7 +14,7 @@ import { CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.ts';
 import { makeBatch, stratifiedSubset, type Augment, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
 import { Network } from './network.ts';
-import { LazyParallel } from './parallel.ts';
+import { LazyParallel, applyBnStats, gradTensors } from './parallel.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng } from './rng.ts';
 import { SuperNetwork } from './supernet.ts';
@@ -230,14 +230,12 @@ export class SupernetTrainer {
       if (!Number.isFinite(loss)) throw new RangeError(`loss is ${loss} at bits [${layerBits}]; stopping`);
       sum += loss;
       tf.tidy(() => {
-        const w: Record<string, tf.Tensor> = {};
-        const s: Record<string, tf.Tensor> = {};
-        for (const [n, g] of grads) (net.kinds.get(n) === 'scale' ? s : w)[n] = tf.tensor(g, net.v(n).shape);
+        const { w, s } = gradTensors(net, grads);
         this.optW.apply(net.vars, w, lr);
         this.optS.apply(net.vars, s, this.recipe.scaleLr === 'code' ? alrsCodeRate(lr, rank) : lr);
         net.clampScales(); // as the multi-precision trainer: a scale step must not cross zero
-        net.applyBnUpdates(bn.map((u) => ({ name: u.name, key: u.key, mean: tf.tensor(u.mean), variance: tf.tensor(u.variance) })));
       });
+      applyBnStats(net, bn);
     }
     return sum / bits.length;
   }

@@ -43,6 +43,19 @@ export function workerCount(flag: string | undefined): number {
   return n;
 }
 
+/** Gradient arrays as tensors of their variables' shapes, split into weights and quantization scales. */
+export function gradTensors(net: Network, grads: Map<string, Float32Array>): { w: Record<string, tf.Tensor>; s: Record<string, tf.Tensor> } {
+  const w: Record<string, tf.Tensor> = {};
+  const s: Record<string, tf.Tensor> = {};
+  for (const [n, g] of grads) (net.kinds.get(n) === 'scale' ? s : w)[n] = tf.tensor(g, net.v(n).shape);
+  return { w, s };
+}
+
+/** Moves the BatchNorm running statistics by the batch statistics a request returned. */
+export function applyBnStats(net: Network, bn: BnStats[]): void {
+  tf.tidy(() => net.applyBnUpdates(bn.map((u) => ({ name: u.name, key: u.key, mean: tf.tensor(u.mean), variance: tf.tensor(u.variance) }))));
+}
+
 /** Where each trainable variable of a network lives in the shared weight and gradient buffers. */
 interface Layout { names: string[]; offsets: number[]; sizes: number[]; total: number }
 

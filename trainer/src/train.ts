@@ -11,7 +11,7 @@ import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, writeFileAtomic } from
 import { loadDataset, makeBatch, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { buildModel } from './models.ts';
 import { Network, type BitChoice } from './network.ts';
-import { LazyParallel, type BnStats, type DataParallel, type GradRequest } from './parallel.ts';
+import { LazyParallel, applyBnStats, gradTensors, type BnStats, type DataParallel, type GradRequest } from './parallel.ts';
 import { initActivationScale, initWeightScale } from './quantizers.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng, type RngState } from './rng.ts';
@@ -291,27 +291,15 @@ export class Trainer {
     return { loss, grads: res.grads, bn: res.bn };
   }
 
-  /** Gradient arrays as tensors of their variables' shapes, split into weights and scales. */
-  private gradTensors(net: Network, grads: Map<string, Float32Array>) {
-    const w: Record<string, tf.Tensor> = {};
-    const s: Record<string, tf.Tensor> = {};
-    for (const [n, g] of grads) (net.kinds.get(n) === 'scale' ? s : w)[n] = tf.tensor(g, net.v(n).shape);
-    return { w, s };
-  }
-
-  private finishBn(net: Network, bn: BnStats[]): void {
-    tf.tidy(() => net.applyBnUpdates(bn.map((u) => ({ name: u.name, key: u.key, mean: tf.tensor(u.mean), variance: tf.tensor(u.variance) }))));
-  }
-
   /** One bit (or float32), one optimizer step on everything. */
   private async stepOneBit(i: number, opt: Adam, bits: BitChoice, lr: number): Promise<number> {
     const net = this.nets[i];
     const { loss, grads, bn } = await this.lossAndGrads({ net: i, bits: [bits], useTeacher: false, keepTeacher: false });
     tf.tidy(() => {
-      const { w, s } = this.gradTensors(net, grads);
+      const { w, s } = gradTensors(net, grads);
       opt.apply(net.vars, { ...w, ...s }, lr);
     });
-    this.finishBn(net, bn);
+    applyBnStats(net, bn);
     return loss;
   }
 
@@ -343,12 +331,12 @@ export class Trainer {
       sum += loss;
       const lrB = this.scaleRate(net, b, rank, lr, grads);
       tf.tidy(() => {
-        const { w, s } = this.gradTensors(net, grads);
+        const { w, s } = gradTensors(net, grads);
         opt.w.apply(net.vars, w, lr);
         opt.s.apply(net.vars, s, lrB * this.recipe.scaleLrFactor);
       });
       net.clampScales();
-      this.finishBn(net, bn);
+      applyBnStats(net, bn);
     }
     return sum / bits.length;
   }
@@ -359,12 +347,12 @@ export class Trainer {
     const opt = this.opts[0];
     const { loss, grads, bn } = await this.lossAndGrads({ net: 0, bits: [...net.quant.bits], useTeacher: false, keepTeacher: false });
     tf.tidy(() => {
-      const { w, s } = this.gradTensors(net, grads);
+      const { w, s } = gradTensors(net, grads);
       opt.w.apply(net.vars, w, lr);
       opt.s.apply(net.vars, s, lr * this.recipe.scaleLrFactor);
     });
     net.clampScales();
-    this.finishBn(net, bn);
+    applyBnStats(net, bn);
     return loss;
   }
 
