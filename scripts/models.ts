@@ -12,7 +12,11 @@ import { readModel, quantizedLayers, type Model } from '@bitswitch/format';
 import { createRuntime } from '@bitswitch/runtime';
 import { loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
 
-export interface RuntimeAccuracy { correct: number; total: number }
+/** Correct predictions on the full test split, and among its first SUBSET images (the quick check's). */
+export interface RuntimeAccuracy { correct: number; total: number; correctInSubset: number }
+
+/** Images of the test split the quick check (`--check --quick`, in CI) runs. */
+export const SUBSET = 1000;
 
 export interface Card {
   name: string;
@@ -53,23 +57,30 @@ export function commitOf(root: string): string {
 
 export const machine = () => `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join('/')}`;
 
-/** Correct predictions of the file at every stored precision on the data set's full test split. */
-export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string): Promise<Record<string, RuntimeAccuracy>> {
+/** Correct predictions of the file at every stored precision on the data set's test split (its first `limit` images if given). */
+export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number): Promise<Record<string, RuntimeAccuracy>> {
   const ds = loadDataset(data);
-  const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: ds.test.count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+  const count = Math.min(limit ?? ds.test.count, ds.test.count);
+  const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
   const rt = await createRuntime(bytes);
-  const per = x.length / ds.test.count;
+  const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
   for (const b of model.bits) {
     rt.setPrecision(quantizedLayers(model).map(() => b));
     let correct = 0;
-    for (let start = 0; start < ds.test.count; start += 256) {
-      const n = Math.min(256, ds.test.count - start);
+    let correctInSubset = 0;
+    for (let start = 0; start < count; start += 250) {
+      const n = Math.min(250, count - start);
       const predicted = rt.classify(x.subarray(start * per, (start + n) * per), n);
-      for (let i = 0; i < n; i++) if (predicted[i] === y[start + i]) correct++;
+      for (let i = 0; i < n; i++) {
+        if (predicted[i] !== y[start + i]) continue;
+        correct++;
+        if (start + i < SUBSET) correctInSubset++;
+      }
     }
-    out[`w${b}a${b}`] = { correct, total: ds.test.count };
+    out[`w${b}a${b}`] = { correct, total: count, correctInSubset };
   }
+  rt.dispose();
   return out;
 }
 
@@ -139,8 +150,8 @@ export function readCards(root: string): Card[] {
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Card);
 }
 
-/** Re-evaluates every published model; returns one line per mismatch (empty: all agree). */
-export async function check(root: string, log: (line: string) => void): Promise<string[]> {
+/** Re-evaluates every published model (on the first SUBSET test images if `quick`); returns one line per mismatch. */
+export async function check(root: string, quick: boolean, log: (line: string) => void): Promise<string[]> {
   const problems: string[] = [];
   for (const card of readCards(root)) {
     const file = join(root, 'models', card.file);
@@ -148,14 +159,14 @@ export async function check(root: string, log: (line: string) => void): Promise<
     const bytes = new Uint8Array(readFileSync(file));
     if (sha256(bytes) !== card.sha256) { problems.push(`models/${card.file}: sha256 differs from its card (${card.sha256.slice(0, 12)}…)`); continue; }
     const t0 = performance.now();
-    const got = await runtimeAccuracy(bytes, readModel(bytes), card.data);
+    const got = await runtimeAccuracy(bytes, readModel(bytes), card.data, quick ? SUBSET : undefined);
     for (const [k, want] of Object.entries(card.runtime)) {
       const have = got[k];
-      if (!have || have.correct !== want.correct || have.total !== want.total) {
-        problems.push(`models/${card.file} ${k}: card says ${want.correct}/${want.total}, runtime gives ${have ? `${have.correct}/${have.total}` : 'nothing'}`);
-      }
+      const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];
+      const n = quick ? Math.min(SUBSET, want.total) : want.total;
+      if (!have || h !== w || have.total !== n) problems.push(`models/${card.file} ${k}: card says ${w}/${n}, runtime gives ${have ? `${h}/${have.total}` : 'nothing'}`);
     }
-    log(`${basename(file)}: ${Object.entries(got).map(([k, v]) => `${k} ${pct(v.correct / v.total)}`).join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log(`${basename(file)}: ${Object.entries(got).map(([k, v]) => `${k} ${v.correct}/${v.total}`).join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   return problems;
 }

@@ -14,6 +14,7 @@
 //   pnpm reproduce --check         run every published model (models/*.card.json) again with the
 //                                  runtime and regenerate the report; exit 1 if a count of correct
 //                                  predictions differs or the committed report is stale
+//   pnpm reproduce --check --quick the same on the first 1,000 test images (CI)
 //
 // A stage with `publish: NAME` copies its exported model.bsw to models/NAME.bsw when it finishes,
 // with a card (NAME.card.json, NAME.md) holding the trainer's and the runtime's accuracies
@@ -114,7 +115,7 @@ const writeAtomic = (file: string, text: string) => { mkdirSync(dirname(file), {
 
 const argv = process.argv.slice(2);
 if (argv.includes('--check')) {
-  const problems = await check(root, (line) => console.log(line));
+  const problems = await check(root, argv.includes('--quick'), (line) => console.log(line));
   const r = await buildReport(root);
   const committed = join(root, 'results/REPORT.md');
   if (!existsSync(committed) || readFileSync(committed, 'utf8') !== r.markdown) problems.push('results/REPORT.md: differs from what the committed logs and cards give — run pnpm reproduce --report');
