@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { onnx } from '../src/proto.ts';
 import { floatValueInfo, intAttr, intsAttr, floatAttr, tensor, DT, type NodeProto, type TensorProto } from '../src/proto.ts';
-import { seededRandom } from '@bitswitch/format';
+import { dequantizeWeights, doubleRoundAll, seededRandom, type Model } from '@bitswitch/format';
+import { argmax } from '@bitswitch/runtime';
 
 const require = createRequire(import.meta.url);
 
@@ -152,4 +153,49 @@ export function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale
   let scale = 0;
   for (let i = 0; i < a.length; i++) { diff = Math.max(diff, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(a[i])); }
   return { diff, scale };
+}
+
+/**
+ * One quantization step of the logits at `bit` for a model that ends quantized dense → ReLU → float
+ * dense: the most one activation code (of one input element of the last quantized layer) can move
+ * a logit, s_b · max_{k,m} Σ_n |W_out[m][n] · Ŵ_l[n][k]| (eq. 3 weights; the ReLU passes at most the change).
+ */
+export function logitStep(model: Model, bit: number): number {
+  const out = model.layers[model.layers.length - 1];
+  const relu = model.layers[model.layers.length - 2];
+  const q = model.layers[model.layers.length - 3];
+  if (out.op !== 'dense' || out.weights.kind !== 'float' || relu.op !== 'relu' || q.op !== 'dense' || q.weights.kind !== 'int') {
+    throw new Error('logitStep: expected the model to end with quantized dense → relu → float dense');
+  }
+  const w = q.weights;
+  const N = q.outFeatures;
+  const K = q.inFeatures;
+  const wl = dequantizeWeights(doubleRoundAll(w.values, w.bits, bit), w.scale, w.bits, bit, N);
+  let step = 0;
+  for (let k = 0; k < K; k++) for (let m = 0; m < out.outFeatures; m++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) s += Math.abs(out.weights.values[m * N + n] * wl[n * K + k]);
+    step = Math.max(step, s);
+  }
+  return step * w.actScales[model.bits.indexOf(bit)];
+}
+
+/** Fraction of the batch on which two logit sets pick the same class. */
+export function argmaxAgreement(a: Float32Array, b: Float32Array, batch: number): number {
+  const x = argmax(a, batch);
+  const y = argmax(b, batch);
+  let same = 0;
+  for (let i = 0; i < batch; i++) same += Number(x[i] === y[i]);
+  return same / batch;
+}
+
+/** A 1×8×8 model with one `opType` node (attributes `attrs`) after a Conv + Relu, then Flatten and Gemm. */
+export function withOp(opType: string, attrs: NodeProto['attribute'] = [], convAttrs: NodeProto['attribute'] = []): Uint8Array {
+  const g = new Builder();
+  const w = g.init(new Float32Array(4 * 9).fill(0.1), [4, 1, 3, 3]);
+  let x = g.op('Relu', [g.op('Conv', ['image', w], [intsAttr('pads', [1, 1, 1, 1]), ...convAttrs])]);
+  x = g.op(opType, [x], attrs);
+  x = g.op('Flatten', [x], [intAttr('axis', 1)]);
+  g.op('Gemm', [x, g.init(new Float32Array(10 * 64).fill(0.01), [10, 64])], [intAttr('transB', 1)]);
+  return g.model([1, 8, 8], 10);
 }
