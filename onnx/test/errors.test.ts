@@ -16,6 +16,7 @@ test('bytes that are not ONNX: one line naming the file', () => {
 });
 
 test('an unsupported op is named with its node and the ops that are read', () => {
+  assert.is(parseOnnx(withOp('Identity')).layers.length, 4); // the same graph with a supported op parses
   const m = message(() => parseOnnx(withOp('MaxPool', [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])])));
   assert.match(m, /^MaxPool node 'maxpool_\d+': op MaxPool is not supported \(format v1 has no max pooling.*\) — bitswitch import reads Conv, Gemm, MatMul/);
   assert.match(message(() => parseOnnx(withOp('Sigmoid'))), /^Sigmoid node 'sigmoid_\d+': op Sigmoid is not supported — /);

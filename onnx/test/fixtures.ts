@@ -196,6 +196,6 @@ export function withOp(opType: string, attrs: NodeProto['attribute'] = [], convA
   let x = g.op('Relu', [g.op('Conv', ['image', w], [intsAttr('pads', [1, 1, 1, 1]), ...convAttrs])]);
   x = g.op(opType, [x], attrs);
   x = g.op('Flatten', [x], [intAttr('axis', 1)]);
-  g.op('Gemm', [x, g.init(new Float32Array(10 * 64).fill(0.01), [10, 64])], [intAttr('transB', 1)]);
+  g.op('Gemm', [x, g.init(new Float32Array(10 * 256).fill(0.01), [10, 256])], [intAttr('transB', 1)]);
   return g.model([1, 8, 8], 10);
 }
