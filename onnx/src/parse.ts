@@ -217,7 +217,7 @@ export function parseOnnx(bytes: Uint8Array, file = 'model'): ParsedOnnx {
         const [K, N] = transB ? [bd[1], bd[0]] : bd;
         if (K !== x.shape[0]) throw new RangeError(`${what}: B has ${K} input features, expected ${x.shape[0]}`);
         const alpha = op === 'Gemm' ? attrFloat(attrs, 'alpha', 1) : 1;
-        let rows = new Float32Array(N * K);
+        let rows: Float32Array = new Float32Array(N * K);
         for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) rows[n * K + k] = alpha * (transB ? b[n * K + k] : b[k * N + n]);
         if (x.chw) rows = hwcColumns(rows, N, x.chw);
         const layer: DenseLayer = { name, op: 'dense', inputs: [x.layer], inFeatures: K, outFeatures: N, weights: { kind: 'float', values: rows } };

@@ -3,8 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { onnx } from '../src/proto.ts';
-import { floatValueInfo, intAttr, intsAttr, floatAttr, tensor, DT, type NodeProto, type TensorProto } from '../src/proto.ts';
+import { onnx, floatValueInfo, intAttr, intsAttr, floatAttr, tensor, DT, type AttributeProto, type NodeProto, type TensorProto } from '../src/proto.ts';
 import { dequantizeWeights, doubleRoundAll, seededRandom, type Model } from '@bitswitch/format';
 import { argmax } from '@bitswitch/runtime';
 
@@ -190,7 +189,7 @@ export function argmaxAgreement(a: Float32Array, b: Float32Array, batch: number)
 }
 
 /** A 1×8×8 model with one `opType` node (attributes `attrs`) after a Conv + Relu, then Flatten and Gemm. */
-export function withOp(opType: string, attrs: NodeProto['attribute'] = [], convAttrs: NodeProto['attribute'] = []): Uint8Array {
+export function withOp(opType: string, attrs: AttributeProto[] = [], convAttrs: AttributeProto[] = []): Uint8Array {
   const g = new Builder();
   const w = g.init(new Float32Array(4 * 9).fill(0.1), [4, 1, 3, 3]);
   let x = g.op('Relu', [g.op('Conv', ['image', w], [intsAttr('pads', [1, 1, 1, 1]), ...convAttrs])]);
