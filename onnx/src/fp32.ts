@@ -2,7 +2,7 @@
 // conv/dense/BatchNorm parameters mapped in order onto a trainer network of the same
 // architecture, as the variables the trainer's float32 forward pass reads (tfjs layout: conv
 // kernels HWIO, dense kernels [in][out]; BatchNorm sets '@single', or '@fp' for a BN that follows
-// a quantized layer). The structure mirrors trainer/src/fp32.ts's Fp32Model without importing it.
+// a quantized layer); the trainer wraps them into its FP32 model (trainer/src/fp32.ts loadInit).
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Padding } from '@bitswitch/format';
 import { parseOnnx } from './parse.ts';
 
@@ -26,22 +26,11 @@ export interface SpecNode {
 
 export interface SpecLike { name: string; inputShape: [number, number, number]; classes: number; nodes: SpecNode[] }
 
-/** The trainer's in-memory FP32 model (its `bitswitch-fp32/1` file, decoded). */
-export interface Fp32FromOnnx {
-  format: 'bitswitch-fp32/1';
-  model: string;
-  modelOptions?: unknown;
-  inputShape: [number, number, number];
-  classes: number;
-  data: string;
-  split: string;
-  /** Not measured: NaN. */
-  accuracy: number;
-  testImages: number;
-  recipe: unknown;
-  commit: string;
-  date: string;
+/** The float variables of a trainer network, by the trainer's names, and where they came from. */
+export interface OnnxStart {
   weights: Record<string, Float32Array>;
+  /** e.g. "model.onnx, pytorch 2.3" */
+  source: string;
 }
 
 /** [N][K] rows → tfjs [K][N] (conv: HWIO, since K runs kh, kw, cin). */
@@ -57,9 +46,9 @@ function kernelFromRows(rows: Float32Array, n: number): Float32Array {
  * trainer's, shapes checked; a BatchNorm onto the BatchNorm after it. Where the trainer has a
  * bias-free layer followed by BatchNorm, an ONNX bias moves into that BatchNorm's mean (μ − b), and
  * where the ONNX exporter folded the BatchNorm away, the trainer's starts as the identity
- * (γ = 1, β = bias, μ = 0, σ² = 1 − ε). `start` supplies what the ONNX file does not say.
+ * (γ = 1, β = bias, μ = 0, σ² = 1 − ε).
  */
-export function fp32FromOnnx(bytes: Uint8Array, spec: SpecLike, start: { model: string; modelOptions?: unknown; data: string; recipe: unknown }, file = 'model.onnx'): Fp32FromOnnx {
+export function fp32FromOnnx(bytes: Uint8Array, spec: SpecLike, file = 'model.onnx'): OnnxStart {
   const p = parseOnnx(bytes, file);
   const fail = (what: string) => new RangeError(`--init: ${file}: ${what} — expected the architecture of ${spec.name} (train --model)`);
   if (p.inputShape.join() !== spec.inputShape.join()) throw fail(`input [${p.inputShape}] (H, W, C)`);
@@ -108,9 +97,5 @@ export function fp32FromOnnx(bytes: Uint8Array, spec: SpecLike, start: { model: 
   }
   if (pendingBias) throw fail('the last layer has a bias the trainer\'s has not');
   if (i !== src.length) throw fail(`${src.length - i} more conv/dense/BatchNormalization layers than ${spec.name} has`);
-  return {
-    format: 'bitswitch-fp32/1', model: start.model, ...(start.modelOptions ? { modelOptions: start.modelOptions } : {}),
-    inputShape: [...spec.inputShape], classes: spec.classes, data: start.data, split: `unknown (imported from ${file}${p.producer ? `, ${p.producer}` : ''})`,
-    accuracy: NaN, testImages: 0, recipe: start.recipe, commit: 'unknown', date: new Date().toISOString(), weights,
-  };
+  return { weights, source: `${file}${p.producer ? `, ${p.producer}` : ''}` };
 }

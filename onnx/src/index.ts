@@ -3,4 +3,4 @@ export { importOnnx, quantizeParsed, foldBatchNorms, floatModel, calibrateActiva
 export { mseActivationScale, absmaxWeightScales, HISTOGRAM_BINS, CLIP_CANDIDATES } from './calibrate.ts';
 export { exportOnnx, type ExportResult } from './export.ts';
 export { onnx, EXPORT_OPSET } from './proto.ts';
-export { fp32FromOnnx, type Fp32FromOnnx, type SpecLike, type SpecNode } from './fp32.ts';
+export { fp32FromOnnx, type OnnxStart, type SpecLike, type SpecNode } from './fp32.ts';

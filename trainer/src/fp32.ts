@@ -78,7 +78,11 @@ export function loadFp32(path: string): Fp32Model {
 export async function loadInit(path: string, spec: ModelSpec, recipe: Recipe): Promise<Fp32Model> {
   if (!path.endsWith('.onnx')) return loadFp32(path);
   const { fp32FromOnnx } = await import('@bitswitch/onnx');
-  return fp32FromOnnx(new Uint8Array(readFileSync(path)), spec, { model: recipe.model, modelOptions: recipe.modelOptions, data: recipe.data, recipe }, path) as Fp32Model;
+  const { weights, source } = fp32FromOnnx(new Uint8Array(readFileSync(path)), spec, path);
+  return {
+    format: FP32_FORMAT, model: recipe.model, ...(recipe.modelOptions ? { modelOptions: recipe.modelOptions } : {}), inputShape: [...spec.inputShape], classes: spec.classes,
+    data: recipe.data, split: `not recorded (imported from ${source})`, accuracy: NaN, testImages: 0, recipe, commit: 'unknown', date: new Date().toISOString(), weights,
+  };
 }
 
 /** Loads a starting point into `net`; the file must describe the same model and input. */

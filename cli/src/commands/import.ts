@@ -62,7 +62,7 @@ export async function importCommand(file: string, o: ImportOptions): Promise<voi
   }
   writeModelFile(o.out, model);
   const q = model.layers.filter((l) => (l.op === 'conv2d' || l.op === 'dense') && l.weights.kind === 'int').length;
-  console.log(`wrote ${o.out}: ${model.layers.length} layers, ${q} quantized (int${bits[0]} per channel), bits {${bits}}; continue with: bitswitch train --init ${file} (joint training recovers the low bits)`);
+  console.log(`wrote ${o.out}: ${model.layers.length} layers, ${q} quantized (int${bits[0]} per channel), bits {${bits}}; to train every bit jointly from these weights: bitswitch train --model <the same architecture> --data ${o.calibrate} --init ${file} --out DIR`);
 }
 
 export function register(program: Command): void {
