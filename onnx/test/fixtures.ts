@@ -155,28 +155,33 @@ export function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale
 }
 
 /**
- * One quantization step of the logits at `bit` for a model that ends quantized dense → ReLU → float
- * dense: the most one activation code (of one input element of the last quantized layer) can move
- * a logit, s_b · max_{k,m} Σ_n |W_out[m][n] · Ŵ_l[n][k]| (eq. 3 weights; the ReLU passes at most the change).
+ * One quantization step of the logits at `bit` for a model that ends quantized dense → [BatchNorm]
+ * → ReLU → float dense: the most one activation code (of one input element of the last quantized
+ * layer) can move a logit, s_b · max_{k,m} Σ_n |W_out[m][n] · g_n · Ŵ_l[n][k]| (eq. 3 weights, g_n the
+ * BatchNorm's γ/σ at that bit, else 1; the ReLU passes at most the change).
  */
 export function logitStep(model: Model, bit: number): number {
-  const out = model.layers[model.layers.length - 1];
-  const relu = model.layers[model.layers.length - 2];
-  const q = model.layers[model.layers.length - 3];
+  const tail = model.layers.slice(-4);
+  const [out, relu] = [tail[3], tail[2]];
+  const bn = tail[1].op === 'batchnorm' ? tail[1] : undefined;
+  const q = bn ? tail[0] : tail[1];
   if (out.op !== 'dense' || out.weights.kind !== 'float' || relu.op !== 'relu' || q.op !== 'dense' || q.weights.kind !== 'int') {
-    throw new Error('logitStep: expected the model to end with quantized dense → relu → float dense');
+    throw new Error('logitStep: expected the model to end with quantized dense → [batchnorm] → relu → float dense');
   }
   const w = q.weights;
   const N = q.outFeatures;
   const K = q.inFeatures;
+  const bi = model.bits.indexOf(bit);
+  const set = bn?.op === 'batchnorm' ? (bn.select.kind === 'single' ? 0 : bi) : 0;
+  const gain = (n: number) => (bn?.op === 'batchnorm' ? Math.abs(bn.params[set * 4 * N + n]) / Math.sqrt(bn.params[(set * 4 + 3) * N + n] + bn.epsilon) : 1);
   const wl = dequantizeWeights(doubleRoundAll(w.values, w.bits, bit), w.scale, w.bits, bit, N);
   let step = 0;
   for (let k = 0; k < K; k++) for (let m = 0; m < out.outFeatures; m++) {
     let s = 0;
-    for (let n = 0; n < N; n++) s += Math.abs(out.weights.values[m * N + n] * wl[n * K + k]);
+    for (let n = 0; n < N; n++) s += Math.abs(out.weights.values[m * N + n] * gain(n) * wl[n * K + k]);
     step = Math.max(step, s);
   }
-  return step * w.actScales[model.bits.indexOf(bit)];
+  return step * w.actScales[bi];
 }
 
 /** Fraction of the batch on which two logit sets pick the same class. */

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
+import { readModelFile } from '@bitswitch/format/node';
 import { createRuntime, type Runtime } from '@bitswitch/runtime';
 import { exportOnnx, importOnnx, onnx } from '../src/index.ts';
 import { argmaxAgreement, logitStep, maxDiff, mnistCnnOnnx, mnistTest, ortRun } from './fixtures.ts';
@@ -53,6 +54,22 @@ test('onnxruntime runs the exported QDQ model as the bitswitch runtime does, at 
     const { diff } = maxDiff(ours, ort);
     assert.is(argmaxAgreement(ours, ort, N), 1, `${e.label}: argmax`);
     assert.ok(diff <= logitStep(model, last), `${e.label}: max |Δlogit| ${diff} > one step ${logitStep(model, last)}`);
+  }
+});
+
+test('a trainer-made file (per-bit BatchNorm, global pooling) exports as the runtime runs it', async () => {
+  const trained = readModelFile(new URL('../../runtime/test/fixtures/mnist-small-cnn.bsw', import.meta.url).pathname);
+  const rt2 = await createRuntime(trained, { threads: 1 });
+  try {
+    for (const b of trained.bits) {
+      rt2.setPrecision(b);
+      const ours = rt2.run(images, N);
+      const ort = await ortRun(exportOnnx(trained, b).bytes, images, SHAPE, N);
+      assert.is(argmaxAgreement(ours, ort, N), 1, `w${b}: argmax`);
+      assert.ok(maxDiff(ours, ort).diff <= logitStep(trained, b), `w${b}: max |Δlogit| ${maxDiff(ours, ort).diff} > one step ${logitStep(trained, b)}`);
+    }
+  } finally {
+    rt2.dispose();
   }
 });
 
