@@ -203,3 +203,16 @@ export function withOp(opType: string, attrs: AttributeProto[] = [], convAttrs: 
   g.op('Gemm', [x, g.init(new Float32Array(10 * 256).fill(0.01), [10, 256])], [intAttr('transB', 1)]);
   return g.model([1, 8, 8], 10);
 }
+
+/** `count` NHWC images whose channels have their own random offset and contrast per image, so that pooled features differ between images. */
+export function variedImages(shape: number[], count: number, seed: number): Float32Array {
+  const rand = seededRandom(seed);
+  const [H, W, C] = shape;
+  const x = new Float32Array(count * H * W * C);
+  for (let b = 0; b < count; b++) {
+    const offset = Array.from({ length: C }, () => 4 * rand() - 2);
+    const contrast = Array.from({ length: C }, () => 2 * rand());
+    for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) x[(b * H * W + p) * C + c] = offset[c] + contrast[c] * (rand() - 0.5);
+  }
+  return x;
+}

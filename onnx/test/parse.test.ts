@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomImages, referenceForward } from '@bitswitch/runtime';
+import { referenceForward } from '@bitswitch/runtime';
 import { floatModel, parseOnnx } from '../src/index.ts';
-import { maxDiff, mnistCnnOnnx, mnistTest, ortRun, randomCnnOnnx } from './fixtures.ts';
+import { maxDiff, mnistCnnOnnx, mnistTest, ortRun, randomCnnOnnx, variedImages } from './fixtures.ts';
 
 // The parsed float model (run by the runtime's float64 reference) computes what onnxruntime
 // computes on the original ONNX graph: layouts, padding, the flatten order and folded constants
@@ -30,7 +30,7 @@ test('symmetric PyTorch pads on a stride-2 conv become a kernel widened with zer
   assert.equal([...p.widened.values()], [[3, 3]]);
   const conv = p.layers.find((l) => l.op === 'conv2d' && l.strides[0] === 2);
   assert.equal(conv?.op === 'conv2d' && conv.kernel, [4, 4]);
-  const x = randomImages([12, 12, 3], 8, 5);
+  const x = variedImages([12, 12, 3], 8, 5);
   const ours = referenceForward(floatModel(p), 8, x, 8);
   const ort = await ortRun(bytes, x, [12, 12, 3], 8);
   const { diff, scale } = maxDiff(ort, ours);

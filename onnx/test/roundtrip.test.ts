@@ -4,9 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
 import { readModelFile } from '@bitswitch/format/node';
-import { createRuntime, type Runtime } from '@bitswitch/runtime';
+import { argmax, createRuntime, type Runtime } from '@bitswitch/runtime';
 import { exportOnnx, importOnnx, onnx } from '../src/index.ts';
-import { argmaxAgreement, logitStep, maxDiff, mnistCnnOnnx, mnistTest, ortRun } from './fixtures.ts';
+import { argmaxAgreement, logitStep, maxDiff, mnistCnnOnnx, mnistTest, ortRun, randomCnnOnnx, variedImages } from './fixtures.ts';
 
 const SHAPE = [28, 28, 1];
 const N = 200;
@@ -70,6 +70,28 @@ test('a trainer-made file (per-bit BatchNorm, global pooling) exports as the run
     }
   } finally {
     rt2.dispose();
+  }
+});
+
+test('a PyTorch-style CNN (widened stride-2 kernel, residual Add, pools, biases) imports and exports as the runtime runs it', async () => {
+  const rand = randomCnnOnnx(4);
+  const x = variedImages([12, 12, 3], 64, 9);
+  const m = readModel(writeModel(importOnnx(rand, { bits: [8, 5, 3], calibration: variedImages([12, 12, 3], 32, 8) })));
+  const kinds = m.layers.flatMap((l) => (l.op === 'conv2d' || l.op === 'dense' ? [`${l.op}:${l.weights.kind}`] : []));
+  assert.equal(kinds, ['conv2d:float', 'conv2d:int', 'conv2d:int', 'conv2d:int', 'conv2d:int', 'dense:int', 'dense:float']);
+  assert.equal(m.metadata?.widenedKernels, { conv_11: [3, 3] });
+  const rt3 = await createRuntime(m, { threads: 1 });
+  try {
+    for (const b of m.bits) {
+      rt3.setPrecision(b);
+      const ours = rt3.run(x, 64);
+      assert.ok(new Set(argmax(ours, 64)).size >= 3, `w${b}: the random model tells images apart`);
+      const ort = await ortRun(exportOnnx(m, b).bytes, x, [12, 12, 3], 64);
+      assert.is(argmaxAgreement(ours, ort, 64), 1, `w${b}: argmax`);
+      assert.ok(maxDiff(ours, ort).diff <= logitStep(m, b), `w${b}: max |Δlogit| ${maxDiff(ours, ort).diff} > one step ${logitStep(m, b)}`);
+    }
+  } finally {
+    rt3.dispose();
   }
 });
 
