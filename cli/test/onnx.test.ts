@@ -72,5 +72,13 @@ test('train --init model.onnx: the ONNX weights land on the trainer\'s mnist-cnn
   assert.throws(() => fp32FromOnnx(withOp('Identity'), spec, 'x.onnx'), /--init: x\.onnx: input \[8,8,1\].* expected the architecture of mnist-cnn/);
 });
 
+test('train --init with an ONNX model of another architecture: one line naming it, exit 1', () => {
+  const other = join(dir, 'other.onnx');
+  writeFileSync(other, withOp('Identity'));
+  const r = run('train', '--model', 'mnist-cnn', '--data', 'mnist', '--init', other, '--epochs', '1', '--train-limit', '200', '--test-limit', '20', '--workers', '1', '--backend', 'cpu', '--out', join(dir, 'run'));
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^bitswitch train: --init: .*other\.onnx: input \[8,8,1\] \(H, W, C\) — expected the architecture of mnist-cnn \(train --model\)\n$/m);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();

@@ -26,6 +26,7 @@ export async function exportCommand(file: string, o: ExportOptions): Promise<voi
   }
   writeFileAtomic(o.out, result.bytes);
   console.log(`wrote ${o.out}: ${file} at ${result.label} (bits per quantized layer [${result.bits}]) as QDQ ONNX, opset 13; input '${result.inputName}' NCHW float32, output '${result.outputName}'`);
+  console.log('onnxruntime reproduces the file\'s integer codes with graphOptimizationLevel \'disabled\'; its optimizations rewrite QDQ graphs approximately (onnx/README.md)');
 }
 
 export function register(program: Command): void {
