@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { referenceForward } from '@bitswitch/runtime';
-import { floatModel, parseOnnx } from '../src/index.ts';
+import { floatModel, foldBatchNorms, parseOnnx } from '../src/index.ts';
 import { maxDiff, mnistCnnOnnx, mnistTest, ortRun, randomCnnOnnx, variedImages } from './fixtures.ts';
 
 // The parsed float model (run by the runtime's float64 reference) computes what onnxruntime
@@ -35,6 +35,17 @@ test('symmetric PyTorch pads on a stride-2 conv become a kernel widened with zer
   const ort = await ortRun(bytes, x, [12, 12, 3], 8);
   const { diff, scale } = maxDiff(ort, ours);
   assert.ok(diff <= REL * scale, `max |Δ| ${diff} vs logit range ${scale}`);
+});
+
+test('folding BatchNorm into the conv/dense before it leaves the float model\'s logits unchanged', () => {
+  for (const [bytes, shape] of [[mnistCnnOnnx(), [28, 28, 1]], [randomCnnOnnx(2), [12, 12, 3]]] as const) {
+    const p = parseOnnx(bytes);
+    const folded = { ...floatModel(p), layers: foldBatchNorms(p.layers) };
+    assert.is(folded.layers.filter((l) => l.op === 'batchnorm').length, 0);
+    const x = variedImages([...shape], 8, 11);
+    const { diff, scale } = maxDiff(referenceForward(floatModel(p), 8, x, 8), referenceForward(folded, 8, x, 8));
+    assert.ok(diff <= REL * scale, `max |Δ| ${diff} vs logit range ${scale}`);
+  }
 });
 
 test.run();
