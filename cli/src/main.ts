@@ -16,6 +16,8 @@ const MODULES: Record<string, string> = {
   sensitivity: '@bitswitch/trainer/hessian-cli',
   search: '@bitswitch/search/cli',
   pareto: '@bitswitch/search/cli',
+  import: './commands/import.ts',
+  export: './commands/export.ts',
 };
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -16,7 +16,7 @@ import { DEFAULT_RECIPE, loadRecipe, resolveRecipe, type Recipe } from './recipe
 import { WorkerDiedError, workerCount } from './parallel.ts';
 import { DivergenceError, InterruptedError, Trainer, evaluate, hasCheckpoint, precisionName, type EpochInfo, type TrainEvents } from './train.ts';
 import { writeFileAtomic } from './checkpoint.ts';
-import { fileDigest, fp32Card, fp32FromNetwork, initNetwork, loadFp32, saveFp32 } from './fp32.ts';
+import { fileDigest, fp32Card, fp32FromNetwork, initNetwork, loadInit, saveFp32 } from './fp32.ts';
 import { Rng } from './rng.ts';
 
 interface TrainOptions {
@@ -132,11 +132,11 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     const ds = loadDataset(recipe.data);
     trainer = new Trainer(recipe, ds, o.out, options);
     if (o.init) {
-      const start = loadFp32(o.init);
+      const start = await loadInit(o.init, trainer.nets[0].spec, trainer.recipe);
       for (const net of trainer.nets) initNetwork(net, start, trainer.recipe, o.init);
       init = { file: o.init, sha256: fileDigest(o.init), accuracy: start.accuracy, split: start.split, commit: start.commit };
       writeFileAtomic(join(o.out, 'init.json'), JSON.stringify(init, null, 2) + '\n');
-      console.log(`starting from ${o.init} (FP32 ${(100 * start.accuracy).toFixed(2)}% on ${start.testImages} ${start.data} test images)`);
+      console.log(`starting from ${o.init} (${start.testImages ? `FP32 ${(100 * start.accuracy).toFixed(2)}% on ${start.testImages} ${start.data} test images` : 'FP32 accuracy not recorded'})`);
     }
     writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(trainer.recipe, null, 2) + '\n');
     console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards`);
@@ -340,7 +340,7 @@ export function register(program: Command): void {
     .option('--scale-lr-factor <x>', `multiplies the scales' rate (1 = paper) ${dflt('scaleLrFactor')}`)
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
-    .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
+    .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json, or a float .onnx of the same architecture); skips pre-training')
     .option('--log-steps', 'print one line per step');
   runOptions(train).action(async (opts: TrainOptions) => { await trainCommand(opts); });
   const pretrain = program.command('pretrain')
