@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
 import { demoCommand } from './demo.ts';
+import { register as registerServe } from './commands/serve.ts';
 import { errorReport } from './errors.ts';
 
 /** Command name → module that registers it. */
@@ -46,8 +47,10 @@ program.command('demo')
   .option('--workers <n>', 'threads computing gradients (default: every core)')
   .action(async (o: { out?: string; workers?: string }) => { await demoCommand(o.out, o.workers); });
 
+registerServe(program);
+
 // --version needs no command module; --help and an unknown command list them all
-const modules = command && command in MODULES ? [MODULES[command]] : command === 'inspect' || command === 'demo' || wanted === '--version' || wanted === '-V' ? [] : [...new Set(Object.values(MODULES))];
+const modules = command && command in MODULES ? [MODULES[command]] : command === 'inspect' || command === 'demo' || command === 'serve' || wanted === '--version' || wanted === '-V' ? [] : [...new Set(Object.values(MODULES))];
 for (const m of modules) {
   const deps = m === '@bitswitch/search/cli' ? { evaluator: (await import('./evaluate.ts')).runtimeEvaluator } : undefined;
   ((await import(m)) as { register: (p: Command, d?: unknown) => void }).register(program, deps);

@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs';
 import { FormatError, readModel, writeModel, type Model } from '@bitswitch/format';
 import { useBackend } from './device.ts';
-import { loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
+import { inputDescriptor, loadDataset, makeBatch, splitName, stratifiedSubset, NO_AUGMENT, type Dataset, type Split } from './data.ts';
 import { exportModel, networkFromModel } from './export.ts';
 import { referencePredict } from './reference-eval.ts';
 import { DEFAULT_RECIPE, loadRecipe, resolveRecipe, type Recipe } from './recipe.ts';
@@ -208,7 +208,7 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
     for (const net of trainer.nets) {
       const file = join(o.out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
-      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
+      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) }, inputDescriptor(trainer.ds));
       writeFileAtomic(file, writeModel(model));
       // read the file back and evaluate it: the exported model must give the trainer's accuracy
       const back = networkFromModel(readModel(readFileSync(file)));
@@ -257,7 +257,7 @@ export async function evalCommand(file: string, o: EvalOptions): Promise<Record<
   const bits = o.bits === undefined ? model.bits : o.bits.split(',').map((b) => parseNumber(b, '--bits'));
   const missing = bits.filter((b) => !model.bits.includes(b));
   if (missing.length) throw new RangeError(`--bits: expected some of the model's bits ${model.bits.join(',')}, got ${missing.join(',')}`);
-  const recorded = model.metadata?.dataset as string | undefined;
+  const recorded = model.input?.dataset ?? (model.metadata?.dataset as string | undefined);
   const dataName = o.data ?? recorded;
   if (!dataName) throw new RangeError(`--data: expected mnist or fashion-mnist (the file names no dataset)`);
   if (recorded && o.data && o.data !== recorded) console.error(`bitswitch eval: warning: ${file} was trained on ${recorded}, evaluating on --data ${o.data}; expect chance-level accuracy`);

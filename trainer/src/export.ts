@@ -2,7 +2,7 @@
 // and the reverse: a Network built from a Model for fast (TensorFlow.js) evaluation.
 // tfjs conv filters are HWIO and dense kernels [in][out]; the format stores [N][K] (OHWI, [out][in]).
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormLayer, Layer, Model, Weights } from '@bitswitch/format';
+import type { BatchNormLayer, InputDescriptor, Layer, Model, Weights } from '@bitswitch/format';
 import { Network } from './network.ts';
 import type { GraphNode, ModelSpec } from './models.ts';
 import { signedLimits } from './quantizers.ts';
@@ -31,8 +31,11 @@ async function integerWeights(net: Network, layer: string): Promise<Float32Array
   try { return (await w.data()) as Float32Array; } finally { w.dispose(); }
 }
 
-/** The packed-format Model of a Double Rounding network: W̃_h and s_h per quantized layer, s_b and BN per bit. */
-export async function exportModel(net: Network, metadata: Record<string, unknown> = {}): Promise<Model> {
+/**
+ * The packed-format Model of a Double Rounding network: W̃_h and s_h per quantized layer, s_b and BN per bit,
+ * and how to feed it (`input`, from data.ts's inputDescriptor) when known.
+ */
+export async function exportModel(net: Network, metadata: Record<string, unknown> = {}, input?: InputDescriptor): Promise<Model> {
   if (net.quant.quantizer !== 'double-rounding') {
     throw new RangeError(`quantizer: expected double-rounding to export (format v1 stores W̃_h and s_h only), got ${net.quant.quantizer}`);
   }
@@ -76,7 +79,7 @@ export async function exportModel(net: Network, metadata: Record<string, unknown
       default: return { ...base, op: node.op };
     }
   });
-  return { bits: [...bits], mode: 'multi', inputShape: [...net.spec.inputShape], layers, metadata };
+  return { bits: [...bits], mode: 'multi', inputShape: [...net.spec.inputShape], layers, ...(input ? { input } : {}), metadata };
 }
 
 /** The graph of a Model as a ModelSpec (per-bit BN only; TBN models need the SuperNet). */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readModel, writeModel, type LayerSensitivity } from '@bitswitch/format';
 import { useBackend } from './device.ts';
-import { DATASETS, loadDataset, type Dataset } from './data.ts';
+import { DATASETS, inputDescriptor, loadDataset, type Dataset } from './data.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import type { CommandLike } from './hessian-cli.ts';
 import {
@@ -126,6 +126,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   log(`test accuracy (${trainer.test.count} images): ${Object.entries(accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`).join(', ')}`);
   const model = await networkToModel(net, {
     sensitivity,
+    input: inputDescriptor(dataset()),
     metadata: { dataset: recipe.data, supernet: recipe, source: modelPath, history, accuracy, bitCounts: trainer.counts, ...(src.metadata ? { sourceMetadata: src.metadata } : {}) },
   });
   writeFileAtomic(o.out, writeModel(model));

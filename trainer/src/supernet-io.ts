@@ -2,7 +2,7 @@
 // SuperNetwork ('mixed', TBN per-pair BN) through the trainer's exporter, and rebuild a trainable
 // network of either kind from a model file (W = W̃_h · s_h, which eq. 1 maps back to W̃_h).
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormLayer, BatchNormSelect, Conv2DLayer, DenseLayer, LayerSensitivity, Model } from '@bitswitch/format';
+import type { BatchNormLayer, BatchNormSelect, Conv2DLayer, DenseLayer, InputDescriptor, LayerSensitivity, Model } from '@bitswitch/format';
 import { exportModel, fromRowsNK } from './export.ts';
 import { Network, type BitChoice } from './network.ts';
 import { SuperNetwork, pairKey, previousQuantizedLayer } from './supernet.ts';
@@ -43,7 +43,7 @@ function multiView(sup: SuperNetwork): Network {
   return net;
 }
 
-export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown> }
+export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown>; input?: InputDescriptor }
 
 /**
  * The format Model of a network through the trainer's exporter (export.ts: W̃_h by eq. 1 with
@@ -56,14 +56,14 @@ export async function networkToModel(net: Network, extras: ExportExtras = {}): P
   if (net instanceof SuperNetwork) {
     const view = multiView(net);
     try {
-      model = await exportModel(view, metadata);
+      model = await exportModel(view, metadata, extras.input);
     } finally {
       view.dispose();
     }
     const bn = new Map(net.spec.nodes.filter((n): n is BatchNormNode => n.op === 'batchnorm').map((n) => [n.name, n]));
     const values = await net.snapshot();
     model = { ...model, mode: 'mixed', layers: model.layers.map((l) => (l.op === 'batchnorm' ? exportBatchNorm(net, bn.get(l.name)!, values) : l)) };
-  } else model = await exportModel(net, metadata);
+  } else model = await exportModel(net, metadata, extras.input);
   if (extras.sensitivity) model.sensitivity = extras.sensitivity;
   return model;
 }
