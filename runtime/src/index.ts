@@ -9,3 +9,4 @@ export { createKernelsBackend } from './backend-kernels.ts';
 export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOptions } from './testing.ts';
 export { loadModel, loadModelBytes, createRuntime, defaultThreads, type ModelSource, type RuntimeOptions } from './load.ts';
 export { measureLayerLatency, type LayerLatency } from './latency.ts';
+export { availableBuilds, relaxedSimdSupport, type BuildName, type RelaxedSimdSupport } from '@bitswitch/kernels';
