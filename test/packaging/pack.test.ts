@@ -195,6 +195,17 @@ test('plain node in a project outside the workspace: same logits as the workspac
   assert.is(want.backend, got.backend);
 });
 
+test('the bitswitch bin runs the compiled CLI with plain node (no tsx, no flags)', async () => {
+  const bin = join(root, 'cli/bin/bitswitch.mjs');
+  const help = await run(process.execPath, [bin, '--help'], project);
+  // --help imports every command's module: the trainer's and the search's compiled dist/ too
+  for (const command of ['inspect', 'demo', 'train', 'eval', 'supernet', 'sensitivity', 'search', 'pareto']) {
+    assert.match(help, new RegExp(`^\\s+${command} `, 'm'), `--help lists ${command}`);
+  }
+  const inspect = await run(process.execPath, [bin, 'inspect', 'model.bsw'], project);
+  assert.match(inspect, /header checksum: ok/);
+});
+
 test('a TypeScript consumer type-checks against the installed .d.ts files (no @types/node)', async () => {
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   await timed('tsc consumer', () => run(process.execPath, [tsc, '-p', 'tsconfig.json'], project));
