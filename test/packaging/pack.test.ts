@@ -64,7 +64,7 @@ function filesUnder(dir: string, out: string[] = [], base = dir): string[] {
   return out;
 }
 
-interface Packed { name: string; dir: string; tarball: string; unpacked: string; manifest: Record<string, any>; files: Set<string> }
+interface Packed { tarball: string; unpacked: string; manifest: Record<string, any>; files: Set<string> }
 
 const work = mkdtempSync(join(tmpdir(), 'bitswitch-packaging-'));
 const packed = new Map<string, Packed>();
@@ -79,26 +79,23 @@ async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
 test.before(async () => {
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  // two at a time: each prepack is a tsc run
+  // one at a time, in dependency order: each prepack is a `tsc -b` that also builds the packages it references
   await timed('pnpm pack ×6', async () => {
-    const queue = [...PACKAGES];
-    await Promise.all([0, 1].map(async () => {
-      for (let p = queue.shift(); p; p = queue.shift()) {
-        const dest = join(tarballs, p);
-        mkdirSync(dest);
-        await run('pnpm', ['pack', '--silent', '--pack-destination', dest], join(root, p), 300_000);
-        const [tgz] = readdirSync(dest).filter((f) => f.endsWith('.tgz'));
-        assert.ok(tgz, `pnpm pack wrote no tarball for ${p}`);
-        const unpacked = join(work, 'unpacked', p);
-        mkdirSync(unpacked, { recursive: true });
-        await run('tar', ['-xzf', join(dest, tgz), '-C', unpacked], work);
-        const pkgDir = join(unpacked, 'package');
-        packed.set(p, {
-          name: p, dir: join(root, p), tarball: join(dest, tgz), unpacked: pkgDir,
-          manifest: JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')), files: new Set(filesUnder(pkgDir)),
-        });
-      }
-    }));
+    for (const p of PACKAGES) {
+      const dest = join(tarballs, p);
+      mkdirSync(dest);
+      await run('pnpm', ['pack', '--silent', '--pack-destination', dest], join(root, p), 300_000);
+      const [tgz] = readdirSync(dest).filter((f) => f.endsWith('.tgz'));
+      assert.ok(tgz, `pnpm pack wrote no tarball for ${p}`);
+      const unpacked = join(work, 'unpacked', p);
+      mkdirSync(unpacked, { recursive: true });
+      await run('tar', ['-xzf', join(dest, tgz), '-C', unpacked], work);
+      const pkgDir = join(unpacked, 'package');
+      packed.set(p, {
+        tarball: join(dest, tgz), unpacked: pkgDir,
+        manifest: JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')), files: new Set(filesUnder(pkgDir)),
+      });
+    }
   });
   project = join(work, 'project');
   mkdirSync(project);
