@@ -8,7 +8,7 @@ export default {
   testRunner: 'command',
   commandRunner: {
     command: ['format/test/quant.test.ts', 'format/test/pack.test.ts', 'search/test/roulette.test.ts']
-      .map((f) => `node --conditions=bitswitch-source --import tsx ${f}`).join(' && '),
+      .map((f) => `node --import tsx ${f}`).join(' && '),
   },
   mutate: ['format/src/quant.ts', 'format/src/pack.ts', 'search/src/roulette.ts'],
   // pnpm's per-package node_modules links do not survive Stryker's sandbox copy, so mutate in place

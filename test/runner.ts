@@ -34,7 +34,7 @@ export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return s;
 }
 
-/** The package condition under which the workspace packages resolve to their TypeScript sources (see README, "Packages"). */
+/** The package condition under which the workspace packages resolve to their TypeScript sources (README, "Use it as a library"). */
 export const SOURCE_CONDITION = '--conditions=bitswitch-source';
 
 /**
