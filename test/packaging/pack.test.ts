@@ -176,6 +176,21 @@ test('every compiled module imports only files in its tarball, declared dependen
   assert.ok(checked > 100, `only ${checked} import specifiers found: the pattern no longer matches tsc's output`);
 });
 
+test('every worker module the trainer starts by URL (siblingUrl) is in its tarball as JavaScript', () => {
+  const { files, unpacked } = packed.get('trainer')!;
+  const js = [...files].filter((f) => f.endsWith('.js'));
+  const code = new Map(js.map((f) => [f, readFileSync(join(unpacked, f), 'utf8')]));
+  // siblingUrl(name) resolves `./name.js` next to the module that defines it
+  const home = js.filter((f) => /export function siblingUrl\(/.test(code.get(f)!));
+  assert.is(home.length, 1, `siblingUrl defined in ${home.join(', ') || 'no module'}`);
+  const names = js.flatMap((f) => [...code.get(f)!.matchAll(/siblingUrl\((['"])([\w./-]+)\1\)/g)].map((m) => m[2]));
+  assert.ok(names.length >= 2, `worker modules found: ${names.join(', ')}`);
+  for (const name of names) {
+    const target = join(dirname(home[0]), `${name}.js`);
+    assert.ok(files.has(target), `siblingUrl('${name}') → ${target} is not in the trainer tarball`);
+  }
+});
+
 test('plain node in a project outside the workspace: same logits as the workspace runtime, best build, no flags', async () => {
   const out = await timed('node run', () => run(process.execPath, ['node.js', 'model.bsw'], project));
   const got = JSON.parse(out.trim().split('\n').at(-1)!);
