@@ -26,9 +26,33 @@ const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Every package a user installs, in dependency order; the first three go into the temporary project. */
-const PACKAGES = ['format', 'kernels', 'runtime', 'search', 'trainer', 'cli'];
-const INSTALLED = PACKAGES.slice(0, 3);
+/**
+ * The published packages: the workspace folders whose package.json has publishConfig, dependencies
+ * before their dependents (a prepack's tsc -b builds the packages it references).
+ */
+function publishedPackages(): string[] {
+  const block = /^packages:\n((?:[ \t]+.*\n)+)/m.exec(readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8'));
+  assert.ok(block, 'pnpm-workspace.yaml: no packages list');
+  const folders = [...block[1].matchAll(/^\s+-\s+['"]?([\w./-]+)['"]?\s*$/gm)].map((m) => m[1]);
+  const manifests = new Map<string, Record<string, any>>();
+  for (const f of folders) {
+    const m = JSON.parse(readFileSync(join(root, f, 'package.json'), 'utf8'));
+    if (m.publishConfig) manifests.set(f, m);
+  }
+  const byName = new Map([...manifests].map(([f, m]) => [m.name as string, f]));
+  const order: string[] = [];
+  const visit = (f: string) => {
+    if (order.includes(f)) return;
+    for (const dep of Object.keys(manifests.get(f)!.dependencies ?? {})) if (byName.has(dep)) visit(byName.get(dep)!);
+    order.push(f);
+  };
+  [...manifests.keys()].forEach(visit);
+  return order;
+}
+
+const PACKAGES = publishedPackages();
+/** What the temporary project installs: the runtime and what it depends on (nothing from the registry). */
+const INSTALLED = ['format', 'kernels', 'runtime'];
 
 /**
  * File URLs a compiled module opens that deliberately stay outside its package, with the reason.
@@ -80,7 +104,7 @@ test.before(async () => {
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
   // one at a time, in dependency order: each prepack is a `tsc -b` that also builds the packages it references
-  await timed('pnpm pack ×6', async () => {
+  await timed(`pnpm pack ×${PACKAGES.length}`, async () => {
     for (const p of PACKAGES) {
       const dest = join(tarballs, p);
       mkdirSync(dest);
@@ -108,6 +132,15 @@ test.before(async () => {
 test.after(() => {
   console.log(`  timings: ${timings.join(', ')}`);
   rmSync(work, { recursive: true, force: true });
+});
+
+test('the published packages: the ones a user needs, and every workspace package they depend on', () => {
+  for (const p of [...INSTALLED, 'search', 'trainer', 'cli']) assert.ok(PACKAGES.includes(p), `${p} has no publishConfig`);
+  for (const p of PACKAGES) {
+    for (const dep of Object.keys(packed.get(p)!.manifest.dependencies ?? {})) {
+      if (dep.startsWith('@bitswitch/')) assert.ok(PACKAGES.some((q) => packed.get(q)!.manifest.name === dep), `${p} depends on ${dep}, which is not published (give it exports, files, publishConfig and a tsconfig.build.json like runtime/)`);
+    }
+  }
 });
 
 test('every tarball: real version ranges, exports with types and default, only dist/ plus declared data', () => {
