@@ -51,40 +51,38 @@ export function sharedBuildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
 
 const sharedCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
 
+/** Builds this engine validates, best first (relaxed needs e.g. Node 20's --experimental-wasm-relaxed-simd). */
+export function availableBuilds(): BuildName[] {
+  return BUILDS.filter((b) => WebAssembly.validate(buildBytes(b)));
+}
+
 /**
  * How this engine came to run relaxed SIMD: 'engine' (on by default: browsers, Node ≥ 22),
- * 'v8-flag' (Node 20: set here with v8.setFlagsFromString), or 'unavailable'.
+ * 'v8-flag' (Node 20: turned on when this module loaded), or 'unavailable' (the simd build runs).
  */
 export type RelaxedSimdSupport = 'engine' | 'v8-flag' | 'unavailable';
 
-let relaxedSupport: RelaxedSimdSupport | undefined;
-
 /**
- * Node 20 ships relaxed SIMD behind `--experimental-wasm-relaxed-simd`: where the relaxed build
- * does not validate and this is Node, set that V8 flag before anything compiles it (the engine
- * reads wasm feature flags at validation time), then validate again. The relaxed build uses one
- * relaxed instruction, i16x8.relaxed_dot_i8x16_i7x16_s, with its i7 operand in 0..127, which
+ * Node 20 ships relaxed SIMD behind `--experimental-wasm-relaxed-simd`. Where the relaxed build does
+ * not validate and this is Node, set that V8 flag (v8.setFlagsFromString) and validate again; done
+ * once as this module loads, so before anything validates or compiles a build. The relaxed build
+ * uses one relaxed instruction, i16x8.relaxed_dot_i8x16_i7x16_s, with its i7 operand in 0..127, which
  * Node 20 computes exactly in both tiers; not i32x4.relaxed_dot_i8x16_i7x16_add_s, which Node 20's
  * baseline compiler (Liftoff) gets wrong (test/packaging/relaxed-simd.test.ts checks both).
  */
-export function relaxedSimdSupport(): RelaxedSimdSupport {
-  if (relaxedSupport) return relaxedSupport;
+function enableRelaxedSimd(): RelaxedSimdSupport {
   const bytes = buildBytes('relaxed');
-  if (WebAssembly.validate(bytes)) return (relaxedSupport = 'engine');
+  if (WebAssembly.validate(bytes)) return 'engine';
   const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
   const v8 = p?.versions?.node ? p.getBuiltinModule?.('node:v8') as { setFlagsFromString(flag: string): void } | undefined : undefined;
-  if (!v8) return (relaxedSupport = 'unavailable');
+  if (!v8) return 'unavailable';
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return (relaxedSupport = WebAssembly.validate(bytes) ? 'v8-flag' : 'unavailable');
+  return WebAssembly.validate(bytes) ? 'v8-flag' : 'unavailable';
 }
 
-/** Whether this engine runs a build (relaxed: after relaxedSimdSupport() enabled it where it can). */
-export function buildValidates(build: BuildName): boolean {
-  if (checkBuild(build) === 'relaxed') return relaxedSimdSupport() !== 'unavailable';
-  return WebAssembly.validate(buildBytes(build));
-}
+const relaxedSupport = enableRelaxedSimd();
 
-/** Builds this engine runs, best first. */
-export function availableBuilds(): BuildName[] {
-  return BUILDS.filter(buildValidates);
+/** Whether relaxed SIMD runs here, and how (see RelaxedSimdSupport). */
+export function relaxedSimdSupport(): RelaxedSimdSupport {
+  return relaxedSupport;
 }

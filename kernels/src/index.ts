@@ -1,6 +1,7 @@
 // @bitswitch/kernels: WebAssembly SIMD kernels (relaxed-SIMD, fixed-SIMD, scalar builds) for
 // Double Rounding bit switching and integer GEMM. API: kernels/README.md.
-export { BUILDS, availableBuilds, buildBytes, buildValidates, relaxedSimdSupport, type BuildName, type RelaxedSimdSupport } from './builds.ts';
+export { relaxedSimdSupport, type RelaxedSimdSupport } from './builds.ts';
+export { BUILDS, availableBuilds, buildBytes, type BuildName } from './builds.ts';
 export {
   Kernels, loadKernels, createKernels,
   type LoadOptions, type WasmBuffer, type PackedWeights, type Epilogue, type GemmArgs,

@@ -1,7 +1,7 @@
 // The Kernels object: one instantiated build, its memory, and checked wrappers of every kernel.
 // Every check happens before wasm memory is touched; errors name the field and the expected value.
 import { packedRowBytes } from '@bitswitch/format';
-import { availableBuilds, buildBytes, buildValidates, checkBuild, sharedBuildBytes, type BuildName } from './builds.ts';
+import { availableBuilds, buildBytes, checkBuild, sharedBuildBytes, type BuildName } from './builds.ts';
 import { WasmHeap } from './heap.ts';
 import { acc16Chunk, defaultFamily, GEMM_FAMILIES, type GemmFamily } from './families.ts';
 import { convGeometry } from './reference.ts';
@@ -709,7 +709,7 @@ export class Kernels {
 function pickBuild(opts: LoadOptions): BuildName {
   if (opts.build !== undefined) {
     const b = checkBuild(opts.build);
-    if (!buildValidates(b)) {
+    if (!WebAssembly.validate(buildBytes(b))) {
       throw new RangeError(`build: ${b} does not validate on this engine (available: ${availableBuilds().join(', ')})`);
     }
     return b;
