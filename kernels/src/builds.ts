@@ -55,3 +55,34 @@ const sharedCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
 export function availableBuilds(): BuildName[] {
   return BUILDS.filter((b) => WebAssembly.validate(buildBytes(b)));
 }
+
+/**
+ * How this engine came to run relaxed SIMD: 'engine' (on by default: browsers, Node ≥ 22),
+ * 'v8-flag' (Node 20: turned on when this module loaded), or 'unavailable' (the simd build runs).
+ */
+export type RelaxedSimdSupport = 'engine' | 'v8-flag' | 'unavailable';
+
+/**
+ * Node 20 ships relaxed SIMD behind `--experimental-wasm-relaxed-simd`. Where the relaxed build does
+ * not validate and this is Node, set that V8 flag (v8.setFlagsFromString) and validate again; done
+ * once as this module loads, so before anything validates or compiles a build. The relaxed build
+ * uses one relaxed instruction, i16x8.relaxed_dot_i8x16_i7x16_s, with its i7 operand in 0..127, which
+ * Node 20 computes exactly in both tiers; not i32x4.relaxed_dot_i8x16_i7x16_add_s, which Node 20's
+ * baseline compiler (Liftoff) gets wrong (test/packaging/relaxed-simd.test.ts checks both).
+ */
+function enableRelaxedSimd(): RelaxedSimdSupport {
+  const bytes = buildBytes('relaxed');
+  if (WebAssembly.validate(bytes)) return 'engine';
+  const p = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  const v8 = p?.versions?.node ? p.getBuiltinModule?.('node:v8') as { setFlagsFromString(flag: string): void } | undefined : undefined;
+  if (!v8) return 'unavailable';
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes) ? 'v8-flag' : 'unavailable';
+}
+
+const relaxedSupport = enableRelaxedSimd();
+
+/** Whether relaxed SIMD runs here, and how (see RelaxedSimdSupport). */
+export function relaxedSimdSupport(): RelaxedSimdSupport {
+  return relaxedSupport;
+}

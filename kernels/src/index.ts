@@ -1,5 +1,6 @@
 // @bitswitch/kernels: WebAssembly SIMD kernels (relaxed-SIMD, fixed-SIMD, scalar builds) for
 // Double Rounding bit switching and integer GEMM. API: kernels/README.md.
+export { relaxedSimdSupport, type RelaxedSimdSupport } from './builds.ts';
 export { BUILDS, availableBuilds, buildBytes, type BuildName } from './builds.ts';
 export {
   Kernels, loadKernels, createKernels,

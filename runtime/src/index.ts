@@ -10,3 +10,4 @@ export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOp
 export { loadModel, loadModelBytes, createRuntime, defaultThreads, type ModelSource, type RuntimeOptions } from './load.ts';
 export { measureLayerLatency, type LayerLatency } from './latency.ts';
 export { normalizeInput, imageDataValues, isRawInput, isImageData, graphInput, type ImageDataLike, type RawInput, type ModelInput } from './input.ts';
+export { availableBuilds, relaxedSimdSupport, type BuildName, type RelaxedSimdSupport } from '@bitswitch/kernels';
