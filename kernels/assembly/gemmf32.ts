@@ -1,7 +1,7 @@
 // float32 GEMM for the float first/last layers: out[m][n] = epilogue(Σ_k a[m·lda + k]·W[n][k]), each
 // output summed in k order with one float32 rounding per multiply and per add (no FMA), so the scalar
 // reference reproduces it exactly. Panels: tiles of 8 columns, [tile][k][8] float32.
-import { epilogueTile, setTileFloat } from './gemm';
+import { epilogueTile, setTileFloat } from './epilogue';
 
 const NR = 8;
 

@@ -1,6 +1,6 @@
 // The GEMM kernel families: one row per family feeds the loader's choice, the tester and the benchmark.
 import type { BuildName } from './builds.ts';
-import { packPanelsRef } from './reference.ts';
+import { packPanelsRef } from './reference/pack.ts';
 
 export interface GemmFamily {
   /** XNNPACK-style name: activation/weight types, operation, tile MRxNR c2 (k pairs), ISA, method. */
