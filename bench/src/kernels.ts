@@ -1,7 +1,7 @@
 // Kernel benchmark: our GEMM per build and bit width against tfjs-backend-wasm float32 matMul and
 // onnxruntime-web MatMulInteger (uint8 × int8), one thread, same process; then the bit-switch cost
 // (eq. 2 down-cast + repack into GEMM panels) for a ResNet-20 and its throughput.
-// Usage: pnpm bench:kernels [--json FILE] [--time MS] [--rounds R]
+// Usage: pnpm bench:kernels [--json FILE] [--time MS] [--rounds R]; results go to bench/results/ (e.g. --json bench/results/kernels.json).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Bench } from 'tinybench';
@@ -12,6 +12,7 @@ import onnxPkg from 'onnx-proto';
 import { packSigned, packedRowBytes } from '@bitswitch/format';
 import { availableBuilds, createKernels, defaultFamily, familiesOf, type BuildName, type Kernels } from '@bitswitch/kernels';
 import { matMulIntegerModel, RESNET20_CONVS, SHAPES, TARGETS } from './kernels-setup.ts';
+import { machineInfo } from './machine.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -167,7 +168,7 @@ for (const [build, kern] of kernelsOf) {
 }
 
 if (jsonFile) {
-  writeFileSync(jsonFile, JSON.stringify(rows, null, 1) + '\n');
+  writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:kernels ${args.join(' ')}`.trim(), ...machineInfo(), rows }, null, 1) + '\n');
   console.log(`\nwrote ${rows.length} rows to ${jsonFile}`);
 }
 process.exit(0);

@@ -31,26 +31,29 @@ function threadPlan(opts: LoadOptions): { threads: number; note?: string } {
   return why ? { threads: 1, note: `1 thread instead of ${threads}: ${why}` } : { threads };
 }
 
-function instantiate(build: BuildName, module: WebAssembly.Module, plan: { threads: number; note?: string }, shared: boolean, instance: WebAssembly.Instance): Kernels {
-  return new Kernels(build, instance.exports as unknown as Exports, shared ? { module, ...plan } : { module, threads: 1, note: plan.note });
+/** What a load needs: the build, its thread plan, its bytes (the shared twin for threads) and imports. */
+function prepare(opts: LoadOptions): { build: BuildName; plan: { threads: number; note?: string }; shared: boolean; bytes: Uint8Array<ArrayBuffer>; imports: WebAssembly.Imports } {
+  const build = pickBuild(opts);
+  const plan = threadPlan(opts);
+  const shared = plan.threads > 1;
+  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
+  return { build, plan, shared, bytes: shared ? sharedBuildBytes(build) : buildBytes(build), imports };
+}
+
+function instantiate(p: ReturnType<typeof prepare>, module: WebAssembly.Module, instance: WebAssembly.Instance): Kernels {
+  return new Kernels(p.build, instance.exports as unknown as Exports, p.shared ? { module, ...p.plan } : { module, threads: 1, note: p.plan.note });
 }
 
 /** Instantiates a build asynchronously (browsers' main thread need this). */
 export async function loadKernels(opts: LoadOptions = {}): Promise<Kernels> {
-  const build = pickBuild(opts);
-  const plan = threadPlan(opts);
-  const shared = plan.threads > 1;
-  const module = await WebAssembly.compile(shared ? sharedBuildBytes(build) : buildBytes(build));
-  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
-  return instantiate(build, module, plan, shared, await WebAssembly.instantiate(module, imports));
+  const p = prepare(opts);
+  const module = await WebAssembly.compile(p.bytes);
+  return instantiate(p, module, await WebAssembly.instantiate(module, p.imports));
 }
 
 /** Instantiates a build synchronously (Node, workers). */
 export function createKernels(opts: LoadOptions = {}): Kernels {
-  const build = pickBuild(opts);
-  const plan = threadPlan(opts);
-  const shared = plan.threads > 1;
-  const module = new WebAssembly.Module(shared ? sharedBuildBytes(build) : buildBytes(build));
-  const imports: WebAssembly.Imports = shared ? { env: { memory: new WebAssembly.Memory({ ...SHARED_PAGES, shared: true }) } } : {};
-  return instantiate(build, module, plan, shared, new WebAssembly.Instance(module, imports));
+  const p = prepare(opts);
+  const module = new WebAssembly.Module(p.bytes);
+  return instantiate(p, module, new WebAssembly.Instance(module, p.imports));
 }

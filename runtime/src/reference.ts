@@ -5,7 +5,7 @@ import {
   dequantizeWeights, doubleRoundAll, quantizeActivations,
   type BatchNormLayer, type Conv2DLayer, type DenseLayer, type Layer, type Model,
 } from '@bitswitch/format';
-import { im2colRef } from '@bitswitch/kernels';
+import { im2colRef, matmulRef } from '@bitswitch/kernels';
 import { analyseGraph, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
 import { matrixShape } from './ops/conv.ts';
 import { addInto, avgPoolInto, batchNormInto, poolOutputSize, reluInto } from './ops/float.ts';
@@ -90,15 +90,7 @@ function matmul(l: Conv2DLayer | DenseLayer, x: Float64Array, w: Float64Array, i
     ? im2colRef(x, batch, inShape[0], inShape[1], inShape[2], l.kernel[0], l.kernel[1], l.strides[0], l.strides[1], l.padding)
     : x;
   const M = a.length / K;
-  const y = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += a[i * K + k] * w[n * K + k];
-      y[i * N + n] = acc;
-    }
-  }
-  return y;
+  return matmulRef(a, M, K, K, w, N, new Float64Array(M * N));
 }
 
 function addBias(y: Float64Array, bias: Float32Array): void {

@@ -20,6 +20,9 @@ export function kernel4x16Dot8(a0: usize, a1: usize, a2: usize, a3: usize, w: us
     const end = min(p + chunk, pairs);
     let s00 = i16x8.splat(0), s01 = i16x8.splat(0), s10 = i16x8.splat(0), s11 = i16x8.splat(0);
     let s20 = i16x8.splat(0), s21 = i16x8.splat(0), s30 = i16x8.splat(0), s31 = i16x8.splat(0);
+    // Monomorphic hot loop, written out per microkernel (the others and gemmf32.ts have the same
+    // 4×2 register tile with another multiply-add): eight accumulators stay in registers only when
+    // the body is spelled out; AssemblyScript cannot inline a multiply-add passed as a function.
     for (; p < end; p++) {
       const w0 = v128.load(w);
       const w1 = v128.load(w, 16);

@@ -5,6 +5,9 @@
 export function kernel4x8Dot16Packed(ap: usize, w: usize, pairs: i32, tile: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  // Monomorphic hot loop, written out per microkernel (the others and gemmf32.ts have the same
+  // 4×2 register tile with another multiply-add): eight accumulators stay in registers only when
+  // the body is spelled out; AssemblyScript cannot inline a multiply-add passed as a function.
   for (let p = 0; p < pairs; p++) {
     const w0 = v128.load(w);
     const w1 = v128.load(w, 16);
