@@ -1,7 +1,7 @@
 // Bit switch straight into panels: eq. 2 on int8-container rows, transposed 8 rows at a time into
 // the panels packPanels would write for the rounded values (no stored l-bit tensor in between).
 import { containerBits } from './layout';
-import { paddedK, panelIndex, tileCols } from './pack';
+import { paddedK, panelIndex, setLutValue, tileCols } from './pack';
 import { roundShift, roundShiftLanes, shiftHalf, shiftMask, signedHigh, signedLow } from './rounding';
 
 /** Transposes 8 rows × 8 k-pairs (16-bit lanes) so that out[p] holds pair p of rows 0..7; writes the vectors at dst, step apart. */
@@ -45,6 +45,10 @@ import { roundShift, roundShiftLanes, shiftHalf, shiftMask, signedHigh, signedLo
  * int8 panel values (kp·nr bytes). Returns 0.
  */
 export function switchPanels(src: usize, h: i32, n: i32, k: i32, l: i32, path: i32, work: usize, dst: usize): i32 {
+  if (path == 2) {
+    switchPanelsLut(src, h, n, k, l, dst);
+    return 0;
+  }
   if (!ASC_FEATURE_SIMD) {
     switchPanelsScalar(src, h, n, k, l, path, work, dst);
     return 0;
@@ -153,5 +157,20 @@ function switchPanelsScalar(src: usize, h: i32, n: i32, k: i32, l: i32, path: i3
         }
       }
     }
+  }
+}
+
+/** switchPanels for path 2 (lut16, l ≤ 2): eq. 2 per value straight into the bit planes. */
+function switchPanelsLut(src: usize, h: i32, n: i32, k: i32, l: i32, dst: usize): void {
+  const tileBytes = <usize>(paddedK(k) * 8);
+  const rowBytes = <usize>((k + 15) & ~15);
+  const s = h - l;
+  const lo = -(1 << (l - 1));
+  const hi = (1 << (l - 1)) - 1;
+  memory.fill(dst, 0, <usize>((n + 15) >> 4) * tileBytes);
+  for (let r = 0; r < n; r++) {
+    const row = src + <usize>r * rowBytes;
+    const base = dst + <usize>(r >> 4) * tileBytes;
+    for (let c = 0; c < k; c++) setLutValue(base, r & 15, c, roundShift(<i32>load<i8>(row + c), s, lo, hi));
   }
 }

@@ -1,6 +1,6 @@
 // The GEMM calls of the Kernels object: checks, the epilogue vectors, and the run on the calling
 // thread or split across the worker pool.
-import { acc16Chunk } from './families.ts';
+import { acc16Chunk, lutChunk } from './families.ts';
 import type { Exports } from './exports.ts';
 import { GrowBlock, type WasmHeap } from './heap.ts';
 import { Marshal } from './marshal.ts';
@@ -69,7 +69,8 @@ export class GemmCalls {
         this.x.combineScales(ws, ep.wScale.length === 1 ? 0 : 1, Math.fround(ep.aScale), n, sc);
         epilogue = [sc, bias, mul, add, res, ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8];
       }
-      const chunk = wt.family.path === 0 ? 0 : Math.max(1, acc16Chunk(wt.bits, abits)); // 0 would never advance
+      // sums per widening of the dot8 and lut16 microkernels (0 would never advance)
+      const chunk = wt.family.path === 0 ? 0 : Math.max(1, wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
       this.run({
         op: 'int', a: aPtr, lda, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
       }, scratch);

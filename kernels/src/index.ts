@@ -7,5 +7,5 @@ export type {
   LoadOptions, WasmBuffer, ResidentValues, PackedWeights, Epilogue, GemmArgs,
   PackedWeightsF32, EpilogueF32, GemmF32Args, Im2colArgs, Im2colResult,
 } from './types.ts';
-export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, type GemmFamily } from './families.ts';
+export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, lutChunk, type GemmFamily } from './families.ts';
 export * from './reference/index.ts';

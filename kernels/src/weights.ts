@@ -126,6 +126,8 @@ export class WeightPacker {
   }
 
   private panelBytes(bits: number, n: number, k: number, family: GemmFamily): number {
+    // lut16: two 16-byte vectors of table indices per group of 4 k
+    if (family.path === 2) return Math.ceil(n / 16) * Math.ceil(k / 8) * 8 * 8;
     return (Math.ceil(n / family.nr) * Math.ceil(k / 8) * 8 * family.nr * containerBits(bits)) / 8;
   }
 
