@@ -3,6 +3,7 @@
 // k-values a 16-entry table holds the sums of every subset of the 4 activations (pack.ts:
 // lutTables), and one byte shuffle looks up 16 columns × 4 k of one plane at once. The lookups
 // add up in uint8 per plane for `chunk` groups, then go into the int32 tile as plane0 − 2·plane1.
+import { widenInto, zeroTile4x16 } from './tile';
 
 /** A byte shuffle with indices 0..15: relaxed_swizzle (one pshufb) where the build has it. */
 // @ts-ignore: decorator
@@ -15,10 +16,8 @@
 @inline function addPlanes(row: usize, p0: v128, p1: v128): void {
   const lo = i16x8.sub(i16x8.sub(i16x8.extend_low_i8x16_u(p0), i16x8.extend_low_i8x16_u(p1)), i16x8.extend_low_i8x16_u(p1));
   const hi = i16x8.sub(i16x8.sub(i16x8.extend_high_i8x16_u(p0), i16x8.extend_high_i8x16_u(p1)), i16x8.extend_high_i8x16_u(p1));
-  v128.store(row, i32x4.add(v128.load(row), i32x4.extend_low_i16x8_s(lo)));
-  v128.store(row, i32x4.add(v128.load(row, 16), i32x4.extend_high_i16x8_s(lo)), 16);
-  v128.store(row, i32x4.add(v128.load(row, 32), i32x4.extend_low_i16x8_s(hi)), 32);
-  v128.store(row, i32x4.add(v128.load(row, 48), i32x4.extend_high_i16x8_s(hi)), 48);
+  widenInto(row, lo);
+  widenInto(row + 32, hi);
 }
 
 /**
@@ -26,15 +25,13 @@
  * table indices (16 of plane 0, 16 of plane 1). `chunk` groups keep the uint8 sums exact.
  */
 export function kernel4x16Lut(t0: usize, t1: usize, t2: usize, t3: usize, w: usize, groups: i32, chunk: i32, tile: usize): void {
-  const zero = i32x4.splat(0);
-  for (let i: usize = 0; i < 4 * 16 * 4; i += 64) {
-    v128.store(tile + i, zero); v128.store(tile + i, zero, 16); v128.store(tile + i, zero, 32); v128.store(tile + i, zero, 48);
-  }
+  zeroTile4x16(tile);
   let g = 0;
   while (g < groups) {
     const end = min(g + chunk, groups);
     let p00 = i8x16.splat(0), p01 = i8x16.splat(0), p10 = i8x16.splat(0), p11 = i8x16.splat(0);
     let p20 = i8x16.splat(0), p21 = i8x16.splat(0), p30 = i8x16.splat(0), p31 = i8x16.splat(0);
+    // Monomorphic hot loop, written out like the other microkernels: the eight plane sums stay in registers.
     for (; g < end; g++) {
       const i0 = v128.load(w);
       const i1 = v128.load(w, 16);

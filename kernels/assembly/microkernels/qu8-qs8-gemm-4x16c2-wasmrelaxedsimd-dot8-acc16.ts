@@ -1,20 +1,11 @@
 // Family qu8-qs8-gemm-4x16c2-wasmrelaxedsimd-dot8-acc16 (relaxed build): tile 4×16, int8 weight
 // pairs, i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw) into 16-bit sums widened to int32 every
 // `chunk` k-pairs (families.ts: acc16Chunk keeps the 16-bit sums exact).
-
-// @ts-ignore: decorator
-@inline function widenInto(tile: usize, s: v128): void {
-  v128.store(tile, i32x4.add(v128.load(tile), i32x4.extend_low_i16x8_s(s)));
-  v128.store(tile, i32x4.add(v128.load(tile, 16), i32x4.extend_high_i16x8_s(s)), 16);
-}
+import { widenInto, zeroTile4x16 } from './tile';
 
 /** path 1, relaxed SIMD: tile[4][16] = A rows · panel of int8 weight pairs, 16-bit partial sums per chunk. */
 export function kernel4x16Dot8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, chunk: i32, tile: usize): void {
-  // inline zeroing: memory.fill is an out-of-line call, a large share of a short-K tile
-  const zero = i32x4.splat(0);
-  for (let i: usize = 0; i < 4 * 16 * 4; i += 64) {
-    v128.store(tile + i, zero); v128.store(tile + i, zero, 16); v128.store(tile + i, zero, 32); v128.store(tile + i, zero, 48);
-  }
+  zeroTile4x16(tile);
   let p = 0;
   while (p < pairs) {
     const end = min(p + chunk, pairs);
