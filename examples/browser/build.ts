@@ -1,4 +1,4 @@
-// Builds the browser demo into examples/browser/dist (demo.js bundle + index.html), which
+// Builds the browser demo into examples/browser/dist (demo.js bundle, index.html, default.bsw), which
 // `bitswitch serve` serves. Usage: node --import tsx examples/browser/build.ts (part of pnpm build).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const distDir = join(here, 'dist');
+/** The committed model the page is served with by default (dist/default.bsw). */
+export const DEFAULT_MODEL_SOURCE = join(here, '../../models/mnist-small-cnn.bsw');
 
 export async function buildDemo(): Promise<string> {
   mkdirSync(distDir, { recursive: true });
@@ -23,6 +25,8 @@ export async function buildDemo(): Promise<string> {
     logLevel: 'warning',
   });
   copyFileSync(join(here, 'index.html'), join(distDir, 'index.html'));
+  // the model `bitswitch serve` opens when given none travels with the page
+  copyFileSync(DEFAULT_MODEL_SOURCE, join(distDir, 'default.bsw'));
   return distDir;
 }
 

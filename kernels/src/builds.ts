@@ -6,7 +6,7 @@ export type BuildName = 'relaxed' | 'simd' | 'scalar';
 /** All builds, best first. */
 export const BUILDS: readonly BuildName[] = ['relaxed', 'simd', 'scalar'];
 
-const bytesCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
+const bytesCache = new Map<string, Uint8Array<ArrayBuffer>>();
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const bin = atob(text);
@@ -24,32 +24,25 @@ export function checkBuild(build: unknown): BuildName {
 
 /** The wasm bytes of a build. */
 export function buildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
-  checkBuild(build);
-  let bytes = bytesCache.get(build);
-  if (!bytes) {
-    const text = WASM_BASE64[build];
-    if (!text) throw new Error(`kernels: build ${build} is missing from src/generated/wasm.ts; run \`pnpm build\``);
-    bytes = decodeBase64(text);
-    bytesCache.set(build, bytes);
-  }
-  return bytes;
+  return decoded(checkBuild(build));
 }
 
 /** The bytes of a build's shared-memory twin (imports env.memory, shared; for threads). */
 export function sharedBuildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
-  checkBuild(build);
-  const key = `${build}-shared`;
-  let bytes = sharedCache.get(build);
+  return decoded(`${checkBuild(build)}-shared`);
+}
+
+/** The bytes of an entry of src/generated/wasm.ts, decoded once. */
+function decoded(key: string): Uint8Array<ArrayBuffer> {
+  let bytes = bytesCache.get(key);
   if (!bytes) {
     const text = WASM_BASE64[key];
     if (!text) throw new Error(`kernels: build ${key} is missing from src/generated/wasm.ts; run \`pnpm build\``);
     bytes = decodeBase64(text);
-    sharedCache.set(build, bytes);
+    bytesCache.set(key, bytes);
   }
   return bytes;
 }
-
-const sharedCache = new Map<BuildName, Uint8Array<ArrayBuffer>>();
 
 /** Builds this engine validates, best first (relaxed needs e.g. Node 20's --experimental-wasm-relaxed-simd). */
 export function availableBuilds(): BuildName[] {
