@@ -1,16 +1,29 @@
-// Mutation testing, on demand (`pnpm test:mutation`; too slow for every CI run). StrykerJS mutates
-// the files below one mutant at a time and runs the command; a mutant is killed when the command
-// fails. The command runs the test files whose job it is to check these files, each in its own
-// Node process as test/run.ts would, chained directly to save the runner's own start per mutant.
-// Report: results/mutation/README.md (score per file, survivors with the reasons in
-// test/mutation-equivalent.json), written by test/mutation-summary.ts after the run.
-export default {
+// Mutation testing, on demand (`pnpm test:mutation [group...]`; too slow for every CI run).
+// StrykerJS mutates a group's files one mutant at a time and runs the group's test files; a mutant
+// is killed when they fail. Groups (files to mutate, tests that check them) are listed once, in
+// test/mutation-targets.json; test/mutation-run.ts runs Stryker once per group with MUTATION_GROUP
+// set, and test/mutation-summary.ts merges the groups' reports into results/mutation/README.md
+// (score per file, survivors with the reasons in test/mutation-equivalent.json).
+import { readFileSync } from 'node:fs';
+
+export const groups = JSON.parse(readFileSync(new URL('./test/mutation-targets.json', import.meta.url), 'utf8')).groups;
+
+/** Stryker's JSON report of one group. */
+export const reportPath = (group) => `results/mutation/${group}.json`;
+
+/** The command each mutant of a group runs: the group's test files in one Node process, stopping at the first failure. */
+export const groupCommand = (group) =>
+  `node --experimental-wasm-relaxed-simd --import tsx test/mutation-exec.ts ${groups[group].tests.join(' ')}`;
+
+const group = process.env.MUTATION_GROUP;
+if (group !== undefined && !groups[group]) {
+  throw new Error(`MUTATION_GROUP: expected one of ${Object.keys(groups).join(', ')}, got '${group}' — see test/mutation-targets.json`);
+}
+
+export default group === undefined ? {} : {
   testRunner: 'command',
-  commandRunner: {
-    command: ['format/test/quant.test.ts', 'format/test/pack.test.ts', 'search/test/roulette.test.ts']
-      .map((f) => `node --import tsx ${f}`).join(' && '),
-  },
-  mutate: ['format/src/quant.ts', 'format/src/pack.ts', 'search/src/roulette.ts'],
+  commandRunner: { command: groupCommand(group) },
+  mutate: groups[group].mutate,
   // pnpm's per-package node_modules links do not survive Stryker's sandbox copy, so mutate in place
   // (Stryker restores every file afterwards; check `git status` if a run is interrupted).
   inPlace: true,
@@ -20,7 +33,7 @@ export default {
   coverageAnalysis: 'off',
   timeoutMS: 10000,
   reporters: ['clear-text', 'json'],
-  jsonReporter: { fileName: 'results/mutation/mutation.json' },
+  jsonReporter: { fileName: reportPath(group) },
   clearTextReporter: { allowColor: false, logTests: false },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
