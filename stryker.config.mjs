@@ -23,7 +23,8 @@ if (group !== undefined && !groups[group]) {
 export default group === undefined ? {} : {
   testRunner: 'command',
   commandRunner: { command: groupCommand(group) },
-  mutate: groups[group].mutate,
+  // MUTATION_RANGES (set by `test:mutation --survivors`): only these "file:line-line" ranges
+  mutate: process.env.MUTATION_RANGES ? JSON.parse(process.env.MUTATION_RANGES) : groups[group].mutate,
   // pnpm's per-package node_modules links do not survive Stryker's sandbox copy, so mutate in place
   // (Stryker restores every file afterwards; check `git status` if a run is interrupted).
   inPlace: true,
@@ -33,8 +34,8 @@ export default group === undefined ? {} : {
   coverageAnalysis: 'off',
   timeoutMS: 10000,
   reporters: ['clear-text', 'json'],
-  jsonReporter: { fileName: reportPath(group) },
+  jsonReporter: { fileName: process.env.MUTATION_REPORT ?? reportPath(group) },
   clearTextReporter: { allowColor: false, logTests: false },
-  tempDirName: '.stryker-tmp',
+  tempDirName: `.stryker-tmp/${group}`,
   cleanTempDir: true,
 };
