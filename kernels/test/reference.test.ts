@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exactActivationCode, packSigned, seededRandom as rng, tieAdjacentActivations, unpackSigned } from '@bitswitch/format';
 import { readVectors } from '@bitswitch/format/node';
+import { tfGeometry, zeroPadSlide } from '../../test/mutation-oracles.ts';
 import { convGeometry, downcastRef, epilogueRef, gemmF32Ref, gemmRef, im2colRef, packPanelsRef } from '../src/index.ts';
 
 // (not helpers.ts: it instantiates every wasm build on import, which these scalar checks do not need)
@@ -182,6 +183,17 @@ test('convGeometry: TensorFlow output sizes and leading padding, worked by hand'
   assert.equal(convGeometry(7, 8, 3, 2, 2, 3, 'valid'), { oh: 3, ow: 3, padTop: 0, padLeft: 0 });
   assert.equal(convGeometry(5, 5, 5, 5, 1, 1, 'valid'), { oh: 1, ow: 1, padTop: 0, padLeft: 0 });
   assert.equal(convGeometry(9, 4, 2, 4, 3, 2, 'valid'), { oh: 3, ow: 1, padTop: 0, padLeft: 0 });
+  for (let h = 1; h <= 9; h++) {
+    for (let k = 1; k <= 5; k++) {
+      for (let s = 1; s <= 4; s++) {
+        for (const padding of ['same', 'valid'] as const) {
+          if (padding === 'valid' && k > h) continue;
+          const t = tfGeometry(h, 7, k, 3, s, 2, padding);
+          assert.equal(convGeometry(h, 7, k, 3, s, 2, padding), { oh: t.outH, ow: t.outW, padTop: t.padTop, padLeft: t.padLeft }, `${h} ${k} ${s} ${padding}`);
+        }
+      }
+    }
+  }
 });
 
 test('im2colRef: a 3×3 image by hand, and convolution as "zero-pad, then slide" on random geometries', () => {
@@ -202,35 +214,7 @@ test('im2colRef: a 3×3 image by hand, and convolution as "zero-pad, then slide"
     for (const padding of ['same', 'valid'] as const) {
       if (padding === 'valid' && (kh > h || kw > w)) continue;
       const x = randomInts(Uint8Array, batch * h * w * c, 1, 255, rand);
-      // output size and padding from the definition: 'valid' places every window inside the image;
-      // 'same' covers ceil(h/s) outputs and pads the shortfall, the smaller half first
-      const oh = padding === 'same' ? Math.ceil(h / sh) : Math.floor((h - kh) / sh) + 1;
-      const ow = padding === 'same' ? Math.ceil(w / sw) : Math.floor((w - kw) / sw) + 1;
-      const top = padding === 'same' ? Math.floor(Math.max((oh - 1) * sh + kh - h, 0) / 2) : 0;
-      const left = padding === 'same' ? Math.floor(Math.max((ow - 1) * sw + kw - w, 0) / 2) : 0;
-      const [H, W] = [(oh - 1) * sh + kh, (ow - 1) * sw + kw];
-      const padded = new Uint8Array(batch * H * W * c);
-      for (let b = 0; b < batch; b++) {
-        for (let y = 0; y < h; y++) {
-          for (let xx = 0; xx < w; xx++) {
-            for (let ch = 0; ch < c; ch++) {
-              if (y + top < H && xx + left < W) padded[((b * H + y + top) * W + xx + left) * c + ch] = x[((b * h + y) * w + xx) * c + ch];
-            }
-          }
-        }
-      }
-      const expected: number[] = [];
-      for (let b = 0; b < batch; b++) {
-        for (let oy = 0; oy < oh; oy++) {
-          for (let ox = 0; ox < ow; ox++) {
-            for (let ky = 0; ky < kh; ky++) {
-              for (let kx = 0; kx < kw; kx++) {
-                for (let ch = 0; ch < c; ch++) expected.push(padded[((b * H + oy * sh + ky) * W + ox * sw + kx) * c + ch]);
-              }
-            }
-          }
-        }
-      }
+      const expected = zeroPadSlide(x, batch, h, w, c, kh, kw, sh, sw, padding);
       assertSame(im2colRef(x, batch, h, w, c, kh, kw, sh, sw, padding), expected, `${[batch, h, w, c, kh, kw, sh, sw]} ${padding}`);
     }
   }
