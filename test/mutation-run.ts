@@ -48,8 +48,8 @@ function recheck(group: string): boolean {
       console.error(`test:mutation --survivors: ${relative(root, abs)} changed since its report — run group ${group} in full`);
       return false;
     }
-    const lines = new Set(f.mutants.filter(alive).map((m) => m.location.start.line));
-    for (const line of lines) ranges.push(`${relative(root, abs)}:${line}-${line}`);
+    const spans = new Set(f.mutants.filter(alive).map((m) => `${m.location.start.line}-${m.location.end.line}`));
+    for (const span of spans) ranges.push(`${relative(root, abs)}:${span}`);
   }
   if (!ranges.length) {
     console.log(`group ${group}: no survivors to re-test`);
