@@ -3,7 +3,7 @@
 // not this package's writer), and expects the whole message of §8: field, byte offset, what was
 // expected and what was found. Edges that are valid (64 sections, accuracy 0 and 1, a 128-character
 // name, unknown sections, checksums off) must read.
-import { test } from 'uvu';
+import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
@@ -367,4 +367,48 @@ test('§7.1 SENS and §7.2 SUBN records', () => {
   assert.equal(two, [{ name: 'avg4', bits: [8, 4, 2, 2], budget: { 'avg-bits': 4 } }, { name: 'b', bits: [2, 2, 2, 2], budget: {} }]);
 });
 
+/** A file of GRPH (layers without tensors) and an empty TENS. */
+function minimal(g: Record<string, unknown>): Uint8Array {
+  return encode([{ tag: 'GRPH', data: text({ mode: 'multi', inputShape: [1, 1, 1], layers: [{ name: 'f', op: 'flatten', inputs: ['input'] }], ...g }) }, { tag: 'TENS', data: new Uint8Array(0) }]).bytes;
+}
+
+test('inputs: an ArrayBuffer, and a Uint8Array view that does not start at its buffer\'s first byte', () => {
+  const want = readModel(golden);
+  assert.equal(readModel(golden.slice().buffer), want);
+  const big = new Uint8Array(golden.length + 3);
+  big.set(golden, 3);
+  assert.equal(readModel(big.subarray(3)), want);
+  assert.equal(readFileInfo(big.subarray(3)), readFileInfo(golden));
+  assert.equal(readFileInfo(golden.slice().buffer).sections.length, 5);
+});
+
+test('variance is checked in every set and channel, and only there (a negative γ of the next set is fine)', () => {
+  // bn1 (4 sets × 4 rows × 4 channels at TENS 448): γ of set 1, channel 0 is value 16
+  const m = readModel(tens([[448 + 64, -2]]).bytes);
+  assert.is((m.layers[4] as any).params[16], -2);
+  // bn2 (16 sets, 8 channels at 1120): the variance of set 15, channel 7 is value (15·4 + 3)·8 + 7
+  rejects(tens([[1120 + 4 * ((15 * 4 + 3) * 8 + 7), -3]]).bytes, `layers[7].params[15][3][7] (variance) (byte ${G}): expected a number >= 0, got -3`);
+});
+
 test.run();
+
+// the large files last: a failure above already settles a mutant
+const limits = suite('limits');
+
+limits('size limits are inclusive: 7 bits, 4096 layers, 65536 per dimension, 2^24 elements, 16 MiB of JSON', () => {
+  assert.equal(readModel(minimal({ bits: [8, 7, 6, 5, 4, 3, 2] })).bits, [8, 7, 6, 5, 4, 3, 2]);
+  assert.equal(readModel(minimal({ bits: [2] })).bits, [2]);
+  const relus = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `r${i}`, op: 'relu', inputs: [i ? `r${i - 1}` : 'input'] }));
+  assert.is(readModel(minimal({ bits: [8], layers: relus(4096) })).layers.length, 4096);
+  rejects(minimal({ bits: [8], layers: relus(4097) }), 'layers (byte 64): expected an array of 1..4096 entries, got array of length 4097');
+  const flat = readModel(minimal({ bits: [8], inputShape: [65536, 256, 1] }));
+  assert.equal(flat.inputShape, [65536, 256, 1]);
+  rejects(minimal({ bits: [8], inputShape: [65536, 256, 2] }), 'inputShape (byte 64): expected at most 16777216 elements, got "65536x256x2"');
+  // JSON of exactly 16 MiB reads
+  const meta = new Uint8Array(16 << 20).fill(0x20);
+  meta.set(text('{"a":1}'));
+  const { bytes } = rebuild({ META: meta });
+  assert.equal(readModel(bytes).metadata, { a: 1 });
+});
+
+limits.run();
