@@ -4,6 +4,9 @@
 // test/mutation-targets.json; test/mutation-run.ts runs Stryker once per group with MUTATION_GROUP
 // set, and test/mutation-summary.ts merges the groups' reports into results/mutation/README.md
 // (score per file, survivors with the reasons in test/mutation-equivalent.json).
+// Run one group at a time: files are mutated in place and a mutant is switched on by one environment
+// variable (__STRYKER_ACTIVE_MUTANT__), so a second run's instrumented file would be switched on by
+// the first run's mutant ids in every test process that imports it.
 import { readFileSync } from 'node:fs';
 
 export const groups = JSON.parse(readFileSync(new URL('./test/mutation-targets.json', import.meta.url), 'utf8')).groups;

@@ -51,7 +51,8 @@ for (const group of Object.keys(config.groups)) {
   }
 }
 const lines: string[] = ['# Mutation testing report', ''];
-lines.push(`Command: \`pnpm test:mutation\` (all groups) or \`pnpm test:mutation GROUP...\` (StrykerJS, \`stryker.config.mjs\`, groups in \`test/mutation-targets.json\`); `
+lines.push(`Command: \`pnpm test:mutation\` (all groups) or \`pnpm test:mutation GROUP...\` (StrykerJS, \`stryker.config.mjs\`, groups in \`test/mutation-targets.json\`; `
+  + `\`--survivors\` re-tests only the surviving mutants of a group's last report after tests were added); `
   + `summary written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`, '');
 lines.push('Each group mutates its files one mutant at a time and runs only its own test files:', '');
 lines.push('| group | mutated | each mutant runs | report written (UTC) |', '|---|---|---|---|', ...commands, '');
