@@ -23,9 +23,21 @@ if (group !== undefined && !groups[group]) {
   throw new Error(`MUTATION_GROUP: expected one of ${Object.keys(groups).join(', ')}, got '${group}' — see test/mutation-targets.json`);
 }
 
+// The uvu runner (test/mutation-uvu-runner.mjs) keeps one process for all mutants; a group whose
+// suites cannot run twice in one process sets "runner": "command" (a process per mutant).
+const inProcess = group !== undefined && groups[group].runner !== 'command';
+
 export default group === undefined ? {} : {
-  testRunner: 'command',
-  commandRunner: { command: groupCommand(group) },
+  ...(inProcess ? {
+    testRunner: 'uvu',
+    plugins: ['./test/mutation-uvu-runner.mjs'],
+    uvu: { files: groups[group].tests },
+    testRunnerNodeArgs: ['--experimental-wasm-relaxed-simd', '--import', 'tsx'],
+    coverageAnalysis: 'all',
+  } : {
+    testRunner: 'command',
+    commandRunner: { command: groupCommand(group) },
+  }),
   // MUTATION_RANGES (set by `test:mutation --survivors`): only these "file:line-line" ranges
   mutate: process.env.MUTATION_RANGES ? JSON.parse(process.env.MUTATION_RANGES) : groups[group].mutate,
   // pnpm's per-package node_modules links do not survive Stryker's sandbox copy, so mutate in place
@@ -34,11 +46,12 @@ export default group === undefined ? {} : {
   // in place, this would add `// @ts-nocheck` to every source file of the workspace during the run
   disableTypeChecks: false,
   concurrency: 1,
-  coverageAnalysis: 'off',
+  ...(inProcess ? {} : { coverageAnalysis: 'off' }),
   timeoutMS: 10000,
   reporters: ['clear-text', 'json'],
   jsonReporter: { fileName: process.env.MUTATION_REPORT ?? reportPath(group) },
   clearTextReporter: { allowColor: false, logTests: false },
+  warnings: { unknownOptions: false },
   tempDirName: `.stryker-tmp/${group}`,
   cleanTempDir: true,
 };
