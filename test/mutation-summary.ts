@@ -11,7 +11,7 @@ interface Mutant { mutatorName: string; replacement?: string; status: string; lo
 type Report = { files: Record<string, { source: string; mutants: Mutant[] }> };
 const reasons = JSON.parse(readFileSync(`${root}test/mutation-equivalent.json`, 'utf8')) as Record<string, string>;
 const config = (await import(`${root}stryker.config.mjs`)) as {
-  groups: Record<string, { mutate: string[]; tests: string[] }>; reportPath(g: string): string; groupCommand(g: string): string;
+  groups: Record<string, { mutate: string[]; tests: string[]; runner?: string }>; reportPath(g: string): string; groupCommand(g: string): string;
 };
 
 const rows: string[] = [];
@@ -28,7 +28,9 @@ for (const group of Object.keys(config.groups)) {
     continue;
   }
   const when = statSync(path).mtime.toISOString().slice(0, 16).replace('T', ' ');
-  commands.push(`| ${group} | ${config.groups[group].mutate.map((f) => `\`${f}\``).join(', ')} | \`${config.groupCommand(group)}\` | ${when} |`);
+  const g = config.groups[group];
+  const runs = g.runner === 'command' ? `\`${config.groupCommand(group)}\` (a process per mutant)` : `${g.tests.map((f) => `\`${f}\``).join(', ')} (uvu runner, one process)`;
+  commands.push(`| ${group} | ${g.mutate.map((f) => `\`${f}\``).join(', ')} | ${runs} | ${when} |`);
   const report = JSON.parse(readFileSync(path, 'utf8')) as Report;
   for (const [abs, f] of Object.entries(report.files)) {
     const file = relative(root, abs);
@@ -54,7 +56,7 @@ const lines: string[] = ['# Mutation testing report', ''];
 lines.push(`Command: \`pnpm test:mutation\` (all groups) or \`pnpm test:mutation GROUP...\` (StrykerJS, \`stryker.config.mjs\`, groups in \`test/mutation-targets.json\`; `
   + `\`--survivors\` re-tests only the surviving mutants of a group's last report after tests were added); `
   + `summary written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`, '');
-lines.push('Each group mutates its files one mutant at a time and runs only its own test files:', '');
+lines.push('Each group mutates its files one mutant at a time and runs only its own test files, in order, stopping at the first failing suite:', '');
 lines.push('| group | mutated | each mutant runs | report written (UTC) |', '|---|---|---|---|', ...commands, '');
 if (missing.length) lines.push(`Not run (no report on disk): ${missing.join(', ')}.`, '');
 lines.push('| file | mutants | killed (incl. time-outs) | survived | score |', '|------|--------:|--------:|--------:|------:|', ...rows);

@@ -108,8 +108,14 @@ test('infeasible budgets: the bounds, pins and reachable ranges as the user read
   assert.is(message(() => bruteForce(both), InfeasibleBudgetError), infeasible(both));
   // a band between two reachable values (steps of 2 bits)
   assert.is(infeasible({ ...base, constraints: [{ ...c, min: 6.5, max: 7.5 }] }), "budget avg-bits in 6.5..7.5 is infeasible: no SubNet's avg-bits falls in this band (values are steps of 2)");
-  const err = (() => { try { solveIlp(glpk, { ...base, constraints: [{ ...c, max: 3 }] }); } catch (e) { return e as InfeasibleBudgetError; } })()!;
+  const caught = (p: IlpProblem) => { try { solveIlp(glpk, p); } catch (e) { return e as InfeasibleBudgetError; } assert.unreachable('solved'); return undefined as never; };
+  const err = caught({ ...base, constraints: [{ ...c, max: 3 }] });
   assert.equal(err.ranges, [{ name: 'avg-bits', min: 4, max: 8, unit: 'bits' }]);
+  assert.equal(caught({ ...base, constraints: [{ ...c, min: 6.5, max: 7.5 }] }).ranges, [{ name: 'avg-bits', min: 4, max: 8, unit: 'bits' }]);
+  assert.equal(caught(both).ranges, [{ name: 'avg-bits', min: 4, max: 8, unit: 'bits' }, { name: 'second', min: 0, max: 2, unit: undefined }]);
+  // excluding the only feasible assignment names the added cut
+  const only = { ...base, constraints: [{ ...c, min: 8 }] };
+  assert.is(infeasible(excludeAssignment(only, [0, 0])), 'budgets avg-bits in 8..8, exclude <= 1 are infeasible together; each alone ranges avg-bits 4..8 bits, exclude 0..2');
   assert.is(err.name, 'InfeasibleBudgetError');
 });
 
@@ -138,6 +144,11 @@ test('isFeasible: relative tolerance 1e-9 at both bounds, and pins must hold', (
   // checkProblem accepts a bound within the same tolerance of the reachable range
   checkProblem({ ...base, constraints: [{ ...c, max: 4 - 3e-9 }] });
   checkProblem({ ...base, constraints: [{ ...c, max: undefined, min: 8 + 3e-9 }] });
+  // both tolerances are inclusive: a bound exactly 1e-9 · (largest magnitude) away is still accepted
+  checkProblem({ ...base, constraints: [{ ...c, max: 4 - 8e-9 }] });
+  checkProblem({ ...base, constraints: [{ ...c, max: undefined, min: 8 + 8e-9 }] });
+  assert.ok(at({ max: 8 - 8e-9 }));
+  assert.ok(at({ min: 8 + 8e-9 }));
   assert.throws(() => checkProblem({ ...base, constraints: [{ ...c, max: 4 - 1e-7 }] }), (e: unknown) => e instanceof InfeasibleBudgetError);
   assert.throws(() => checkProblem({ ...base, constraints: [{ ...c, max: undefined, min: 8 + 1e-7 }] }), (e: unknown) => e instanceof InfeasibleBudgetError);
 });
@@ -159,6 +170,10 @@ test('integerGcd and roundBounds by hand', () => {
   // bounds a hair off a multiple (1e-9 relative to the bound in steps) stay on it
   assert.equal(roundBounds(4 + 1e-12, 84 - 1e-12, 2), [4, 84]);
   assert.equal(roundBounds(1001, 1999, 2), [1002, 1998]);
+  // the slack is 1e-9 of the bound counted in steps (as isFeasible's tolerance is relative):
+  // at 2e6 steps it is 0.002 steps, so 0.001 steps above a multiple stays on it and 0.005 does not
+  assert.equal(roundBounds(4e6 + 2e-3, 8e6 - 2e-3, 2), [4e6, 8e6]);
+  assert.equal(roundBounds(4e6 + 1e-2, 8e6 - 1e-2, 2), [4e6 + 2, 8e6 - 2]);
 });
 
 test('toLp: one binary per allowed bit, one-bit rows, bound types per budget form, objective scaled', () => {
@@ -208,10 +223,18 @@ test('polish: single-layer moves that stay feasible and strictly improve, for bo
   const pinned = [0, 0, 0];
   polish({ ...p, pins: new Map([[1, 0]]) }, pinned);
   assert.equal(pinned, [2, 0, 2]);
-  // ties do not move
-  const tie = [0, 0, 0];
-  polish({ ...p, objective: [[1, 1, 1], [1, 1, 1], [1, 1, 1]] }, tie);
-  assert.equal(tie, [0, 0, 0]);
+  // ties do not move, for either sense
+  for (const sense of ['min', 'max'] as const) {
+    const tie = [0, 0, 0];
+    polish({ ...p, sense, objective: [[1, 1, 1], [1, 1, 1], [1, 1, 1]] }, tie);
+    assert.equal(tie, [0, 0, 0], sense);
+  }
+  // a move that only becomes feasible after a later layer's move needs a second pass:
+  // Σ bits ≤ 12 from [4, 8]: a → 8 does not fit until b → 4 has freed the budget
+  const two: IlpProblem = { layers: ['a', 'b'], bits: [8, 4], sense: 'min', objective: [[0, 1], [1, 0]], constraints: [{ name: 'sum', coef: [[8, 4], [8, 4]], max: 12 }] };
+  const start = [1, 0];
+  polish(two, start);
+  assert.equal(start, [0, 1]);
 });
 
 test('bruteForce: the assignment limit, and no runner-up when one assignment is feasible', () => {
