@@ -14,8 +14,11 @@ function assertSame(actual: ArrayLike<number>, expected: ArrayLike<number>, what
   assert.is(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) if (!Object.is(actual[i], expected[i])) assert.unreachable(`${what}: index ${i}: got ${actual[i]}, expected ${expected[i]}`);
 }
-const randomInts = <T extends Int8Array | Uint8Array>(Type: { new(n: number): T }, len: number, lo: number, hi: number, rand: () => number): T =>
-  Type.from({ length: len }, () => lo + Math.floor(rand() * (hi - lo + 1))) as T;
+function randomInts<T extends Int8Array | Uint8Array>(Type: { new(n: number): T }, len: number, lo: number, hi: number, rand: () => number): T {
+  const out = new Type(len);
+  for (let i = 0; i < len; i++) out[i] = lo + Math.floor(rand() * (hi - lo + 1));
+  return out;
+}
 
 const f32 = Math.fround;
 
