@@ -125,6 +125,10 @@ test('doubleRoundingError and initial scales by hand', () => {
   }
   assert.is(initActivationScale(xs, 2), (best / 40) * 4 / 3);
   assert.ok(best < 40, 'a candidate below c = 1 wins here');
+  // exact ties between candidates go to the smaller scale: c = 37/40 and 38/40 give the same error here
+  assert.is(initActivationScale([8, 7, 0], 2), (37 / 40) * 8 / 3);
+  assert.is(initWeightScale([-8, -7], 3, [3, 2]), (37 / 40) * 8 / 4);
+  assert.is(doubleRoundingError([-8, -7], (37 / 40) * 2, 3, [3, 2]), doubleRoundingError([-8, -7], (38 / 40) * 2, 3, [3, 2]));
 });
 
 test('large activation batches are read through an evenly strided sample', () => {
