@@ -194,7 +194,7 @@ export function applyEpilogue(acc: Int32Array | Float32Array, m: number, n: numb
       if (ep.mul) y = f32(y * ep.mul[j]);
       if (ep.add) y = f32(y + ep.add[j]);
       if (ep.residual) y = f32(y + ep.residual[i * n + j]);
-      if (ep.relu && y < 0) y = 0;
+      if (ep.relu) y = Math.max(y, 0); // max(−0, 0) is +0, as in epilogueRef and the kernels
       if (rq) {
         const q = roundHalfEven(y / rs);
         out[i * n + j] = q < 0 ? 0 : q > hi ? hi : q;

@@ -123,6 +123,11 @@ test('gemm epilogue by hand: per-channel and shared scales, (y + bias)·mul + ad
   const one = be.prepareWeights(Int8Array.of(3), 8, 8, 1, 1);
   const r = be.gemm(Uint8Array.of(1), 1, 8, one, { wScale: Float32Array.of(0.1), aScale: 0.1, bias: Float32Array.of(1e-9), relu: false });
   assert.is(r[0], f32(f32(3 * f32(f32(0.1) * f32(0.1))) + f32(1e-9)));
+  // ReLU is max(y, 0): a zero that the BatchNorm multiplier made negative (0 · −2 = −0) comes out +0, as in the kernels
+  const zero = be.gemm(Uint8Array.of(1, 1), 1, 8, be.prepareWeights(Int8Array.of(0, 0), 8, 8, 1, 2), { wScale: Float32Array.of(0.5), aScale: 1, mul: Float32Array.of(-2), relu: true });
+  assert.ok(Object.is(zero[0], 0), `got ${Object.is(zero[0], -0) ? '-0' : zero[0]}`);
+  const negZero = be.gemm(Uint8Array.of(1, 1), 1, 8, be.prepareWeights(Int8Array.of(0, 0), 8, 8, 1, 2), { wScale: Float32Array.of(0.5), aScale: 1, mul: Float32Array.of(-2), relu: false });
+  assert.ok(Object.is(negZero[0], -0), 'without ReLU the −0 stays');
   // into `out`, of the type the epilogue produces
   const out = new Float32Array(4);
   assert.ok(be.gemm(a, 2, 8, pw, ep, out) === out);
