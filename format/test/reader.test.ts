@@ -390,6 +390,92 @@ test('variance is checked in every set and channel, and only there (a negative �
   rejects(tens([[1120 + 4 * ((15 * 4 + 3) * 8 + 7), -3]]).bytes, `layers[7].params[15][3][7] (variance) (byte ${G}): expected a number >= 0, got -3`);
 });
 
+test('header and table edges: a 32-byte file, a file that ends with its table, the expected size on a length mismatch', () => {
+  const h = golden.slice(0, 32);
+  new DataView(h.buffer).setUint32(16, 32, true);
+  rejects(h, 'section table (byte 32): expected 112 bytes in the file, got 32', readFileInfo);
+  // two empty sections at offset 64, right after the table: the table may end the file
+  const t = new Uint8Array(64);
+  const dv = new DataView(t.buffer);
+  t.set(new TextEncoder().encode('BITSWTCH'));
+  dv.setUint16(8, 1, true);
+  dv.setUint32(12, 2, true);
+  dv.setUint32(16, 64, true);
+  t.set(new TextEncoder().encode('GRPH'), 32);
+  t.set(new TextEncoder().encode('TENS'), 48);
+  dv.setUint32(36, 64, true);
+  dv.setUint32(52, 64, true);
+  assert.equal(readFileInfo(t).sections.map((x) => [x.tag, x.offset, x.length, x.crcOk]), [['GRPH', 64, 0, true], ['TENS', 64, 0, true]]);
+  try {
+    readFileInfo(golden.slice(0, golden.length - 16));
+    assert.unreachable('accepted a truncated file');
+  } catch (e) {
+    assert.is((e as FormatError).expected, `${golden.length - 16} (the actual size)`);
+  }
+});
+
+test('JSON sections: invalid UTF-8 inside a string is refused, numbers too large for a double are not finite', () => {
+  const meta = Uint8Array.from([...text('{"a":"'), 0xff, ...text('"}')]);
+  const { bytes, offsets } = rebuild({ META: meta });
+  rejects(bytes, new RegExp(`^META section \\(byte ${offsets.META}\\): expected UTF-8 JSON, got "`));
+  const sensText = new TextDecoder().decode(part('SENS')).replace('"hessianTrace":0.5', '"hessianTrace":1e999');
+  const r = rebuild({ SENS: sensText });
+  rejects(r.bytes, `sensitivity[0].hessianTrace (byte ${r.offsets.SENS}): expected a finite number, got Infinity`);
+  const r2 = rebuild({ GRPH: new TextDecoder().decode(part('GRPH')).replace('"epsilon":0.001', '"epsilon":1e999') });
+  rejects(r2.bytes, `layers[1].epsilon (byte ${G}): expected a finite number > 0, got Infinity`);
+});
+
+test('every field path is named: inputs, channels, features, pools, weights of dense layers, SENS and SUBN names', () => {
+  rejects(graph((g) => { g.layers[2].inputs = [5]; }), `layers[2].inputs[0] (byte ${G}): expected a string of 1..128 characters, got 5`);
+  rejects(graph((g) => { g.layers[3].inChannels = 0; }), `layers[3].inChannels (byte ${G}): expected an integer in 1..65536, got 0`);
+  rejects(graph((g) => { g.layers[1].channels = 0; }), `layers[1].channels (byte ${G}): expected an integer in 1..65536, got 0`);
+  rejects(graph((g) => { g.layers[13].inFeatures = 0; }), `layers[13].inFeatures (byte ${G}): expected an integer in 1..16777216, got 0`);
+  rejects(graph((g) => { g.layers[13].weights.kind = 'x'; }), `layers[13].weights.kind (byte ${G}): expected one of "float", "int", got "x"`);
+  rejects(graph((g) => { g.layers[11].pool = [0, 2]; }), `layers[11].pool[0] (byte ${G}): expected an integer in 1..65536, got 0`);
+  rejects(graph((g) => { g.layers[11].strides = [2]; }), `layers[11].strides (byte ${G}): expected an array of 2..2 entries, got array of length 1`);
+  rejects(graph((g) => { g.layers[11].padding = 'full'; }), `layers[11].padding (byte ${G}): expected one of "same", "valid", got "full"`);
+  // conv0 'valid' on a 2×8 or 8×2 input: the 3×3 window does not fit
+  rejects(graph((g) => { g.inputShape = [2, 8, 1]; g.layers[0].padding = 'valid'; }), `layers[0].kernel[0] (byte ${G}): expected a window of at most 2 with padding "valid", got 3`);
+  rejects(graph((g) => { g.inputShape = [8, 2, 1]; g.layers[0].padding = 'valid'; }), `layers[0].kernel[1] (byte ${G}): expected a window of at most 2 with padding "valid", got 3`);
+  const at = rebuild().offsets;
+  const s = json('SENS'); s[0].layer = 5;
+  rejects(rebuild({ SENS: s }).bytes, `sensitivity[0].layer (byte ${at.SENS}): expected a string of 1..128 characters, got 5`);
+  const n = json('SUBN'); n[0].name = '';
+  rejects(rebuild({ SUBN: n }).bytes, `subnets[0].name (byte ${at.SUBN}): expected a string of 1..128 characters, got ""`);
+});
+
+test('a quantized dense layer can select BatchNorm sets, a float one cannot', () => {
+  // 3072 bytes of float32 1.0 after TENS: a float fc1 [16, 32] (2048 bytes) and BatchNorm params [4, 4, 16] (1024 bytes)
+  const t = new Uint8Array(part('TENS').length + 3072);
+  t.set(part('TENS'));
+  const dv = new DataView(t.buffer);
+  for (let o = part('TENS').length; o < t.length; o += 4) dv.setFloat32(o, 1, true);
+  const base = part('TENS').length;
+  const withBn = (edit: (g: any) => void) => {
+    const g = json('GRPH');
+    g.layers.splice(15, 0, { name: 'bnx', op: 'batchnorm', inputs: ['relu3'], channels: 16, epsilon: 0.001, select: { kind: 'per-bit', layer: 'fc1' },
+      params: { dtype: 'float32', shape: [4, 4, 16], offset: base + 2048, length: 1024 } });
+    g.layers[16].inputs = ['bnx'];
+    edit(g);
+    return rebuild({ GRPH: g, TENS: t }, ['SENS', 'SUBN']).bytes;
+  };
+  const m = readModel(withBn(() => {}));
+  assert.equal((m.layers[15] as any).select, { kind: 'per-bit', layer: 'fc1' });
+  rejects(withBn((g) => { g.layers[13].weights = { kind: 'float', values: { dtype: 'float32', shape: [16, 32], offset: base, length: 2048 } }; }),
+    'layers[15].select.layer (byte 80): expected the name of an earlier quantized layer, got "fc1"'); // three sections: GRPH at 32 + 3·16
+});
+
+test('layers without parameters read back as name, op and inputs only', () => {
+  const m = readModel(minimal({ bits: [8], inputShape: [2, 2, 3], layers: [
+    { name: 'g', op: 'globalavgpool', inputs: ['input'] }, { name: 'r', op: 'relu', inputs: ['g'] },
+    { name: 'f', op: 'flatten', inputs: ['r'] }, { name: 'a', op: 'add', inputs: ['f', 'r'] },
+  ] }));
+  assert.equal(m.layers, [
+    { name: 'g', op: 'globalavgpool', inputs: ['input'] }, { name: 'r', op: 'relu', inputs: ['g'] },
+    { name: 'f', op: 'flatten', inputs: ['r'] }, { name: 'a', op: 'add', inputs: ['f', 'r'] },
+  ]);
+});
+
 test.run();
 
 // the large files last: a failure above already settles a mutant
