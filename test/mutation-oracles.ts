@@ -40,3 +40,14 @@ export function zeroPadSlide(x: ArrayLike<number>, batch: number, h: number, w: 
   }
   return out;
 }
+
+/** The message of the error `f` throws, after checking its class; fails the test when nothing is thrown. */
+export function thrownMessage(f: () => unknown, type: abstract new (...args: never[]) => Error = RangeError): string {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof type)) throw new Error(`expected a ${type.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return e.message;
+  }
+  throw new Error(`expected a ${type.name}, nothing was thrown`);
+}

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Model } from '@bitswitch/format';
 import { resolvePrecision } from '../src/index.ts';
+import { thrownMessage as message } from '../../test/mutation-oracles.ts';
 
 const model = {
   bits: [8, 6, 4, 2], mode: 'multi', inputShape: [1, 1, 1], layers: [],
@@ -14,16 +15,6 @@ const model = {
   ],
 } as unknown as Model;
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, RangeError);
-    return (e as Error).message;
-  }
-  assert.unreachable('no RangeError');
-  return '';
-}
 
 test('a uniform bit: every layer at that bit, its index in the model, label wXaX', () => {
   assert.equal(resolvePrecision(model, 3, 6), { bits: [6, 6, 6], bitIndex: [1, 1, 1], label: 'w6a6' });

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUDGET_KINDS, budgetConstraint, objectiveTable, parseLatencyTable, type SearchSpace } from '../src/index.ts';
+import { thrownMessage as message } from '../../test/mutation-oracles.ts';
 
 const space: SearchSpace = {
   bits: [8, 4],
@@ -11,16 +12,6 @@ const space: SearchSpace = {
   latency: new Map([['a', new Map([[8, 2], [4, 1]])]]),
 };
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, RangeError);
-    return (e as Error).message;
-  }
-  assert.unreachable('no RangeError');
-  return '';
-}
 
 test('each budget kind names itself and its unit (both appear in infeasibility messages)', () => {
   const got = BUDGET_KINDS.map((kind) => {

@@ -8,6 +8,7 @@ import {
   bruteForce, budgetRange, budgetValue, checkProblem, excludeAssignment, InfeasibleBudgetError, integerGcd, isFeasible,
   loadGlpk, objectiveValue, polish, roundBounds, solveIlp, toLp, type IlpProblem, type LinearConstraint,
 } from '../src/index.ts';
+import { thrownMessage as message } from '../../test/mutation-oracles.ts';
 
 const glpk = await loadGlpk();
 
@@ -63,16 +64,6 @@ const base: IlpProblem = {
   constraints: [{ name: 'avg-bits', coef: [[8, 4], [8, 4]], scale: 2, max: 8, unit: 'bits' }],
 };
 
-function message(f: () => unknown, type: Function = RangeError): string {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, type);
-    return (e as Error).message;
-  }
-  assert.unreachable('no error');
-  return '';
-}
 
 test('checkProblem: every malformed table, bound and pin is named', () => {
   const bad = (patch: Partial<IlpProblem>) => message(() => checkProblem({ ...base, ...patch }));

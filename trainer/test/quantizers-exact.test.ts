@@ -10,20 +10,12 @@ import {
   activationQuantize, doubleRoundingError, doubleRoundingQuantize, dorefaQuantize, initActivationScale, initWeightScale,
   lsqGradScale, roundSte, signedLimits,
 } from '../src/quantizers.ts';
+import { thrownMessage as message } from '../../test/mutation-oracles.ts';
 
 await tf.setBackend('cpu');
 const list = (t: tf.Tensor) => Array.from(t.dataSync());
 const close = (a: number[], b: number[], tol = 1e-6) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) <= tol);
 
-function message(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  assert.unreachable('no error');
-  return '';
-}
 
 test('signed limits and the LSQ factor', () => {
   assert.equal([2, 3, 4, 8].map(signedLimits), [[-2, 1], [-4, 3], [-8, 7], [-128, 127]]);
