@@ -14,6 +14,12 @@ const config = (await import(`${root}stryker.config.mjs`)) as {
   groups: Record<string, { mutate: string[]; tests: string[]; runner?: string }>; reportPath(g: string): string; groupCommand(g: string): string;
 };
 
+/** A table cell of code: pipes escaped, one line, and a double-backtick span when the code holds a backtick. */
+const code = (text: string) => {
+  const t = text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+  return t.includes('`') ? `\`\` ${t} \`\`` : `\`${t}\``;
+};
+
 const rows: string[] = [];
 const survivors: string[] = [];
 const commands: string[] = [];
@@ -47,8 +53,7 @@ for (const group of Object.keys(config.groups)) {
       const reason = reasons[key];
       if (reason) used.add(key);
       else unexplained++;
-      const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-      survivors.push(`| \`${file}:${line}\` | ${m.mutatorName} | \`${cell(m.replacement ?? '')}\` | \`${cell(src[line - 1].trim())}\` | ${reason ?? '**UNEXPLAINED**'} |`);
+      survivors.push(`| \`${file}:${line}\` | ${m.mutatorName} | ${code(m.replacement ?? '')} | ${code(src[line - 1].trim())} | ${reason ?? '**UNEXPLAINED**'} |`);
     }
   }
 }
