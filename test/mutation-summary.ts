@@ -61,6 +61,9 @@ const lines: string[] = ['# Mutation testing report', ''];
 lines.push(`Command: \`pnpm test:mutation\` (all groups) or \`pnpm test:mutation GROUP...\` (StrykerJS, \`stryker.config.mjs\`, groups in \`test/mutation-targets.json\`; `
   + `\`--survivors\` re-tests only the surviving mutants of a group's last report after tests were added); `
   + `summary written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs (load ${loadavg().map((x) => x.toFixed(1)).join('/')}).`, '');
+lines.push('A mutant is killed when a test fails with it switched on, or when its run exceeds 1.5 × the unmutated run + 5 s (an endless loop); '
+  + 'it survives when every test still passes. Each survivor below is either equivalent (no input tells it apart from the source), or unreachable '
+  + 'defensive code, with the reason recorded in `test/mutation-equivalent.json`. Groups run one at a time (files are mutated in place).', '');
 lines.push('Each group mutates its files one mutant at a time and runs only its own test files, in order, stopping at the first failing suite:', '');
 lines.push('| group | mutated | each mutant runs | report written (UTC) |', '|---|---|---|---|', ...commands, '');
 if (missing.length) lines.push(`Not run (no report on disk): ${missing.join(', ')}.`, '');
