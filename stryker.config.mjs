@@ -7,10 +7,10 @@
 export default {
   testRunner: 'command',
   commandRunner: {
-    command: ['format/test/quant.test.ts', 'format/test/pack.test.ts', 'search/test/roulette.test.ts']
+    command: ['format/test/quant.test.ts', 'format/test/pack.test.ts', 'trainer/test/roulette.test.ts']
       .map((f) => `node --import tsx ${f}`).join(' && '),
   },
-  mutate: ['format/src/quant.ts', 'format/src/pack.ts', 'search/src/roulette.ts'],
+  mutate: ['format/src/quant.ts', 'format/src/pack.ts', 'trainer/src/math/roulette.ts'],
   // pnpm's per-package node_modules links do not survive Stryker's sandbox copy, so mutate in place
   // (Stryker restores every file afterwards; check `git status` if a run is interrupted).
   inPlace: true,

@@ -1,5 +1,5 @@
 // Times a full Algorithm 2 sweep on a ResNet-20-shaped search space (19 quantized layers,
-// bits {8,6,4,2}, avg-bits 3..8 step 0.25, every pin), the "< 1 s" target.
+// bits {8,6,4,2}, avg-bits 3..8 step 0.25, every pin); the target is under 1 s.
 // Run: pnpm bench:sweep [repeats] (results: bench/results/sweep.json).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -70,7 +70,7 @@ export function deriveFashionSplit(rowsOf: (c: number) => number[][] = fashionCl
 }
 
 export function readFashionSplit(): FashionSplit {
-  const path = new URL('../data/fashion-mnist-split.json', import.meta.url);
+  const path = new URL('../../data/fashion-mnist-split.json', import.meta.url);
   const s = JSON.parse(readFileSync(path, 'utf8')) as FashionSplit;
   if (s.format !== 'fashion-mnist-split/1' || !Array.isArray(s.classes) || s.classes.length !== 10) throw new RangeError(`${FASHION_SPLIT_FILE}: format: expected fashion-mnist-split/1 with 10 classes`);
   return s;

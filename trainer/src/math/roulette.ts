@@ -1,5 +1,5 @@
-// Algorithm 1 (HASB roulette): the bit a switched layer takes. Shared by the trainer's
-// SuperNet loop (Algorithm A.3) and the search, so it lives here as pure math.
+// Algorithm 1 (HASB roulette): the bit a switched layer takes in the SuperNet loop
+// (Algorithm A.3, loops/supernet.ts), as pure math.
 
 /** A layer is sensitive when its per-parameter Hessian trace is at least the mean t_m over layers. */
 export function isSensitive(trace: number, meanTrace: number): boolean {

@@ -12,7 +12,7 @@ import type { ModelSpec } from '../nn/models.ts';
 import type { BitChoice, Network, QuantConfig } from '../nn/network.ts';
 import { SuperNetwork } from '../nn/supernet.ts';
 import { ShardComputer, rankShards, shardRange, type BnStats, type GradRequest, type GradResult, type RankPart } from './shards.ts';
-import { Rank, moduleUrl, spawnWorker } from './threads.ts';
+import { Rank, moduleUrl, spawnWorker, whenReady } from './threads.ts';
 
 /** Images per rank in one prediction round. */
 export const PREDICT_ROWS = 500;
@@ -108,12 +108,7 @@ export class DataParallel {
       };
       dp.workers.push(new Rank<WorkerRequest, WorkerReply>(k, spawnWorker(url, init)));
     }
-    try {
-      await Promise.all(dp.workers.map((w) => w.request(null)));
-    } catch (e) {
-      await dp.close();
-      throw e;
-    }
+    await whenReady(dp.workers, () => dp.close());
     return dp;
   }
 

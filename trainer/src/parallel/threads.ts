@@ -50,6 +50,16 @@ export class Rank<Q, R extends { kind: string }> {
   }
 }
 
+/** Waits for every rank's first reply ('ready'); when one fails, runs `close` and rethrows. */
+export async function whenReady<Q, R extends { kind: string }>(ranks: readonly Rank<Q, R>[], close: () => Promise<void>): Promise<void> {
+  try {
+    await Promise.all(ranks.map((r) => r.request(null)));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 /** A worker thread running `url`; TypeScript sources go through tsx's loader, registered in the thread. */
 export function spawnWorker(url: URL, init: unknown): Worker {
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: init });

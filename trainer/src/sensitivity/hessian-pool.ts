@@ -4,7 +4,7 @@
 // same for any worker count.
 import type { Model } from '@bitswitch/format';
 import { hutchinsonSamples, traceInRounds, type HutchinsonOptions, type HutchinsonResult } from './hessian.ts';
-import { Rank, moduleUrl, spawnWorker } from '../parallel/threads.ts';
+import { Rank, moduleUrl, spawnWorker, whenReady } from '../parallel/threads.ts';
 
 /** What a probe worker needs to rebuild the same target and batches as rank 0. */
 export interface ProbeWorkerInit {
@@ -28,12 +28,7 @@ export class ProbePool {
   static async start(workers: number, init: ProbeWorkerInit): Promise<ProbePool> {
     const url = moduleUrl('hessian-worker', import.meta.url);
     const pool = new ProbePool(Array.from({ length: workers - 1 }, (_, k) => new Rank<ProbeRequest, ProbeReply>(k + 1, spawnWorker(url, init))));
-    try {
-      await Promise.all(pool.ranks.map((r) => r.request(null)));
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
+    await whenReady(pool.ranks, () => pool.close());
     return pool;
   }
 

@@ -2,7 +2,7 @@
 //   dx[b,h,w,ci] = Σ_{i,j,co} dy[b,y,x,co] · W[i,j,ci,co]   with h = y·s + i − pt
 // = a stride-1 convolution of dy, zero-upsampled by the stride, with W flipped in space and
 // its channel axes swapped. The wasm backend's own kernel is a plain loop 8-14× slower than
-// its XNNPACK Conv2D (measured by src/backend/bench.ts), so this replaces it there.
+// its XNNPACK Conv2D (measured by bench/src/tfjs-backends.ts), so this replaces it there.
 import * as tf from '@tensorflow/tfjs';
 import { callKernel, release } from './call.ts';
 
