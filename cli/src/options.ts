@@ -1,7 +1,5 @@
-// What the commands share: number flags, the tfjs backend report, and the part of commander's
-// Command that registering a command uses.
-import * as tf from '@tensorflow/tfjs';
-import { initBackend, passedOver, BACKEND_PREFS, type BackendChoice, type BackendPref } from '@bitswitch/trainer';
+// What the commands share: number flags and the part of commander's Command that registering a
+// command uses. Nothing here loads TensorFlow.js (see backend.ts).
 
 /** The subset of commander's Command a command's register() uses (a real Command satisfies it). */
 export interface CommandLike {
@@ -22,16 +20,3 @@ export function parseNumber(v: string, flag: string): number {
 
 /** Repeatable option: every value in order. */
 export const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
-
-/** Starts the --backend tfjs backend (production mode: no "install tfjs-node" banner in the output). */
-export async function startBackend(flag = 'auto'): Promise<BackendChoice> {
-  tf.env().set('PROD', true);
-  if (!(BACKEND_PREFS as readonly string[]).includes(flag)) throw new RangeError(`--backend: expected one of ${BACKEND_PREFS.join(', ')}, got ${JSON.stringify(flag)}`);
-  return initBackend(flag as BackendPref);
-}
-
-/** Says which backends `auto` passed over and why (nothing when the first candidate was kept). */
-export function reportFallThrough(choice: BackendChoice, log: (line: string) => void = console.log): void {
-  const skipped = passedOver(choice);
-  if (skipped) log(`backend ${choice.name}; passed over: ${skipped}`);
-}

@@ -40,7 +40,6 @@ export async function runWithProgress(trainer: Trainer, o: { out: string; progre
   let barEpoch = -1;
   let lastLine = Date.now();
   let ipsAvg = 0;
-  const t0 = Date.now();
   console.log(tableHeader(columns));
   for (const h of trainer.history) console.log(epochRow(h, columns));
   const events: TrainEvents = {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { FormatError, readModel, type Model } from '@bitswitch/format';
 import { argmax, referenceForward } from '@bitswitch/runtime';
 import { Rng, evaluate, loadDataset, makeBatch, networkFromModel, precisionName, stratifiedSubset, NO_AUGMENT, type Split } from '@bitswitch/trainer';
-import { parseNumber, reportFallThrough, startBackend } from '../options.ts';
+import { parseNumber } from '../options.ts';
+import { reportFallThrough, startBackend } from '../backend.ts';
 import { pct } from '../train-report.ts';
 
 interface EvalOptions { data?: string; limit?: string; bits?: string; reference?: boolean; backend?: string }

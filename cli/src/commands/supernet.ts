@@ -8,7 +8,8 @@ import {
   ALRS_MODES, DATASETS, SAMPLINGS, SUPERNET_DEFAULTS, SuperNetwork, SupernetTrainer, loadDataset, loadMultiPrecision, networkToModel, passedOver,
   resolveSupernetRecipe, workerCount, writeFileAtomic, type Dataset, type SupernetEpoch, type SupernetRecipe,
 } from '@bitswitch/trainer';
-import { startBackend, type CommandLike } from '../options.ts';
+import { startBackend } from '../backend.ts';
+import type { CommandLike } from '../options.ts';
 
 export interface SupernetCliOptions {
   data?: string;

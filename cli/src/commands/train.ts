@@ -8,7 +8,7 @@ import {
   networkFromModel, precisionName, saveFp32, splitName, workerCount, writeFileAtomic, type BackendChoice,
 } from '@bitswitch/trainer';
 import type { Command } from 'commander';
-import { reportFallThrough, startBackend } from '../options.ts';
+import { reportFallThrough, startBackend } from '../backend.ts';
 import { checkResumeFlags, dflt, recipeFromOptions, runOptions, type TrainOptions } from '../recipe-options.ts';
 import { pct, runWithProgress } from '../train-report.ts';
 
