@@ -294,11 +294,15 @@ export class Trainer {
     let sum = 0;
     for (let rank = 0; rank < bits.length; rank++) {
       const b = bits[rank];
-      const layerBits = net.quantized.map(() => b);
       sum += await this.stepNet(i, { bits: [b], useTeacher: distill && rank > 0, keepTeacher: distill && rank === 0 }, { weights: opt.w, scales: opt.s }, lr,
-        (grads) => this.alrs.rate(net, lr, rank, b, layerBits, grads) * this.recipe.scaleLrFactor);
+        (grads) => this.scaleRate(net, b, rank, lr, grads) * this.recipe.scaleLrFactor);
     }
     return sum / bits.length;
+  }
+
+  /** λ_b of bit b's quantization scales (ALRS, every layer at b). */
+  private scaleRate(net: Network, b: number, rank: number, lr: number, grads: Map<string, Float32Array>): number {
+    return this.alrs.rate(net, lr, rank, b, net.quantized.map(() => b), grads);
   }
 
   /** Algorithm A.1: losses of all bits summed (gradients accumulate), one step (no ALRS: one rate). */
