@@ -6,7 +6,7 @@ import { deriveRng } from '../math/rng.ts';
 
 export type LossFn = (params: tf.Variable[]) => tf.Scalar;
 
-/** Anything with a seeded uniform [0, 1) source (e.g. trainer/src/rng.ts's Rng). */
+/** Anything with a seeded uniform [0, 1) source (e.g. math/rng.ts's Rng). */
 export interface UniformSource { uniform(): number }
 
 /** ∇θ L, with zeros for parameters the loss does not reach. */
