@@ -9,10 +9,22 @@
 //   pnpm reproduce --only NAME     run one stage
 //   pnpm reproduce --restore       unpack results/checkpoints/*.json.gz into runs/reproduce/ first
 //   pnpm reproduce --save          compress every stage's current checkpoint (e.g. before a commit)
+//                                  and write the report
+//   pnpm reproduce --report        write results/REPORT.md and results/curves/*.svg from committed files
+//   pnpm reproduce --check         run every published model (models/*.card.json) again with the
+//                                  runtime and regenerate the report; exit 1 if a count of correct
+//                                  predictions differs or the committed report is stale
+//   pnpm reproduce --check --quick the same on the first 1,000 test images (CI)
+//
+// A stage with `publish: NAME` copies its exported model.bsw to models/NAME.bsw when it finishes,
+// with a card (NAME.card.json, NAME.md) holding the trainer's and the runtime's accuracies
+// (scripts/models.ts).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { check, publish } from './models.ts';
+import { buildReport } from './report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const plan = JSON.parse(readFileSync(join(root, 'results/plan.json'), 'utf8')) as { stages: Stage[] };
@@ -27,6 +39,8 @@ interface Stage {
   after?: string[];
   /** The file that marks the stage done, relative to its folder (default summary.json). */
   done?: string;
+  /** Publish the stage's model.bsw as models/NAME.bsw with its card once the stage is done. */
+  publish?: string;
 }
 
 const folder = (s: Stage) => join(RUNS, s.name);
@@ -47,10 +61,11 @@ function saveCheckpoint(s: Stage): void {
   if (!existsSync(ck)) return;
   mkdirSync(SAVED, { recursive: true });
   const dst = join(SAVED, `${s.name}.json.gz`);
-  if (existsSync(dst) && statSync(dst).mtimeMs >= statSync(ck).mtimeMs) return;
-  writeFileSync(`${dst}.tmp`, gzipSync(readFileSync(ck), { level: 9 }));
-  renameSync(`${dst}.tmp`, dst);
-  for (const f of ['recipe.json', 'metrics.jsonl', 'init.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
+  if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
+    writeFileSync(`${dst}.tmp`, gzipSync(readFileSync(ck), { level: 9 }));
+    renameSync(`${dst}.tmp`, dst);
+  }
+  for (const f of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
 }
 
 function restore(): void {
@@ -62,7 +77,7 @@ function restore(): void {
     if (existsSync(ck) && statSync(ck).mtimeMs >= statSync(join(SAVED, f)).mtimeMs) continue;
     mkdirSync(dir, { recursive: true });
     writeFileSync(ck, gunzipSync(readFileSync(join(SAVED, f))));
-    for (const extra of ['recipe.json', 'metrics.jsonl', 'init.json']) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
+    for (const extra of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
     console.log(`restored ${name} from results/checkpoints/${f}`);
   }
 }
@@ -85,10 +100,38 @@ function runStage(s: Stage): Promise<number> {
   });
 }
 
+const command = (s: Stage) => `bitswitch ${s.args.join(' ').replaceAll('RUN', `runs/reproduce/${s.name}`)}`;
+
+/** Publishes a finished stage's model unless its card is newer than the run's summary. */
+async function publishStage(s: Stage): Promise<void> {
+  if (!s.publish || !isDone(s)) return;
+  const card = join(root, 'models', `${s.publish}.card.json`);
+  if (existsSync(card) && statSync(card).mtimeMs >= statSync(join(folder(s), 'summary.json')).mtimeMs) return;
+  const c = await publish(root, s.publish, folder(s), command(s));
+  console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
+}
+
+const writeAtomic = (file: string, text: string) => { mkdirSync(dirname(file), { recursive: true }); writeFileSync(`${file}.tmp`, text); renameSync(`${file}.tmp`, file); };
+
 const argv = process.argv.slice(2);
+if (argv.includes('--check')) {
+  const problems = await check(root, argv.includes('--quick'), (line) => console.log(line));
+  const r = await buildReport(root);
+  const committed = join(root, 'results/REPORT.md');
+  if (!existsSync(committed) || readFileSync(committed, 'utf8') !== r.markdown) problems.push('results/REPORT.md: differs from what the committed logs and cards give — run pnpm reproduce --report');
+  for (const p of Object.keys(r.plots)) if (!existsSync(join(root, p))) problems.push(`${p}: missing — run pnpm reproduce --report`);
+  for (const p of problems) console.error(`reproduce --check: ${p}`);
+  if (problems.length) process.exit(1);
+  console.log('reproduce --check: every published model gives its card\'s accuracies');
+  process.exit(0);
+}
 if (argv.includes('--restore')) restore();
-if (argv.includes('--save')) {
-  for (const s of plan.stages) saveCheckpoint(s);
+if (argv.includes('--save') || argv.includes('--report')) {
+  if (argv.includes('--save')) for (const s of plan.stages) saveCheckpoint(s);
+  const r = await buildReport(root);
+  for (const [p, svg] of Object.entries(r.plots)) writeAtomic(join(root, p), svg);
+  writeAtomic(join(root, 'results/REPORT.md'), r.markdown);
+  console.log(`wrote results/REPORT.md and ${Object.keys(r.plots).length} plots`);
   process.exit(0);
 }
 if (argv.includes('--status')) {
@@ -101,9 +144,11 @@ if (only && !plan.stages.some((s) => s.name === only)) {
   process.exit(1);
 }
 for (const s of plan.stages) {
-  if ((only && s.name !== only) || isDone(s)) continue;
+  if (only && s.name !== only) continue;
+  if (isDone(s)) { await publishStage(s); continue; }
   const missing = (s.after ?? []).filter((a) => !isDone(plan.stages.find((x) => x.name === a)!));
   if (missing.length) { console.log(`${s.name}: waits for ${missing.join(', ')}`); continue; }
   const code = await runStage(s);
   if (code !== 0) { console.error(`reproduce: stage ${s.name} stopped (exit ${code}); run pnpm reproduce again to continue it`); process.exit(code); }
+  await publishStage(s);
 }

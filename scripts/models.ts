@@ -1,0 +1,172 @@
+// Published models: models/NAME.bsw with a machine-readable card (NAME.card.json) and a readable
+// one (NAME.md). `publish` turns a finished training run into them, evaluating the exported file
+// with the runtime (integer kernels) on the full test split beside the trainer's fake-quant
+// accuracy; `check` evaluates every committed file again and fails where a count of correct
+// predictions differs from its card (the runtime is deterministic, so equal means equal).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { basename, join } from 'node:path';
+import { readModel, quantizedLayers, type Model } from '@bitswitch/format';
+import { createRuntime } from '@bitswitch/runtime';
+import { loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
+
+/** Correct predictions on the full test split, and among its first SUBSET images (the quick check's). */
+export interface RuntimeAccuracy { correct: number; total: number; correctInSubset: number }
+
+/** Images of the test split the quick check (`--check --quick`, in CI) runs. */
+export const SUBSET = 1000;
+
+export interface Card {
+  name: string;
+  /** The model file, beside the card. */
+  file: string;
+  sha256: string;
+  model: string;
+  data: string;
+  split: string;
+  bits: number[];
+  /** Fake-quant accuracy in the trainer at the end of training (test split), by precision name. */
+  trainer: Record<string, number>;
+  /** The exported file run by the runtime's integer kernels on the full test split, by precision name. */
+  runtime: Record<string, RuntimeAccuracy>;
+  recipe: unknown;
+  command: string;
+  commit: string;
+  machine: string;
+  backend: string;
+  workers: number;
+  trainSeconds: number;
+  date: string;
+}
+
+const writeAtomic = (file: string, data: string | Uint8Array) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const pct = (a: number) => `${(100 * a).toFixed(2)} %`;
+
+export function commitOf(root: string): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const machine = () => `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join('/')}`;
+
+/** Correct predictions of the file at every stored precision on the data set's test split (its first `limit` images if given). */
+export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number): Promise<Record<string, RuntimeAccuracy>> {
+  const ds = loadDataset(data);
+  const count = Math.min(limit ?? ds.test.count, ds.test.count);
+  const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+  const rt = await createRuntime(bytes);
+  const per = x.length / count;
+  const out: Record<string, RuntimeAccuracy> = {};
+  for (const b of model.bits) {
+    rt.setPrecision(quantizedLayers(model).map(() => b));
+    let correct = 0;
+    let correctInSubset = 0;
+    for (let start = 0; start < count; start += 250) {
+      const n = Math.min(250, count - start);
+      const predicted = rt.classify(x.subarray(start * per, (start + n) * per), n);
+      for (let i = 0; i < n; i++) {
+        if (predicted[i] !== y[start + i]) continue;
+        correct++;
+        if (start + i < SUBSET) correctInSubset++;
+      }
+    }
+    out[`w${b}a${b}`] = { correct, total: count, correctInSubset };
+  }
+  rt.dispose();
+  return out;
+}
+
+interface RunSummary {
+  recipe: { model: string; data: string } & Record<string, unknown>;
+  backend: string;
+  workers: number;
+  seconds: number;
+  accuracy: Record<string, number>;
+}
+
+/** models/NAME.{bsw,card.json,md} from a finished run folder (model.bsw and summary.json in it). */
+export async function publish(root: string, name: string, runDir: string, command: string): Promise<Card> {
+  const bytes = new Uint8Array(readFileSync(join(runDir, 'model.bsw')));
+  const model = readModel(bytes);
+  const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary;
+  const data = summary.recipe.data;
+  const card: Card = {
+    name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? 'unrecorded'), bits: [...model.bits],
+    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), recipe: summary.recipe, command,
+    commit: commitOf(root), machine: machine(), backend: summary.backend, workers: summary.workers, trainSeconds: summary.seconds,
+    date: new Date().toISOString(),
+  };
+  const dir = join(root, 'models');
+  writeAtomic(join(dir, card.file), bytes);
+  writeAtomic(join(dir, `${name}.card.json`), JSON.stringify(card, null, 2) + '\n');
+  writeAtomic(join(dir, `${name}.md`), cardMarkdown(card));
+  return card;
+}
+
+export function cardMarkdown(c: Card): string {
+  const rows = c.bits.map((b) => {
+    const k = `w${b}a${b}`;
+    const r = c.runtime[k];
+    return `| ${k} | ${c.trainer[k] === undefined ? '—' : pct(c.trainer[k])} | ${pct(r.correct / r.total)} (${r.correct} / ${r.total}) |`;
+  });
+  return [
+    `# models/${c.file}`,
+    '',
+    `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
+    '',
+    '| field | value |',
+    '|---|---|',
+    `| model | ${c.model} |`,
+    `| data | ${c.data} |`,
+    `| split | ${c.split} |`,
+    `| recipe | \`${JSON.stringify(c.recipe)}\` |`,
+    `| command | \`${c.command}\` |`,
+    `| trained | ${c.date}, ${(c.trainSeconds / 60).toFixed(1)} min, ${c.workers} workers, backend ${c.backend} |`,
+    `| evaluated on | ${c.machine} |`,
+    `| commit | ${c.commit} |`,
+    `| sha256 | \`${c.sha256}\` |`,
+    '',
+    '| precision | trainer (fake-quant, test split) | runtime (integer kernels, this file) |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    `\`pnpm reproduce --check\` runs this file again with the runtime and fails if a count differs.`,
+    '',
+  ].join('\n');
+}
+
+export function readCards(root: string): Card[] {
+  const dir = join(root, 'models');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort()
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Card);
+}
+
+/** Re-evaluates every published model (on the first SUBSET test images if `quick`); returns one line per mismatch. */
+export async function check(root: string, quick: boolean, log: (line: string) => void): Promise<string[]> {
+  const problems: string[] = [];
+  for (const card of readCards(root)) {
+    const file = join(root, 'models', card.file);
+    if (!existsSync(file)) { problems.push(`models/${card.name}.card.json: file ${card.file} is missing`); continue; }
+    const bytes = new Uint8Array(readFileSync(file));
+    if (sha256(bytes) !== card.sha256) { problems.push(`models/${card.file}: sha256 differs from its card (${card.sha256.slice(0, 12)}…)`); continue; }
+    const t0 = performance.now();
+    const got = await runtimeAccuracy(bytes, readModel(bytes), card.data, quick ? SUBSET : undefined);
+    for (const [k, want] of Object.entries(card.runtime)) {
+      const have = got[k];
+      const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];
+      const n = quick ? Math.min(SUBSET, want.total) : want.total;
+      if (!have || h !== w || have.total !== n) problems.push(`models/${card.file} ${k}: card says ${w}/${n}, runtime gives ${have ? `${h}/${have.total}` : 'nothing'}`);
+    }
+    log(`${basename(file)}: ${Object.entries(got).map(([k, v]) => `${k} ${v.correct}/${v.total}`).join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  return problems;
+}
