@@ -23,7 +23,9 @@ export function specFromModel(model: Model): ModelSpec {
   });
   const last = model.layers[model.layers.length - 1];
   if (last.op !== 'dense') throw new RangeError(`layers[${model.layers.length - 1}].op: expected dense (the classifier), got ${last.op}`);
-  const name = typeof model.metadata?.model === 'string' ? model.metadata.model : 'imported';
+  // networkToModel records the model's name; a trainer run's export, its recipe
+  const recipe = model.metadata?.recipe as { model?: unknown } | undefined;
+  const name = typeof model.metadata?.model === 'string' ? model.metadata.model : typeof recipe?.model === 'string' ? recipe.model : 'imported';
   return { name, inputShape: model.inputShape as [number, number, number], classes: last.outFeatures, nodes };
 }
 

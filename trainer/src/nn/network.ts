@@ -2,10 +2,10 @@
 // forward pass at full precision (bits = null), one bit-width for all quantized layers, or one
 // bit per quantized layer (mixed precision, for HASB).
 import * as tf from '@tensorflow/tfjs';
+import { signedRange } from '@bitswitch/format';
 import { Rng } from '../math/rng.ts';
 import { batchNormTrain } from './batch-norm.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
-import { signedRange } from '@bitswitch/format';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale, type WeightQuantizer } from '../quant/quantizers.ts';
 
 export interface QuantConfig {
