@@ -7,7 +7,7 @@ import { join, relative, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { repoRoot, runFiles, summaryLine, timeoutFromEnv, type FileResult } from './runner.ts';
 
-const PACKAGES = ['format', 'kernels', 'trainer', 'runtime', 'search', 'cli', 'test'];
+const PACKAGES = ['format', 'kernels', 'trainer', 'runtime', 'search', 'cli', 'onnx', 'test'];
 
 function findTests(dir: string, out: string[]): string[] {
   for (const entry of readdirSync(dir)) {

@@ -16,6 +16,9 @@ const COMMANDS: Record<string, () => Promise<{ register: (program: Command) => v
   pareto: () => import('./commands/pareto.ts'),
   inspect: () => import('./commands/inspect.ts'),
   demo: () => import('./commands/demo.ts'),
+  serve: () => import('./commands/serve.ts'),
+  import: () => import('./commands/import.ts'),
+  export: () => import('./commands/export.ts'),
 };
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -2,7 +2,7 @@
 // Three mutation families: raw bytes (checksums then usually fail), raw bytes with checksums
 // repaired (reaches the section parsers), and structural JSON edits with checksums repaired
 // (reaches the field validators and tensor bounds).
-import { FormatError, assembleFile, readFileInfo, readModel, seededRandom, tinyModel, writeModel } from '../src/index.ts';
+import { FormatError, assembleFile, readFileInfo, readModel, seededRandom, tinyModel, tinyModelV12, writeModel } from '../src/index.ts';
 
 export interface FuzzReport {
   inputs: number;
@@ -70,7 +70,7 @@ function mutateJsonValue(rand: Rand, v: any, depth = 0): any {
     return c;
   }
   if (typeof v === 'number' && rand() < 0.5) return pick(rand, [v + 1, v - 1, v * 2, -v, v + 16, v * 1000, 0]);
-  if (typeof v === 'string' && rand() < 0.5) return pick(rand, ['same', 'valid', 'int8', 'int4', 'float32', 'per-bit', 'conv2d', 'add', v + 'x']);
+  if (typeof v === 'string' && rand() < 0.5) return pick(rand, ['same', 'valid', 'int8', 'int4', 'float32', 'per-bit', 'conv2d', 'add', 'NHWC', 'NCHW', 'uint8', v + 'x']);
   return pick(rand, INTERESTING);
 }
 
@@ -87,12 +87,12 @@ function mutateJson(rand: Rand, b: Uint8Array): Uint8Array {
   return assembleFile(sections);
 }
 
-/** The seed files: the golden model and variants (per-tensor scales, fewer bits, no optional sections). */
+/** The seed files: the golden models (1.0 and 1.2 with INPT) and a variant with no optional sections. */
 export function seedFiles(): Uint8Array[] {
   const a = tinyModel(1);
   const b = tinyModel(2);
   delete b.subnets; delete b.sensitivity; delete b.metadata;
-  return [writeModel(a), writeModel(b)];
+  return [writeModel(a), writeModel(b), writeModel(tinyModelV12(1))];
 }
 
 export function fuzzFormat(iterations: number, seed: number, onProgress?: (done: number) => void): FuzzReport {

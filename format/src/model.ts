@@ -109,6 +109,33 @@ export interface SubNet {
   accuracy?: number;
 }
 
+/**
+ * How to feed the model (format 1.2, section INPT): the raw values a caller has (8-bit pixels, say)
+ * and the normalisation that turns them into the graph's float input,
+ * x = ((raw − range[0]) / (range[1] − range[0]) − mean[c]) / std[c], in float64, stored as float32.
+ * MNIST: uint8 0..255, mean [0.1307], std [0.3081], i.e. (pixel/255 − 0.1307)/0.3081.
+ */
+export interface InputDescriptor {
+  /** Order of the raw values: 'NHWC' (channels interleaved per pixel) or 'NCHW' (one plane per channel). The graph itself is NHWC. */
+  layout: 'NHWC' | 'NCHW';
+  /** Equal to inputShape [H, W, C]. */
+  height: number;
+  width: number;
+  channels: number;
+  /** Type of a raw value: 'uint8' (integers within range) or 'float32'. */
+  dtype: 'uint8' | 'float32';
+  /** Raw value range [lo, hi], lo < hi; [0, 255] for 8-bit pixels. */
+  range: [number, number];
+  /** Per channel, of the raw value mapped to 0..1. */
+  mean: number[];
+  /** Per channel, > 0. */
+  std: number[];
+  /** Name of the data set the model was trained on, e.g. 'mnist', 'fashion-mnist'. */
+  dataset?: string;
+  /** One name per model output (class index order), when known. */
+  labels?: string[];
+}
+
 export interface Model {
   /** Bit list B in descending order, e.g. [8, 6, 4, 2]; every entry in 2..8. */
   bits: number[];
@@ -118,6 +145,8 @@ export interface Model {
   inputShape: number[];
   /** Layers in execution order; the last layer is the output. */
   layers: Layer[];
+  /** How to feed the model (format 1.2); absent in older files. */
+  input?: InputDescriptor;
   sensitivity?: LayerSensitivity[];
   subnets?: SubNet[];
   /** Free-form JSON (dataset, recipe, accuracy per bit). */

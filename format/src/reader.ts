@@ -5,13 +5,13 @@ import { crc32 } from './crc32.ts';
 import { FormatError } from './errors.ts';
 import {
   HEADER_BYTES, LIMITS, MAGIC, MAJOR, MAX_SECTIONS, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH,
-  TAG_METADATA, TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, type TensorRef,
+  TAG_INPUT, TAG_METADATA, TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, type TensorRef,
 } from './layout.ts';
 import type {
-  BatchNormSelect, Layer, LayerSensitivity, Model, Padding, SubNet, Weights,
+  BatchNormSelect, InputDescriptor, Layer, LayerSensitivity, Model, Padding, SubNet, Weights,
 } from './model.ts';
 import { ALIGN, packedBytes, unpackSigned } from './pack.ts';
-import { outputSize } from './shapes.ts';
+import { inferShapes, outputSize } from './shapes.ts';
 
 export interface SectionInfo {
   tag: string;
@@ -104,6 +104,8 @@ export function readModel(input: ArrayBuffer | Uint8Array, options: ReadOptions 
   const graph = new Checker(graphSection.offset, tensors, tensorSection.offset);
   const model = parseGraph(graph, parseJson(bytes, graphSection));
 
+  const inpt = section(TAG_INPUT);
+  if (inpt) model.input = parseInput(new Checker(inpt.offset), parseJson(bytes, inpt), model);
   const sens = section(TAG_SENSITIVITY);
   if (sens) model.sensitivity = parseSensitivity(new Checker(sens.offset), parseJson(bytes, sens), model);
   const subn = section(TAG_SUBNETS);
@@ -139,7 +141,7 @@ class Checker {
     return v as Record<string, unknown>;
   }
   arr(v: unknown, field: string, min: number, max: number): unknown[] {
-    if (!Array.isArray(v) || v.length < min || v.length > max) this.fail(field, `an array of ${min}..${max} entries`, v);
+    if (!Array.isArray(v) || v.length < min || v.length > max) this.fail(field, `an array of ${min === max ? min : `${min}..${max}`} entries`, v);
     return v as unknown[];
   }
   int(v: unknown, field: string, min: number, max: number): number {
@@ -369,6 +371,32 @@ function parseSensitivity(c: Checker, json: unknown, model: Model): LayerSensiti
     if (o.probes !== undefined) entry.probes = c.int(o.probes, `${f}.probes`, 1, Number.MAX_SAFE_INTEGER);
     return entry;
   });
+}
+
+function parseInput(c: Checker, json: unknown, model: Model): InputDescriptor {
+  const o = c.obj(json, 'input');
+  const layout = c.oneOf(o.layout, 'input.layout', ['NHWC', 'NCHW'] as const);
+  const [height, width, channels] = (['height', 'width', 'channels'] as const).map((k, i) => {
+    const v = c.int(o[k], `input.${k}`, 1, LIMITS.dimension);
+    if (v !== model.inputShape[i]) c.fail(`input.${k}`, `${model.inputShape[i]} (inputShape[${i}])`, v);
+    return v;
+  });
+  const dtype = c.oneOf(o.dtype, 'input.dtype', ['uint8', 'float32'] as const);
+  const r = c.arr(o.range, 'input.range', 2, 2);
+  const range: [number, number] = dtype === 'uint8'
+    ? [c.int(r[0], 'input.range[0]', 0, 255), c.int(r[1], 'input.range[1]', 0, 255)]
+    : [c.num(r[0], 'input.range[0]', false), c.num(r[1], 'input.range[1]', false)];
+  if (!(range[1] > range[0])) c.fail('input.range[1]', `more than range[0] (${range[0]})`, range[1]);
+  const mean = c.arr(o.mean, 'input.mean', channels, channels).map((v, i) => c.num(v, `input.mean[${i}]`, false));
+  const std = c.arr(o.std, 'input.std', channels, channels).map((v, i) => c.num(v, `input.std[${i}]`, true));
+  const input: InputDescriptor = { layout, height, width, channels, dtype, range, mean, std };
+  if (o.dataset !== undefined) input.dataset = c.str(o.dataset, 'input.dataset');
+  if (o.labels !== undefined) {
+    const last = model.layers[model.layers.length - 1].name;
+    const outputs = inferShapes(model).get(last)!.reduce((a, b) => a * b, 1);
+    input.labels = c.arr(o.labels, 'input.labels', outputs, outputs).map((v, i) => c.str(v, `input.labels[${i}]`));
+  }
+  return input;
 }
 
 function parseSubnets(c: Checker, json: unknown, model: Model): SubNet[] {

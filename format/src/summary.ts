@@ -1,5 +1,5 @@
 // A human-readable description of a model: what `bitswitch inspect` prints.
-import { type Model, quantizedLayers } from './model.ts';
+import { type InputDescriptor, type Model, quantizedLayers } from './model.ts';
 import { inferShapes, layerCosts, weightBytes } from './shapes.ts';
 
 export interface ModelSummary {
@@ -40,6 +40,7 @@ export function describeModel(model: Model): ModelSummary {
     }
   };
   const sections = ['GRPH', 'TENS'];
+  if (model.input) sections.push(`INPT (${describeInput(model.input)})`);
   if (model.sensitivity) sections.push(`SENS (${model.sensitivity.length} layers)`);
   if (model.subnets) sections.push(`SUBN (${model.subnets.length} subnets)`);
   if (model.metadata) sections.push(`META (${Object.keys(model.metadata).join(', ')})`);
@@ -54,4 +55,10 @@ export function describeModel(model: Model): ModelSummary {
     bytesAtBits: model.bits.map((b) => ({ bits: b, bytes: weightBytes(model, b) })),
     sections,
   };
+}
+
+/** One line on how to feed a model: "mnist: NHWC 28x28x1 uint8 0..255, mean [0.1307], std [0.3081], 10 labels". */
+export function describeInput(i: InputDescriptor): string {
+  const labels = i.labels ? `, ${i.labels.length} labels` : '';
+  return `${i.dataset ? `${i.dataset}: ` : ''}${i.layout} ${i.height}x${i.width}x${i.channels} ${i.dtype} ${i.range[0]}..${i.range[1]}, mean [${i.mean}], std [${i.std}]${labels}`;
 }

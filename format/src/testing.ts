@@ -94,6 +94,19 @@ export function tinyModelV11(seed = 1): Model {
 }
 
 /**
+ * tinyModelV11 with the format 1.2 INPT section: 8-bit pixels 0..255 normalised with MNIST's mean and
+ * std, and ten labels (the model has ten outputs).
+ */
+export function tinyModelV12(seed = 1): Model {
+  const m = tinyModelV11(seed);
+  m.input = {
+    layout: 'NHWC', height: 8, width: 8, channels: 1, dtype: 'uint8', range: [0, 255], mean: [0.1307], std: [0.3081],
+    dataset: 'none (random weights)', labels: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+  };
+  return m;
+}
+
+/**
  * eq. 4 decided without dividing: the code of x / s by exact comparisons, for test oracles.
  * n·s and (2n+1)·s are exact in float64 (n < 2^10, s a float32), and a float64 subtraction never
  * changes the sign of a difference, so the .5-tie test 2x vs (2n+1)·s is exact.

@@ -4,8 +4,8 @@ import {
   ALIGN, packSigned,
 } from './pack.ts';
 import {
-  HEADER_BYTES, MAGIC, MAJOR, MINOR, MINOR_BASE, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_METADATA,
-  TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, alignUp, type TensorRef,
+  HEADER_BYTES, MAGIC, MAJOR, MINOR, MINOR_BASE, MINOR_SENS_ERRORS, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH,
+  TAG_INPUT, TAG_METADATA, TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, alignUp, type TensorRef,
 } from './layout.ts';
 import type { Layer, Model, Weights } from './model.ts';
 import { readModel } from './reader.ts';
@@ -101,6 +101,13 @@ export function writeModel(model: Model): Uint8Array {
     layers: model.layers.map((l, i) => layerJson(l, blob, `layers[${i}]`)),
   };
   const sections: [string, Uint8Array][] = [[TAG_GRAPH, utf8(graph)], [TAG_TENSORS, blob.bytes()]];
+  if (model.input) {
+    const i = model.input;
+    sections.push([TAG_INPUT, utf8({
+      layout: i.layout, height: i.height, width: i.width, channels: i.channels, dtype: i.dtype, range: i.range,
+      mean: i.mean, std: i.std, dataset: i.dataset, labels: i.labels,
+    })]);
+  }
   if (model.sensitivity) {
     // Fixed key order, so the same Model gives the same bytes however its objects were built.
     const sens = model.sensitivity.map((s) => ({
@@ -112,7 +119,8 @@ export function writeModel(model: Model): Uint8Array {
   if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
 
   const usesSens11 = model.sensitivity?.some((s) => s.hessianTraceStdErr !== undefined || s.probes !== undefined) ?? false;
-  const out = assembleFile(sections, MAJOR, usesSens11 ? MINOR : MINOR_BASE);
+  const minor = model.input ? MINOR : usesSens11 ? MINOR_SENS_ERRORS : MINOR_BASE;
+  const out = assembleFile(sections, MAJOR, minor);
   readModel(out); // validates everything; throws FormatError naming the field
   return out;
 }

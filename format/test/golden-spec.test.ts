@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { tinyModel, type Layer } from '../src/index.ts';
+import { tinyModel, tinyModelV12, type Layer } from '../src/index.ts';
 
 const bytes = new Uint8Array(readFileSync(new URL('./golden/tiny-v1.bsw', import.meta.url)));
 const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -135,6 +135,30 @@ test('§7 optional sections: SENS, SUBN and META hold the model\'s records', () 
   assert.equal(json('SENS'), model.sensitivity);
   assert.equal(json('SUBN'), model.subnets);
   assert.equal(json('META'), model.metadata);
+});
+
+test('§7.4 INPT (1.2): tiny-v1.2.bsw says minor 2 and its INPT section, checked like any other, holds the descriptor', () => {
+  const b = new Uint8Array(readFileSync(new URL('./golden/tiny-v1.2.bsw', import.meta.url)));
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  assert.is(String.fromCharCode(...b.subarray(0, 8)), 'BITSWTCH');
+  assert.equal([v.getUint16(8, true), v.getUint16(10, true)], [1, 2]);
+  const n = v.getUint32(12, true);
+  const table = Array.from({ length: n }, (_, i) => ({
+    tag: String.fromCharCode(...b.subarray(32 + 16 * i, 36 + 16 * i)), offset: v.getUint32(36 + 16 * i, true), length: v.getUint32(40 + 16 * i, true), crc: v.getUint32(44 + 16 * i, true),
+  }));
+  assert.equal(table.map((t) => t.tag), ['GRPH', 'TENS', 'INPT', 'SENS', 'SUBN', 'META']);
+  const inpt = table[2];
+  const raw = b.subarray(inpt.offset, inpt.offset + inpt.length);
+  assert.is(inpt.crc, crc32(raw) >>> 0);
+  const input = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  // keys in the order §7.4 lists them
+  assert.equal(Object.keys(input), ['layout', 'height', 'width', 'channels', 'dtype', 'range', 'mean', 'std', 'dataset', 'labels']);
+  assert.equal(input, tinyModelV12(1).input);
+  const graph = JSON.parse(new TextDecoder().decode(b.subarray(table[0].offset, table[0].offset + table[0].length)));
+  assert.equal([input.height, input.width, input.channels], graph.inputShape);
+  // §7.4's example: pixel 255 of an MNIST image → (255/255 − 0.1307)/0.3081
+  const x = ((255 - input.range[0]) / (input.range[1] - input.range[0]) - input.mean[0]) / input.std[0];
+  assert.is(Math.fround(x), Math.fround((1 - 0.1307) / 0.3081));
 });
 
 test("§5: the element rule above decodes the specification's own examples (4-bit 2F 03, 2-bit 39 01, 8-bit 80 7F)", () => {

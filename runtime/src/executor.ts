@@ -6,6 +6,7 @@ import type { ConvGeometry, Epilogue, IntBackend, PreparedWeights } from './back
 import { analyseGraph, batchNormSet, elementCount, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 import { checkInput } from './reference.ts';
+import { graphInput, type ModelInput } from './input.ts';
 
 interface MatmulStep {
   kind: 'matmul';
@@ -161,8 +162,13 @@ export class Runtime {
     this.setPrecision(p.bits);
   }
 
-  /** Logits [batch][outputs] for NHWC float input. Intermediate tensors stay in the backend's workspace. */
-  run(input: ArrayLike<number>, batch = 1): Float32Array {
+  /**
+   * Logits [batch][outputs] for NHWC float input, or raw 8-bit pixels / ImageData normalised as the
+   * file's INPT says (input.ts; a batch of ImageData sets `batch`). Intermediate tensors stay in the backend's workspace.
+   */
+  run(raw: ModelInput, batch = 1): Float32Array {
+    const { values: input, batch: n } = graphInput(this.model, raw, batch);
+    batch = n;
     checkInput(this.model, input, batch);
     const ws = this.backend.workspace;
     this.plan.slotBytes.forEach((bytes, id) => ws.reserve(id, bytes * batch));
@@ -179,8 +185,9 @@ export class Runtime {
   }
 
   /** Index of the largest logit per image. */
-  classify(input: ArrayLike<number>, batch = 1): Int32Array {
-    return argmax(this.run(input, batch), batch);
+  classify(input: ModelInput, batch = 1): Int32Array {
+    const logits = this.run(input, batch);
+    return argmax(logits, logits.length / elementCount(this.graph.shapes.get(this.model.layers[this.model.layers.length - 1].name)!));
   }
 
   /**

@@ -1,7 +1,7 @@
 export { Runtime, argmax, matrixShape, type PrecisionInfo, type MemoryInfo, type RuntimeInfo } from './executor.ts';
 export { referenceForward, checkInput, type ReferenceHooks } from './reference.ts';
 export { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
-export { analyseGraph, type GraphInfo, type QuantLayer } from './graph.ts';
+export { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 export type { IntBackend, PreparedWeights, Epilogue, ConvGeometry } from './backend.ts';
 export { createTsBackend } from './backend-ts.ts';
 export { createBackend, BACKEND_NAMES, type BackendName } from './backends.ts';
@@ -9,3 +9,4 @@ export { createKernelsBackend } from './backend-kernels.ts';
 export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOptions } from './testing.ts';
 export { loadModel, loadModelBytes, createRuntime, defaultThreads, type ModelSource, type RuntimeOptions } from './load.ts';
 export { measureLayerLatency, type LayerLatency } from './latency.ts';
+export { normalizeInput, imageDataValues, isRawInput, isImageData, graphInput, type ImageDataLike, type RawInput, type ModelInput } from './input.ts';

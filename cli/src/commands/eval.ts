@@ -31,7 +31,7 @@ export async function evalCommand(file: string, o: EvalOptions): Promise<Record<
   const bits = o.bits === undefined ? model.bits : o.bits.split(',').map((b) => parseNumber(b, '--bits'));
   const missing = bits.filter((b) => !model.bits.includes(b));
   if (missing.length) throw new RangeError(`--bits: expected some of the model's bits ${model.bits.join(',')}, got ${missing.join(',')}`);
-  const recorded = model.metadata?.dataset as string | undefined;
+  const recorded = model.input?.dataset ?? (model.metadata?.dataset as string | undefined);
   const dataName = o.data ?? recorded;
   if (!dataName) throw new RangeError(`--data: expected mnist or fashion-mnist (the file names no dataset)`);
   if (recorded && o.data && o.data !== recorded) console.error(`bitswitch eval: warning: ${file} was trained on ${recorded}, evaluating on --data ${o.data}; expect chance-level accuracy`);

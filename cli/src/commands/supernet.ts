@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { readModel, writeModel, type LayerSensitivity } from '@bitswitch/format';
 import { sectionSensitivities } from '@bitswitch/search/sensitivity';
 import {
-  ALRS_MODES, DATASETS, SAMPLINGS, SUPERNET_DEFAULTS, SuperNetwork, SupernetTrainer, loadDataset, loadMultiPrecision, networkToModel, passedOver,
+  ALRS_MODES, DATASETS, SAMPLINGS, SUPERNET_DEFAULTS, SuperNetwork, SupernetTrainer, inputDescriptor, loadDataset, loadMultiPrecision, networkToModel, passedOver,
   resolveSupernetRecipe, workerCount, writeFileAtomic, type Dataset, type SupernetEpoch, type SupernetRecipe,
 } from '@bitswitch/trainer';
 import { startBackend } from '../backend.ts';
@@ -123,6 +123,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   log(`test accuracy (${trainer.test.count} images): ${Object.entries(accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`).join(', ')}`);
   const model = await networkToModel(net, {
     sensitivity,
+    input: inputDescriptor(dataset()),
     metadata: { dataset: recipe.data, supernet: recipe, source: modelPath, history, accuracy, bitCounts: trainer.counts, ...(src.metadata ? { sourceMetadata: src.metadata } : {}) },
   });
   writeFileAtomic(o.out, writeModel(model));

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { readModel, writeModel } from '@bitswitch/format';
 import {
-  Trainer, evaluate, exportModel, fileDigest, fp32Card, fp32FromNetwork, hasCheckpoint, initNetwork, loadDataset, loadFp32,
+  Trainer, evaluate, exportModel, fileDigest, fp32Card, fp32FromNetwork, hasCheckpoint, initNetwork, inputDescriptor, loadDataset, loadInit,
   networkFromModel, precisionName, saveFp32, splitName, workerCount, writeFileAtomic, type BackendChoice,
 } from '@bitswitch/trainer';
 import type { Command } from 'commander';
@@ -35,11 +35,11 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
     const ds = loadDataset(recipe.data);
     trainer = new Trainer(recipe, ds, o.out, options);
     if (o.init) {
-      const start = loadFp32(o.init);
+      const start = await loadInit(o.init, trainer.nets[0].spec, trainer.recipe);
       for (const net of trainer.nets) initNetwork(net, start, trainer.recipe, o.init);
       init = { file: o.init, sha256: fileDigest(o.init), accuracy: start.accuracy, split: start.split, commit: start.commit };
       writeFileAtomic(join(o.out, 'init.json'), JSON.stringify(init, null, 2) + '\n');
-      console.log(`starting from ${o.init} (FP32 ${(100 * start.accuracy).toFixed(2)}% on ${start.testImages} ${start.data} test images)`);
+      console.log(`starting from ${o.init} (${start.testImages ? `FP32 ${(100 * start.accuracy).toFixed(2)}% on ${start.testImages} ${start.data} test images` : 'FP32 accuracy not recorded'})`);
     }
     writeFileSync(join(o.out, 'recipe.json'), JSON.stringify(trainer.recipe, null, 2) + '\n');
     console.log(`training ${recipe.model} on ${recipe.data} (${trainer.train.count} train / ${trainer.test.count} test images), bits {${recipe.bits}}, ${recipe.algorithm}, ALRS ${recipe.alrs}, backend ${backend.name}, ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, ${trainer.recipe.shards} BN shards`);
@@ -70,7 +70,7 @@ async function exportRun(trainer: Trainer, backend: BackendChoice, init: Record<
   if (r.epochs > 0 && (r.algorithm === 'separate' || r.quantizer === 'double-rounding')) {
     for (const net of trainer.nets) {
       const file = join(out, trainer.nets.length > 1 ? `model-w${net.quant.bits[0]}.bsw` : 'model.bsw');
-      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) });
+      const model = await exportModel(net, { dataset: r.data, split: splitName(trainer.ds, r), recipe: r, accuracy: final, backend: backend.name, ...(init ? { init } : {}) }, inputDescriptor(trainer.ds));
       writeFileAtomic(file, writeModel(model));
       // read the file back and evaluate it: the exported model must give the trainer's accuracy
       const back = networkFromModel(readModel(readFileSync(file)));
@@ -110,7 +110,7 @@ export function register(program: Command): void {
     .option('--scale-lr-factor <x>', `multiplies the scales' rate (1 = paper) ${dflt('scaleLrFactor')}`)
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
-    .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json); skips pre-training')
+    .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json, or a float .onnx of the same architecture); skips pre-training')
     .option('--log-steps', 'print one line per step');
   runOptions(train).action(async (opts: TrainOptions) => { await trainCommand(opts); });
 }

@@ -4,6 +4,7 @@
 // (random crop with zero padding, optional horizontal flip) happen per batch.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { InputDescriptor } from '@bitswitch/format';
 import { dirname, join } from 'node:path';
 import { Rng } from '../math/rng.ts';
 
@@ -135,6 +136,21 @@ export function loadFashionMnist(): Dataset {
     }
   }
   return { name: 'fashion-mnist', height: 28, width: 28, channels: 1, classes: 10, mean: [0.286], std: [0.353], train, test };
+}
+
+/** Class names in label order (Fashion-MNIST: Zalando's names for classes 0..9). */
+export const CLASS_NAMES: Record<DatasetName, string[]> = {
+  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+};
+
+/** How an exported file records its input (format 1.2 INPT): 8-bit NHWC pixels, normalised as makeBatch does. */
+export function inputDescriptor(ds: Pick<Dataset, 'name' | 'height' | 'width' | 'channels' | 'mean' | 'std'>): InputDescriptor {
+  const labels = CLASS_NAMES[ds.name as DatasetName];
+  return {
+    layout: 'NHWC', height: ds.height, width: ds.width, channels: ds.channels, dtype: 'uint8', range: [0, 255],
+    mean: [...ds.mean], std: [...ds.std], dataset: ds.name, ...(labels ? { labels: [...labels] } : {}),
+  };
 }
 
 /** Names the training/test split of a data set as a recipe uses it (recorded in every exported file). */

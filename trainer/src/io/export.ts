@@ -2,7 +2,7 @@
 // Network as mode 'multi' (per-bit BN), a SuperNetwork as mode 'mixed' (TBN, per-pair BN).
 // tfjs conv filters are HWIO and dense kernels [in][out]; the format stores [N][K] (OHWI, [out][in]).
 import * as tf from '@tensorflow/tfjs';
-import { signedRange, type BatchNormLayer, type BatchNormSelect, type Layer, type LayerSensitivity, type Model, type Weights } from '@bitswitch/format';
+import { signedRange, type BatchNormLayer, type BatchNormSelect, type InputDescriptor, type Layer, type LayerSensitivity, type Model, type Weights } from '@bitswitch/format';
 import type { Network } from '../nn/network.ts';
 import type { BatchNormNode } from '../nn/models.ts';
 import { SuperNetwork, pairKey } from '../nn/supernet.ts';
@@ -33,9 +33,9 @@ async function integerWeights(net: Network, layer: string): Promise<Float32Array
 /**
  * The format Model of a Double Rounding network: W̃_h (eq. 1, the training ops) and s_h per
  * quantized layer, s_b per bit; BN per bit ('multi'), or per pair of bits for a SuperNetwork's
- * TBN layers ('mixed').
+ * TBN layers ('mixed'); and how to feed it (`input`, from datasets.ts's inputDescriptor) when known.
  */
-export async function exportModel(net: Network, metadata: Record<string, unknown> = {}): Promise<Model> {
+export async function exportModel(net: Network, metadata: Record<string, unknown> = {}, input?: InputDescriptor): Promise<Model> {
   if (net.quant.quantizer !== 'double-rounding') {
     throw new RangeError(`quantizer: expected double-rounding to export (format v1 stores W̃_h and s_h only), got ${net.quant.quantizer}`);
   }
@@ -72,7 +72,7 @@ export async function exportModel(net: Network, metadata: Record<string, unknown
       default: return { ...base, op: node.op };
     }
   });
-  return { bits: [...bits], mode: net instanceof SuperNetwork ? 'mixed' : 'multi', inputShape: [...net.spec.inputShape], layers, metadata };
+  return { bits: [...bits], mode: net instanceof SuperNetwork ? 'mixed' : 'multi', inputShape: [...net.spec.inputShape], layers, ...(input ? { input } : {}), metadata };
 }
 
 /** The format's BN select of a node, and the network's set keys in file order. */
@@ -94,11 +94,11 @@ function exportBatchNorm(net: Network, node: BatchNormNode, values: Record<strin
   return { name: node.name, op: 'batchnorm', inputs: [...node.inputs], channels: C, epsilon: node.epsilon, select, params };
 }
 
-export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown> }
+export interface ExportExtras { sensitivity?: LayerSensitivity[]; metadata?: Record<string, unknown>; input?: InputDescriptor }
 
-/** exportModel with the network's name and class count in the metadata, and an optional sensitivity section. */
+/** exportModel with the network's name and class count in the metadata, and optional input descriptor and sensitivity section. */
 export async function networkToModel(net: Network, extras: ExportExtras = {}): Promise<Model> {
-  const model = await exportModel(net, { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) });
+  const model = await exportModel(net, { model: net.spec.name, classes: net.spec.classes, ...(extras.metadata ?? {}) }, extras.input);
   if (extras.sensitivity) model.sensitivity = extras.sensitivity;
   return model;
 }

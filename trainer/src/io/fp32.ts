@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '@bitswitch/format/node';
 import { decodeFloats, encodeFloats } from './checkpoint.ts';
 import { floatVariableNames, type Network } from '../nn/network.ts';
+import type { ModelSpec } from '../nn/models.ts';
 import type { Recipe } from '../loops/recipe.ts';
 
 export const FP32_FORMAT = 'bitswitch-fp32/1';
@@ -66,6 +67,17 @@ export function loadFp32(path: string): Fp32Model {
   const weights = decodeFloats(raw.weights);
   if (!weights || typeof weights !== 'object') throw new RangeError(`--init: ${path}: weights: expected an object of float arrays`);
   return { ...(raw as unknown as Fp32Model), weights };
+}
+
+/** `--init FILE`: a model-fp32.json, or a float ONNX model of the recipe's architecture (mapped by @bitswitch/onnx). */
+export async function loadInit(path: string, spec: ModelSpec, recipe: Recipe): Promise<Fp32Model> {
+  if (!path.endsWith('.onnx')) return loadFp32(path);
+  const { fp32FromOnnx } = await import('@bitswitch/onnx');
+  const { weights, source } = fp32FromOnnx(new Uint8Array(readFileSync(path)), spec, path);
+  return {
+    format: FP32_FORMAT, model: recipe.model, ...(recipe.modelOptions ? { modelOptions: recipe.modelOptions } : {}), inputShape: [...spec.inputShape], classes: spec.classes,
+    data: recipe.data, split: `not recorded (imported from ${source})`, accuracy: NaN, testImages: 0, recipe, commit: 'unknown', date: new Date().toISOString(), weights,
+  };
 }
 
 /** Loads a starting point into `net`; the file must describe the same model and input. */
