@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
-import { readModel, quantizedLayers, type Model } from '@bitswitch/format';
+import { readModel, quantizedLayers, writeModel, type Model } from '@bitswitch/format';
 import { createRuntime } from '@bitswitch/runtime';
-import { loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
+import { inputDescriptor, loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
 
 /** Correct predictions on the full test split, and among its first SUBSET images (the quick check's). */
 export interface RuntimeAccuracy { correct: number; total: number; correctInSubset: number }
@@ -94,10 +94,15 @@ interface RunSummary {
 
 /** models/NAME.{bsw,card.json,md} from a finished run folder (model.bsw and summary.json in it). */
 export async function publish(root: string, name: string, runDir: string, command: string): Promise<Card> {
-  const bytes = new Uint8Array(readFileSync(join(runDir, 'model.bsw')));
+  let bytes: Uint8Array = new Uint8Array(readFileSync(join(runDir, 'model.bsw')));
   const model = readModel(bytes);
   const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary;
   const data = summary.recipe.data;
+  // a published file says how to feed it (format 1.2 INPT); one exported before that gets it here, weights unchanged
+  if (!model.input) {
+    model.input = inputDescriptor(loadDataset(data));
+    bytes = writeModel(model);
+  }
   const card: Card = {
     name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? 'unrecorded'), bits: [...model.bits],
     trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), recipe: summary.recipe, command,

@@ -34,6 +34,18 @@ export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return s;
 }
 
+/** The package condition under which the workspace packages resolve to their TypeScript sources (README, "Use it as a library"). */
+export const SOURCE_CONDITION = '--conditions=bitswitch-source';
+
+/**
+ * NODE_OPTIONS for a test process: the caller's plus SOURCE_CONDITION, so the file and every Node
+ * process it starts (the bin, workers, tsx children) test the sources, built or not.
+ */
+export function sourceNodeOptions(env: NodeJS.ProcessEnv = process.env): string {
+  const current = env.NODE_OPTIONS ?? '';
+  return current.split(/\s+/).includes(SOURCE_CONDITION) ? current : `${current} ${SOURCE_CONDITION}`.trim();
+}
+
 interface SuiteLine { passed?: number; failed?: number; skipped?: number; done?: boolean }
 
 /** Runs one file under uvu-child.ts with a wall-clock limit; the whole process group is killed when it runs over. */
@@ -43,7 +55,7 @@ export function runFile(file: string, timeoutSeconds: number): Promise<FileResul
   const resultFile = join(dir, 'result.jsonl');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', CHILD, file, resultFile], {
-      cwd: repoRoot, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+      cwd: repoRoot, env: { ...process.env, FORCE_COLOR: '0', NODE_OPTIONS: sourceNodeOptions() }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
     let output = '';
     child.stdout.on('data', (d) => (output += d));

@@ -20,6 +20,7 @@ import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
 import { liteRtEngine } from './baselines/litert.ts';
 import { tfliteInt8 } from './baselines/tflite.ts';
 import { profileLayers } from './profile.ts';
+import { machineInfo } from './machine.ts';
 
 const args = process.argv.slice(2);
 function fail(message: string): never {
@@ -149,9 +150,9 @@ const ratios = rows.filter((r) => ['w8a8', 'w4a4', 'w2a2'].includes(r.precision)
 const memory = rt.memory();
 const result = {
   generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(),
-  date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads,
+  ...machineInfo(), threads,
   note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians (and best runs, *Best) over interleaved rounds; peers run the same network with BN folded; CPU shared with other jobs while measured',
-  loadAverage: os.loadavg(), macsPerImage: net.macsPerImage,
+  macsPerImage: net.macsPerImage,
   backend: rt.backend.name, batch: BATCH, rounds, tfjs: tfjsInfo, int8PeerDifference,
   peers: peerRows, rows, ratios,
   memory: { storedBytes: memory.storedBytes, cachedBytesAllPrecisions: memory.cachedBytes },
@@ -212,7 +213,7 @@ function printProfile(): never {
     }
   }
   if (jsonFile) {
-    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), backend: backend.name, threads: backend.threads ?? 1, profiles: result }, null, 2) + '\n');
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), ...machineInfo(), backend: backend.name, threads: backend.threads ?? 1, profiles: result }, null, 2) + '\n');
     console.log(`wrote ${jsonFile}`);
   }
   process.exit(0);
@@ -245,7 +246,7 @@ async function runEachThreadCount(list: number[]): Promise<never> {
   }));
   for (const s of scaling) console.log(`| ${s.name} | ${s.speedups.map((x) => `${x.batch1.toFixed(2)} | ${x.batch32.toFixed(2)}`).join(' | ')} |`);
   if (jsonFile) {
-    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), date: new Date().toISOString(), loadAverage: os.loadavg(), runs: results, scaling }, null, 2) + '\n');
+    writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(), ...machineInfo(), runs: results, scaling }, null, 2) + '\n');
     console.log(`wrote ${jsonFile}`);
   }
   process.exit(0);

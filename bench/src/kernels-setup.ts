@@ -3,6 +3,9 @@
 /** M×N×K of the issue: a square GEMM and two ResNet-style conv GEMMs (56×56×64 and 28×28×128 maps). */
 export const SHAPES: [number, number, number][] = [[512, 512, 512], [3136, 64, 576], [784, 128, 1152]];
 
+/** M×N×K of ResNet-20's three conv widths at batch 1 on a 28×28 input (28×28×16, 14×14×32, 7×7×64 maps, 3×3 kernels). */
+export const RESNET20_LAYER_SHAPES: [number, number, number][] = [[784, 16, 144], [196, 32, 288], [49, 64, 576]];
+
 /** Speed targets: our build at wbits = abits, as a ratio of a baseline's GOPS on every shape. */
 export const TARGETS = [
   { build: 'simd', wbits: 8, baseline: 'tfjs-wasm-f32-matmul', ratio: 2.5 },

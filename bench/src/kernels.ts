@@ -1,7 +1,9 @@
 // Kernel benchmark: our GEMM per build and bit width against tfjs-backend-wasm float32 matMul and
 // onnxruntime-web MatMulInteger (uint8 × int8), one thread, same process; then the bit-switch cost
 // (eq. 2 down-cast + repack into GEMM panels) for a ResNet-20 and its throughput.
-// Usage: pnpm bench:kernels [--json FILE] [--time MS] [--rounds R]
+// Usage: pnpm bench:kernels [--json FILE] [--time MS] [--rounds R] [--low-bit]; results go to bench/results/ (e.g. --json bench/results/kernels.json).
+// --low-bit: only the SIMD builds' families at 4 and 2 bits, on the three shapes and ResNet-20's batch-1
+// conv GEMMs, with every family's speed as a ratio of the 4-bit default kernel's in the same run.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Bench } from 'tinybench';
@@ -11,14 +13,17 @@ import * as ort from 'onnxruntime-web';
 import onnxPkg from 'onnx-proto';
 import { packSigned, packedRowBytes } from '@bitswitch/format';
 import { availableBuilds, createKernels, defaultFamily, familiesOf, type BuildName, type Kernels } from '@bitswitch/kernels';
-import { matMulIntegerModel, RESNET20_CONVS, SHAPES, TARGETS } from './kernels-setup.ts';
+import { matMulIntegerModel, RESNET20_CONVS, RESNET20_LAYER_SHAPES, SHAPES, TARGETS } from './kernels-setup.ts';
+import { machineInfo } from './machine.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const jsonFile = opt('--json');
 const taskMs = Number(opt('--time') ?? 150);
 const rounds = Number(opt('--rounds') ?? 3);
-const BITS = [8, 6, 4, 2];
+const lowBit = args.includes('--low-bit');
+const BITS = lowBit ? [4, 2] : [8, 6, 4, 2];
+const shapes = lowBit ? [...SHAPES, ...RESNET20_LAYER_SHAPES] : SHAPES;
 
 /** gops from the median time (the figure of record); gopsBest from the fastest run, which a shared, busy
  * machine distorts least (long runs such as the baselines' are preempted more often than short ones). */
@@ -36,13 +41,13 @@ setThreadsCount(1);
 await tf.setBackend('wasm');
 ort.env.wasm.numThreads = 1;
 const { onnx } = onnxPkg as unknown as { onnx: Parameters<typeof matMulIntegerModel>[0] };
-const kernelsOf = new Map<BuildName, Kernels>(availableBuilds().map((b) => [b, createKernels({ build: b })]));
+const kernelsOf = new Map<BuildName, Kernels>(availableBuilds().filter((b) => !lowBit || b !== 'scalar').map((b) => [b, createKernels({ build: b })]));
 
 interface Task { kernel: string; build: string; wbits: number; abits: number; M: number; N: number; K: number; fn: () => unknown; samples: number[]; slow?: boolean }
 const tasks: Task[] = [];
 const cleanups: (() => void)[] = [];
 
-for (const [M, N, K] of SHAPES) {
+for (const [M, N, K] of shapes) {
   // every family of every build (the families table), at every bit width it supports
   for (const [build, kern] of kernelsOf) {
     for (const family of familiesOf(build)) for (const bits of BITS) {
@@ -62,6 +67,7 @@ for (const [M, N, K] of SHAPES) {
       });
     }
   }
+  if (lowBit) continue;
   const ta = tf.tensor2d(Float32Array.from(ints(Uint8Array, M * K, 0, 255, 3)), [M, K]);
   const tb = tf.tensor2d(Float32Array.from(ints(Int8Array, K * N, -128, 127, 4)), [K, N]);
   tasks.push({ kernel: 'tfjs-wasm-f32-matmul', build: tf.getBackend(), wbits: 32, abits: 32, M, N, K, samples: [], fn: () => tf.matMul(ta, tb).dispose() });
@@ -106,6 +112,23 @@ const rows: Row[] = tasks.map((t) => ({
 }));
 
 const fmt = (x: number, w: number, d = 2) => x.toFixed(d).padStart(w);
+if (lowBit) {
+  // ratios against the 4-bit kernel the loader picks on the best build, same shape, same run
+  const best = [...kernelsOf.keys()][0];
+  const base4 = `bitswitch-${defaultFamily(best, 4, 4).name}`;
+  console.log(`\nlow-bit kernels against ${base4} ${best} w4a4 (× = its time / this time), load average now ${os.loadavg().map((x) => x.toFixed(1)).join('/')}`);
+  for (const [M, N, K] of shapes) {
+    const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
+    const ref = here.find((r) => r.kernel === base4 && r.build === best && r.wbits === 4)!;
+    console.log(`\nM×N×K = ${M}×${N}×${K}   (median | best run)`);
+    for (const r of here) {
+      console.log(r.kernel.padEnd(62) + r.build.padEnd(9) + `${r.wbits}/${r.abits}`.padEnd(7) +
+        fmt(r.gops, 8, 1) + fmt(r.gops / ref.gops, 7) + ' |' + fmt(r.gopsBest, 8, 1) + fmt(r.gopsBest / ref.gopsBest, 7));
+    }
+  }
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:kernels ${args.join(' ')}`.trim(), ...machineInfo(), rows }, null, 1) + '\n');
+  process.exit(0);
+}
 for (const [M, N, K] of SHAPES) {
   const here = rows.filter((r) => r.M === M && r.N === N && r.K === K);
   const tfjs = here.find((r) => r.kernel === 'tfjs-wasm-f32-matmul')!;
@@ -167,7 +190,7 @@ for (const [build, kern] of kernelsOf) {
 }
 
 if (jsonFile) {
-  writeFileSync(jsonFile, JSON.stringify(rows, null, 1) + '\n');
+  writeFileSync(jsonFile, JSON.stringify({ generatedBy: `pnpm bench:kernels ${args.join(' ')}`.trim(), ...machineInfo(), rows }, null, 1) + '\n');
   console.log(`\nwrote ${rows.length} rows to ${jsonFile}`);
 }
 process.exit(0);

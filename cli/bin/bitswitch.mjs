@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// The bitswitch command. Sources are TypeScript, run through tsx's loader.
-import v8 from 'node:v8';
-import { register } from 'tsx/esm/api';
-
-// Node 20 keeps relaxed SIMD behind a flag; the kernels' best build needs it (browsers have it on).
-v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-register();
-await import('../src/main.ts');
+// The bitswitch command: the compiled JavaScript in dist/, run by plain Node. Under the
+// bitswitch-source package condition (the workspace's test runner sets it) the package resolves to
+// its TypeScript sources instead, which run through tsx's loader (a dev dependency of this package).
+const entry = import.meta.resolve('@bitswitch/cli');
+if (entry.endsWith('.ts')) (await import('tsx/esm/api')).register();
+await import(entry);

@@ -1,17 +1,7 @@
 // eq. 2 bit-down-cast of a stored [n][k] tensor: int_h → int_l by rounding shift and clip,
 // reading and writing the stored layout (container 8/4/2, LSB-first, rows padded to 16 bytes).
-import { containerBits, storedRowBytes, loadStored, roundShift } from './common';
-
-/** eq. 2 on 16 int8 lanes (SIMD builds only). */
-// @ts-ignore: decorator
-@inline function roundShift16(v: v128, s: i32, mask: v128, half: v128, one: v128, lo: v128, hi: v128): v128 {
-  let q = i8x16.shr_s(v, s);
-  const r = v128.and(v, mask);
-  const odd = i8x16.eq(v128.and(q, one), one);
-  const up = v128.or(i8x16.gt_s(r, half), v128.and(i8x16.eq(r, half), odd));
-  q = i8x16.sub(q, up); // up lanes are -1
-  return i8x16.max_s(i8x16.min_s(q, hi), lo);
-}
+import { containerBits, storedRowBytes, loadStored } from './layout';
+import { roundShift, roundShiftLanes, shiftHalf, shiftMask, signedHigh, signedLow } from './rounding';
 
 // @ts-ignore: decorator
 @inline function evens(a: v128, b: v128): v128 {
@@ -31,33 +21,28 @@ import { containerBits, storedRowBytes, loadStored, roundShift } from './common'
 
 /** Number of leading values of a row done by the SIMD path; returns the first value left for the scalar tail. */
 function downcastRowSimd(src: usize, dst: usize, k: i32, s: i32, l: i32): i32 {
-  const one32: i32 = 1;
-  const mask = i8x16.splat(<i8>((one32 << s) - 1));
-  const half = i8x16.splat(<i8>(s > 0 ? one32 << (s - 1) : one32));
-  const one = i8x16.splat(1);
-  const lo = i8x16.splat(<i8>(-(one32 << (l - 1))));
-  const hi = i8x16.splat(<i8>((one32 << (l - 1)) - 1));
+  const mask = shiftMask(s), half = shiftHalf(s), lo = signedLow(l), hi = signedHigh(l);
   const cb = containerBits(l);
   let c = 0;
   if (cb == 8) {
     for (; c + 16 <= k; c += 16) {
-      v128.store(dst + c, roundShift16(v128.load(src + c), s, mask, half, one, lo, hi));
+      v128.store(dst + c, roundShiftLanes(v128.load(src + c), s, mask, half, lo, hi));
     }
   } else if (cb == 4) {
     const m4 = i8x16.splat(0x0f);
     for (; c + 32 <= k; c += 32) {
-      const a = roundShift16(v128.load(src + c), s, mask, half, one, lo, hi);
-      const b = roundShift16(v128.load(src + c, 16), s, mask, half, one, lo, hi);
+      const a = roundShiftLanes(v128.load(src + c), s, mask, half, lo, hi);
+      const b = roundShiftLanes(v128.load(src + c, 16), s, mask, half, lo, hi);
       v128.store(dst + (c >> 1), pairUp(a, b, 4, m4));
     }
   } else {
     const m2 = i8x16.splat(0x03);
     const m4 = i8x16.splat(0x0f);
     for (; c + 64 <= k; c += 64) {
-      const a = roundShift16(v128.load(src + c), s, mask, half, one, lo, hi);
-      const b = roundShift16(v128.load(src + c, 16), s, mask, half, one, lo, hi);
-      const d = roundShift16(v128.load(src + c, 32), s, mask, half, one, lo, hi);
-      const e = roundShift16(v128.load(src + c, 48), s, mask, half, one, lo, hi);
+      const a = roundShiftLanes(v128.load(src + c), s, mask, half, lo, hi);
+      const b = roundShiftLanes(v128.load(src + c, 16), s, mask, half, lo, hi);
+      const d = roundShiftLanes(v128.load(src + c, 32), s, mask, half, lo, hi);
+      const e = roundShiftLanes(v128.load(src + c, 48), s, mask, half, lo, hi);
       v128.store(dst + (c >> 2), pairUp(pairUp(a, b, 2, m2), pairUp(d, e, 2, m2), 4, m4));
     }
   }

@@ -1,7 +1,7 @@
 // float32 GEMM for the float first/last layers: out[m][n] = epilogue(Σ_k a[m·lda + k]·W[n][k]), each
 // output summed in k order with one float32 rounding per multiply and per add (no FMA), so the scalar
 // reference reproduces it exactly. Panels: tiles of 8 columns, [tile][k][8] float32.
-import { epilogueTile, setTileFloat } from './gemm';
+import { epilogueTile, setTileFloat } from './epilogue';
 
 const NR = 8;
 
@@ -19,6 +19,9 @@ function kernel4x8F32(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, k: i
   if (ASC_FEATURE_SIMD) {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
     let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    // Monomorphic hot loop, written out like the integer microkernels (microkernels/: the same
+    // 4×2 register tile with another multiply-add): eight accumulators stay in registers only when
+    // the body is spelled out; AssemblyScript cannot inline a multiply-add passed as a function.
     for (let c = 0; c < k; c++) {
       const w0 = v128.load(w);
       const w1 = v128.load(w, 16);

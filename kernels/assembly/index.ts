@@ -2,7 +2,10 @@
 // SIMD code sits behind ASC_FEATURE_* constants, so the scalar build never contains it.
 export { quantizeWeights, quantizeActivations } from './quantize';
 export { downcast } from './downcast';
-export { packPanels, gemm, gemmScratchBytes, setEpilogue, combineScales, maxBytes, switchPanels, switchWorkBytes } from './gemm';
+export { packPanels } from './pack';
+export { gemm, gemmScratchBytes, maxBytes } from './gemm';
+export { setEpilogue, combineScales } from './epilogue';
+export { switchPanels, switchWorkBytes } from './switch';
 export { im2col } from './im2col';
 export { packPanelsF32, gemmF32 } from './gemmf32';
 

@@ -1,12 +1,12 @@
 // The GEMM kernel families: one row per family feeds the loader's choice, the tester and the benchmark.
 import type { BuildName } from './builds.ts';
-import { packPanelsRef } from './reference.ts';
+import { packPanelsRef } from './reference/pack.ts';
 
 export interface GemmFamily {
   /** XNNPACK-style name: activation/weight types, operation, tile MRxNR c2 (k pairs), ISA, method. */
   readonly name: string;
   /** Panel layout / microkernel selector passed to the wasm gemm. */
-  readonly path: 0 | 1;
+  readonly path: 0 | 1 | 2;
   readonly mr: number;
   readonly nr: number;
   /** Builds that contain this family's microkernel. */
@@ -15,6 +15,14 @@ export interface GemmFamily {
   supports(wbits: number, abits: number): boolean;
   /** Reference packing of [n][k] values into its panels. */
   packRef(values: Int8Array, bits: number, n: number, k: number): Uint8Array;
+}
+
+/**
+ * k-groups of 4 the lut16 family's uint8 plane sums can take before widening: each lookup adds at
+ * most 4·(2^a − 1) (a subset sum of 4 activations), and the sum must stay ≤ 255.
+ */
+export function lutChunk(abits: number): number {
+  return Math.floor(255 / (4 * (2 ** abits - 1)));
 }
 
 /**
@@ -44,6 +52,13 @@ export const GEMM_FAMILIES: readonly GemmFamily[] = [
     path: 0, mr: 4, nr: 8, builds: ['scalar'],
     supports: () => true,
     packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 0),
+  },
+  {
+    name: 'qu8-qs2-gemm-4x16c4-wasmsimd-lut16',
+    path: 2, mr: 4, nr: 16, builds: ['relaxed', 'simd'],
+    // last: chosen by name (benchmarks, tests) until a measured choice per shape prefers it; two bit planes; the tables' subset sums of 4 activations fit a byte for a ≤ 4 bits
+    supports: (wbits, abits) => wbits <= 2 && abits <= 4,
+    packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 2),
   },
 ];
 

@@ -64,3 +64,26 @@ export class WasmHeap {
     return s;
   }
 }
+
+/** A grow-only block of the heap reused by every call (it doubles when too small), so steady-state calls never grow the memory. */
+export class GrowBlock {
+  private at = 0;
+  private size = 0;
+
+  constructor(private readonly heap: WasmHeap) {}
+
+  /** The block's address, at least `bytes` long (allocate before taking views: it may grow the memory). */
+  reserve(bytes: number): number {
+    if (bytes > this.size) {
+      if (this.at) this.heap.release(this.at);
+      this.size = Math.max(bytes, this.size * 2);
+      this.at = this.heap.alloc(this.size);
+    }
+    return this.at;
+  }
+
+  get bytes(): number { return this.size; }
+
+  /** Heap bytes the block holds (with the heap's slack); 0 before the first reserve. */
+  get held(): number { return this.at ? this.heap.sizeOf(this.at) : 0; }
+}

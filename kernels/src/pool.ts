@@ -104,7 +104,6 @@ export class GemmPool {
   private readonly ctl: Int32Array;
   private readonly f32: Float32Array;
   private readonly workers: AnyWorker[] = [];
-  private readonly scratchSizes: number[];
   private readonly participate: (x: GemmExports, ctl: Int32Array, f32: Float32Array, scratch: number) => number;
   private gen = 0;
   private readonly canWait: boolean;
@@ -118,7 +117,6 @@ export class GemmPool {
     this.ctl = new Int32Array(memory.buffer, ctlPtr, SCRATCH + workers);
     this.f32 = new Float32Array(memory.buffer, ctlPtr, SCRATCH);
     this.ctl.fill(0);
-    this.scratchSizes = new Array(workers).fill(0);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     this.participate = new Function(`return ${PARTICIPATE}`)();
     const NodeWorker = nodeWorkers();
@@ -148,8 +146,7 @@ export class GemmPool {
   get ready(): number { return Atomics.load(this.ctl, READY); }
 
   /** Worker i's scratch block: the caller allocates it (grow-only) and records it here. */
-  scratchSize(i: number): number { return this.scratchSizes[i]; }
-  setScratch(i: number, ptr: number, bytes: number): void { this.ctl[SCRATCH + i] = ptr; this.scratchSizes[i] = bytes; }
+  setScratch(i: number, ptr: number): void { this.ctl[SCRATCH + i] = ptr; }
 
   /** Runs `job` on the caller (`x`, `scratch`) and the workers, `blocks` row blocks of `rows` rows; returns when all are done. */
   run(x: GemmExports, scratch: number, job: GemmJob, rows: number, blocks: number): void {

@@ -1,8 +1,8 @@
 // The fast backend: @bitswitch/kernels (AssemblyScript → wasm, relaxed-SIMD / SIMD / scalar
-// build chosen by what the engine validates). Stored W̃_h stay resident in wasm memory, so a
-// bit switch is one down-cast + panel pack per layer inside wasm.
-import { packSigned } from '@bitswitch/format';
-import { createKernels, type BuildName, type Kernels, type PackedWeights, type PackedWeightsF32 } from '@bitswitch/kernels';
+// build chosen by what the engine validates). W̃_h, as the format reader delivers it (int8
+// values), is copied into wasm memory once per layer; a bit switch is then one pass inside wasm
+// (eq. 2 and the panel pack together).
+import { createKernels, type BuildName, type Kernels, type PackedWeights, type PackedWeightsF32, type ResidentValues } from '@bitswitch/kernels';
 import type { IntBackend, PreparedWeights, Workspace } from './backend.ts';
 
 interface KernelWeights extends PreparedWeights {
@@ -16,13 +16,13 @@ interface KernelFloatWeights extends PreparedWeights {
 /** `threads`: threads per GEMM (the kernels' worker pool on shared memory; 1 where that is missing, with a note). */
 export function createKernelsBackend(options: { build?: BuildName; threads?: number } = {}): IntBackend & { kernels: Kernels } {
   const kn = createKernels(options);
-  const stored = new WeakMap<Int8Array, ReturnType<Kernels['resident']>>();
-  /** W̃_h in the format's stored layout, copied into wasm memory once per layer. */
-  const residentStored = (wh: Int8Array, h: number, n: number, k: number) => {
-    let buf = stored.get(wh);
+  const resident = new WeakMap<Int8Array, ResidentValues>();
+  /** W̃_h of a layer in wasm memory, copied on its first switch. */
+  const residentValues = (wh: Int8Array, h: number, n: number, k: number) => {
+    let buf = resident.get(wh);
     if (!buf) {
-      buf = kn.resident(packSigned(wh, h, n, k));
-      stored.set(wh, buf);
+      buf = kn.residentValues(wh, h, n, k);
+      resident.set(wh, buf);
     }
     return buf;
   };
@@ -34,7 +34,7 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     dispose: () => kn.dispose(),
     workspace: wasmWorkspace(kn),
     prepareWeights(wh, h, l, n, k): KernelWeights {
-      const packed = kn.switchBits(residentStored(wh, h, n, k), h, l, n, k, { abits: l });
+      const packed = kn.switchBits(residentValues(wh, h, n, k), h, l, n, k, { abits: l });
       return { n, k, bits: l, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
     },
     // Views on the workspace (wasm memory) are read and written in place: no copies between JS and wasm.

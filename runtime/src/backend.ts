@@ -1,5 +1,6 @@
 // The integer operations the fast executor needs, behind one interface so that the wasm
 // kernels and a plain TypeScript fallback run the same executor and the same tests.
+import type { Epilogue as KernelsEpilogue, EpilogueF32 } from '@bitswitch/kernels';
 
 /** Weights of one quantized layer at one bit-width, ready for the backend's GEMM. */
 export interface PreparedWeights {
@@ -12,23 +13,15 @@ export interface PreparedWeights {
 }
 
 /**
- * Per output channel epilogue of a GEMM, one float32 rounding per step (the kernels' order):
- * y = acc · f32(aScale · wScale[n]) + bias[n], · mul[n] + add[n] (folded BatchNorm), ReLU,
- * then eq. 4 to `requant.bits` unsigned codes with `requant.scale` if given.
+ * Per output channel epilogue of a GEMM: the kernels' Epilogue (y = acc · f32(aScale · wScale[n])
+ * + bias[n], · mul[n] + add[n] (folded BatchNorm), + residual, ReLU, then eq. 4 to `requant.bits`
+ * unsigned codes with `requant.scale` if given; one float32 rounding per step), with wScale
+ * = s_w · 2^(h−l) (eq. 3) as a Float32Array and aScale = s_a of the GEMM input (eq. 5).
  */
-export interface Epilogue {
-  /** s_w · 2^(h−l) (eq. 3), length 1 or N. */
-  wScale: Float32Array;
-  /** s_a of the GEMM input (eq. 5). */
-  aScale: number;
-  bias?: Float32Array;
-  mul?: Float32Array;
-  add?: Float32Array;
-  /** float32 [m][n] added before ReLU (a fused residual connection). */
-  residual?: Float32Array;
-  relu: boolean;
-  requant?: { scale: number; bits: number };
-}
+export type Epilogue = Omit<KernelsEpilogue, 'wScale'> & { wScale: Float32Array };
+
+/** The float layers' epilogue: the same without the dequantization scales. */
+export type FloatEpilogue = EpilogueF32;
 
 /** Geometry of an NHWC convolution window walk (TF padding). */
 export interface ConvGeometry {
@@ -62,7 +55,7 @@ export interface IntBackend {
   dispose?(): void;
   /** The executor's working memory (one per backend instance). */
   readonly workspace: Workspace;
-  /** eq. 2 on stored W̃_h ([n][k] int8, h bits) and the backend's packing at `l` bits (activations at `l` bits too). */
+  /** eq. 2 on W̃_h as the format reader delivers it ([n][k] int8, h bits) and the backend's packing at `l` bits (activations at `l` bits too). */
   prepareWeights(wh: Int8Array, h: number, l: number, n: number, k: number): PreparedWeights;
   /** eq. 4: unsigned `bits` codes of x / scale (into `out` when given). */
   quantize(x: Float32Array, scale: number, bits: number, out?: Uint8Array): Uint8Array;
@@ -83,4 +76,3 @@ export interface IntBackend {
   gemmFloat(a: Float32Array, m: number, w: PreparedWeights, ep: FloatEpilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
 }
 
-export type FloatEpilogue = Omit<Epilogue, 'wScale' | 'aScale'>;

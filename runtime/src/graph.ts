@@ -1,16 +1,11 @@
 // Static facts about a model's graph that both executors need: shapes, padding, which
 // quantized layer each BatchNorm follows for its bit, and the input each layer reads.
-import { inferShapes, quantizedLayers, type Conv2DLayer, type DenseLayer, type Layer, type Model, type Padding } from '@bitswitch/format';
+import { inferShapes, quantizedLayers, type Conv2DLayer, type DenseLayer, type Layer, type Model } from '@bitswitch/format';
 
 export type QuantLayer = Conv2DLayer | DenseLayer;
 
-/** TF 'same'/'valid' padding: amount before (top/left) and the output size along one axis. */
-export function padBefore(size: number, k: number, s: number, padding: Padding): { out: number; pad: number } {
-  if (padding === 'valid') return { out: Math.ceil((size - k + 1) / s), pad: 0 };
-  const out = Math.ceil(size / s);
-  const total = Math.max((out - 1) * s + k - size, 0);
-  return { out, pad: Math.floor(total / 2) };
-}
+/** TF 'same'/'valid' padding along one axis: output size and amount before (top/left). */
+export { padBefore } from '@bitswitch/kernels';
 
 export interface GraphInfo {
   /** Shape of every tensor by name ('input' included), NHWC or [features], without batch. */

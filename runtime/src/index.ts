@@ -1,5 +1,6 @@
 export { Runtime, argmax, matrixShape, type PrecisionInfo, type MemoryInfo, type RuntimeInfo } from './executor.ts';
 export { referenceForward, checkInput, type ReferenceHooks } from './reference.ts';
+export { accuracy, accuracyEvaluator, referenceClassifier, type Classifier, type LabelledSet } from './evaluate.ts';
 export { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 export { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 export type { IntBackend, PreparedWeights, Epilogue, ConvGeometry } from './backend.ts';
@@ -10,3 +11,4 @@ export { buildResNet, buildResNet20, calibrate, randomImages, rng, type ResNetOp
 export { loadModel, loadModelBytes, createRuntime, defaultThreads, type ModelSource, type RuntimeOptions } from './load.ts';
 export { measureLayerLatency, type LayerLatency } from './latency.ts';
 export { normalizeInput, imageDataValues, isRawInput, isImageData, graphInput, type ImageDataLike, type RawInput, type ModelInput } from './input.ts';
+export { availableBuilds, relaxedSimdSupport, type BuildName, type RelaxedSimdSupport } from '@bitswitch/kernels';

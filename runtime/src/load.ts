@@ -15,12 +15,18 @@ export async function loadModelBytes(source: Exclude<ModelSource, Model>): Promi
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   const text = String(source);
   if (source instanceof URL ? source.protocol === 'file:' : isNode && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
-    return new Uint8Array(await fs.readFile(source));
+    return new Uint8Array(await nodeFs().readFile(source));
   }
   const res = await fetch(source);
   if (!res.ok) throw new RangeError(`model: expected HTTP 200 from ${text}, got ${res.status} ${res.statusText}`);
   return new Uint8Array(await res.arrayBuffer());
+}
+
+/** node:fs/promises through process.getBuiltinModule (Node ≥ 20.16): no import for a browser bundler to resolve. */
+function nodeFs(): typeof import('node:fs/promises') {
+  const p = globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined;
+  if (!p?.getBuiltinModule) throw new Error('model: reading a file path needs Node >= 20.16 (process.getBuiltinModule) — pass the file\'s bytes instead');
+  return p.getBuiltinModule('node:fs/promises') as typeof import('node:fs/promises');
 }
 
 /** A validated Model from any source (the format reader checks every field). */

@@ -1,11 +1,14 @@
-// Scalar reference executor: the trainer's fake-quant forward pass written as plain float64
+// The float reference forward pass: the trainer's fake-quant forward pass written as plain float64
 // loops over dequantized values (eq. 2-5). Slow and obviously right; the fast executor is
-// tested against it.
+// tested against it. Convolutions run as the kernels' reference im2col and a float64 GEMM.
 import {
   dequantizeWeights, doubleRoundAll, quantizeActivations,
   type BatchNormLayer, type Conv2DLayer, type DenseLayer, type Layer, type Model,
 } from '@bitswitch/format';
-import { analyseGraph, batchNormSet, elementCount, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
+import { im2colRef, matmulRef } from '@bitswitch/kernels';
+import { analyseGraph, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
+import { matrixShape } from './ops/conv.ts';
+import { addInto, avgPoolInto, batchNormInto, poolOutputSize, reluInto } from './ops/float.ts';
 import { resolvePrecision, type PrecisionSpec } from './precision.ts';
 
 export interface ReferenceHooks {
@@ -46,28 +49,25 @@ function runLayer(model: Model, graph: GraphInfo, l: Layer, x: Float64Array, inS
     case 'dense': {
       const q = graph.quantIndex.get(l.name);
       const { xs, w } = q === undefined ? { xs: x, w: Float64Array.from(l.weights.values) } : fakeQuant(l, x, bits[q], bitIndex[q], hooks);
-      const y = l.op === 'conv2d' ? conv2d(l, xs, w, inShape, batch) : dense(l, xs, w, batch);
+      const y = matmul(l, xs, w, inShape, batch);
       if (l.bias) addBias(y, l.bias);
       return y;
     }
     case 'batchnorm': {
       const set = batchNormSet(l, graph.quantIndex, bitIndex, model.bits.length);
       hooks.beforeBatchNorm?.(l, x, set);
-      return batchNorm(l, x, set);
+      return batchNormInto(l, set, x, new Float64Array(x.length));
     }
-    case 'relu': return x.map((v) => (v > 0 ? v : 0));
-    case 'add': {
-      const y = Float64Array.from(x);
-      for (const name of l.inputs.slice(1)) {
-        const z = values.get(name)!;
-        for (let i = 0; i < y.length; i++) y[i] += z[i];
-      }
-      return y;
-    }
+    case 'relu': return reluInto(x, new Float64Array(x.length));
+    case 'add': return addInto(l.inputs.map((name) => values.get(name)!), false, new Float64Array(x.length));
     case 'flatten': return x;
     case 'globalavgpool': return avgPool(x, inShape, batch, [inShape[0], inShape[1]], [1, 1], 'valid');
     case 'avgpool': return avgPool(x, inShape, batch, l.pool, l.strides, l.padding);
   }
+}
+
+function avgPool(x: Float64Array, inShape: number[], batch: number, pool: [number, number], strides: [number, number], padding: 'same' | 'valid'): Float64Array {
+  return avgPoolInto(x, inShape, batch, pool, strides, padding, new Float64Array(batch * poolOutputSize(inShape, pool, strides, padding)));
 }
 
 /** eq. 4-5 on the input and eq. 2-3 on the weights: the dequantized operands of a quantized layer. */
@@ -83,97 +83,16 @@ function fakeQuant(l: Conv2DLayer | DenseLayer, x: Float64Array, bit: number, bi
   return { xs, w: Float64Array.from(dequantizeWeights(wl, wt.scale, wt.bits, bit, n)) };
 }
 
-/** NHWC conv with OHWI weights, TF padding. */
-function conv2d(l: Conv2DLayer, x: Float64Array, w: Float64Array, s: number[], batch: number): Float64Array {
-  const [H, W, C] = s;
-  const [kh, kw] = l.kernel;
-  const [sh, sw] = l.strides;
-  const row = padBefore(H, kh, sh, l.padding);
-  const col = padBefore(W, kw, sw, l.padding);
-  const N = l.outChannels;
-  const y = new Float64Array(batch * row.out * col.out * N);
-  let o = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oy = 0; oy < row.out; oy++) {
-      for (let ox = 0; ox < col.out; ox++) {
-        for (let n = 0; n < N; n++) {
-          let acc = 0;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * sh + ky - row.pad;
-            if (iy < 0 || iy >= H) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * sw + kx - col.pad;
-              if (ix < 0 || ix >= W) continue;
-              const xi = ((b * H + iy) * W + ix) * C;
-              const wi = ((n * kh + ky) * kw + kx) * C;
-              for (let c = 0; c < C; c++) acc += x[xi + c] * w[wi + c];
-            }
-          }
-          y[o++] = acc;
-        }
-      }
-    }
-  }
-  return y;
-}
-
-function dense(l: DenseLayer, x: Float64Array, w: Float64Array, batch: number): Float64Array {
-  const K = l.inFeatures;
-  const N = l.outFeatures;
-  const y = new Float64Array(batch * N);
-  for (let b = 0; b < batch; b++) {
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += x[b * K + k] * w[n * K + k];
-      y[b * N + n] = acc;
-    }
-  }
-  return y;
+/** y[m][n] = Σ_k a[m][k]·w[n][k] in float64, k in order; a conv's rows are its im2col patches (columns ky, kx, c: the OHWI order). */
+function matmul(l: Conv2DLayer | DenseLayer, x: Float64Array, w: Float64Array, inShape: number[], batch: number): Float64Array {
+  const [N, K] = matrixShape(l);
+  const a = l.op === 'conv2d'
+    ? im2colRef(x, batch, inShape[0], inShape[1], inShape[2], l.kernel[0], l.kernel[1], l.strides[0], l.strides[1], l.padding)
+    : x;
+  const M = a.length / K;
+  return matmulRef(a, M, K, K, w, N, new Float64Array(M * N));
 }
 
 function addBias(y: Float64Array, bias: Float32Array): void {
   for (let i = 0; i < y.length; i++) y[i] += bias[i % bias.length];
-}
-
-/** y = γ (x − μ) / sqrt(σ² + ε) + β with parameter set `set`. */
-function batchNorm(l: BatchNormLayer, x: Float64Array, set: number): Float64Array {
-  const C = l.channels;
-  const p = l.params.subarray(set * 4 * C, (set + 1) * 4 * C);
-  const y = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const c = i % C;
-    y[i] = (p[c] * (x[i] - p[2 * C + c])) / Math.sqrt(p[3 * C + c] + l.epsilon) + p[C + c];
-  }
-  return y;
-}
-
-/** TF average pooling: padded positions are not counted. */
-function avgPool(x: Float64Array, s: number[], batch: number, pool: [number, number], strides: [number, number], padding: 'same' | 'valid'): Float64Array {
-  const [H, W, C] = s;
-  const row = padBefore(H, pool[0], strides[0], padding);
-  const col = padBefore(W, pool[1], strides[1], padding);
-  const y = new Float64Array(batch * row.out * col.out * C);
-  let o = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oy = 0; oy < row.out; oy++) {
-      for (let ox = 0; ox < col.out; ox++) {
-        for (let c = 0; c < C; c++) {
-          let sum = 0;
-          let count = 0;
-          for (let ky = 0; ky < pool[0]; ky++) {
-            const iy = oy * strides[0] + ky - row.pad;
-            if (iy < 0 || iy >= H) continue;
-            for (let kx = 0; kx < pool[1]; kx++) {
-              const ix = ox * strides[1] + kx - col.pad;
-              if (ix < 0 || ix >= W) continue;
-              sum += x[((b * H + iy) * W + ix) * C + c];
-              count++;
-            }
-          }
-          y[o++] = sum / count;
-        }
-      }
-    }
-  }
-  return y;
 }

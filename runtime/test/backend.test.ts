@@ -6,9 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readVectors } from '@bitswitch/format/node';
 import { doubleRound, exactActivationCode } from '@bitswitch/format';
-import { im2colScalar, patchBytes } from '../src/backend-ts.ts';
 import type { ConvGeometry, Epilogue, FloatEpilogue } from '../src/backend.ts';
 import { padBefore } from '../src/graph.ts';
+import { patchBytes } from '../src/ops/conv.ts';
 import { rng } from '../src/testing.ts';
 import { BACKENDS } from './backends.ts';
 
@@ -31,6 +31,29 @@ function randomGeometry(): ConvGeometry {
 }
 
 const f32 = Math.fround;
+
+/** Patch rows [batch·outH·outW][kh·kw·c] of NHWC x with plain loops; outside pixels read 0. */
+function im2colScalar<T extends Uint8Array | Float32Array>(x: T, g: ConvGeometry, out: T): T {
+  const K = g.kh * g.kw * g.c;
+  let row = 0;
+  for (let b = 0; b < g.batch; b++) {
+    for (let oy = 0; oy < g.outH; oy++) {
+      for (let ox = 0; ox < g.outW; ox++, row++) {
+        let o = row * K;
+        for (let ky = 0; ky < g.kh; ky++) {
+          const iy = oy * g.sh + ky - g.padTop;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const ix = ox * g.sw + kx - g.padLeft;
+            const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+            const src = ((b * g.h + iy) * g.w + ix) * g.c;
+            for (let c = 0; c < g.c; c++) out[o++] = inside ? x[src + c] : 0;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
 
 /** Σ_k a[i][k]·w[j][k] with plain loops (w [n][k]). */
 function intGemm(a: ArrayLike<number>, m: number, w: ArrayLike<number>, n: number, k: number): Int32Array {

@@ -1,6 +1,6 @@
 // `bitswitch serve [FILE]`: the browser demo (examples/browser) on a local HTTP server at 127.0.0.1,
 // cross-origin isolated (COOP same-origin + COEP require-corp) so the runtime may use threads.
-// It serves the built page, the model file (FILE, else models/mnist-small-cnn.bsw when present)
+// It serves the built page, the model file (FILE, else the demo package's default.bsw)
 // and sample images taken from the data package at start-up (nothing is downloaded).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,7 +12,8 @@ import { readModel, type Model } from '@bitswitch/format';
 export interface ServeOptions { port?: string; data?: string; images?: string }
 
 /** The model served when no FILE is given. */
-export const DEFAULT_MODEL = new URL('../../../models/mnist-small-cnn.bsw', import.meta.url).pathname;
+/** The model served when none is given: the demo package's dist/default.bsw (a copy of a committed model). */
+export const DEFAULT_MODEL = join(dirname(createRequire(import.meta.url).resolve('@bitswitch/demo/package.json')), 'dist', 'default.bsw');
 const DATA_SETS = ['mnist', 'fashion-mnist'];
 
 /** Headers that make the page cross-origin isolated: shared wasm memory, hence threads, need them. */
@@ -104,7 +105,7 @@ export async function serveCommand(file: string | undefined, o: ServeOptions, lo
 export function register(program: Command): void {
   program.command('serve')
     .description('open the browser demo: serve it at 127.0.0.1 (cross-origin isolated, so threads run) with a model file and sample images')
-    .argument('[file]', `a .bsw model file (default: ${basename(DEFAULT_MODEL)} under models/ when present)`)
+    .argument('[file]', `a .bsw model file (default: the demo's own model, ${DEFAULT_MODEL})`)
     .option('--port <n>', 'port to listen on; 0 picks a free one', '8080')
     .option('--data <name>', 'sample images: mnist | fashion-mnist (default: the data set the model records, else mnist)')
     .option('--images <n>', 'how many test images the page classifies', '256')

@@ -1,4 +1,4 @@
-// Shared helpers of the kernels: storage-layout element access (format SPEC §5) and rounding.
+// The format's storage layout (SPEC §5) as the kernels read it: container widths and element access.
 
 /** Container width in bits of a b-bit integer: 5..8 → 8, 3..4 → 4, 1..2 → 2. */
 // @ts-ignore: decorator
@@ -19,16 +19,4 @@
   const per = 8 / cb;
   const v = (<i32>load<u8>(row + <usize>(c / per)) >> ((c % per) * cb)) & ((1 << cb) - 1);
   return (v << (32 - cb)) >> (32 - cb);
-}
-
-/** eq. 2 on one value: clip(round_half_even(v / 2^s), lo, hi) as a rounding shift. */
-// @ts-ignore: decorator
-@inline export function roundShift(v: i32, s: i32, lo: i32, hi: i32): i32 {
-  let q = v >> s;
-  if (s > 0) {
-    const r = v & ((1 << s) - 1);
-    const half = 1 << (s - 1);
-    if (r > half || (r == half && (q & 1) != 0)) q++;
-  }
-  return q < lo ? lo : q > hi ? hi : q;
 }

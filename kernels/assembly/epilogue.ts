@@ -1,0 +1,131 @@
+// The fused GEMM epilogue: int32 (or float32) tile → scale, bias, folded BatchNorm, residual,
+// ReLU → float32 output or eq. 4 codes of the next layer. State is set once per GEMM (setEpilogue).
+import { awayFromTie, clampCodes, lowBytes, quadExact, reciprocalIsSafe, roundLow } from './rounding';
+
+// Epilogue state, set by setEpilogue before gemm (0 pointer = absent).
+let epScale: usize = 0;
+let epBias: usize = 0;
+let epMul: usize = 0;
+let epAdd: usize = 0;
+let epRelu: bool = false;
+let epRes: usize = 0;
+let epRqScale: f32 = 0;
+let epRqInv: f32 = 0;
+let epRqFast: bool = false;
+let epRqMax: f32 = 0;
+let epTileF32: bool = false;
+
+/** Whether tiles hold float32 sums (gemmF32) instead of int32. */
+export function setTileFloat(on: bool): void { epTileF32 = on; }
+
+/**
+ * Epilogue settings (scale = 0: raw int32 output): scales f32[n] (= aScale·wScale[n], precomputed), optional
+ * bias/mul/add f32[n], residual f32[m][n] (added before ReLU; may be the output itself), relu, requant scale (0 = float output) and bits.
+ */
+export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, residual: usize, relu: i32, rqScale: f32, rqBits: i32): void {
+  epScale = scale; epBias = bias; epMul = mul; epAdd = add; epRes = residual; epRelu = relu != 0;
+  epRqScale = rqScale; epRqMax = <f32>((1 << rqBits) - 1);
+  epRqFast = reciprocalIsSafe(<f64>rqScale);
+  epRqInv = epRqFast ? <f32>(1.0 / <f64>rqScale) : 0;
+}
+
+/** Float value of one output (index o of out): scale, +bias, ·mul, +add, +residual, ReLU (each step rounded to float32). */
+// @ts-ignore: decorator
+@inline function epilogueValue(tileAt: usize, n: usize, o: usize): f32 {
+  let y = (epTileF32 ? load<f32>(tileAt) : <f32>load<i32>(tileAt)) * load<f32>(epScale + (n << 2));
+  if (epBias) y = y + load<f32>(epBias + (n << 2));
+  if (epMul) y = y * load<f32>(epMul + (n << 2));
+  if (epAdd) y = y + load<f32>(epAdd + (n << 2));
+  if (epRes) y = y + load<f32>(epRes + (o << 2));
+  if (epRelu) y = max<f32>(y, 0);
+  return y;
+}
+
+// @ts-ignore: decorator
+@inline function epilogueVector(acc: v128, n: usize, o: usize): v128 {
+  let y = f32x4.mul(epTileF32 ? acc : f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
+  if (epBias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
+  if (epMul) y = f32x4.mul(y, v128.load(epMul + (n << 2)));
+  if (epAdd) y = f32x4.add(y, v128.load(epAdd + (n << 2)));
+  if (epRes) y = f32x4.add(y, v128.load(epRes + (o << 2)));
+  if (epRelu) y = f32x4.max(y, f32x4.splat(0));
+  return y;
+}
+
+/**
+ * eq. 4 re-quantization as int32 lanes: clip(nearest(y / s), 0, hi) with the division in float64 of the
+ * float32 operands (format SPEC §6), exactly the format reference. A float32 division would round
+ * quotients within half a float32 ulp of a .5 tie onto the tie and flip the code.
+ */
+// @ts-ignore: decorator
+@inline function divideCodes(y: v128): v128 {
+  return quadExact(y, f64x2.splat(<f64>epRqScale), f64x2.splat(<f64>epRqMax), f64x2.splat(0));
+}
+
+/** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
+export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
+  const rq = epRqScale > 0;
+  if (!epScale) { // raw int32 output
+    // inline moves: a memory.copy call per 8- or 16-int row costs as much as a quarter of a K = 512 tile
+    for (let r = 0; r < rows; r++) {
+      const d = out + ((<usize>(m0 + r) * <usize>ldo + <usize>n0) << 2);
+      const t = tile + (<usize>(r * nr) << 2);
+      let c = 0;
+      if (ASC_FEATURE_SIMD) {
+        for (; c + 4 <= cols; c += 4) v128.store(d + (<usize>c << 2), v128.load(t + (<usize>c << 2)));
+      }
+      for (; c < cols; c++) store<i32>(d + (<usize>c << 2), load<i32>(t + (<usize>c << 2)));
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const t = tile + (<usize>(r * nr) << 2);
+    const o = <usize>(m0 + r) * <usize>ldo + <usize>n0;
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      const hi = f32x4.splat(epRqMax);
+      if (rq && epRqFast) {
+        // 16 codes at a time: one tie check and one 16-byte store (same arithmetic as below)
+        const inv = f32x4.splat(epRqInv);
+        for (; c + 16 <= cols; c += 16) {
+          const tc = t + (<usize>c << 2);
+          const n = <usize>(n0 + c);
+          const y0 = epilogueVector(v128.load(tc), n, o + c), y1 = epilogueVector(v128.load(tc, 16), n + 4, o + c + 4);
+          const y2 = epilogueVector(v128.load(tc, 32), n + 8, o + c + 8), y3 = epilogueVector(v128.load(tc, 48), n + 12, o + c + 12);
+          const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
+          const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
+          const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
+          const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
+          if (i32x4.all_true(ok)) v128.store(out + o + c, lowBytes(r0, r1, r2, r3));
+          else v128.store(out + o + c, lowBytes(divideCodes(y0), divideCodes(y1), divideCodes(y2), divideCodes(y3)));
+        }
+      }
+      for (; c + 4 <= cols; c += 4) {
+        const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
+        if (rq) {
+          // y · f32(1/s) gives the code of y / s away from .5 ties (quantize.ts); near one, divide in float64
+          const cv = clampCodes(f32x4.mul(y, f32x4.splat(epRqInv)), hi);
+          let q = roundLow(cv);
+          if (!epRqFast || !i32x4.all_true(awayFromTie(cv, q))) {
+            q = divideCodes(y);
+          }
+          v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+        } else {
+          v128.store(out + ((o + c) << 2), y);
+        }
+      }
+    }
+    for (; c < cols; c++) {
+      const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c), o + c);
+      if (rq) store<u8>(out + o + c, <u8><i32>max<f64>(min<f64>(nearest<f64>(<f64>y / <f64>epRqScale), <f64>epRqMax), 0));
+      else store<f32>(out + ((o + c) << 2), y);
+    }
+  }
+}
+
+/** out[n] = f32(aScale) · wScale[n or 0], the combined dequantization scale of the epilogue. */
+export function combineScales(wScale: usize, perChannel: i32, aScale: f32, n: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), aScale * load<f32>(wScale + (perChannel ? <usize>i << 2 : 0)));
+  }
+}

@@ -1,0 +1,52 @@
+// Argument checks of the Kernels calls. Every check runs before wasm memory is touched; errors
+// name the field and the expected value.
+
+export function checkInt(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new RangeError(`${field}: expected an integer in ${lo}..${hi === Number.MAX_SAFE_INTEGER ? '∞' : hi}, got ${String(v)}`);
+  }
+  return v;
+}
+
+export function checkLength(field: string, arr: ArrayLike<number> | undefined, expected: number | number[]): void {
+  const ok = Array.isArray(expected) ? expected : [expected];
+  if (!arr || !ok.includes(arr.length)) {
+    throw new RangeError(`${field}.length: expected ${ok.join(' or ')}, got ${arr ? arr.length : 'nothing'}`);
+  }
+}
+
+export function checkPositive(field: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new RangeError(`${field}: expected a finite number > 0, got ${v}`);
+}
+
+export function checkType(field: string, v: unknown, type: { name: string; prototype: object }): void {
+  if (!(v instanceof (type as unknown as new () => object))) {
+    throw new RangeError(`${field}: expected a ${type.name}, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : typeof v}`);
+  }
+}
+
+/** Views a call reads or writes must be live: growing the kernels' memory detaches views on it. */
+export function checkLive(fields: string, ...views: (ArrayBufferView | undefined)[]): void {
+  if (views.some((v) => v !== undefined && v.buffer.byteLength === 0)) {
+    const what = views.length > 1 ? 'live views' : 'a live view';
+    throw new RangeError(`${fields}: expected ${what}; this one was detached when the kernels memory grew, take a fresh view`);
+  }
+}
+
+/** n and k of an [n][k] weight matrix. */
+export function checkNK(n: number, k: number): void {
+  checkInt('n', n, 1);
+  checkInt('k', k, 1);
+}
+
+/** The per-channel vectors of an epilogue (length n), its requantization and its residual (m·n floats). */
+export function checkEpilogueParts(ep: { bias?: ArrayLike<number>; mul?: ArrayLike<number>; add?: ArrayLike<number>; residual?: Float32Array; requant?: { scale: number; bits: number } }, m: number, n: number): void {
+  if (ep.bias) checkLength('epilogue.bias', ep.bias, n);
+  if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
+  if (ep.add) checkLength('epilogue.add', ep.add, n);
+  if (ep.requant) { checkPositive('epilogue.requant.scale', ep.requant.scale); checkInt('epilogue.requant.bits', ep.requant.bits, 1, 8); }
+  if (ep.residual === undefined) return;
+  checkType('epilogue.residual', ep.residual, Float32Array);
+  checkLength('epilogue.residual', ep.residual, m * n);
+  checkLive('epilogue.residual', ep.residual);
+}
