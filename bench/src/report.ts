@@ -1,17 +1,13 @@
 // A benchmark's report: lines printed as they come and saved, with the machine, the date and the
 // load average at start and end, to bench/results/NAME.json (or --out FILE).
 import { mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '@bitswitch/format/node';
+import { machineInfo } from './machine.ts';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
-
-/** The machine a figure was measured on. */
-export function machine(): { cpu: string; cores: number; node: string } {
-  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
-}
 
 export class Report {
   private readonly lines: string[] = [];
@@ -23,7 +19,7 @@ export class Report {
   constructor(readonly name: string, args: string[] = process.argv.slice(2)) {
     const i = args.indexOf('--out');
     this.file = i >= 0 && args[i + 1] ? args[i + 1] : `${RESULTS_DIR}${name}.json`;
-    const m = machine();
+    const m = machineInfo();
     this.log(`${name}: ${m.cores}× ${m.cpu}, node ${m.node}, ${this.date}, load ${this.loadAtStart.map((x) => x.toFixed(2)).join(' ')}`);
   }
 
@@ -36,7 +32,7 @@ export class Report {
   save(data: Record<string, unknown> = {}): string {
     mkdirSync(dirname(this.file), { recursive: true });
     const out = {
-      generatedBy: `bench/src/${this.name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: this.date, machine: machine(),
+      generatedBy: `bench/src/${this.name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: this.date, machine: machineInfo(),
       loadAverage: { start: this.loadAtStart, end: loadavg() }, ...data, lines: this.lines,
     };
     writeFileAtomic(this.file, JSON.stringify(out, null, 1) + '\n');
