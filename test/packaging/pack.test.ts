@@ -60,7 +60,7 @@ const INSTALLED = ['format', 'kernels', 'runtime'];
  * command runs in a clone only.
  */
 const WORKSPACE_ONLY_FILES: Record<string, string> = {
-  'trainer:../models/mnist-cnn-fp32.json': '`bitswitch demo` trains from the repository\'s models/ (a clone only)',
+  'cli:../models/mnist-cnn-fp32.json': '`bitswitch demo` trains from the repository\'s models/ (a clone only)',
 };
 
 /** The environment of a user's shell: none of the workspace's source condition or test settings. */
