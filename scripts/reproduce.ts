@@ -20,7 +20,7 @@
 // with a card (NAME.card.json, NAME.md) holding the trainer's and the runtime's accuracies
 // (scripts/models.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { check, publish } from './models.ts';
@@ -61,7 +61,9 @@ function saveCheckpoint(s: Stage): void {
   if (!existsSync(ck)) return;
   mkdirSync(SAVED, { recursive: true });
   const dst = join(SAVED, `${s.name}.json.gz`);
-  if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
+  // a finished stage needs no checkpoint to carry over: its log, summary and model are what stay
+  if (isDone(s)) rmSync(dst, { force: true });
+  else if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
     writeFileSync(`${dst}.tmp`, gzipSync(readFileSync(ck), { level: 9 }));
     renameSync(`${dst}.tmp`, dst);
   }

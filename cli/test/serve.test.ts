@@ -64,12 +64,12 @@ test('serve FILE: page, model and fashion-mnist sample images (the data set the 
   }
 });
 
-test('serve with no FILE serves the demo package\'s default model (a copy of models/mnist-small-cnn.bsw) and mnist images', async () => {
+test('serve with no FILE serves the demo package\'s default model (a copy of models/mnist-cnn-w8642.bsw) and mnist images', async () => {
   const { child, url, line } = await serve('--images', '10');
   try {
     assert.match(line, /— model .*examples\/browser\/dist\/default\.bsw, 10 mnist test images; Ctrl-C stops/);
     const served = new Uint8Array(await (await fetch(`${url}model.bsw`)).arrayBuffer());
-    assert.equal(served, new Uint8Array(readFileSync(join(root, 'models/mnist-small-cnn.bsw'))));
+    assert.equal(served, new Uint8Array(readFileSync(join(root, 'models/mnist-cnn-w8642.bsw'))));
     const model = readModel(served);
     assert.is(model.input?.dataset, 'mnist');
   } finally {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 export const here = dirname(fileURLToPath(import.meta.url));
 export const distDir = join(here, 'dist');
 /** The committed model the page is served with by default (dist/default.bsw). */
-export const DEFAULT_MODEL_SOURCE = join(here, '../../models/mnist-small-cnn.bsw');
+export const DEFAULT_MODEL_SOURCE = join(here, '../../models/mnist-cnn-w8642.bsw');
 
 export async function buildDemo(): Promise<string> {
   mkdirSync(distDir, { recursive: true });
