@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end mixed-precision Pareto comparison on Fashion-MNIST (issue 6): multi-precision base
+# End-to-end mixed-precision Pareto comparison on Fashion-MNIST, every step a bitswitch command: multi-precision base
 # (small CNN, trainer/recipes/hasb-fashion-base.json) → sensitivity (Hutchinson) → HASB SuperNet and
 # uniform-sampling SuperNet (trainer/recipes/hasb-fashion.json, same seed and data) → ILP search over
 # avg-bits budgets on the HASB model → every SubNet evaluated by the runtime on both SuperNets.
-# Steps the bitswitch CLI does not wire yet run through test/pareto-fashion.ts (same JS functions).
 # Outputs: results/pareto/{pareto.svg,pareto.html,pareto.json,summary.json}; work files in $WORK.
 # Env: WORK (default /tmp/bitswitch-pareto), SENS_IMAGES (250), SENS_PROBES (30), EVAL_LIMIT (1000),
 #      BUDGETS (avg-bits=2..8:0.5), SEED (1: the SuperNets' shuffling, augmentation and bit sampling),
@@ -18,11 +17,13 @@ SENS_PROBES=${SENS_PROBES:-30}
 EVAL_LIMIT=${EVAL_LIMIT:-1000}
 BUDGETS=${BUDGETS:-avg-bits=2..8:0.5}
 mkdir -p "$WORK" "$OUT"
-step() { echo "+ bitswitch $*" >&2; node --experimental-wasm-relaxed-simd --import tsx test/pareto-fashion.ts "$@" 2>&1 | grep -v -e 'Vulkan' -e 'BackendVk' -e 'TensorFlow.js' -e '^=*$' -e 'tfjs-node' -e '^ *$'; }
+step() { echo "+ bitswitch $*" >&2; node cli/bin/bitswitch.mjs "$@" 2>&1 | grep -v -e 'Vulkan' -e 'BackendVk' -e 'TensorFlow.js' -e '^=*$' -e 'tfjs-node' -e '^ *$'; }
 
-step train-base trainer/recipes/hasb-fashion-base.json "$WORK/base" # resumes a run in $WORK/base; a finished one is kept
-step export-multi "$WORK/base" "$WORK/multi.bsw" --data fashion-mnist
-step sensitivity "$WORK/multi.bsw" --data fashion-mnist --images "$SENS_IMAGES" --max-iters "$SENS_PROBES"
+# one BatchNorm shard (so one worker): the base trains the same for any core count; --resume
+# continues a run in $WORK/base, a finished one is kept and exported again to $WORK/base/model.bsw
+step train --recipe trainer/recipes/hasb-fashion-base.json --out "$WORK/base" --shards 1 --resume --no-progress
+# the estimates are written as they are when some layer is still above --tol after the probes
+step sensitivity "$WORK/base/model.bsw" --data fashion-mnist --images "$SENS_IMAGES" --max-iters "$SENS_PROBES" --allow-unconverged --out "$WORK/multi.bsw"
 # the two SuperNets train side by side (same recipe, seed and data; only the sampling differs)
 for s in hasb uniform; do
   step supernet "$WORK/multi.bsw" --data fashion-mnist --sampling "$s" --recipe trainer/recipes/hasb-fashion.json --seed "$SEED" --out "$WORK/$s.bsw" --no-progress > "$WORK/supernet-$s.log" &

@@ -5,14 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readModel, writeModel } from '@bitswitch/format';
 import { Runtime, createBackend } from '@bitswitch/runtime';
-import { smallCnn } from '@bitswitch/trainer/models';
-import { Network } from '@bitswitch/trainer/network';
-import { Rng } from '@bitswitch/trainer/rng';
-import { SuperNetwork } from '@bitswitch/trainer/supernet';
-import { logitsOf, networkToModel } from '@bitswitch/trainer/supernet-io';
-import { useBackend } from '@bitswitch/trainer/device';
+import { Network, Rng, SuperNetwork, initBackend, logitsOf, networkToModel, smallCnn } from '@bitswitch/trainer';
 
-await useBackend('cpu');
+await initBackend('cpu');
 
 /** A SuperNet whose TBN sets all differ (so a wrong set index changes the logits). */
 async function superNet(bits: number[]): Promise<SuperNetwork> {

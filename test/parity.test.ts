@@ -12,12 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { quantizeActivations, roundHalfEven, readModel, writeModel, type Model } from '@bitswitch/format';
 import { Runtime, argmax, buildResNet20, createBackend, type PrecisionSpec } from '@bitswitch/runtime';
-import { networkFromModel } from '@bitswitch/trainer/export';
-import { logitsOf } from '@bitswitch/trainer/supernet-io';
-import { loadDataset, makeBatch, NO_AUGMENT } from '@bitswitch/trainer/data';
-import { Rng } from '@bitswitch/trainer/rng';
-import { useBackend } from '@bitswitch/trainer/device';
-import type { Network } from '@bitswitch/trainer/network';
+import { Rng, initBackend, loadDataset, logitsOf, makeBatch, networkFromModel, NO_AUGMENT, type Network } from '@bitswitch/trainer';
 
 const root = new URL('../', import.meta.url).pathname;
 const trainedFile = process.env.BITSWITCH_TRAINED_MODEL ?? join(root, 'runtime/test/fixtures/mnist-small-cnn.bsw');
@@ -68,7 +63,7 @@ const LOGIT_TOLERANCE = 1e-5;
 const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)} %`;
 
 test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every precision', async () => {
-  const backend = await useBackend('wasm');
+  const backend = await initBackend('wasm');
   const model = readModel(readFileSync(trainedFile));
   const dataset = String(model.metadata?.dataset ?? 'mnist');
   const ds = loadDataset(dataset);
@@ -88,7 +83,7 @@ test('trained model: runtime accuracy = trainer accuracy (±0.1 pp) at every pre
 });
 
 test('random ResNet-20: activation codes and logits of runtime and trainer agree', async () => {
-  await useBackend('wasm');
+  await initBackend('wasm');
   const ds = loadDataset('mnist');
   const COUNT = 64;
   const images = makeBatch(ds, ds.test, Array.from({ length: COUNT }, (_, i) => i), NO_AUGMENT, new Rng(0)).x;

@@ -7,9 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { initBackend, type BackendPref } from '@bitswitch/trainer/backend/index';
-import { Trainer, type Dataset } from '@bitswitch/trainer';
-import { Rng } from '@bitswitch/trainer/rng';
+import { Rng, Trainer, initBackend, type BackendPref, type Dataset } from '@bitswitch/trainer';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -57,7 +57,7 @@ test('a bad or unsupported ONNX file: one line naming it, exit 1, nothing writte
 
 test('train --init model.onnx: the ONNX weights land on the trainer\'s mnist-cnn variables exactly', async () => {
   const { mnistCnn, Network, Rng, resolveRecipe } = await import('@bitswitch/trainer');
-  const { floatVariableNames, initNetwork, loadInit } = await import('@bitswitch/trainer/fp32');
+  const { floatVariableNames, initNetwork, loadInit } = await import('@bitswitch/trainer');
   const spec = mnistCnn([28, 28, 1]);
   const recipe = resolveRecipe({ model: 'mnist-cnn', data: 'mnist' });
   const start = await loadInit(source, spec, recipe); // the hook `train --init` calls

@@ -2,11 +2,11 @@
 // conv/dense/BatchNorm parameters mapped in order onto a trainer network of the same
 // architecture, as the variables the trainer's float32 forward pass reads (tfjs layout: conv
 // kernels HWIO, dense kernels [in][out]; BatchNorm sets '@single', or '@fp' for a BN that follows
-// a quantized layer); the trainer wraps them into its FP32 model (trainer/src/fp32.ts loadInit).
+// a quantized layer); the trainer wraps them into its FP32 model (trainer/src/io/fp32.ts loadInit).
 import type { BatchNormLayer, Conv2DLayer, DenseLayer, Padding } from '@bitswitch/format';
 import { parseOnnx } from './parse.ts';
 
-/** What the adapter reads of a trainer graph node (trainer/src/models.ts GraphNode). */
+/** What the adapter reads of a trainer graph node (trainer/src/nn/models.ts GraphNode). */
 export interface SpecNode {
   name: string;
   op: string;

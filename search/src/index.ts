@@ -1,4 +1,3 @@
-export * from './roulette.ts';
 export * from './sensitivity.ts';
 export * from './ilp.ts';
 export * from './budget.ts';

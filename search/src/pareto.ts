@@ -1,5 +1,6 @@
 // Pareto frontier of accuracy against budget, and its plot (vega-lite compiled, rendered to SVG by vega in Node).
-// vega is loaded on first render only: the trainer imports this package for the roulette.
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 
 export interface ParetoPoint {
@@ -82,7 +83,6 @@ export function paretoSpec(series: readonly ParetoSeries[], options: PlotOptions
 
 /** Renders a vega-lite spec to SVG in Node (headless view, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const { spec: compiled } = vegaLite.compile(spec);
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelFile, writeModelFile } from '@bitswitch/format/node';
 import type { LayerSensitivity, Model } from '@bitswitch/format';
-import { runSearch } from '../src/cli.ts';
+import { runSearch } from '../src/run.ts';
 import {
   budgetMetric, includesZero, loadGlpk, objectiveTable, objectiveValue, parseBudgetValues, searchProblem,
   searchSpaceFromModel, solveIlp, sweepSubNets, type SearchSpace,

@@ -60,7 +60,7 @@ const INSTALLED = ['format', 'kernels', 'runtime'];
  * command runs in a clone only.
  */
 const WORKSPACE_ONLY_FILES: Record<string, string> = {
-  'trainer:../models/mnist-cnn-fp32.json': '`bitswitch demo` trains from the repository\'s models/ (a clone only)',
+  'cli:../models/mnist-cnn-fp32.json': '`bitswitch demo` trains from the repository\'s models/ (a clone only)',
 };
 
 /** The environment of a user's shell: none of the workspace's source condition or test settings. */
@@ -216,19 +216,14 @@ test('every compiled module imports only files in its tarball, declared dependen
   assert.ok(checked > 100, `only ${checked} import specifiers found: the pattern no longer matches tsc's output`);
 });
 
-test('every worker module the trainer starts by URL (siblingUrl) is in its tarball as JavaScript', () => {
-  const { files, unpacked } = packed.get('trainer')!;
+test('every worker module the trainer starts by URL (moduleUrl) is in its tarball as JavaScript', () => {
+  const { files } = packed.get('trainer')!;
   const js = [...files].filter((f) => f.endsWith('.js'));
-  const code = new Map(js.map((f) => [f, readFileSync(join(unpacked, f), 'utf8')]));
-  // siblingUrl(name) resolves `./name.js` next to the module that defines it
-  const home = js.filter((f) => /export function siblingUrl\(/.test(code.get(f)!));
-  assert.is(home.length, 1, `siblingUrl defined in ${home.join(', ') || 'no module'}`);
-  const names = js.flatMap((f) => [...code.get(f)!.matchAll(/siblingUrl\((['"])([\w./-]+)\1\)/g)].map((m) => m[2]));
-  assert.ok(names.length >= 2, `worker modules found: ${names.join(', ')}`);
-  for (const name of names) {
-    const target = join(dirname(home[0]), `${name}.js`);
-    assert.ok(files.has(target), `siblingUrl('${name}') → ${target} is not in the trainer tarball`);
-  }
+  const code = new Map(js.map((f) => [f, readFileSync(join(packed.get('trainer')!.unpacked, f), 'utf8')]));
+  // moduleUrl(name, import.meta.url) resolves `./name.js` next to the module that calls it
+  const targets = js.flatMap((f) => [...code.get(f)!.matchAll(/moduleUrl\((['"])([\w./-]+)\1, import\.meta\.url\)/g)].map((m) => join(dirname(f), `${m[2]}.js`)));
+  assert.ok(targets.length >= 2, `worker modules found: ${targets.join(', ')}`);
+  for (const target of targets) assert.ok(files.has(target), `${target} is not in the trainer tarball`);
 });
 
 test('plain node in a project outside the workspace: same logits as the workspace runtime, best build, no flags', async () => {

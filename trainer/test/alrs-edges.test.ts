@@ -2,7 +2,7 @@
 // than 1, a gradient exactly at the limit, a rate exactly zero, and a schedule of zero steps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { alrsPaperRate, clippedMaxAbs, cosineRate } from '../src/alrs.ts';
+import { alrsPaperRate, clippedMaxAbs, cosineRate } from '../src/index.ts';
 
 test('clip_grad to a limit other than 1: max|g| · limit / ‖g‖', () => {
   // ‖(3, −4)‖ = 5 > 2, so the gradient is scaled by 2/5: max |g| 4 → 1.6

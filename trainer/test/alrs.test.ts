@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readVectors } from '@bitswitch/format/node';
-import { alrsCodeRate, alrsEta, alrsPaperRate, clippedMaxAbs, cosineRate } from '../src/alrs.ts';
+import { alrsCodeRate, alrsEta, alrsPaperRate, clippedMaxAbs } from '../src/math/alrs.ts';
+import { cosineRate } from '../src/math/schedule.ts';
 
 test('eq. 7 η_b matches alrs.json for every delta', () => {
   const { eta_by_delta } = readVectors('alrs.json').cases as { eta_by_delta: Record<string, number> };

@@ -2,9 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend/index.ts';
-import { batchNormTrain, batchNormInfer } from '../src/backend/batch-norm.ts';
-import { Rng } from '../src/rng.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { batchNormTrain, batchNormInfer } from '../src/nn/batch-norm.ts';
+import { Rng } from '../src/math/rng.ts';
 
 function uniformArray(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * rng.uniform() - 1);

@@ -3,8 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, builtinWasmConv2DBackpropInput } from '../src/backend/index.ts';
-import { Rng } from '../src/rng.ts';
+import { initBackend, builtinWasmConv2DBackpropInput } from '../src/tfjs/backend.ts';
+import { Rng } from '../src/math/rng.ts';
 
 function uniformArray(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * rng.uniform() - 1);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { chooseFrom, initBackend, isSoftwareAdapter, probeBackend, probeReference, vulkanLoaderPresent, CANDIDATES, wasmDistDir, type Candidate } from '../src/backend/index.ts';
+import { chooseFrom, initBackend, isSoftwareAdapter, probeBackend, probeReference, vulkanLoaderPresent, CANDIDATES, wasmDistDir, type Candidate } from '../src/tfjs/backend.ts';
 
 const require = createRequire(import.meta.url);
 

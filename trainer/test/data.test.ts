@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { deriveFashionSplit, loadFashionMnist, loadMnist, makeBatch, parseIdx, readFashionSplit, stratifiedSubset, NO_AUGMENT, type Dataset } from '../src/data.ts';
-import { Rng, deriveRng } from '../src/rng.ts';
+import { deriveFashionSplit, loadFashionMnist, loadMnist, makeBatch, parseIdx, readFashionSplit, stratifiedSubset, NO_AUGMENT, type Dataset } from '../src/data/datasets.ts';
+import { Rng, deriveRng } from '../src/math/rng.ts';
 
 test('rng: same seed same stream; state round-trips; permutation is a permutation', () => {
   const a = new Rng(42);

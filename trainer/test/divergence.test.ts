@@ -5,12 +5,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadCheckpoint } from '../src/checkpoint.ts';
-import { loadMnist } from '../src/data.ts';
-import { useBackend } from '../src/device.ts';
-import { DivergenceError, Trainer } from '../src/train.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { loadMnist } from '../src/data/datasets.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { DivergenceError } from '../src/loops/step.ts';
+import { Trainer } from '../src/loops/train.ts';
 
-await useBackend('wasm');
+await initBackend('wasm');
 const ds = loadMnist();
 
 function tiny(out: string, checkpointEvery: number): Trainer {

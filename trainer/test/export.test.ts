@@ -3,14 +3,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { readModel, writeModel } from '@bitswitch/format';
-import { useBackend } from '../src/device.ts';
-import { loadMnist, makeBatch, NO_AUGMENT } from '../src/data.ts';
-import { Trainer, predict } from '../src/train.ts';
-import { exportModel, fromRowsNK, networkFromModel, toRowsNK } from '../src/export.ts';
-import { referencePredict } from '../src/reference-eval.ts';
-import { Rng } from '../src/rng.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { loadMnist, makeBatch, NO_AUGMENT } from '../src/data/datasets.ts';
+import { argmax, referenceForward } from '@bitswitch/runtime';
+import { Trainer } from '../src/loops/train.ts';
+import { predict } from '../src/loops/evaluate.ts';
+import { exportModel, fromRowsNK, toRowsNK } from '../src/io/export.ts';
+import { networkFromModel } from '../src/io/import.ts';
+import { Rng } from '../src/math/rng.ts';
 
-await useBackend('wasm');
+await initBackend('wasm');
 const ds = loadMnist();
 
 test('HWIO ↔ [N][K] transposition round-trips', () => {
@@ -36,7 +38,7 @@ for (const model of ['small-cnn', 'resnet8'] as const) {
     const imported = networkFromModel(back);
     for (const b of back.bits) {
       const trainer = await predict(net, ds, t.test, b);
-      const ref = referencePredict(back, b, x, n);
+      const ref = argmax(referenceForward(back, b, x, n), n);
       const viaImport = await predict(imported, ds, t.test, b);
       let agree = 0;
       for (let i = 0; i < n; i++) if (trainer[i] === ref[i]) agree++;

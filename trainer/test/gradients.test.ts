@@ -5,9 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { smallCnn } from '../src/models.ts';
-import { Network, type BitChoice } from '../src/network.ts';
-import { Rng } from '../src/rng.ts';
+import { smallCnn } from '../src/nn/models.ts';
+import { Network, type BitChoice } from '../src/nn/network.ts';
+import { Rng } from '../src/math/rng.ts';
 
 await tf.setBackend('cpu');
 

@@ -2,15 +2,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { quantizedLayers, readModel, tinyModelV11, writeModel } from '@bitswitch/format';
-import { rouletteProbabilities } from '@bitswitch/search/roulette';
-import { layerSensitivities, objectiveTable, searchSpaceFromModel } from '@bitswitch/search';
-import type { Dataset } from '../src/data.ts';
-import { perParameterTraces, resolveSupernetRecipe, sampleLayerBits, switchProbability, SupernetTrainer } from '../src/hasb.ts';
-import { smallCnn } from '../src/models.ts';
-import { Network } from '../src/network.ts';
-import { Rng, deriveRng } from '../src/rng.ts';
-import { SuperNetwork } from '../src/supernet.ts';
-import { networkToModel } from '../src/supernet-io.ts';
+import { layerSensitivities, objectiveTable, searchSpaceFromModel, sectionSensitivities } from '@bitswitch/search';
+import { rouletteProbabilities } from '../src/math/roulette.ts';
+import type { Dataset } from '../src/data/datasets.ts';
+import { sampleLayerBits, switchProbability, SupernetTrainer } from '../src/loops/supernet.ts';
+import { resolveSupernetRecipe } from '../src/loops/supernet-recipe.ts';
+import { smallCnn } from '../src/nn/models.ts';
+import { Network } from '../src/nn/network.ts';
+import { Rng, deriveRng } from '../src/math/rng.ts';
+import { SuperNetwork } from '../src/nn/supernet.ts';
+import { networkToModel } from '../src/io/export.ts';
 
 await tf.setBackend('cpu');
 
@@ -25,14 +26,14 @@ test('σ_e = σ · (e + 1) / E grows linearly to σ', async () => {
 
 test('per-parameter traces in layer order; a missing layer is named', async () => {
   const section = [{ layer: 'b', hessianTrace: 6, params: 3, macs: 1 }, { layer: 'a', hessianTrace: 10, params: 5, macs: 1 }];
-  assert.equal(perParameterTraces(section, ['a', 'b']), [2, 2]);
-  assert.throws(() => perParameterTraces(section, ['a', 'c']), /sensitivity: expected an entry for quantized layer c/);
+  assert.equal(sectionSensitivities(section, ['a', 'b']), [2, 2]);
+  assert.throws(() => sectionSensitivities(section, ['a', 'c']), /sensitivity: expected an entry for quantized layer c/);
 });
 
 test('the roulette reads the same bounded sensitivities as the search ILP (a negative trace included)', async () => {
   const model = tinyModelV11(1);
   const layers = quantizedLayers(model).map((l) => l.name);
-  const traces = perParameterTraces(model.sensitivity!, layers);
+  const traces = sectionSensitivities(model.sensitivity!, layers);
   assert.ok(model.sensitivity!.some((s) => s.hessianTrace < 0));
   assert.ok(traces.every((t) => t > 0), `[${traces}]`);
   const space = searchSpaceFromModel(model);

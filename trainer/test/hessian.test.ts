@@ -3,9 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend/index.ts';
-import { explicitHessian, hessianVectorProduct, hutchinsonSamples, hutchinsonTrace, TraceStatistics, type LossFn } from '../src/hessian.ts';
-import { Rng } from '../src/rng.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { explicitHessian, hessianVectorProduct, hutchinsonSamples, hutchinsonTrace, TraceStatistics, type LossFn } from '../src/sensitivity/hessian.ts';
+import { Rng } from '../src/math/rng.ts';
 
 function randn(rng: Rng, shape: number[], std = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -4,12 +4,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '../src/data.ts';
-import { useBackend } from '../src/device.ts';
-import { Trainer } from '../src/train.ts';
-import type { Recipe } from '../src/recipe.ts';
+import { loadMnist } from '../src/data/datasets.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { Trainer } from '../src/loops/train.ts';
+import type { Recipe } from '../src/loops/recipe.ts';
 
-await useBackend('wasm');
+await initBackend('wasm');
 const ds = loadMnist();
 
 function tiny(extra: Partial<Recipe>): Trainer {

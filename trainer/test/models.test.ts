@@ -4,10 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { layerCosts, readModel, writeModel } from '@bitswitch/format';
-import { buildModel, quantizedNodes, MODEL_NAMES } from '../src/models.ts';
-import { Network } from '../src/network.ts';
-import { exportModel } from '../src/export.ts';
-import { Rng } from '../src/rng.ts';
+import { buildModel, quantizedNodes, MODEL_NAMES } from '../src/nn/models.ts';
+import { Network } from '../src/nn/network.ts';
+import { exportModel } from '../src/io/export.ts';
+import { Rng } from '../src/math/rng.ts';
 
 await tf.setBackend('cpu');
 

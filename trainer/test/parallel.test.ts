@@ -7,19 +7,21 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/checkpoint.ts';
-import { loadMnist } from '../src/data.ts';
-import { useBackend } from '../src/device.ts';
-import { WorkerDiedError, rankShards, shardRange } from '../src/parallel.ts';
-import { Trainer, evaluate, precisionName, type TrainerOptions } from '../src/train.ts';
-import type { Recipe } from '../src/recipe.ts';
-import { SupernetTrainer } from '../src/hasb.ts';
-import { buildModel } from '../src/models.ts';
-import { Network } from '../src/network.ts';
-import { Rng } from '../src/rng.ts';
-import { SuperNetwork } from '../src/supernet.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { loadMnist } from '../src/data/datasets.ts';
+import { initBackend } from '../src/tfjs/backend.ts';
+import { WorkerDiedError } from '../src/parallel/threads.ts';
+import { rankShards, shardRange } from '../src/parallel/shards.ts';
+import { Trainer, type TrainerOptions } from '../src/loops/train.ts';
+import { evaluate, precisionName } from '../src/loops/evaluate.ts';
+import type { Recipe } from '../src/loops/recipe.ts';
+import { SupernetTrainer } from '../src/loops/supernet.ts';
+import { buildModel } from '../src/nn/models.ts';
+import { Network } from '../src/nn/network.ts';
+import { Rng } from '../src/math/rng.ts';
+import { SuperNetwork } from '../src/nn/supernet.ts';
 
-await useBackend('wasm');
+await initBackend('wasm');
 const ds = loadMnist();
 
 function tiny(extra: Partial<Recipe>, out?: string, options?: TrainerOptions): Trainer {
@@ -62,7 +64,7 @@ test('training steps leave no tensors behind (rank 0, and a worker replica loadi
     await t.close();
   }
   // a replica as a worker holds it: loading weights again and again keeps the tensor count
-  const { ShardComputer } = await import('../src/parallel.ts');
+  const { ShardComputer } = await import('../src/parallel/shards.ts');
   const c = ShardComputer.forNets(t.nets, [28, 28, 1], 10);
   const w = new Float32Array(1e6);
   await c.writeWeights(0, w);

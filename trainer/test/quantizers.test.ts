@@ -3,8 +3,10 @@ import * as assert from 'uvu/assert';
 import { readVectors } from '@bitswitch/format/node';
 import * as tf from '@tensorflow/tfjs';
 import { quantizeWeight, doubleRound, quantizeActivation, roundHalfEven, exactActivationCode, tieAdjacentActivations } from '@bitswitch/format';
-import { activationQuantize, doubleRoundingError, doubleRoundingQuantize, dorefaQuantize, initActivationScale, initWeightScale, lsqGradScale, signedLimits } from '../src/quantizers.ts';
-import { Rng } from '../src/rng.ts';
+import { signedRange } from '@bitswitch/format';
+import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale } from '../src/quant/quantizers.ts';
+import { doubleRoundingError, initActivationScale, initWeightScale } from '../src/quant/scale-init.ts';
+import { Rng } from '../src/math/rng.ts';
 
 await tf.setBackend('cpu');
 const vec = (f: string) => readVectors(f);
@@ -77,7 +79,7 @@ test('weight STE gradients equal the closed forms of eq. 13–14 (times 2^Δ and
       const K = 20;
       const sv = perChannel ? [0.01, 0.02, 0.005] : [0.013];
       const step = 2 ** (h - l);
-      const [n, p] = signedLimits(l);
+      const [n, p] = signedRange(l);
       const w = new Float32Array(K * C);
       for (let c = 0; c < C; c++) {
         const vals = awayFromBoundaries(rng, K, sv[perChannel ? c : 0] * step, n, p);

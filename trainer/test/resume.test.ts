@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/checkpoint.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const cli = join(root, 'trainer/src/cli.ts');
+const cli = join(root, 'cli/bin/bitswitch.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'bitswitch-resume-'));
 const recipe = join(dir, 'recipe.json');
 writeFileSync(recipe, JSON.stringify({

@@ -2,12 +2,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { readModel, writeModel, type BatchNormLayer } from '@bitswitch/format';
-import { resnet, smallCnn, type BatchNormNode } from '../src/models.ts';
-import { Network } from '../src/network.ts';
-import { Rng, deriveRng } from '../src/rng.ts';
-import { SuperNetwork, pairKey, previousQuantizedLayer } from '../src/supernet.ts';
-import { logitsOf, networkFromModel, networkToModel, sensitivityTargetFromModel, specFromModel } from '../src/supernet-io.ts';
-import { explicitHessian, hutchinsonTrace } from '../src/hessian.ts';
+import { resnet, smallCnn, type BatchNormNode } from '../src/nn/models.ts';
+import { Network } from '../src/nn/network.ts';
+import { Rng, deriveRng } from '../src/math/rng.ts';
+import { SuperNetwork, pairKey, previousQuantizedLayer } from '../src/nn/supernet.ts';
+import { networkToModel } from '../src/io/export.ts';
+import { networkFromModel, specFromModel } from '../src/io/import.ts';
+import { logitsOf } from '../src/loops/evaluate.ts';
+import { sensitivityTargetFromModel } from '../src/sensitivity/target.ts';
+import { explicitHessian, hutchinsonTrace } from '../src/sensitivity/hessian.ts';
 
 await tf.setBackend('cpu');
 

@@ -96,7 +96,7 @@ if (skip) {
   });
 
   test("auto does not pick SwiftShader's WebGPU (slower than wasm) and says why", async () => {
-    const script = `import { initBackend } from ${JSON.stringify(new URL('../src/backend/index.ts', import.meta.url).href)};
+    const script = `import { initBackend } from ${JSON.stringify(new URL('../src/tfjs/backend.ts', import.meta.url).href)};
       const auto = await initBackend('auto'); console.log(JSON.stringify(auto)); process.exit(0);`;
     const auto = await runNode(['--input-type=module', '-e', script], SWIFTSHADER_ENV) as unknown as { name: string; tried: { name: string; error?: string }[] };
     assert.is.not(auto.name, 'webgpu');

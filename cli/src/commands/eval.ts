@@ -1,0 +1,70 @@
+// `bitswitch eval FILE`: accuracy per bit-width of a model file on a test split, with the
+// trainer's tfjs network or with the runtime's float reference forward pass (--reference).
+import type { Command } from 'commander';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FormatError, readModel, type Model } from '@bitswitch/format';
+import { argmax, referenceForward } from '@bitswitch/runtime';
+import { Rng, evaluate, loadDataset, makeBatch, networkFromModel, precisionName, stratifiedSubset, NO_AUGMENT, type Split } from '@bitswitch/trainer';
+import { parseNumber } from '../options.ts';
+import { reportFallThrough, startBackend } from '../backend.ts';
+import { pct } from '../train-report.ts';
+
+interface EvalOptions { data?: string; limit?: string; bits?: string; reference?: boolean; backend?: string }
+
+/** Accuracy per bit of a model file on a dataset's test split (tfjs, or the plain-TS reference with `reference`). */
+export async function evalCommand(file: string, o: EvalOptions): Promise<Record<string, number>> {
+  if (!existsSync(file)) throw new RangeError(`${file}: no such file — expected a .bsw model file`);
+  if (statSync(file).isDirectory()) {
+    const hint = existsSync(join(file, 'model.bsw')) ? ` (e.g. ${join(file, 'model.bsw')})` : '';
+    throw new RangeError(`${file}: is a folder — expected a .bsw model file${hint}`);
+  }
+  const limit = o.limit === undefined ? undefined : parseNumber(o.limit, '--limit');
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`--limit: expected an integer ≥ 1, got ${JSON.stringify(o.limit)}`);
+  let model: Model;
+  try {
+    model = readModel(readFileSync(file));
+  } catch (e) {
+    if (e instanceof FormatError) throw new RangeError(`${file}: ${e.message}`);
+    throw e;
+  }
+  const bits = o.bits === undefined ? model.bits : o.bits.split(',').map((b) => parseNumber(b, '--bits'));
+  const missing = bits.filter((b) => !model.bits.includes(b));
+  if (missing.length) throw new RangeError(`--bits: expected some of the model's bits ${model.bits.join(',')}, got ${missing.join(',')}`);
+  const recorded = model.input?.dataset ?? (model.metadata?.dataset as string | undefined);
+  const dataName = o.data ?? recorded;
+  if (!dataName) throw new RangeError(`--data: expected mnist or fashion-mnist (the file names no dataset)`);
+  if (recorded && o.data && o.data !== recorded) console.error(`bitswitch eval: warning: ${file} was trained on ${recorded}, evaluating on --data ${o.data}; expect chance-level accuracy`);
+  const ds = loadDataset(dataName);
+  const [H, W, C] = model.inputShape;
+  if (H !== ds.height || W !== ds.width || C !== ds.channels) throw new RangeError(`--data: ${dataName} images are [${ds.height}, ${ds.width}, ${ds.channels}], the model expects [${model.inputShape}]`);
+  const test: Split = limit && limit < ds.test.count ? stratifiedSubset(ds.test, Math.ceil(limit / ds.classes), ds.classes, H * W * C) : ds.test;
+  const out: Record<string, number> = {};
+  if (o.reference) {
+    const { x, y } = makeBatch(ds, test, Int32Array.from({ length: test.count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+    for (const b of bits) {
+      const pred = argmax(referenceForward(model, b, x, test.count), test.count);
+      out[precisionName(b)] = pred.reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / test.count;
+    }
+  } else {
+    reportFallThrough(await startBackend(o.backend));
+    const net = networkFromModel(model);
+    for (const b of bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
+    net.dispose();
+  }
+  console.log(`${file} on ${dataName} (${test.count} test images, ${o.reference ? 'reference math' : 'tfjs'}):`);
+  for (const [k, v] of Object.entries(out)) console.log(`  ${k}  ${pct(v)}%`);
+  return out;
+}
+
+export function register(program: Command): void {
+  program.command('eval <file>')
+    .description('accuracy per bit-width of a model file on a test split')
+    .option('--data <name>', 'mnist | fashion-mnist (default: the dataset named in the file)')
+    .option('--limit <n>', 'a stratified subset of N test images (default: all of them)')
+    .option('--bits <list>', "evaluate only these bit-widths, e.g. 8,4 (default: every bit-width in the file)")
+    .option('--reference', 'evaluate with the plain-TS reference math instead of tfjs (slow)')
+    .option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu', 'auto')
+    .action(async (file: string, opts: EvalOptions) => { await evalCommand(file, opts); });
+}
+
