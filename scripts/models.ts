@@ -134,7 +134,7 @@ export function cardMarkdown(c: Card): string {
     `| split | ${c.split} |`,
     `| recipe | \`${JSON.stringify(c.recipe)}\` |`,
     `| command | \`${c.command}\` |`,
-    `| trained | ${c.date}, ${(c.trainSeconds / 60).toFixed(1)} min, ${c.workers} workers, backend ${c.backend} |`,
+    `| training | ${(c.trainSeconds / 60).toFixed(1)} min, ${c.workers} workers, backend ${c.backend} (published ${c.date}) |`,
     `| evaluated on | ${c.machine} |`,
     `| commit | ${c.commit} |`,
     `| sha256 | \`${c.sha256}\` |`,
