@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { chooseFrom, initBackend, isSoftwareAdapter, probeBackend, probeReference, vulkanLoaderPresent, CANDIDATES, wasmDistDir, type Candidate } from '../src/tfjs/backend.ts';
+import { chooseFrom, initBackend, isSoftwareAdapter, passedOver, probeBackend, probeReference, vulkanLoaderPresent, CANDIDATES, wasmDistDir, type Candidate } from '../src/tfjs/backend.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -145,6 +145,17 @@ test('software WebGPU adapters (SwiftShader, llvmpipe) are recognised, real GPUs
   assert.ok(isSoftwareAdapter({ description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }));
   assert.not.ok(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }));
   assert.not.ok(isSoftwareAdapter(undefined));
+});
+
+test('the passed-over line names each skipped backend in one short reason', () => {
+  const addon = 'The Node.js native addon module (tfjs_binding.node) can not be found at path: /a/very/long/node_modules/path/tfjs_binding.node.';
+  const line = passedOver({ name: 'wasm', tried: [
+    { name: 'tensorflow', error: addon },
+    { name: 'webgpu', error: 'no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no adapter\nsecond line' },
+    { name: 'wasm' },
+  ] });
+  assert.is(line, 'tensorflow: not installed; webgpu: no Vulkan loader (libvulkan.so.1) on this machine, so Dawn has no adapter');
+  assert.is(passedOver({ name: 'wasm', tried: [{ name: 'wasm' }] }), '');
 });
 
 test.run();

@@ -212,9 +212,15 @@ export async function initBackend(pref: BackendPref = 'auto'): Promise<BackendCh
   return choice;
 }
 
-/** The candidates `auto` passed over, with the first line of each reason ('' when the first one was kept). */
+/** The first line of a reason, with tfjs-node's missing-addon message (a long path) said in two words. */
+function shortReason(error: string): string {
+  const line = error.split('\n')[0];
+  return /native addon module .* can ?not be found/i.test(line) ? 'not installed' : line;
+}
+
+/** The candidates `auto` passed over, with a one-line reason each ('' when the first one was kept). */
 export function passedOver(choice: BackendChoice): string {
-  return choice.tried.filter((t) => t.error).map((t) => `${t.name}: ${t.error!.split('\n')[0]}`).join('; ');
+  return choice.tried.filter((t) => t.error).map((t) => `${t.name}: ${shortReason(t.error!)}`).join('; ');
 }
 
 export { registerWasmKernels, builtinWasmConv2DBackpropInput } from './wasm-kernels.ts';
