@@ -80,8 +80,15 @@ test('search --json writes a sidecar with metrics and leaves the model alone; la
 test('search errors: infeasible budget states the range; bad specs name the flag', async () => {
   const path = freshModel('c.bsw');
   errors.length = 0;
-  assert.is(await run('search', path, '--budget', 'avg-bits=1..8:1'), 1);
-  assert.match(errors.join('\n'), 'budget avg-bits <= 1 is infeasible: the feasible range of avg-bits is 2..8 bits');
+  assert.is(await run('search', path, '--budget', 'avg-bits=1..1.5:0.5'), 1);
+  assert.match(errors.join('\n'), 'budget avg-bits <= 1.5 is infeasible: the feasible range of avg-bits is 2..8 bits');
+  assert.is(readModelFile(path).subnets, undefined, 'nothing written when no value is feasible');
+  // a sweep reaching below the feasible range skips those values, says so, and searches the rest
+  lines.length = 0;
+  assert.is(await run('search', path, '--budget', 'avg-bits=1..3:1', '--json', join(dir, 'skip.json')), undefined);
+  assert.ok(lines.some((l) => l.startsWith('note: skipped avg-bits 1: budget avg-bits <= 1 is infeasible')), lines.join('\n'));
+  const sidecar = JSON.parse(readFileSync(join(dir, 'skip.json'), 'utf8')) as { subnets: { budget: Record<string, number> }[] };
+  assert.ok(sidecar.subnets.length > 0 && sidecar.subnets.every((x) => x.budget['avg-bits'] >= 2), 'SubNets at 2 and 3 bits only');
   assert.is(await run('search', path, '--budget', 'speed=3'), 1);
   assert.match(errors.join('\n'), '--budget: expected KIND=VALUES');
   assert.is(await run('search', path, '--budget', 'latency=3'), 1);

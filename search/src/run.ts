@@ -95,6 +95,7 @@ export async function runSearch(modelPath: string, options: SearchOptions, log: 
   const t0 = performance.now();
   const result = await sweepSubNets(space, { objective, sweep, fixed, pinned: options.pin !== false });
   const ms = performance.now() - t0;
+  if (result.infeasible.values.length) log(`note: skipped ${sweep.kind} ${result.infeasible.values.map(String).join(', ')}: ${result.infeasible.reason}`);
   log(`${result.subnets.length} distinct SubNets from ${result.solves} ILPs solved (+${result.reused} answered by a larger cap's optimum, ${result.infeasiblePins} pinned ILPs infeasible) in ${ms.toFixed(0)} ms; objective ${objective}`);
   for (const s of result.subnets.filter((s) => !s.name.includes('/'))) {
     const m = subnetMetrics(space, s.bits);

@@ -26,6 +26,8 @@ export interface SweepResult {
   solves: number;
   reused: number;
   infeasiblePins: number;
+  /** Sweep values no SubNet meets (the sweep goes on with the others), with the reason of the first. */
+  infeasible: { values: number[]; reason: string };
 }
 
 const label = (x: number) => String(Number(x.toPrecision(10)));
@@ -40,7 +42,8 @@ function budgetRecord(kind: BudgetKind, value: number, fixed: readonly Budget[])
  * Algorithm 2. For each budget value: the ILP's SubNet, then for each layer l and each bit b it
  * did not take, the SubNet with l pinned to b (skipped when infeasible). Only distinct bit lists
  * are kept, each under the lowest budget value that produced it; the result is ordered by budget.
- * An infeasible sweep value throws with the feasible range.
+ * Infeasible sweep values are skipped and reported (e.g. avg-bits 1..2 where 2 is the least there
+ * is); a sweep with no feasible value throws with the feasible range.
  *
  * Values are solved from the largest down: an optimum for a larger cap that also meets a smaller
  * one is optimal there too (its feasible set is a subset), so that ILP is not solved again.
@@ -57,6 +60,7 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
   const found = new Map<string, { subnet: SubNet; seq: number; pinned: boolean }>();
   let seq = 0;
   let solves = 0, reused = 0, infeasiblePins = 0;
+  const infeasible: { values: number[]; error?: InfeasibleBudgetError } = { values: [] };
   const keep = (bits: number[], name: string, value: number, pinned: boolean) => {
     const key = bits.join(',');
     const old = found.get(key);
@@ -77,8 +81,15 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
     const name = `${kind}<=${label(value)}`;
     let base = reusable('', value);
     if (base === 'solve') {
-      base = solveIlp(glpk, searchProblem(space, objective, budgets));
       solves++;
+      try {
+        base = solveIlp(glpk, searchProblem(space, objective, budgets));
+      } catch (e) {
+        if (!(e instanceof InfeasibleBudgetError)) throw e;
+        infeasible.values.push(value);
+        infeasible.error ??= e;
+        continue;
+      }
     } else reused++;
     if (base === undefined) throw new Error('unreachable: the unpinned ILP was feasible at a larger cap');
     previous.set('', base);
@@ -109,7 +120,8 @@ export async function sweepSubNets(space: SearchSpace, options: SweepOptions): P
   const subnets = [...found.values()]
     .sort((a, b) => a.subnet.budget[kind] - b.subnet.budget[kind] || Number(a.pinned) - Number(b.pinned) || a.seq - b.seq)
     .map((f) => f.subnet);
-  return { subnets, solves, reused, infeasiblePins };
+  if (subnets.length === 0) throw infeasible.error!;
+  return { subnets, solves, reused, infeasiblePins, infeasible: { values: infeasible.values.sort((a, b) => a - b), reason: infeasible.error?.message ?? '' } };
 }
 
 /** Parses "3..8:0.25" (range with step; step defaults to 1) or "4" into budget values. */

@@ -79,9 +79,13 @@ test('a band keeps each SubNet within [value − band, value]', async () => {
   }
 });
 
-test('an infeasible sweep value fails with the feasible range', async () => {
+test('infeasible sweep values are skipped and reported; a sweep with none feasible fails with the feasible range', async () => {
+  const r = await sweepSubNets(space, { sweep: { kind: 'avg-bits', values: [1, 1.5, 4] } });
+  assert.equal(r.infeasible.values, [1, 1.5]);
+  assert.match(r.infeasible.reason, 'feasible range of avg-bits is 2..8 bits');
+  assert.equal(r.subnets, (await sweepSubNets(space, { sweep: { kind: 'avg-bits', values: [4] } })).subnets);
   try {
-    await sweepSubNets(space, { sweep: { kind: 'avg-bits', values: [1, 4] } });
+    await sweepSubNets(space, { sweep: { kind: 'avg-bits', values: [1, 1.5] } });
     assert.unreachable();
   } catch (e) {
     assert.instance(e, InfeasibleBudgetError);
