@@ -2,7 +2,7 @@
 // than 1, a gradient exactly at the limit, a rate exactly zero, and a schedule of zero steps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { alrsPaperRate, clippedMaxAbs, cosineRate } from '../src/index.ts';
+import { alrsPaperRate, alrsRate, clippedMaxAbs, cosineRate } from '../src/index.ts';
 
 test('clip_grad to a limit other than 1: max|g| · limit / ‖g‖', () => {
   // ‖(3, −4)‖ = 5 > 2, so the gradient is scaled by 2/5: max |g| 4 → 1.6
@@ -31,6 +31,22 @@ test('cosine schedule: zero or negative total steps keep the base rate; steps pa
   assert.ok(Math.abs(cosineRate(2, 15, 10)) < 1e-15);
   // λ0·(1 + cos(π/4))/2 at a quarter of the run
   assert.ok(Math.abs(cosineRate(2, 25, 100) - (1 + Math.SQRT1_2)) < 1e-15);
+});
+
+test('alrsRate: off gives λ, code λ·0.1^rank, paper eq. 6 with η of eq. 7; gradients are read in paper mode only', () => {
+  let reads = 0;
+  const grads = () => { reads++; return [[0.3, -0.4], [2e-4]]; }; // clipped max-abs 0.4 and 2e-4
+  assert.equal(alrsRate('off', 5e-4, 2, 4, grads), { rate: 5e-4, floored: false });
+  const code = alrsRate('code', 5e-4, 2, 4, grads);
+  assert.ok(Math.abs(code.rate - 5e-6) < 1e-18 && !code.floored, JSON.stringify(code));
+  assert.is(reads, 0);
+  // Δ = 4: η = 10^−2; term = (0.4 + 2e-4) / 2 = 0.2001 < λ = 0.5, so rate = 0.01 · (0.5 − 0.2001)
+  const paper = alrsRate('paper', 0.5, 2, 4, grads);
+  assert.ok(Math.abs(paper.rate - 0.01 * (0.5 - 0.2001)) < 1e-15 && !paper.floored, JSON.stringify(paper));
+  assert.is(reads, 1);
+  // Δ = 3: η = 5·10^−2; λ = 1e-4 below the term, so eq. 6 is negative and floored at 0
+  assert.equal(alrsRate('paper', 1e-4, 1, 3, grads), { rate: 0, floored: true });
+  assert.equal(alrsRate('paper', 1e-4, 1, 3, grads), alrsPaperRate(1e-4, 0.05, grads()));
 });
 
 test.run();
