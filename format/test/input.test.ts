@@ -58,6 +58,11 @@ test('INPT fields are validated by name, with the expected value', () => {
     [(i) => { i.labels = ['a', 'b']; }, 'input.labels', /expected an array of 10 entries, got array of length 2/],
     [(i) => { (i.labels as string[])[3] = ''; }, 'input.labels[3]', /expected a string of 1\.\.128 characters/],
     [(i) => { i.dataset = ''; }, 'input.dataset', /expected a string of 1\.\.128 characters/],
+    [(i) => { i.height = 'x'; }, 'input.height', /expected an integer/],
+    [(i) => { i.range = 'x'; }, 'input.range', /expected an array of 2 entries/],
+    [(i) => { i.dtype = 'float32'; i.range = ['a', 1]; }, 'input.range[0]', /expected a finite number/],
+    [(i) => { i.dtype = 'float32'; i.range = [0, 'b']; }, 'input.range[1]', /expected a finite number/],
+    [(i) => { i.std = ['x']; }, 'input.std[0]', /expected a finite number > 0/],
   ];
   for (const [mutate, field, message] of bad) {
     const m = tinyModelV12(1);
@@ -67,6 +72,12 @@ test('INPT fields are validated by name, with the expected value', () => {
     assert.is(err!.field, field);
     assert.match(err!.message, message);
   }
+});
+
+test('a negative mean is valid (only std must be positive)', () => {
+  const neg = tinyModelV12(1);
+  neg.input = { ...neg.input!, mean: [-0.5] };
+  assert.equal(readModel(writeModel(neg)).input, neg.input);
 });
 
 test('a float32 input range and NCHW layout are valid; key order does not change the bytes', () => {
