@@ -63,6 +63,7 @@ test('INPT fields are validated by name, with the expected value', () => {
     [(i) => { i.dtype = 'float32'; i.range = ['a', 1]; }, 'input.range[0]', /expected a finite number/],
     [(i) => { i.dtype = 'float32'; i.range = [0, 'b']; }, 'input.range[1]', /expected a finite number/],
     [(i) => { i.std = ['x']; }, 'input.std[0]', /expected a finite number > 0/],
+    [(i) => { i.std = [0.1, 0.2]; }, 'input.std', /expected an array of 1 entries/],
   ];
   for (const [mutate, field, message] of bad) {
     const m = tinyModelV12(1);
