@@ -5,9 +5,9 @@
 // predictions differs from its card (the runtime is deterministic, so equal means equal).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readModel, quantizedLayers, writeModel, type Model } from '@bitswitch/format';
 import { createRuntime } from '@bitswitch/runtime';
 import { inputDescriptor, loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
@@ -41,7 +41,12 @@ export interface Card {
   date: string;
 }
 
-const writeAtomic = (file: string, data: string | Uint8Array) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
+/** Writes through a temporary file and a rename, so a killed run never leaves half a file; makes the folder. */
+export function writeAtomic(file: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, data);
+  renameSync(`${file}.tmp`, file);
+}
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const pct = (a: number) => `${(100 * a).toFixed(2)} %`;
 

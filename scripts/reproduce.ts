@@ -20,10 +20,10 @@
 // with a card (NAME.card.json, NAME.md) holding the trainer's and the runtime's accuracies
 // (scripts/models.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { check, publish } from './models.ts';
+import { check, publish, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -64,8 +64,7 @@ function saveCheckpoint(s: Stage): void {
   // a finished stage needs no checkpoint to carry over: its log, summary and model are what stay
   if (isDone(s)) rmSync(dst, { force: true });
   else if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
-    writeFileSync(`${dst}.tmp`, gzipSync(readFileSync(ck), { level: 9 }));
-    renameSync(`${dst}.tmp`, dst);
+    writeAtomic(dst, gzipSync(readFileSync(ck), { level: 9 }));
   }
   for (const f of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
 }
@@ -112,8 +111,6 @@ async function publishStage(s: Stage): Promise<void> {
   const c = await publish(root, s.publish, folder(s), command(s));
   console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
 }
-
-const writeAtomic = (file: string, text: string) => { mkdirSync(dirname(file), { recursive: true }); writeFileSync(`${file}.tmp`, text); renameSync(`${file}.tmp`, file); };
 
 const argv = process.argv.slice(2);
 if (argv.includes('--check')) {
