@@ -14,7 +14,8 @@ const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
 export function printInfer(r: InferResult, where: string, log: (line: string) => void = console.log): void {
   const [H, W, C] = r.inputShape;
   log(`ResNet-20 ${H}×${W}×${C}, ${r.macsPerImage} MACs/image, ${where}`);
-  log(`threads ${r.threads}; runtime backend ${r.backend}; ${r.tfjs ?? 'tfjs not run'}`);
+  const pool = r.pool ? ` (worker pool: ${r.pool.calls} threaded GEMMs, ${r.pool.blocks - r.pool.callerBlocks} of ${r.pool.blocks} row blocks on workers)` : '';
+  log(`threads ${r.threads}; runtime backend ${r.backend}${pool}; ${r.tfjs ?? 'tfjs not run'}`);
   for (const p of r.peers) log(`  ${p.name}: ${p.unavailable === undefined ? p.info : `not run here: ${p.unavailable}`}`);
   log(`\nengines, median / best run, load average ${load()}:`);
   log('| engine | batch 1 ms | batch 32 ms/img | GMAC/s (b32) | check against float reference |');

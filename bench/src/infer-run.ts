@@ -77,6 +77,8 @@ export interface InferResult {
   rows: RuntimeRow[];
   ratios: Ratio[];
   memory: { storedBytes: number; cachedBytesAllPrecisions: number };
+  /** The runtime's worker pool after the run: calls split across threads, row blocks, blocks the calling thread ran (absent on one thread). */
+  pool?: { ready: number; calls: number; blocks: number; callerBlocks: number };
   /** With keepOutputs: the runtime's batch-32 logits per row name. */
   outputs?: Record<string, number[]>;
 }
@@ -94,6 +96,20 @@ async function sample(fn: () => unknown, ms: number, into: number[]): Promise<vo
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs: number[]) => Math.min(...xs);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
+/**
+ * Waits until the runtime's `threads − 1` workers have started. A browser starts a Web Worker only
+ * while the page's thread returns to its event loop, which the timing loop (synchronous runs)
+ * never does: without this wait every GEMM would run on the calling thread alone.
+ */
+async function workersStarted(stats: () => InferResult['pool'], threads: number): Promise<void> {
+  if (threads === 1 || !stats()) return;
+  const end = performance.now() + 30_000;
+  while (stats()!.ready < threads - 1) {
+    if (performance.now() > end) throw new BenchError(`--threads: ${stats()!.ready} of the runtime's ${threads - 1} worker threads started within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** The images every run uses (seeded): one for latency, BATCH for throughput and the checks. */
 export function benchInputs(): { model: ReturnType<typeof buildResNet20>; one: Float32Array; many: Float32Array } {
@@ -172,6 +188,8 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
   }
   const rt = new Runtime(model, createBackend(o.backend, { threads }));
   if (rt.info.threads !== threads) throw new BenchError(`--threads: the runtime runs ${rt.info.threads} here (${rt.info.note})`);
+  const poolStats = () => (rt.backend as { kernels?: { poolStats?: InferResult['pool'] } }).kernels?.poolStats;
+  await workersStarted(poolStats, threads);
   for (const s of SPECS) rt.setPrecision(s);
 
   // The CPU is shared, so configurations are interleaved round by round: a load change hits all alike.
@@ -218,6 +236,7 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
     batch1Best: p.latencyBestMs / r.latencyBestMs, batch32Best: p.batchBestMsPerImage / r.batchBestMsPerImage,
   })));
   const memory = rt.memory();
+  const pool = poolStats();
   for (const e of new Set(peers.flatMap((p) => [p.one, p.many]))) e.dispose();
   rt.dispose();
   return {
@@ -227,6 +246,6 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
     backend: rt.backend.name, batch: BATCH, rounds: o.rounds, tfjs: tfjsInfo, int8PeerDifference,
     peers: peerRows, rows, ratios,
     memory: { storedBytes: memory.storedBytes, cachedBytesAllPrecisions: memory.cachedBytes },
-    ...(o.keepOutputs ? { outputs } : {}),
+    ...(pool ? { pool } : {}), ...(o.keepOutputs ? { outputs } : {}),
   };
 }

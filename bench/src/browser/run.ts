@@ -38,7 +38,8 @@ export interface BrowserRun { page: PageInfo; result: InferResult }
 /** Runs the bench at every thread count in `threadList`, one page each. */
 export async function runInBrowser(threadList: number[], o: Omit<InferOptions, 'threads'>, log: (line: string) => void = (l) => console.error(l)): Promise<BrowserRun[]> {
   if (!existsSync(CHROMIUM)) throw new BenchError(`--browser: ${CHROMIUM} is missing — install Debian's chromium (apt-get install -y chromium)`);
-  const ortDir = join(packageDir('onnxruntime-web'), 'dist');
+  // onnxruntime-web exports its wasm files but not its package.json
+  const ortDir = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
   const litertDir = join(packageDir('@litertjs/core'), 'wasm');
   const litertVersion = (JSON.parse(readFileSync(join(packageDir('@litertjs/core'), 'package.json'), 'utf8')) as { version: string }).version;
   const { server, url } = await serveSite({
