@@ -58,6 +58,11 @@ export interface Epilogue {
   relu?: boolean;
   /** Re-quantize to the next layer's unsigned activations (eq. 4): output becomes uint8. */
   requant?: { scale: number; bits: number };
+  /**
+   * With a float32 output (no requant): also write the eq. 4 codes of every output value into
+   * `out` (uint8 [m][n]), as quantizeActivations(output, scale, bits) would, in the same pass.
+   */
+  codes?: { out: Uint8Array; scale: number; bits: number };
 }
 
 /** float32 weights packed into 8-column panels, resident until disposed. */

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { doubleRoundAll, packSigned, signedRange } from '@bitswitch/format';
-import { acc16Chunk, epilogueRef, familiesOf, gemmRef, lutChunk, type Epilogue, type GemmFamily, type Kernels } from '../src/index.ts';
+import { acc16Chunk, epilogueRef, familiesOf, gemmRef, lutChunk, quantizeActivationsRef, type Epilogue, type GemmFamily, type Kernels } from '../src/index.ts';
 import { KERNELS, assertSame, randomInts, readVectors, rng } from './helpers.ts';
 
 const BIT_PAIRS: [number, number][] = [[8, 8], [6, 6], [4, 4], [2, 2], [8, 4], [4, 8], [2, 8], [6, 4], [3, 3], [5, 5], [7, 7], [4, 2], [2, 4], [8, 1], [1, 1], [1, 8]];
@@ -141,6 +141,36 @@ for (const kern of KERNELS) {
             const got = kern.gemm({ a, m, k, weights: pw, abits, epilogue: ep });
             assert.ok(ep.requant ? got instanceof Uint8Array : got instanceof Float32Array);
             assertSame(got, epilogueRef(acc, m, n, ep), `w${wbits}a${abits} ${m}x${n}x${k} ${JSON.stringify(Object.keys(ep))}`);
+          }
+          pw.dispose();
+        }
+      }
+      assert.is(kern.residentBytes, 0);
+    });
+
+    test(`${kern.build} ${f.name}: a float epilogue's codes output is eq. 4 of its float output (ties, every width)`, () => {
+      const rand = rng(16);
+      for (const [wbits, abits] of pairsOf(f).slice(0, 4)) {
+        const [lo, hi] = signedRange(wbits);
+        for (const [m, n, k] of [[1, 1, 3], [5, 19, 37], [9, 8, 64], [13, 33, 70]]) {
+          const a = randomInts(Uint8Array, m * k, 0, 2 ** abits - 1, rand);
+          const w = randomInts(Int8Array, n * k, lo, hi, rand);
+          const acc = gemmRef(a, m, k, k, w, n);
+          const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
+          const perCh = Float32Array.from({ length: n }, () => 0.001 + rand() * 0.05);
+          const residual = Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 4);
+          const cases: [Omit<Epilogue, 'codes'>, number, number][] = [
+            [{ wScale: perCh, aScale: 0.05, residual, relu: true }, 0.02, abits],
+            // power-of-two scales: y / s lands exactly on .5 ties
+            [{ wScale: [0.5], aScale: 1 }, 1, 8],
+            [{ wScale: [0.5], aScale: 1, relu: true }, 2, 1 + Math.floor(rand() * 8)],
+          ];
+          for (const [base, scale, bits] of cases) {
+            const codes = new Uint8Array(m * n).fill(77);
+            const got = kern.gemm({ a, m, k, weights: pw, abits, epilogue: { ...base, codes: { out: codes, scale, bits } } }) as Float32Array;
+            const what = `w${wbits}a${abits} ${m}x${n}x${k} s ${scale} b ${bits}`;
+            assertSame(got, epilogueRef(acc, m, n, base), `${what} float output`);
+            assertSame(codes, quantizeActivationsRef(got, scale, bits), `${what} codes`);
           }
           pw.dispose();
         }
