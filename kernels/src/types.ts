@@ -98,6 +98,12 @@ export interface GemmArgs {
   /** Without an epilogue the output is the raw int32 product. */
   epilogue?: Epilogue;
   out?: Float32Array | Uint8Array | Int32Array;
+  /**
+   * false skips the pass that checks every value of a is below 2^abits, for callers that produced a
+   * themselves as eq. 4 codes of abits bits (a runtime's own activations). Out-of-range values
+   * would then give wrong sums. Default true.
+   */
+  checkA?: boolean;
 }
 
 export interface Im2colArgs<T extends Uint8Array | Float32Array> {
