@@ -49,6 +49,10 @@ export function printInfer(r: InferResult, where: string, log: (line: string) =>
   for (const x of r.rows) log(`| ${x.precision} | ${x.weightBytes} | ${f(x.coldSwitchMs)} | ${f(x.warmSwitchMs)} |`);
   log(`stored model weights ${r.memory.storedBytes} bytes; packed weights cached for all precisions above: ${r.memory.cachedBytesAllPrecisions} bytes`);
   log('argmax columns: random weights, so low bits (and int8 peers) disagree with float more than a trained model would');
+  if (r.familyChoices.length) {
+    log(`GEMM family measured per layer shape (median ms of a ${r.familyChoices[0].rows}-row GEMM at load time):`);
+    for (const c of r.familyChoices) log(`  w${c.wbits}a${c.abits} N ${c.n} K ${c.k}: ${c.family} (${c.times.map((t) => `${t.family.replace(/^qu8-qs\d-gemm-/, '')} ${f(t.ms, 3)}`).join(', ')})`);
+  }
 }
 
 export interface Scaling { name: string; speedups: { threads: number; batch1: number; batch32: number }[] }

@@ -6,6 +6,7 @@
 // It runs unchanged in Node (bench/src/infer.ts) and in Chromium (bench/src/browser/page.ts), so it
 // imports nothing from node:*; where LiteRT.js comes from is the caller's (`Host`).
 import { Runtime, buildResNet20, createBackend, randomImages, type BackendName } from '@bitswitch/runtime';
+import type { FamilyChoice } from '@bitswitch/kernels';
 import { argmaxAgreement, calibrateInt8, floatReference, foldNetwork, foldedForward, maxRelativeError, type Engine } from './baselines/network.ts';
 import { startTfjsWasm, tfjsEngine } from './baselines/tfjs.ts';
 import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
@@ -76,6 +77,8 @@ export interface InferResult {
   peers: PeerRow[];
   rows: RuntimeRow[];
   ratios: Ratio[];
+  /** The GEMM family the runtime measured fastest per layer shape where the build has several. */
+  familyChoices: FamilyChoice[];
   memory: { storedBytes: number; cachedBytesAllPrecisions: number };
   /** The runtime's worker pool after the run: calls split across threads, row blocks, blocks the calling thread ran (absent on one thread). */
   pool?: { ready: number; calls: number; blocks: number; callerBlocks: number };
@@ -237,6 +240,7 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
   })));
   const memory = rt.memory();
   const pool = poolStats();
+  const familyChoices = (rt.backend as { kernels?: { familyChoices: FamilyChoice[] } }).kernels?.familyChoices ?? [];
   for (const e of new Set(peers.flatMap((p) => [p.one, p.many]))) e.dispose();
   rt.dispose();
   return {
@@ -244,7 +248,7 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
     note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians (and best runs, *Best) over interleaved rounds; peers run the same network with BN folded; CPU shared with other jobs while measured',
     macsPerImage: net.macsPerImage, inputShape: net.inputShape,
     backend: rt.backend.name, batch: BATCH, rounds: o.rounds, tfjs: tfjsInfo, int8PeerDifference,
-    peers: peerRows, rows, ratios,
+    peers: peerRows, rows, ratios, familyChoices,
     memory: { storedBytes: memory.storedBytes, cachedBytesAllPrecisions: memory.cachedBytes },
     ...(pool ? { pool } : {}), ...(o.keepOutputs ? { outputs } : {}),
   };

@@ -14,6 +14,12 @@ let epRqInv: f32 = 0;
 let epRqFast: bool = false;
 let epRqMax: f32 = 0;
 let epTileF32: bool = false;
+// Second output of a float epilogue: the eq. 4 codes of y for the next layer (0 pointer = absent).
+let epCodes: usize = 0;
+let epCdScale: f32 = 0;
+let epCdInv: f32 = 0;
+let epCdFast: bool = false;
+let epCdMax: f32 = 0;
 
 /** Whether tiles hold float32 sums (gemmF32) instead of int32. */
 export function setTileFloat(on: bool): void { epTileF32 = on; }
@@ -27,6 +33,17 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
   epRqScale = rqScale; epRqMax = <f32>((1 << rqBits) - 1);
   epRqFast = reciprocalIsSafe(<f64>rqScale);
   epRqInv = epRqFast ? <f32>(1.0 / <f64>rqScale) : 0;
+  epCodes = 0;
+}
+
+/**
+ * After setEpilogue, for a float output: also write the eq. 4 codes of every output value y with
+ * scale and bits to codes [M][ldo] (uint8), as a separate quantize of the float output would.
+ */
+export function setEpilogueCodes(codes: usize, scale: f32, bits: i32): void {
+  epCodes = codes; epCdScale = scale; epCdMax = <f32>((1 << bits) - 1);
+  epCdFast = reciprocalIsSafe(<f64>scale);
+  epCdInv = epCdFast ? <f32>(1.0 / <f64>scale) : 0;
 }
 
 /** Float value of one output (index o of out): scale, +bias, ·mul, +add, +residual, ReLU (each step rounded to float32). */
@@ -60,6 +77,21 @@ export function setEpilogue(scale: usize, bias: usize, mul: usize, add: usize, r
 // @ts-ignore: decorator
 @inline function divideCodes(y: v128): v128 {
   return quadExact(y, f64x2.splat(<f64>epRqScale), f64x2.splat(<f64>epRqMax), f64x2.splat(0));
+}
+
+/** The 4 codes of y for the second output (the same arithmetic as the requant path), as int32 lanes. */
+// @ts-ignore: decorator
+@inline function secondCodes(y: v128): v128 {
+  const cv = clampCodes(f32x4.mul(y, f32x4.splat(epCdInv)), f32x4.splat(epCdMax));
+  const q = roundLow(cv);
+  if (epCdFast && i32x4.all_true(awayFromTie(cv, q))) return q;
+  return quadExact(y, f64x2.splat(<f64>epCdScale), f64x2.splat(<f64>epCdMax), f64x2.splat(0));
+}
+
+/** eq. 4 of one float32 value with the float64 division (format SPEC §6). */
+// @ts-ignore: decorator
+@inline function scalarCode(y: f32, scale: f32, hi: f32): u8 {
+  return <u8><i32>max<f64>(min<f64>(nearest<f64>(<f64>y / <f64>scale), <f64>hi), 0);
 }
 
 /** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
@@ -112,13 +144,20 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
           v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
         } else {
           v128.store(out + ((o + c) << 2), y);
+          if (epCodes) {
+            const q = secondCodes(y);
+            v128.store32_lane(epCodes + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+          }
         }
       }
     }
     for (; c < cols; c++) {
       const y = epilogueValue(t + (<usize>c << 2), <usize>(n0 + c), o + c);
-      if (rq) store<u8>(out + o + c, <u8><i32>max<f64>(min<f64>(nearest<f64>(<f64>y / <f64>epRqScale), <f64>epRqMax), 0));
-      else store<f32>(out + ((o + c) << 2), y);
+      if (rq) store<u8>(out + o + c, scalarCode(y, epRqScale, epRqMax));
+      else {
+        store<f32>(out + ((o + c) << 2), y);
+        if (epCodes) store<u8>(epCodes + o + c, scalarCode(y, epCdScale, epCdMax));
+      }
     }
   }
 }

@@ -4,7 +4,7 @@ export { quantizeWeights, quantizeActivations } from './quantize';
 export { downcast } from './downcast';
 export { packPanels } from './pack';
 export { gemm, gemmScratchBytes, maxBytes } from './gemm';
-export { setEpilogue, combineScales } from './epilogue';
+export { setEpilogue, setEpilogueCodes, combineScales } from './epilogue';
 export { switchPanels, switchWorkBytes } from './switch';
 export { im2col } from './im2col';
 export { packPanelsF32, gemmF32 } from './gemmf32';

@@ -9,6 +9,7 @@ export interface Exports {
   packPanels(src: number, srcRowBytes: number, srcCb: number, n: number, k: number, bits: number, path: number, dst: number): number;
   gemmScratchBytes(k: number, path: number): number;
   setEpilogue(scale: number, bias: number, mul: number, add: number, residual: number, relu: number, rqScale: number, rqBits: number): void;
+  setEpilogueCodes(codes: number, scale: number, bits: number): void;
   combineScales(wScale: number, perChannel: number, aScale: number, n: number, out: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
   maxBytes(src: number, rows: number, cols: number, ld: number): number;

@@ -14,6 +14,11 @@ import { checkEpilogueParts, checkInt, checkLength, checkLive, checkPositive, ch
  */
 const MIN_PARALLEL_MACS = 1 << 18;
 
+/** setEpilogueCodes's arguments: the codes output's address, scale (as float32) and bits; address 0 = none. */
+function codesJob(codes: { scale: number; bits: number } | undefined, ptr: number): GemmJob['codes'] {
+  return codes ? [ptr, Math.fround(codes.scale), codes.bits] : [0, 0, 8];
+}
+
 /** Bytes of the float32 GEMM's scratch: one 4×8 float32 tile. */
 const F32_SCRATCH = 4 * 8 * 4;
 
@@ -53,14 +58,15 @@ export class GemmCalls {
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
 
     const call = new Marshal(this.heap, this.x.memory);
-    const aAt = call.place(a), outAt = call.place(args.out), resAt = call.place(ep?.residual);
+    const aAt = call.place(a), outAt = call.place(args.out), resAt = call.place(ep?.residual), codesAt = call.place(ep?.codes?.out);
     const scratch = this.reserveScratch(this.x.gemmScratchBytes(k, wt.family.path));
     const epAt = ep ? this.epilogueBlock.reserve(4 * 5 * n) : 0;
     try {
       const aPtr = call.input(aAt);
-      const maxA = this.x.maxBytes(aPtr, m, k, lda);
+      const maxA = args.checkA === false ? 0 : this.x.maxBytes(aPtr, m, k, lda);
       if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
       const outPtr = call.output(outAt, m * n * OutType.BYTES_PER_ELEMENT);
+      const codesPtr = ep?.codes ? call.output(codesAt, m * n) : 0;
       let epilogue: GemmJob['epilogue'] = [0, 0, 0, 0, 0, 0, 0, 8];
       if (ep) {
         const res = call.input(resAt);
@@ -73,7 +79,9 @@ export class GemmCalls {
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
       this.run({
         op: 'int', a: aPtr, lda, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
+        codes: codesJob(ep?.codes, codesPtr),
       }, scratch);
+      if (ep?.codes) call.result(codesAt, codesPtr, Uint8Array, m * n);
       return call.result(outAt, outPtr, OutType as Int32ArrayConstructor, m * n);
     } finally {
       call.release();
@@ -90,19 +98,22 @@ export class GemmCalls {
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
 
     const call = new Marshal(this.heap, this.x.memory);
-    const aAt = call.place(a), outAt = call.place(args.out), resAt = call.place(ep.residual);
+    const aAt = call.place(a), outAt = call.place(args.out), resAt = call.place(ep.residual), codesAt = call.place(ep.codes?.out);
     const scratch = this.reserveScratch(F32_SCRATCH);
     const epAt = this.epilogueBlock.reserve(4 * 5 * n);
     try {
       const aPtr = call.input(aAt);
       const outPtr = call.output(outAt, m * n * OutType.BYTES_PER_ELEMENT);
+      const codesPtr = ep.codes ? call.output(codesAt, m * n) : 0;
       const res = call.input(resAt);
       const [ones, bias, mul, add] = this.writeVectors(epAt, n, [[1], ep.bias, ep.mul, ep.add]);
       new Float32Array(this.x.memory.buffer, ones, n).fill(1);
       this.run({
         op: 'f32', a: aPtr, lda, m, k, w: wt.ptr, wbits: 32, n, path: 0, chunk: 0, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT,
         epilogue: [ones, bias, mul, add, res, ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8],
+        codes: codesJob(ep.codes, codesPtr),
       }, scratch);
+      if (ep.codes) call.result(codesAt, codesPtr, Uint8Array, m * n);
       return call.result(outAt, outPtr, OutType as Float32ArrayConstructor, m * n);
     } finally {
       call.release();
@@ -127,6 +138,7 @@ export class GemmCalls {
     const rows = pool ? Math.max(tiles(job.m, 4 * pool.threads), Math.min(32, tiles(job.m, pool.threads))) : job.m;
     if (!pool || job.m * job.n * job.k < MIN_PARALLEL_MACS || rows >= job.m) {
       this.x.setEpilogue(...job.epilogue);
+      if (job.codes[0]) this.x.setEpilogueCodes(...job.codes);
       if (job.op === 'int') this.x.gemm(job.a, job.lda, job.m, job.k, job.w, job.wbits, job.n, job.path, job.chunk, scratch, job.out);
       else this.x.gemmF32(job.a, job.lda, job.m, job.k, job.w, job.n, scratch, job.out);
       return;

@@ -9,7 +9,7 @@
 
 /** Int32 slots of the control block. */
 const GEN = 0, CLAIM = 1, DONE = 2, CHUNKS = 3, QUIT = 4, READY = 5, JOB = 8, SCRATCH = 32;
-/** Job fields from JOB: op, a, lda, m, k, w, wbits, n, path, chunk, out, outElt, rows, then the epilogue. */
+/** Job fields from JOB: op, a, lda, m, k, w, wbits, n, path, chunk, out, outElt, rows, then the epilogue (8) and its codes output (3). */
 const EP = JOB + 13;
 /**
  * The claim word: the next block in bits 0–10 (blocks ≤ 4 per thread × 256 threads), the
@@ -25,7 +25,7 @@ const PARTICIPATE = `function participate(x, ctl, f32, scratch) {
   const tag = (Atomics.load(ctl, ${GEN}) & ${GEN_MASK}) << ${NEXT_BITS};
   const op = ctl[${JOB}], a = ctl[${JOB + 1}], lda = ctl[${JOB + 2}], m = ctl[${JOB + 3}], k = ctl[${JOB + 4}], w = ctl[${JOB + 5}];
   const wbits = ctl[${JOB + 6}], n = ctl[${JOB + 7}], path = ctl[${JOB + 8}], chunk = ctl[${JOB + 9}], out = ctl[${JOB + 10}];
-  const outElt = ctl[${JOB + 11}], rows = ctl[${JOB + 12}], chunks = ctl[${CHUNKS}], res = ctl[${EP + 4}];
+  const outElt = ctl[${JOB + 11}], rows = ctl[${JOB + 12}], chunks = ctl[${CHUNKS}], res = ctl[${EP + 4}], codes = ctl[${EP + 8}];
   let did = 0;
   for (;;) {
     const v = Atomics.load(ctl, ${CLAIM});
@@ -33,6 +33,7 @@ const PARTICIPATE = `function participate(x, ctl, f32, scratch) {
     if (Atomics.compareExchange(ctl, ${CLAIM}, v, v + 1) !== v) continue;
     const m0 = (v & ${NEXT_MASK}) * rows, mi = Math.min(rows, m - m0);
     x.setEpilogue(ctl[${EP}], ctl[${EP + 1}], ctl[${EP + 2}], ctl[${EP + 3}], res ? res + m0 * n * 4 : 0, ctl[${EP + 5}], f32[${EP + 6}], ctl[${EP + 7}]);
+    if (codes) x.setEpilogueCodes(codes + m0 * n, f32[${EP + 9}], ctl[${EP + 10}]);
     if (op === 1) x.gemm(a + m0 * lda, lda, mi, k, w, wbits, n, path, chunk, scratch, out + m0 * n * outElt);
     else x.gemmF32(a + m0 * lda * 4, lda, mi, k, w, n, scratch, out + m0 * n * outElt);
     did++;
@@ -66,6 +67,7 @@ const WEB_WORKER = `self.onmessage = (e) => { self.onmessage = null; (${WORKER_L
 /** What a participant calls: the GEMM exports of one instance. */
 export interface GemmExports {
   setEpilogue(scale: number, bias: number, mul: number, add: number, residual: number, relu: number, rqScale: number, rqBits: number): void;
+  setEpilogueCodes(codes: number, scale: number, bits: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
   gemmF32(a: number, lda: number, m: number, k: number, w: number, n: number, scratch: number, out: number): void;
 }
@@ -77,6 +79,8 @@ export interface GemmJob {
   out: number; outElt: number;
   /** setEpilogue's arguments, residual for row 0. */
   epilogue: [scale: number, bias: number, mul: number, add: number, residual: number, relu: number, rqScale: number, rqBits: number];
+  /** setEpilogueCodes's arguments for row 0 (address 0: no codes output). */
+  codes: [codes: number, scale: number, bits: number];
 }
 
 type AnyWorker = { terminate(): unknown; unref?(): void; postMessage?(m: unknown): void };
@@ -158,6 +162,7 @@ export class GemmPool {
     const e = job.epilogue;
     c[EP] = e[0]; c[EP + 1] = e[1]; c[EP + 2] = e[2]; c[EP + 3] = e[3]; c[EP + 4] = e[4]; c[EP + 5] = e[5];
     this.f32[EP + 6] = e[6]; c[EP + 7] = e[7];
+    c[EP + 8] = job.codes[0]; this.f32[EP + 9] = job.codes[1]; c[EP + 10] = job.codes[2];
     c[DONE] = 0;
     c[CHUNKS] = blocks;
     this.gen = (this.gen + 1) | 0;

@@ -58,6 +58,11 @@ export interface Epilogue {
   relu?: boolean;
   /** Re-quantize to the next layer's unsigned activations (eq. 4): output becomes uint8. */
   requant?: { scale: number; bits: number };
+  /**
+   * With a float32 output (no requant): also write the eq. 4 codes of every output value into
+   * `out` (uint8 [m][n]), as quantizeActivations(output, scale, bits) would, in the same pass.
+   */
+  codes?: { out: Uint8Array; scale: number; bits: number };
 }
 
 /** float32 weights packed into 8-column panels, resident until disposed. */
@@ -93,6 +98,12 @@ export interface GemmArgs {
   /** Without an epilogue the output is the raw int32 product. */
   epilogue?: Epilogue;
   out?: Float32Array | Uint8Array | Int32Array;
+  /**
+   * false skips the pass that checks every value of a is below 2^abits, for callers that produced a
+   * themselves as eq. 4 codes of abits bits (a runtime's own activations). Out-of-range values
+   * would then give wrong sums. Default true.
+   */
+  checkA?: boolean;
 }
 
 export interface Im2colArgs<T extends Uint8Array | Float32Array> {

@@ -40,7 +40,14 @@ export function checkNK(n: number, k: number): void {
 }
 
 /** The per-channel vectors of an epilogue (length n), its requantization and its residual (m·n floats). */
-export function checkEpilogueParts(ep: { bias?: ArrayLike<number>; mul?: ArrayLike<number>; add?: ArrayLike<number>; residual?: Float32Array; requant?: { scale: number; bits: number } }, m: number, n: number): void {
+export function checkEpilogueParts(ep: { bias?: ArrayLike<number>; mul?: ArrayLike<number>; add?: ArrayLike<number>; residual?: Float32Array; requant?: { scale: number; bits: number }; codes?: { out: Uint8Array; scale: number; bits: number } }, m: number, n: number): void {
+  if (ep.codes) {
+    if (ep.requant) throw new RangeError('epilogue.codes: expected a float32 output (no epilogue.requant) to take codes of');
+    checkType('epilogue.codes.out', ep.codes.out, Uint8Array);
+    checkLength('epilogue.codes.out', ep.codes.out, m * n);
+    checkPositive('epilogue.codes.scale', ep.codes.scale);
+    checkInt('epilogue.codes.bits', ep.codes.bits, 1, 8);
+  }
   if (ep.bias) checkLength('epilogue.bias', ep.bias, n);
   if (ep.mul) checkLength('epilogue.mul', ep.mul, n);
   if (ep.add) checkLength('epilogue.add', ep.add, n);

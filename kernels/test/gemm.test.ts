@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { doubleRoundAll, packSigned, signedRange } from '@bitswitch/format';
-import { acc16Chunk, epilogueRef, familiesOf, gemmRef, lutChunk, type Epilogue, type GemmFamily, type Kernels } from '../src/index.ts';
+import { acc16Chunk, epilogueRef, familiesOf, gemmRef, lutChunk, quantizeActivationsRef, type Epilogue, type GemmFamily, type Kernels } from '../src/index.ts';
 import { KERNELS, assertSame, randomInts, readVectors, rng } from './helpers.ts';
 
 const BIT_PAIRS: [number, number][] = [[8, 8], [6, 6], [4, 4], [2, 2], [8, 4], [4, 8], [2, 8], [6, 4], [3, 3], [5, 5], [7, 7], [4, 2], [2, 4], [8, 1], [1, 1], [1, 8]];
@@ -147,6 +147,36 @@ for (const kern of KERNELS) {
       }
       assert.is(kern.residentBytes, 0);
     });
+
+    test(`${kern.build} ${f.name}: a float epilogue's codes output is eq. 4 of its float output (ties, every width)`, () => {
+      const rand = rng(16);
+      for (const [wbits, abits] of pairsOf(f).slice(0, 4)) {
+        const [lo, hi] = signedRange(wbits);
+        for (const [m, n, k] of [[1, 1, 3], [5, 19, 37], [9, 8, 64], [13, 33, 70]]) {
+          const a = randomInts(Uint8Array, m * k, 0, 2 ** abits - 1, rand);
+          const w = randomInts(Int8Array, n * k, lo, hi, rand);
+          const acc = gemmRef(a, m, k, k, w, n);
+          const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
+          const perCh = Float32Array.from({ length: n }, () => 0.001 + rand() * 0.05);
+          const residual = Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 4);
+          const cases: [Omit<Epilogue, 'codes'>, number, number][] = [
+            [{ wScale: perCh, aScale: 0.05, residual, relu: true }, 0.02, abits],
+            // power-of-two scales: y / s lands exactly on .5 ties
+            [{ wScale: [0.5], aScale: 1 }, 1, 8],
+            [{ wScale: [0.5], aScale: 1, relu: true }, 2, 1 + Math.floor(rand() * 8)],
+          ];
+          for (const [base, scale, bits] of cases) {
+            const codes = new Uint8Array(m * n).fill(77);
+            const got = kern.gemm({ a, m, k, weights: pw, abits, epilogue: { ...base, codes: { out: codes, scale, bits } } }) as Float32Array;
+            const what = `w${wbits}a${abits} ${m}x${n}x${k} s ${scale} b ${bits}`;
+            assertSame(got, epilogueRef(acc, m, n, base), `${what} float output`);
+            assertSame(codes, quantizeActivationsRef(got, scale, bits), `${what} codes`);
+          }
+          pw.dispose();
+        }
+      }
+      assert.is(kern.residentBytes, 0);
+    });
   }
 
   test(`${kern.build}: re-quantization within 1e-6 of .5 ties (fast reciprocal path vs f32 division) matches the reference`, () => {
@@ -229,6 +259,10 @@ for (const kern of KERNELS) {
     assertSame(kern.u8(), memBefore, 'memory untouched');
     // values above abits are caught (the 16-bit accumulators rely on the range)
     assert.throws(() => kern.gemm({ a: new Uint8Array(10).fill(16), m: 2, k: 5, weights: pw, abits: 4 }), /a: expected values in 0..15 \(abits 4\), found 16/);
+    // checkA: false skips that pass (the caller vouches for the range): same sums on valid codes, no error on others
+    const valid = Uint8Array.from({ length: 10 }, (_, i) => i);
+    assertSame(kern.gemm({ a: valid, m: 2, k: 5, weights: pw, abits: 4, checkA: false }) as Int32Array, kern.gemm({ a: valid, m: 2, k: 5, weights: pw, abits: 4 }) as Int32Array, 'checkA false');
+    kern.gemm({ a: new Uint8Array(10).fill(16), m: 2, k: 5, weights: pw, abits: 4, checkA: false });
     pw.dispose();
     assert.throws(() => kern.gemm({ a, m: 2, k: 5, weights: pw, abits: 4 }), /weights: expected live PackedWeights/);
     assert.throws(() => kern.packGemmWeights(new Int8Array(14), 4, 3, 5), /valuesNK.length: expected 15, got 14/);

@@ -1,7 +1,7 @@
 // float32 GEMM tester: every build, exact (bitwise) against the k-ordered float32 reference.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { epilogueRef, gemmF32Ref, type EpilogueF32 } from '../src/index.ts';
+import { epilogueRef, gemmF32Ref, quantizeActivationsRef, type EpilogueF32 } from '../src/index.ts';
 import { KERNELS, assertSame, rng } from './helpers.ts';
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 10, 27], [3, 7, 5], [4, 8, 8], [5, 9, 16], [13, 17, 33], [7, 33, 100]];
@@ -27,6 +27,13 @@ for (const kern of KERNELS) {
         for (const ep of eps) {
           assertSame(kern.gemmF32({ a, m, k, lda, weights: pw, epilogue: ep }), epilogueRef(acc, m, n, { ...ep, wScale: [1], aScale: 1 }), `${m}x${n}x${k} ${Object.keys(ep)}`);
         }
+        // the float output's eq. 4 codes written beside it (scale 1/8: many values on .5 ties)
+        for (const [scale, bits] of [[0.05, 8], [0.125, 3]]) {
+          const codes = new Uint8Array(m * n);
+          const y = kern.gemmF32({ a, m, k, lda, weights: pw, epilogue: { ...eps[3], codes: { out: codes, scale, bits } } }) as Float32Array;
+          assertSame(y, epilogueRef(acc, m, n, { ...eps[3], wScale: [1], aScale: 1 }), `${m}x${n}x${k} float output beside codes`);
+          assertSame(codes, quantizeActivationsRef(y, scale, bits), `${m}x${n}x${k} codes s ${scale} b ${bits}`);
+        }
         pw.dispose();
       }
     }
@@ -38,6 +45,11 @@ for (const kern of KERNELS) {
     assert.throws(() => kern.gemmF32({ a: new Float32Array(5), m: 2, k: 3, weights: pw }), /a.length: expected at least/);
     assert.throws(() => kern.gemmF32({ a: new Uint8Array(6) as never, m: 2, k: 3, weights: pw }), /a: expected a Float32Array/);
     assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw, epilogue: { bias: [1] } }), /epilogue.bias.length: expected 2/);
+    const codes = { out: new Uint8Array(4), scale: 1, bits: 8 };
+    assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw, epilogue: { codes, requant: { scale: 1, bits: 8 } } }), /epilogue.codes: expected a float32 output/);
+    assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw, epilogue: { codes: { ...codes, out: new Uint8Array(3) } } }), /epilogue.codes.out.length: expected 4/);
+    assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw, epilogue: { codes: { ...codes, bits: 9 } } }), /epilogue.codes.bits/);
+    assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw, epilogue: { codes: { ...codes, scale: 0 } } }), /epilogue.codes.scale/);
     assert.throws(() => kern.packGemmWeightsF32(new Float32Array(5), 2, 3), /valuesNK.length: expected 6, got 5/);
     pw.dispose();
     assert.throws(() => kern.gemmF32({ a: new Float32Array(6), m: 2, k: 3, weights: pw }), /weights: expected live PackedWeightsF32/);

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signedRange } from '@bitswitch/format';
-import { availableBuilds, createKernels, familiesOf, gemmF32Ref, gemmRef, type Epilogue, type Kernels } from '../src/index.ts';
+import { availableBuilds, createKernels, familiesOf, gemmF32Ref, gemmRef, quantizeActivationsRef, type Epilogue, type Kernels } from '../src/index.ts';
 import { assertSame, randomInts, rng } from './helpers.ts';
 
 /** Shapes above the parallel threshold (2^18 MACs): rows not a multiple of 4 or of the threads, a single 4-row block per thread, large K. */
@@ -50,6 +50,11 @@ for (const build of availableBuilds()) {
                 int: kern.gemm({ a, m, k, lda, weights: pw, abits }) as Int32Array,
                 float: kern.gemm({ a, m, k, lda, weights: pw, abits, epilogue: ep }) as Float32Array,
                 codes: kern.gemm({ a, m, k, lda, weights: pw, abits, epilogue: { ...ep, residual: undefined, requant: { scale: 0.05, bits: abits } } }) as Uint8Array,
+                second: (() => {
+                  const out = new Uint8Array(m * n);
+                  kern.gemm({ a, m, k, lda, weights: pw, abits, epilogue: { ...ep, codes: { out, scale: 0.05, bits: abits } } });
+                  return out;
+                })(),
               };
             } finally {
               pw.dispose();
@@ -60,6 +65,8 @@ for (const build of availableBuilds()) {
           assertSame(r3.int, r1.int, `${what} int32`);
           assertSame(r3.float, r1.float, `${what} float epilogue`);
           assertSame(r3.codes, r1.codes, `${what} requant`);
+          assertSame(r3.second, r1.second, `${what} codes output of the float epilogue`);
+          assertSame(r3.second, quantizeActivationsRef(r1.float, 0.05, abits), `${what} codes output = eq. 4 of the float output`);
         }
       }
     });
@@ -94,13 +101,16 @@ for (const build of availableBuilds()) {
     const rand = rng(9);
     for (const [m, n, k] of [[784, 16, 27], [520, 10, 64], [40, 24, 300]] as [number, number, number][]) {
       const a = floats(m * k, rand), w = floats(n * k, rand), bias = floats(n, rand);
-      const [y1, y3] = [one, many].map((kern) => {
+      const [c1, c3] = [new Uint8Array(m * n), new Uint8Array(m * n)];
+      const [y1, y3] = [one, many].map((kern, i) => {
         const pw = kern.packGemmWeightsF32(w, n, k);
-        const y = kern.gemmF32({ a, m, k, weights: pw, epilogue: { bias, relu: true } }) as Float32Array;
+        const y = kern.gemmF32({ a, m, k, weights: pw, epilogue: { bias, relu: true, codes: { out: i ? c3 : c1, scale: 0.125, bits: 6 } } }) as Float32Array;
         pw.dispose();
         return y;
       });
       assertSame(y3, y1, `${m}x${n}x${k}`);
+      assertSame(c3, c1, `${m}x${n}x${k} codes output`);
+      assertSame(c1, quantizeActivationsRef(y1, 0.125, 6), `${m}x${n}x${k} codes output = eq. 4 of the float output`);
       const raw = [one, many].map((kern) => {
         const pw = kern.packGemmWeightsF32(w, n, k);
         const y = kern.gemmF32({ a, m, k, weights: pw }) as Float32Array;
