@@ -89,7 +89,7 @@ async function runBrowser(): Promise<never> {
   for (const [i, { page, result }] of runs.entries()) {
     if (i > 0) console.log('');
     const machine = machineInfo();
-    printInfer(result, `${machine.cpu}, ${machine.cores} cores, ${page.browser} (navigator.hardwareConcurrency ${page.hardwareConcurrency}, crossOriginIsolated ${page.crossOriginIsolated}), ${machine.date}`);
+    printInfer(result, `${machine.cpu}, ${machine.cores} cores, ${page.browser} (navigator.hardwareConcurrency ${page.hardwareConcurrency}, crossOriginIsolated ${page.crossOriginIsolated}), ${page.startedAt}–${page.finishedAt}`);
   }
   const base = { generatedBy, ...machineInfo(), browser: runs[0].page };
   let out: object = { ...base, ...runs[0].result };

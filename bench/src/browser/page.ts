@@ -9,7 +9,11 @@ import type { BackendName } from '@bitswitch/runtime';
 import { runInfer, type InferResult, type PeerKey } from '../infer-run.ts';
 
 /** What the page tells the driver about itself. */
-export interface PageInfo { browser: string; userAgent: string; hardwareConcurrency: number; crossOriginIsolated: boolean }
+export interface PageInfo {
+  browser: string; userAgent: string; hardwareConcurrency: number; crossOriginIsolated: boolean;
+  /** When the page started and finished measuring (ISO). */
+  startedAt: string; finishedAt?: string;
+}
 export type PageOutcome = { ok: true; page: PageInfo; result: InferResult } | { ok: false; page: PageInfo; error: string; userError: boolean };
 
 const q = new URLSearchParams(location.search);
@@ -17,9 +21,10 @@ const at = (path: string) => new URL(path, location.href).href;
 const page: PageInfo = {
   browser: navigator.userAgent.match(/(Headless)?Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent,
   userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  startedAt: new Date().toISOString(),
 };
 const log = (line: string) => { document.getElementById('log')!.textContent += `${line}\n`; };
-const done = (outcome: PageOutcome) => { (window as unknown as { benchResult: PageOutcome }).benchResult = outcome; };
+const done = (outcome: PageOutcome) => { page.finishedAt = new Date().toISOString(); (window as unknown as { benchResult: PageOutcome }).benchResult = outcome; };
 
 ort.env.wasm.wasmPaths = at('/ort/');
 setWasmPaths(at('/tfjs/'));
