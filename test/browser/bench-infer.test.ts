@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { Runtime, createBackend } from '@bitswitch/runtime';
 import { CHROMIUM, runInBrowser } from '@bitswitch/bench/browser';
 import { serveSite } from '../../bench/src/browser/server.ts';
-import { BATCH, SPECS, benchInputs } from '../../bench/src/infer-run.ts';
+import { BATCH, SPECS, benchInputs, runInfer } from '../../bench/src/infer-run.ts';
+import { printInfer } from '../../bench/src/infer-print.ts';
 
 test('the bench server: isolation headers, application/wasm, nothing outside its list', async () => {
   const root = new URL('../../', import.meta.url).pathname;
@@ -23,6 +24,17 @@ test('the bench server: isolation headers, application/wasm, nothing outside its
   } finally {
     server.close();
   }
+});
+
+test('a peer that cannot start gets a row saying why, and no figures or ratios', async () => {
+  const result = await runInfer({ threads: 1, rounds: 1, scale: 0.01, backend: 'kernels', peers: ['tfjs', 'litert'] }, {
+    startLiteRt: () => Promise.reject(new Error('no LiteRT.js on this engine\nsecond line')),
+  });
+  assert.equal(result.peers.map((p) => [p.name, p.unavailable]), [['tfjs-wasm f32 fused', undefined], ['LiteRT.js int8', 'no LiteRT.js on this engine']]);
+  assert.ok(result.ratios.length > 0 && result.ratios.every((r) => r.against === 'tfjs-wasm f32 fused'), 'ratios only against the peer that ran');
+  const lines: string[] = [];
+  printInfer(result, 'test', (l) => lines.push(l));
+  assert.ok(lines.includes('| LiteRT.js int8 | not run here: no LiteRT.js on this engine | – | – | – |'), lines.join('\n'));
 });
 
 test('bench:infer --browser: cross-origin isolated, threaded, and the runtime in Chromium equals Node bit for bit', async () => {
