@@ -17,7 +17,6 @@ import { BACKEND_NAMES, createBackend, type BackendName } from '@bitswitch/runti
 import { startLiteRt } from './baselines/litert.ts';
 import { BATCH, BenchError, PEER_KEYS, benchInputs, runInfer, type InferResult, type PeerKey } from './infer-run.ts';
 import { printInfer, printScaling } from './infer-print.ts';
-import { runInBrowser } from './browser/run.ts';
 import { profileLayers } from './profile.ts';
 import { machineInfo } from './machine.ts';
 
@@ -81,6 +80,7 @@ if (browser) {
 async function runBrowser(): Promise<never> {
   let runs;
   try {
+    const { runInBrowser } = await import('./browser/run.ts'); // esbuild and playwright-core only when asked
     runs = await runInBrowser(threadList, options);
   } catch (e) {
     if (e instanceof BenchError) fail(e.message);
