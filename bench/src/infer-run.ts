@@ -7,7 +7,7 @@
 // imports nothing from node:*; where LiteRT.js comes from is the caller's (`Host`).
 import { Runtime, buildResNet20, createBackend, randomImages, type BackendName } from '@bitswitch/runtime';
 import type { FamilyChoice } from '@bitswitch/kernels';
-import { argmaxAgreement, calibrateInt8, floatReference, foldNetwork, foldedForward, maxRelativeError, type Engine } from './baselines/network.ts';
+import { argmaxAgreement, calibrateInt8, floatReference, foldNetwork, foldedForward, maxRelativeError, type Engine, type Int8Calibration } from './baselines/network.ts';
 import { startTfjsWasm, tfjsEngine } from './baselines/tfjs.ts';
 import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
 import { liteRtEngineOn, type LiteRtLoaded } from './baselines/litert-engine.ts';
@@ -129,8 +129,9 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
 
   // Peers: the folded network, int8 calibrated on images the check does not use.
   const net = foldNetwork(model);
-  const int8 = wanted.has('ort-int8') || wanted.has('litert');
-  const cal = int8 ? calibrateInt8(net, randomImages(model.inputShape, 64, 13), 64) : undefined;
+  // Calibrated when an int8 peer first needs it (a peer that cannot start here costs nothing).
+  let calibration: Int8Calibration | undefined;
+  const cal = () => (calibration ??= calibrateInt8(net, randomImages(model.inputShape, 64, 13), 64));
   let tfjsInfo: string | undefined;
   const starters: Record<PeerKey, () => Promise<{ one: Engine; many: Engine }>> = {
     async tfjs() {
@@ -143,13 +144,14 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
       return { one: e, many: e };
     },
     async 'ort-int8'() {
-      const e = await ortEngine(net, onnxInt8Qdq(net, cal!), 'onnxruntime-web int8 QDQ', threads);
+      const e = await ortEngine(net, onnxInt8Qdq(net, cal()), 'onnxruntime-web int8 QDQ', threads);
       return { one: e, many: e };
     },
     // LiteRT models have a fixed batch: one model per batch size.
     async litert() {
       const loaded = await host.startLiteRt(threads);
-      return { one: await liteRtEngineOn(loaded, 'LiteRT.js int8 b1', tfliteInt8(net, cal!, 1)), many: await liteRtEngineOn(loaded, 'LiteRT.js int8 b32', tfliteInt8(net, cal!, BATCH)) };
+      const c = cal();
+      return { one: await liteRtEngineOn(loaded, 'LiteRT.js int8 b1', tfliteInt8(net, c, 1)), many: await liteRtEngineOn(loaded, 'LiteRT.js int8 b32', tfliteInt8(net, c, BATCH)) };
     },
   };
   interface Peer { key: PeerKey; one: Engine; many: Engine }
@@ -165,7 +167,7 @@ export async function runInfer(o: InferOptions, host: Host): Promise<InferResult
   }
 
   // The int8 models' own arithmetic in float64: what the int8 peers should reproduce up to requantization rounding.
-  const int8Simulation = cal ? foldedForward(net, many, BATCH, cal).get(net.output)! : undefined;
+  const int8Simulation = calibration ? foldedForward(net, many, BATCH, calibration).get(net.output)! : undefined;
   const checks = new Map<PeerKey, PeerCheck>();
   const int8Logits: Float32Array[] = [];
   for (const p of peers) {
