@@ -31,6 +31,8 @@ export interface Card {
   trainer: Record<string, number>;
   /** The exported file run by the runtime's integer kernels on the full test split, by precision name. */
   runtime: Record<string, RuntimeAccuracy>;
+  /** A SuperNet's SubNets on its runtime frontier (bits per quantized layer), run the same way, by SubNet name. */
+  subnets?: Record<string, RuntimeAccuracy & { bits: number[] }>;
   recipe: unknown;
   command: string;
   commit: string;
@@ -62,16 +64,25 @@ export function commitOf(root: string): string {
 
 export const machine = () => `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join('/')}`;
 
-/** Correct predictions of the file at every stored precision on the data set's test split (its first `limit` images if given). */
-export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number): Promise<Record<string, RuntimeAccuracy>> {
+/** A precision to run: one bit per quantized layer. */
+export interface Precision { name: string; bits: number[] }
+
+/** Every stored bit-width, the same at every quantized layer (w8a8, …). */
+export const uniformPrecisions = (model: Model): Precision[] => model.bits.map((b) => ({ name: `w${b}a${b}`, bits: quantizedLayers(model).map(() => b) }));
+
+/**
+ * Correct predictions of the file on the data set's test split (its first `limit` images if given),
+ * at each of `precisions` (default: every stored bit-width).
+ */
+export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number, precisions = uniformPrecisions(model)): Promise<Record<string, RuntimeAccuracy>> {
   const ds = loadDataset(data);
   const count = Math.min(limit ?? ds.test.count, ds.test.count);
   const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
   const rt = await createRuntime(bytes);
   const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
-  for (const b of model.bits) {
-    rt.setPrecision(quantizedLayers(model).map(() => b));
+  for (const p of precisions) {
+    rt.setPrecision(p.bits);
     let correct = 0;
     let correctInSubset = 0;
     for (let start = 0; start < count; start += 250) {
@@ -83,7 +94,7 @@ export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: str
         if (start + i < SUBSET) correctInSubset++;
       }
     }
-    out[`w${b}a${b}`] = { correct, total: count, correctInSubset };
+    out[p.name] = { correct, total: count, correctInSubset };
   }
   rt.dispose();
   return out;
@@ -95,11 +106,36 @@ interface RunSummary {
   workers: number;
   seconds: number;
   accuracy: Record<string, number>;
+  split?: string;
+  /** A pareto stage's: every SubNet evaluated, and the names on its frontier. */
+  points?: { name: string; bits: number[]; accuracy: number }[];
+  frontier?: string[];
+  testImages?: number;
 }
 
-/** models/NAME.{bsw,card.json,md} from a finished run folder (model.bsw and summary.json in it). */
-export async function publish(root: string, name: string, runDir: string, command: string): Promise<Card> {
-  let bytes: Uint8Array = new Uint8Array(readFileSync(join(runDir, 'model.bsw')));
+/** The mixed SubNets on the frontier, counted by the runtime; each must give the pareto stage's accuracy when that ran on the full split. */
+async function frontierCounts(bytes: Uint8Array, model: Model, data: string, summary: RunSummary): Promise<Card['subnets']> {
+  const chosen = summary.points!.filter((p) => summary.frontier!.includes(p.name) && !p.bits.every((b) => b === p.bits[0]));
+  const got = await runtimeAccuracy(bytes, model, data, undefined, chosen);
+  const out: NonNullable<Card['subnets']> = {};
+  for (const p of chosen) {
+    const r = got[p.name];
+    if (summary.testImages === r.total && r.correct / r.total !== p.accuracy) {
+      throw new Error(`SubNet ${p.name}: the runtime gives ${r.correct}/${r.total}, the pareto stage ${p.accuracy} on the same images`);
+    }
+    out[p.name] = { bits: [...p.bits], ...r };
+  }
+  return out;
+}
+
+/**
+ * models/NAME.{bsw,card.json,md} from a finished run folder (summary.json in it) and its model file
+ * (default: model.bsw in the folder). A SuperNet's summary lists its evaluated SubNets (a pareto
+ * stage's, scripts/mixed.ts); those on the frontier are run again here, on the full test split and
+ * its first SUBSET images, and must give the pareto stage's accuracy.
+ */
+export async function publish(root: string, name: string, runDir: string, command: string, modelFile = join(runDir, 'model.bsw')): Promise<Card> {
+  let bytes: Uint8Array = new Uint8Array(readFileSync(modelFile));
   const model = readModel(bytes);
   const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary;
   const data = summary.recipe.data;
@@ -108,9 +144,10 @@ export async function publish(root: string, name: string, runDir: string, comman
     model.input = inputDescriptor(loadDataset(data));
     bytes = writeModel(model);
   }
+  const subnets = summary.points && await frontierCounts(bytes, model, data, summary);
   const card: Card = {
-    name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? 'unrecorded'), bits: [...model.bits],
-    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), recipe: summary.recipe, command,
+    name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? summary.split ?? 'unrecorded'), bits: [...model.bits],
+    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
     commit: commitOf(root), machine: machine(), backend: summary.backend, workers: summary.workers, trainSeconds: summary.seconds,
     date: new Date().toISOString(),
   };
@@ -130,7 +167,9 @@ export function cardMarkdown(c: Card): string {
   return [
     `# models/${c.file}`,
     '',
-    `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
+    c.subnets
+      ? `${c.model} SuperNet (mixed precision, transitional BatchNorm) at ${c.bits.join('/')} bits on ${c.data}: one stored file, each quantized layer switched to any of these bits at load time.`
+      : `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
     '',
     '| field | value |',
     '|---|---|',
@@ -148,6 +187,14 @@ export function cardMarkdown(c: Card): string {
     '|---|---|---|',
     ...rows,
     '',
+    ...(c.subnets ? [
+      'Mixed-precision SubNets on the frontier (bits per quantized layer), runtime on the full test split:',
+      '',
+      '| SubNet | bits | runtime |',
+      '|---|---|---|',
+      ...Object.entries(c.subnets).map(([k, r]) => `| ${k} | ${r.bits.join(',')} | ${pct(r.correct / r.total)} (${r.correct} / ${r.total}) |`),
+      '',
+    ] : []),
     `\`pnpm reproduce --check\` runs this file again with the runtime and fails if a count differs.`,
     '',
   ].join('\n');
@@ -169,8 +216,12 @@ export async function check(root: string, quick: boolean, log: (line: string) =>
     const bytes = new Uint8Array(readFileSync(file));
     if (sha256(bytes) !== card.sha256) { problems.push(`models/${card.file}: sha256 differs from its card (${card.sha256.slice(0, 12)}…)`); continue; }
     const t0 = performance.now();
-    const got = await runtimeAccuracy(bytes, readModel(bytes), card.data, quick ? SUBSET : undefined);
-    for (const [k, want] of Object.entries(card.runtime)) {
+    const model = readModel(bytes);
+    const limit = quick ? SUBSET : undefined;
+    const got = await runtimeAccuracy(bytes, model, card.data, limit);
+    const subnets = Object.entries(card.subnets ?? {}).map(([name, r]) => ({ name, bits: r.bits }));
+    if (subnets.length) Object.assign(got, await runtimeAccuracy(bytes, model, card.data, limit, subnets));
+    for (const [k, want] of [...Object.entries(card.runtime), ...Object.entries(card.subnets ?? {})]) {
       const have = got[k];
       const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];
       const n = quick ? Math.min(SUBSET, want.total) : want.total;
