@@ -131,6 +131,14 @@ function paretoSummary(args: readonly string[], base: { command: string; wallSec
   };
 }
 
+/** A summary as JSON text, one SubNet point per line (a sweep has a few hundred). */
+export function summaryText(summary: object): string {
+  const { points, ...rest } = summary as { points?: unknown[] };
+  const head = JSON.stringify(rest, null, 1);
+  if (!points) return head + '\n';
+  return `${head.slice(0, -2)},\n "points": [\n${points.map((p) => `  ${JSON.stringify(p)}`).join(',\n')}\n ]\n}\n`;
+}
+
 // ---- the report section ------------------------------------------------------------------------
 
 interface Stage { name: string; args: string[] }

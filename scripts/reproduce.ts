@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { WITH_PROGRESS, publishedModel, summarize } from './mixed.ts';
+import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
 import { check, publish, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
 
@@ -67,15 +67,15 @@ function lastEpoch(s: Stage): string {
   return `epoch ${e.epoch + 1} (${e.phase}): ${Object.entries(e.accuracy).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`;
 }
 
-/** Keeps a gzip copy of the stage's checkpoint in results/checkpoints/ (atomic, replaces the older one). */
+/** Keeps a gzip copy of the stage's checkpoint (if it has one) and its small files in results/checkpoints/ (atomic, replaces older ones). */
 function saveCheckpoint(s: Stage): void {
-  const ck = join(folder(s), 'checkpoint.json');
-  if (!existsSync(ck)) return;
+  if (!existsSync(folder(s))) return;
   mkdirSync(SAVED, { recursive: true });
+  const ck = join(folder(s), 'checkpoint.json');
   const dst = join(SAVED, `${s.name}.json.gz`);
   // a finished stage needs no checkpoint to carry over: its log, summary and model are what stay
   if (isDone(s)) rmSync(dst, { force: true });
-  else if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
+  else if (existsSync(ck) && (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs)) {
     writeAtomic(dst, gzipSync(readFileSync(ck), { level: 9 }));
   }
   for (const f of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
@@ -129,7 +129,7 @@ function summarizeStage(s: Stage, seconds?: number): boolean {
   if (!isDone(s) || existsSync(file)) return false;
   const upstream = (s.after ?? []).map((a) => join(RUNS, a, 'summary.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
   const summary = summarize(stageArgs(s), folder(s), seconds ?? Number.NaN, upstream);
-  if (summary) writeAtomic(file, JSON.stringify(summary, null, 1) + '\n');
+  if (summary) writeAtomic(file, summaryText(summary));
   return !!summary;
 }
 
