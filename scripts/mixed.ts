@@ -10,8 +10,6 @@ import { costSpaceFromModel, renderSvg } from '@bitswitch/search';
 import { subnetMetrics } from '@bitswitch/search/run';
 import { loadDataset } from '@bitswitch/trainer';
 
-/** Commands whose run writes no summary.json of its own; reproduce writes one from their outputs. */
-export const SUMMARIZED = ['sensitivity', 'supernet', 'search', 'pareto'] as const;
 /** Commands that draw a progress bar (and so take --no-progress). */
 export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
 
@@ -238,7 +236,6 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
   }
   const sens = stages.filter((s) => s.args[0] === 'sensitivity').map((s) => summaryOf<{ layers: { layer: string; hessianTrace: number; stdErr?: number; probes?: number; params: number }[]; images: number; wallSeconds?: number }>(root, s.name)).find(Boolean);
   const lines: string[] = [
-    `Stages: ${stages.filter((s) => (SUMMARIZED as readonly string[]).includes(s.args[0])).map((s) => s.name).join(', ') || 'none in the plan'}.`,
     'Hutchinson traces of the joint ResNet-8 ({8,6,4,2}, ALRS code form, seed 1), then for each seed a HASB and a',
     'uniform-sampling SuperNet (Algorithm A.3, same recipe, seed, data order and augmentation; only the sampling',
     'differs), an ILP sweep (Algorithm 2, perturbation objective) on each SuperNet, and every SubNet run by the',
@@ -263,7 +260,7 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
     `SubNet evaluations done: ${runs.length} of ${pareto.length}${pending.length ? ` (not run yet: ${pending.join(', ')})` : ''}; ${test} test images each.`,
     '',
     'Best runtime accuracy (%) among each SuperNet\'s SubNets within each average-bit cap (the frontier read at the',
-    'cap), mean ± half-range over seeds (count); Δ is HASB − uniform for the same seed.',
+    'cap), mean ± half-range over seeds (count); Δ is HASB − uniform for the same seed: mean ± half-range (each seed).',
     '',
   );
   const series = (sampler: string, budget: number) => [...(bySampler.get(sampler) ?? new Map()).values()]
@@ -273,7 +270,10 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
     '| avg bits ≤ | HASB | uniform | Δ (pp) | every seed favours |',
     '|---|---|---|---|---|',
     ...rows.map((r) => {
-      const d = r.deltas.length ? `${r.deltas.map((x) => (x >= 0 ? '+' : '') + pp(x)).join(', ')}` : '—';
+      const signed = (x: number) => (x >= 0 ? '+' : '') + pp(x);
+      const mean = r.deltas.reduce((a, x) => a + x, 0) / r.deltas.length;
+      const d = r.deltas.length === 0 ? '—' : r.deltas.length === 1 ? signed(mean)
+        : `${signed(mean)} ± ${pp((Math.max(...r.deltas) - Math.min(...r.deltas)) / 2)} (${r.deltas.map(signed).join(', ')})`;
       return `| ${r.budget.toFixed(2)} | ${spreadPct(series('hasb', r.budget))} | ${spreadPct(series('uniform', r.budget))} | ${d} | ${r.deltas.length ? r.verdict : '—'} |`;
     }),
     '',

@@ -31,7 +31,7 @@ export interface Card {
   trainer: Record<string, number>;
   /** The exported file run by the runtime's integer kernels on the full test split, by precision name. */
   runtime: Record<string, RuntimeAccuracy>;
-  /** A SuperNet's SubNets on its runtime frontier (bits per quantized layer), run the same way, by SubNet name. */
+  /** A SuperNet's mixed SubNets on its runtime frontier (bits per quantized layer), cheapest first, run the same way, by SubNet name. */
   subnets?: Record<string, RuntimeAccuracy & { bits: number[] }>;
   recipe: unknown;
   command: string;
@@ -108,14 +108,14 @@ interface RunSummary {
   accuracy: Record<string, number>;
   split?: string;
   /** A pareto stage's: every SubNet evaluated, and the names on its frontier. */
-  points?: { name: string; bits: number[]; accuracy: number }[];
+  points?: { name: string; bits: number[]; accuracy: number; avgBits: number }[];
   frontier?: string[];
   testImages?: number;
 }
 
 /** The mixed SubNets on the frontier, counted by the runtime; each must give the pareto stage's accuracy when that ran on the full split. */
 async function frontierCounts(bytes: Uint8Array, model: Model, data: string, summary: RunSummary): Promise<Card['subnets']> {
-  const chosen = summary.points!.filter((p) => summary.frontier!.includes(p.name) && !p.bits.every((b) => b === p.bits[0]));
+  const chosen = summary.points!.filter((p) => summary.frontier!.includes(p.name) && !p.bits.every((b) => b === p.bits[0])).sort((a, b) => a.avgBits - b.avgBits);
   const got = await runtimeAccuracy(bytes, model, data, undefined, chosen);
   const out: NonNullable<Card['subnets']> = {};
   for (const p of chosen) {
@@ -207,6 +207,15 @@ export function readCards(root: string): Card[] {
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Card);
 }
 
+/** SubNets the quick check runs: the first, middle and last of a card's frontier (the full check: all of them). */
+export const QUICK_SUBNETS = 3;
+
+function checkedSubnets(card: Card, quick: boolean): Precision[] {
+  const all = Object.entries(card.subnets ?? {}).map(([name, r]) => ({ name, bits: r.bits }));
+  if (!quick || all.length <= QUICK_SUBNETS) return all;
+  return [...new Set([0, Math.floor((all.length - 1) / 2), all.length - 1])].map((i) => all[i]);
+}
+
 /** Re-evaluates every published model (on the first SUBSET test images if `quick`); returns one line per mismatch. */
 export async function check(root: string, quick: boolean, log: (line: string) => void): Promise<string[]> {
   const problems: string[] = [];
@@ -219,9 +228,9 @@ export async function check(root: string, quick: boolean, log: (line: string) =>
     const model = readModel(bytes);
     const limit = quick ? SUBSET : undefined;
     const got = await runtimeAccuracy(bytes, model, card.data, limit);
-    const subnets = Object.entries(card.subnets ?? {}).map(([name, r]) => ({ name, bits: r.bits }));
+    const subnets = checkedSubnets(card, quick);
     if (subnets.length) Object.assign(got, await runtimeAccuracy(bytes, model, card.data, limit, subnets));
-    for (const [k, want] of [...Object.entries(card.runtime), ...Object.entries(card.subnets ?? {})]) {
+    for (const [k, want] of [...Object.entries(card.runtime), ...subnets.map((s) => [s.name, card.subnets![s.name]] as const)]) {
       const have = got[k];
       const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];
       const n = quick ? Math.min(SUBSET, want.total) : want.total;
