@@ -12,11 +12,25 @@ import { readModel, quantizedLayers, writeModel, type Model } from '@bitswitch/f
 import { createRuntime } from '@bitswitch/runtime';
 import { inputDescriptor, loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
 
-/** Correct predictions on the full test split, and among its first SUBSET images (the quick check's). */
+/** Correct predictions on the full test split, and among the SUBSET images the quick check runs. */
 export interface RuntimeAccuracy { correct: number; total: number; correctInSubset: number }
 
 /** Images of the test split the quick check (`--check --quick`, in CI) runs. */
 export const SUBSET = 1000;
+
+/**
+ * Which SUBSET test images the quick check runs: 'first' (cards without a `subset` field), or 'spread',
+ * every (count / SUBSET)-th image, so that a split stored class by class (Fashion-MNIST's) gives
+ * every class its share instead of one class.
+ */
+export type Subset = 'first' | 'spread';
+
+/** Indices of the quick check's images in a test split of `count` images. */
+export function subsetIndices(count: number, subset: Subset): number[] {
+  const n = Math.min(SUBSET, count);
+  const stride = subset === 'spread' ? Math.floor(count / n) : 1;
+  return Array.from({ length: n }, (_, i) => i * stride);
+}
 
 export interface Card {
   name: string;
@@ -31,6 +45,8 @@ export interface Card {
   trainer: Record<string, number>;
   /** The exported file run by the runtime's integer kernels on the full test split, by precision name. */
   runtime: Record<string, RuntimeAccuracy>;
+  /** The quick check's images (correctInSubset); absent: 'first'. */
+  subset?: Subset;
   /** A SuperNet's mixed SubNets on its runtime frontier (bits per quantized layer), cheapest first, run the same way, by SubNet name. */
   subnets?: Record<string, RuntimeAccuracy & { bits: number[] }>;
   recipe: unknown;
@@ -70,18 +86,27 @@ export interface Precision { name: string; bits: number[] }
 /** Every stored bit-width, the same at every quantized layer (w8a8, …). */
 export const uniformPrecisions = (model: Model): Precision[] => model.bits.map((b) => ({ name: `w${b}a${b}`, bits: quantizedLayers(model).map(() => b) }));
 
-/**
- * Correct predictions of the file on the data set's test split (its first `limit` images if given),
- * at each of `precisions` (default: every stored bit-width).
- */
-export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number, precisions = uniformPrecisions(model)): Promise<Record<string, RuntimeAccuracy>> {
+export interface AccuracyOptions {
+  /** Run only the quick check's images. */
+  quick?: boolean;
+  subset?: Subset;
+  /** Default: every stored bit-width. */
+  precisions?: Precision[];
+}
+
+/** Correct predictions of the file on the data set's test split (only the quick check's images if `quick`), at each precision. */
+export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, options: AccuracyOptions = {}): Promise<Record<string, RuntimeAccuracy>> {
   const ds = loadDataset(data);
-  const count = Math.min(limit ?? ds.test.count, ds.test.count);
-  const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+  const subset = subsetIndices(ds.test.count, options.subset ?? 'spread');
+  const indices = options.quick ? subset : Array.from({ length: ds.test.count }, (_, i) => i);
+  const inSubset = new Uint8Array(ds.test.count);
+  for (const i of subset) inSubset[i] = 1;
+  const count = indices.length;
+  const { x, y } = makeBatch(ds, ds.test, Int32Array.from(indices), NO_AUGMENT, new Rng(0));
   const rt = await createRuntime(bytes);
   const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
-  for (const p of precisions) {
+  for (const p of options.precisions ?? uniformPrecisions(model)) {
     rt.setPrecision(p.bits);
     let correct = 0;
     let correctInSubset = 0;
@@ -91,7 +116,7 @@ export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: str
       for (let i = 0; i < n; i++) {
         if (predicted[i] !== y[start + i]) continue;
         correct++;
-        if (start + i < SUBSET) correctInSubset++;
+        if (inSubset[indices[start + i]]) correctInSubset++;
       }
     }
     out[p.name] = { correct, total: count, correctInSubset };
@@ -116,7 +141,7 @@ interface RunSummary {
 /** The mixed SubNets on the frontier, counted by the runtime; each must give the pareto stage's accuracy when that ran on the full split. */
 async function frontierCounts(bytes: Uint8Array, model: Model, data: string, summary: RunSummary): Promise<Card['subnets']> {
   const chosen = summary.points!.filter((p) => summary.frontier!.includes(p.name) && !p.bits.every((b) => b === p.bits[0])).sort((a, b) => a.avgBits - b.avgBits);
-  const got = await runtimeAccuracy(bytes, model, data, undefined, chosen);
+  const got = await runtimeAccuracy(bytes, model, data, { precisions: chosen });
   const out: NonNullable<Card['subnets']> = {};
   for (const p of chosen) {
     const r = got[p.name];
@@ -131,8 +156,8 @@ async function frontierCounts(bytes: Uint8Array, model: Model, data: string, sum
 /**
  * models/NAME.{bsw,card.json,md} from a finished run folder (summary.json in it) and its model file
  * (default: model.bsw in the folder). A SuperNet's summary lists its evaluated SubNets (a pareto
- * stage's, scripts/mixed.ts); those on the frontier are run again here, on the full test split and
- * its first SUBSET images, and must give the pareto stage's accuracy.
+ * stage's, scripts/mixed.ts); those on the frontier are run again here on the full test split and
+ * must give the pareto stage's accuracy.
  */
 export async function publish(root: string, name: string, runDir: string, command: string, modelFile = join(runDir, 'model.bsw')): Promise<Card> {
   let bytes: Uint8Array = new Uint8Array(readFileSync(modelFile));
@@ -147,7 +172,7 @@ export async function publish(root: string, name: string, runDir: string, comman
   const subnets = summary.points && await frontierCounts(bytes, model, data, summary);
   const card: Card = {
     name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? summary.split ?? 'unrecorded'), bits: [...model.bits],
-    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
+    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), subset: 'spread', ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
     commit: commitOf(root), machine: machine(), backend: summary.backend, workers: summary.workers, trainSeconds: summary.seconds,
     date: new Date().toISOString(),
   };
@@ -216,7 +241,7 @@ function checkedSubnets(card: Card, quick: boolean): Precision[] {
   return [...new Set([0, Math.floor((all.length - 1) / 2), all.length - 1])].map((i) => all[i]);
 }
 
-/** Re-evaluates every published model (on the first SUBSET test images if `quick`); returns one line per mismatch. */
+/** Re-evaluates every published model (on the card's SUBSET test images if `quick`); returns one line per mismatch. */
 export async function check(root: string, quick: boolean, log: (line: string) => void): Promise<string[]> {
   const problems: string[] = [];
   for (const card of readCards(root)) {
@@ -226,10 +251,10 @@ export async function check(root: string, quick: boolean, log: (line: string) =>
     if (sha256(bytes) !== card.sha256) { problems.push(`models/${card.file}: sha256 differs from its card (${card.sha256.slice(0, 12)}…)`); continue; }
     const t0 = performance.now();
     const model = readModel(bytes);
-    const limit = quick ? SUBSET : undefined;
-    const got = await runtimeAccuracy(bytes, model, card.data, limit);
+    const subset = card.subset ?? 'first';
+    const got = await runtimeAccuracy(bytes, model, card.data, { quick, subset });
     const subnets = checkedSubnets(card, quick);
-    if (subnets.length) Object.assign(got, await runtimeAccuracy(bytes, model, card.data, limit, subnets));
+    if (subnets.length) Object.assign(got, await runtimeAccuracy(bytes, model, card.data, { quick, subset, precisions: subnets }));
     for (const [k, want] of [...Object.entries(card.runtime), ...subnets.map((s) => [s.name, card.subnets![s.name]] as const)]) {
       const have = got[k];
       const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizedLayers, readModel } from '@bitswitch/format';
 import { FRONTIER_PLOT, bestWithin, claimVerdict, compare, mixedSection, summarize, sweptBudgets, type ParetoSummary, type SubnetPoint } from '../scripts/mixed.ts';
-import { check, readCards, runtimeAccuracy, SUBSET, type Card } from '../scripts/models.ts';
+import { check, readCards, runtimeAccuracy, subsetIndices, SUBSET, type Card } from '../scripts/models.ts';
 import { buildReport } from '../scripts/report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -27,6 +27,14 @@ test('every published model gives its card\'s counts on the first 1,000 test ima
   const problems = await check(root, true, (l) => lines.push(l));
   assert.equal(problems, [], problems.join('\n'));
   assert.is(lines.length, cards.length);
+});
+
+test('the quick check\'s spread subset takes every class of a split stored class by class', () => {
+  assert.equal(subsetIndices(10000, 'first').slice(0, 3), [0, 1, 2]);
+  const spread = subsetIndices(10000, 'spread');
+  assert.is(spread.length, SUBSET);
+  assert.equal([spread[0], spread[1], spread[999]], [0, 10, 9990]);
+  assert.equal(subsetIndices(600, 'spread'), Array.from({ length: 600 }, (_, i) => i), 'a split smaller than SUBSET is run whole');
 });
 
 test('a card whose count differs, or a changed file, is reported', async () => {
@@ -63,7 +71,7 @@ test('a SuperNet card\'s SubNets are run again, and a wrong SubNet count is repo
   const bytes = new Uint8Array(readFileSync(join(root, 'models', card.file)));
   const model = readModel(bytes);
   const mixed = { name: 'mixed', bits: quantizedLayers(model).map((_, i) => (i % 2 ? 2 : 8)) };
-  const [got] = Object.values(await runtimeAccuracy(bytes, model, card.data, SUBSET, [mixed]));
+  const [got] = Object.values(await runtimeAccuracy(bytes, model, card.data, { quick: true, subset: card.subset ?? 'first', precisions: [mixed] }));
   const dir = mkdtempSync(join(tmpdir(), 'bitswitch-check-'));
   try {
     mkdirSync(join(dir, 'models'));
