@@ -165,7 +165,7 @@ if (argv.includes('--save') || argv.includes('--report')) {
   process.exit(0);
 }
 if (argv.includes('--status')) {
-  for (const s of plan.stages) console.log(`${s.name.padEnd(28)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
+  for (const s of plan.stages) console.log(`${s.name.padEnd(32)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
   process.exit(0);
 }
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
