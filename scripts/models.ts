@@ -12,11 +12,25 @@ import { readModel, quantizedLayers, writeModel, type Model } from '@bitswitch/f
 import { createRuntime } from '@bitswitch/runtime';
 import { inputDescriptor, loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
 
-/** Correct predictions on the full test split, and among its first SUBSET images (the quick check's). */
+/** Correct predictions on the full test split, and among the SUBSET images the quick check runs. */
 export interface RuntimeAccuracy { correct: number; total: number; correctInSubset: number }
 
 /** Images of the test split the quick check (`--check --quick`, in CI) runs. */
 export const SUBSET = 1000;
+
+/**
+ * Which SUBSET test images the quick check runs: 'first' (cards without a `subset` field), or 'spread',
+ * every (count / SUBSET)-th image, so that a split stored class by class (Fashion-MNIST's) gives
+ * every class its share instead of one class.
+ */
+export type Subset = 'first' | 'spread';
+
+/** Indices of the quick check's images in a test split of `count` images. */
+export function subsetIndices(count: number, subset: Subset): number[] {
+  const n = Math.min(SUBSET, count);
+  const stride = subset === 'spread' ? Math.floor(count / n) : 1;
+  return Array.from({ length: n }, (_, i) => i * stride);
+}
 
 export interface Card {
   name: string;
@@ -31,6 +45,10 @@ export interface Card {
   trainer: Record<string, number>;
   /** The exported file run by the runtime's integer kernels on the full test split, by precision name. */
   runtime: Record<string, RuntimeAccuracy>;
+  /** The quick check's images (correctInSubset); absent: 'first'. */
+  subset?: Subset;
+  /** A SuperNet's mixed SubNets on its runtime frontier (bits per quantized layer), cheapest first, run the same way, by SubNet name. */
+  subnets?: Record<string, RuntimeAccuracy & { bits: number[] }>;
   recipe: unknown;
   command: string;
   commit: string;
@@ -62,16 +80,34 @@ export function commitOf(root: string): string {
 
 export const machine = () => `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.versions.node}, load ${loadavg().map((l) => l.toFixed(1)).join('/')}`;
 
-/** Correct predictions of the file at every stored precision on the data set's test split (its first `limit` images if given). */
-export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, limit?: number): Promise<Record<string, RuntimeAccuracy>> {
+/** A precision to run: one bit per quantized layer. */
+export interface Precision { name: string; bits: number[] }
+
+/** Every stored bit-width, the same at every quantized layer (w8a8, …). */
+export const uniformPrecisions = (model: Model): Precision[] => model.bits.map((b) => ({ name: `w${b}a${b}`, bits: quantizedLayers(model).map(() => b) }));
+
+export interface AccuracyOptions {
+  /** Run only the quick check's images. */
+  quick?: boolean;
+  subset?: Subset;
+  /** Default: every stored bit-width. */
+  precisions?: Precision[];
+}
+
+/** Correct predictions of the file on the data set's test split (only the quick check's images if `quick`), at each precision. */
+export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: string, options: AccuracyOptions = {}): Promise<Record<string, RuntimeAccuracy>> {
   const ds = loadDataset(data);
-  const count = Math.min(limit ?? ds.test.count, ds.test.count);
-  const { x, y } = makeBatch(ds, ds.test, Int32Array.from({ length: count }, (_, i) => i), NO_AUGMENT, new Rng(0));
+  const subset = subsetIndices(ds.test.count, options.subset ?? 'spread');
+  const indices = options.quick ? subset : Array.from({ length: ds.test.count }, (_, i) => i);
+  const inSubset = new Uint8Array(ds.test.count);
+  for (const i of subset) inSubset[i] = 1;
+  const count = indices.length;
+  const { x, y } = makeBatch(ds, ds.test, Int32Array.from(indices), NO_AUGMENT, new Rng(0));
   const rt = await createRuntime(bytes);
   const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
-  for (const b of model.bits) {
-    rt.setPrecision(quantizedLayers(model).map(() => b));
+  for (const p of options.precisions ?? uniformPrecisions(model)) {
+    rt.setPrecision(p.bits);
     let correct = 0;
     let correctInSubset = 0;
     for (let start = 0; start < count; start += 250) {
@@ -80,10 +116,10 @@ export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: str
       for (let i = 0; i < n; i++) {
         if (predicted[i] !== y[start + i]) continue;
         correct++;
-        if (start + i < SUBSET) correctInSubset++;
+        if (inSubset[indices[start + i]]) correctInSubset++;
       }
     }
-    out[`w${b}a${b}`] = { correct, total: count, correctInSubset };
+    out[p.name] = { correct, total: count, correctInSubset };
   }
   rt.dispose();
   return out;
@@ -95,11 +131,36 @@ interface RunSummary {
   workers: number;
   seconds: number;
   accuracy: Record<string, number>;
+  split?: string;
+  /** A pareto stage's: every SubNet evaluated, and the names on its frontier. */
+  points?: { name: string; bits: number[]; accuracy: number; avgBits: number }[];
+  frontier?: string[];
+  testImages?: number;
 }
 
-/** models/NAME.{bsw,card.json,md} from a finished run folder (model.bsw and summary.json in it). */
-export async function publish(root: string, name: string, runDir: string, command: string): Promise<Card> {
-  let bytes: Uint8Array = new Uint8Array(readFileSync(join(runDir, 'model.bsw')));
+/** The mixed SubNets on the frontier, counted by the runtime; each must give the pareto stage's accuracy when that ran on the full split. */
+async function frontierCounts(bytes: Uint8Array, model: Model, data: string, summary: RunSummary): Promise<Card['subnets']> {
+  const chosen = summary.points!.filter((p) => summary.frontier!.includes(p.name) && !p.bits.every((b) => b === p.bits[0])).sort((a, b) => a.avgBits - b.avgBits);
+  const got = await runtimeAccuracy(bytes, model, data, { precisions: chosen });
+  const out: NonNullable<Card['subnets']> = {};
+  for (const p of chosen) {
+    const r = got[p.name];
+    if (summary.testImages === r.total && r.correct / r.total !== p.accuracy) {
+      throw new Error(`SubNet ${p.name}: the runtime gives ${r.correct}/${r.total}, the pareto stage ${p.accuracy} on the same images`);
+    }
+    out[p.name] = { bits: [...p.bits], ...r };
+  }
+  return out;
+}
+
+/**
+ * models/NAME.{bsw,card.json,md} from a finished run folder (summary.json in it) and its model file
+ * (default: model.bsw in the folder). A SuperNet's summary lists its evaluated SubNets (a pareto
+ * stage's, scripts/mixed.ts); those on the frontier are run again here on the full test split and
+ * must give the pareto stage's accuracy.
+ */
+export async function publish(root: string, name: string, runDir: string, command: string, modelFile = join(runDir, 'model.bsw')): Promise<Card> {
+  let bytes: Uint8Array = new Uint8Array(readFileSync(modelFile));
   const model = readModel(bytes);
   const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary;
   const data = summary.recipe.data;
@@ -108,9 +169,10 @@ export async function publish(root: string, name: string, runDir: string, comman
     model.input = inputDescriptor(loadDataset(data));
     bytes = writeModel(model);
   }
+  const subnets = summary.points && await frontierCounts(bytes, model, data, summary);
   const card: Card = {
-    name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? 'unrecorded'), bits: [...model.bits],
-    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), recipe: summary.recipe, command,
+    name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? summary.split ?? 'unrecorded'), bits: [...model.bits],
+    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), subset: 'spread', ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
     commit: commitOf(root), machine: machine(), backend: summary.backend, workers: summary.workers, trainSeconds: summary.seconds,
     date: new Date().toISOString(),
   };
@@ -130,7 +192,9 @@ export function cardMarkdown(c: Card): string {
   return [
     `# models/${c.file}`,
     '',
-    `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
+    c.subnets
+      ? `${c.model} SuperNet (mixed precision, transitional BatchNorm) at ${c.bits.join('/')} bits on ${c.data}: one stored file, each quantized layer switched to any of these bits at load time.`
+      : `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
     '',
     '| field | value |',
     '|---|---|',
@@ -148,6 +212,14 @@ export function cardMarkdown(c: Card): string {
     '|---|---|---|',
     ...rows,
     '',
+    ...(c.subnets ? [
+      'Mixed-precision SubNets on the frontier (bits per quantized layer), runtime on the full test split:',
+      '',
+      '| SubNet | bits | runtime |',
+      '|---|---|---|',
+      ...Object.entries(c.subnets).map(([k, r]) => `| ${k} | ${r.bits.join(',')} | ${pct(r.correct / r.total)} (${r.correct} / ${r.total}) |`),
+      '',
+    ] : []),
     `\`pnpm reproduce --check\` runs this file again with the runtime and fails if a count differs.`,
     '',
   ].join('\n');
@@ -160,7 +232,16 @@ export function readCards(root: string): Card[] {
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Card);
 }
 
-/** Re-evaluates every published model (on the first SUBSET test images if `quick`); returns one line per mismatch. */
+/** SubNets the quick check runs: the first, middle and last of a card's frontier (the full check: all of them). */
+export const QUICK_SUBNETS = 3;
+
+function checkedSubnets(card: Card, quick: boolean): Precision[] {
+  const all = Object.entries(card.subnets ?? {}).map(([name, r]) => ({ name, bits: r.bits }));
+  if (!quick || all.length <= QUICK_SUBNETS) return all;
+  return [...new Set([0, Math.floor((all.length - 1) / 2), all.length - 1])].map((i) => all[i]);
+}
+
+/** Re-evaluates every published model (on the card's SUBSET test images if `quick`); returns one line per mismatch. */
 export async function check(root: string, quick: boolean, log: (line: string) => void): Promise<string[]> {
   const problems: string[] = [];
   for (const card of readCards(root)) {
@@ -169,8 +250,12 @@ export async function check(root: string, quick: boolean, log: (line: string) =>
     const bytes = new Uint8Array(readFileSync(file));
     if (sha256(bytes) !== card.sha256) { problems.push(`models/${card.file}: sha256 differs from its card (${card.sha256.slice(0, 12)}…)`); continue; }
     const t0 = performance.now();
-    const got = await runtimeAccuracy(bytes, readModel(bytes), card.data, quick ? SUBSET : undefined);
-    for (const [k, want] of Object.entries(card.runtime)) {
+    const model = readModel(bytes);
+    const subset = card.subset ?? 'first';
+    const got = await runtimeAccuracy(bytes, model, card.data, { quick, subset });
+    const subnets = checkedSubnets(card, quick);
+    if (subnets.length) Object.assign(got, await runtimeAccuracy(bytes, model, card.data, { quick, subset, precisions: subnets }));
+    for (const [k, want] of [...Object.entries(card.runtime), ...subnets.map((s) => [s.name, card.subnets![s.name]] as const)]) {
       const have = got[k];
       const [w, h] = quick ? [want.correctInSubset, have?.correctInSubset] : [want.correct, have?.correct];
       const n = quick ? Math.min(SUBSET, want.total) : want.total;

@@ -15,19 +15,31 @@
 //                                  runtime and regenerate the report; exit 1 if a count of correct
 //                                  predictions differs or the committed report is stale
 //   pnpm reproduce --check --quick the same on the first 1,000 test images (CI)
+//   pnpm reproduce --plan FILE ... use FILE instead of results/plan.json (e.g. a tiny plan to try a
+//                                  chain of stages end to end: test/fixtures/reproduce-smoke-plan.json)
 //
 // A stage with `publish: NAME` copies its exported model.bsw to models/NAME.bsw when it finishes,
 // with a card (NAME.card.json, NAME.md) holding the trainer's and the runtime's accuracies
-// (scripts/models.ts).
+// (scripts/models.ts); a pareto stage publishes the SuperNet it evaluated, with its frontier SubNets.
+// Commands that write no summary.json of their own (sensitivity, supernet, search, pareto) get one
+// from their outputs when they finish (scripts/mixed.ts), so every stage leaves a small summary in
+// results/checkpoints/ and the large files stay in runs/.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
 import { check, publish, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
-const plan = JSON.parse(readFileSync(join(root, 'results/plan.json'), 'utf8')) as { stages: Stage[] };
+const argv = process.argv.slice(2);
+const planFile = argv.includes('--plan') ? resolve(argv[argv.indexOf('--plan') + 1] ?? '') : join(root, 'results/plan.json');
+if (!existsSync(planFile)) {
+  console.error(`reproduce: --plan: expected a plan file (JSON with a stages list), got ${JSON.stringify(argv[argv.indexOf('--plan') + 1])}`);
+  process.exit(1);
+}
+const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { stages: Stage[] };
 const RUNS = join(root, 'runs/reproduce');
 const SAVED = join(root, 'results/checkpoints');
 
@@ -55,15 +67,15 @@ function lastEpoch(s: Stage): string {
   return `epoch ${e.epoch + 1} (${e.phase}): ${Object.entries(e.accuracy).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`;
 }
 
-/** Keeps a gzip copy of the stage's checkpoint in results/checkpoints/ (atomic, replaces the older one). */
+/** Keeps a gzip copy of the stage's checkpoint (if it has one) and its small files in results/checkpoints/ (atomic, replaces older ones). */
 function saveCheckpoint(s: Stage): void {
-  const ck = join(folder(s), 'checkpoint.json');
-  if (!existsSync(ck)) return;
+  if (!existsSync(folder(s))) return;
   mkdirSync(SAVED, { recursive: true });
+  const ck = join(folder(s), 'checkpoint.json');
   const dst = join(SAVED, `${s.name}.json.gz`);
   // a finished stage needs no checkpoint to carry over: its log, summary and model are what stay
   if (isDone(s)) rmSync(dst, { force: true });
-  else if (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs) {
+  else if (existsSync(ck) && (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs)) {
     writeAtomic(dst, gzipSync(readFileSync(ck), { level: 9 }));
   }
   for (const f of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
@@ -83,22 +95,42 @@ function restore(): void {
   }
 }
 
+const stageArgs = (s: Stage) => s.args.map((a) => a.replaceAll('RUN', folder(s)));
+
 function runStage(s: Stage): Promise<number> {
   mkdirSync(folder(s), { recursive: true });
-  const args = s.args.map((a) => a.replaceAll('RUN', folder(s)));
+  const args = stageArgs(s);
   if (started(s)) args.push('--resume');
+  if (WITH_PROGRESS.includes(args[0])) args.push('--no-progress');
   console.log(`\n== ${s.name}: bitswitch ${args.join(' ')}`);
   const log = join(folder(s), 'log.txt');
+  const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'cli/bin/bitswitch.mjs'), ...args, '--no-progress'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, 'cli/bin/bitswitch.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     const tee = (d: Buffer) => { process.stdout.write(d); writeFileSync(log, d, { flag: 'a' }); if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveCheckpoint(s); };
     child.stdout.on('data', tee);
     child.stderr.on('data', tee);
     const stop = () => child.kill('SIGINT');
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    child.on('close', (code) => { saveCheckpoint(s); process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(code ?? 1); });
+    child.on('close', (code) => {
+      if (code === 0) summarizeStage(s, (performance.now() - t0) / 1000);
+      saveCheckpoint(s);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(code ?? 1);
+    });
   });
+}
+
+/** summary.json for a finished stage whose command writes none; `seconds` is its wall time (undefined: unknown, e.g. resumed after a stop). */
+function summarizeStage(s: Stage, seconds?: number): boolean {
+  const file = join(folder(s), 'summary.json');
+  if (!isDone(s) || existsSync(file)) return false;
+  const upstream = (s.after ?? []).map((a) => join(RUNS, a, 'summary.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
+  const summary = summarize(stageArgs(s), folder(s), seconds ?? Number.NaN, upstream);
+  if (summary) writeAtomic(file, summaryText(summary));
+  return !!summary;
 }
 
 const command = (s: Stage) => `bitswitch ${s.args.join(' ').replaceAll('RUN', `runs/reproduce/${s.name}`)}`;
@@ -108,14 +140,13 @@ async function publishStage(s: Stage): Promise<void> {
   if (!s.publish || !isDone(s)) return;
   const card = join(root, 'models', `${s.publish}.card.json`);
   if (existsSync(card) && statSync(card).mtimeMs >= statSync(join(folder(s), 'summary.json')).mtimeMs) return;
-  const c = await publish(root, s.publish, folder(s), command(s));
+  const c = await publish(root, s.publish, folder(s), command(s), publishedModel(stageArgs(s), folder(s)));
   console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
 }
 
-const argv = process.argv.slice(2);
 if (argv.includes('--check')) {
   const problems = await check(root, argv.includes('--quick'), (line) => console.log(line));
-  const r = await buildReport(root);
+  const r = await buildReport(root, planFile);
   const committed = join(root, 'results/REPORT.md');
   if (!existsSync(committed) || readFileSync(committed, 'utf8') !== r.markdown) problems.push('results/REPORT.md: differs from what the committed logs and cards give — run pnpm reproduce --report');
   for (const p of Object.keys(r.plots)) if (!existsSync(join(root, p))) problems.push(`${p}: missing — run pnpm reproduce --report`);
@@ -127,14 +158,14 @@ if (argv.includes('--check')) {
 if (argv.includes('--restore')) restore();
 if (argv.includes('--save') || argv.includes('--report')) {
   if (argv.includes('--save')) for (const s of plan.stages) saveCheckpoint(s);
-  const r = await buildReport(root);
+  const r = await buildReport(root, planFile);
   for (const [p, svg] of Object.entries(r.plots)) writeAtomic(join(root, p), svg);
   writeAtomic(join(root, 'results/REPORT.md'), r.markdown);
   console.log(`wrote results/REPORT.md and ${Object.keys(r.plots).length} plots`);
   process.exit(0);
 }
 if (argv.includes('--status')) {
-  for (const s of plan.stages) console.log(`${s.name.padEnd(28)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
+  for (const s of plan.stages) console.log(`${s.name.padEnd(32)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
   process.exit(0);
 }
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
@@ -144,7 +175,11 @@ if (only && !plan.stages.some((s) => s.name === only)) {
 }
 for (const s of plan.stages) {
   if (only && s.name !== only) continue;
-  if (isDone(s)) { await publishStage(s); continue; }
+  if (isDone(s)) {
+    if (summarizeStage(s)) saveCheckpoint(s);
+    await publishStage(s);
+    continue;
+  }
   const missing = (s.after ?? []).filter((a) => !isDone(plan.stages.find((x) => x.name === a)!));
   if (missing.length) { console.log(`${s.name}: waits for ${missing.join(', ')}`); continue; }
   const code = await runStage(s);

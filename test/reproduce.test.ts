@@ -1,12 +1,17 @@
 // `pnpm reproduce --check`, the quick form CI runs: every published model gives its card's counts
-// on the first 1,000 test images, a changed card or file is caught, and results/REPORT.md is what
-// the committed logs and cards give.
+// on the first 1,000 test images (a SuperNet's frontier SubNets too), a changed card or file is
+// caught, and results/REPORT.md is what the committed logs and cards give; the mixed-precision
+// section's arithmetic (frontier read at each budget, mean ± spread over seeds, the verdict) and
+// the runner's --plan and stage summaries.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { check, readCards, type Card } from '../scripts/models.ts';
+import { quantizedLayers, readModel } from '@bitswitch/format';
+import { FRONTIER_PLOT, bestWithin, claimVerdict, compare, mixedSection, summarize, sweptBudgets, type ParetoSummary, type SubnetPoint } from '../scripts/mixed.ts';
+import { check, readCards, runtimeAccuracy, subsetIndices, SUBSET, type Card } from '../scripts/models.ts';
 import { buildReport } from '../scripts/report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,6 +27,14 @@ test('every published model gives its card\'s counts on the first 1,000 test ima
   const problems = await check(root, true, (l) => lines.push(l));
   assert.equal(problems, [], problems.join('\n'));
   assert.is(lines.length, cards.length);
+});
+
+test('the quick check\'s spread subset takes every class of a split stored class by class', () => {
+  assert.equal(subsetIndices(10000, 'first').slice(0, 3), [0, 1, 2]);
+  const spread = subsetIndices(10000, 'spread');
+  assert.is(spread.length, SUBSET);
+  assert.equal([spread[0], spread[1], spread[999]], [0, 10, 9990]);
+  assert.equal(subsetIndices(600, 'spread'), Array.from({ length: 600 }, (_, i) => i), 'a split smaller than SUBSET is run whole');
 });
 
 test('a card whose count differs, or a changed file, is reported', async () => {
@@ -51,6 +64,101 @@ test('results/REPORT.md is what the committed logs and cards give', async () => 
   const { markdown } = await buildReport(root);
   assert.ok(markdown === readFileSync(join(root, 'results/REPORT.md'), 'utf8'), 'results/REPORT.md is stale: run pnpm reproduce --report and commit it');
   assert.match(markdown, /mnist-cnn-w8642\.bsw/);
+});
+
+test('a SuperNet card\'s SubNets are run again, and a wrong SubNet count is reported by name', async () => {
+  const card = cards.find((c) => c.name === 'mnist-cnn-w8642')!;
+  const bytes = new Uint8Array(readFileSync(join(root, 'models', card.file)));
+  const model = readModel(bytes);
+  const mixed = { name: 'mixed', bits: quantizedLayers(model).map((_, i) => (i % 2 ? 2 : 8)) };
+  const [got] = Object.values(await runtimeAccuracy(bytes, model, card.data, { quick: true, subset: card.subset ?? 'first', precisions: [mixed] }));
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-check-'));
+  try {
+    mkdirSync(join(dir, 'models'));
+    copyFileSync(join(root, 'models', card.file), join(dir, 'models', card.file));
+    const withSubnet: Card = { ...structuredClone(card), subnets: { mixed: { bits: mixed.bits, ...got } } };
+    writeFileSync(join(dir, 'models', `${card.name}.card.json`), JSON.stringify(withSubnet));
+    assert.equal(await check(dir, true, () => {}), []);
+    withSubnet.subnets!.mixed.correctInSubset -= 1;
+    writeFileSync(join(dir, 'models', `${card.name}.card.json`), JSON.stringify(withSubnet));
+    assert.equal(await check(dir, true, () => {}), [`models/${card.file} mixed: card says ${got.correctInSubset - 1}/${SUBSET}, runtime gives ${got.correctInSubset}/${SUBSET}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const point = (name: string, avgBits: number, accuracy: number): SubnetPoint => ({ name, bits: [], avgBits, bitops: 0, accuracy });
+const run = (sampling: string, seed: number, points: SubnetPoint[]): ParetoSummary => ({
+  command: 'pareto', recipe: { model: 'resnet8', data: 'fashion-mnist', sampling, seed }, split: 's', testImages: 10000, backend: 'wasm', workers: 2,
+  seconds: 3600, accuracy: { w8a8: 0.9, w2a2: 0.8 }, points, frontier: points.map((p) => p.name),
+});
+
+test('the frontier is read at each swept budget: the best point whose average bits fit', () => {
+  const pts = [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 2.875, 0.85), point('avg-bits<=3/l1@8', 3, 0.84), point('avg-bits<=4', 4, 0.83)];
+  assert.equal(sweptBudgets([{ points: pts }, { points: [point('avg-bits<=2.5', 2.5, 0.1)] }]), [2, 2.5, 3, 4]);
+  assert.is(bestWithin(pts, 1.5), undefined);
+  assert.is(bestWithin(pts, 2), 0.80);
+  assert.is(bestWithin(pts, 3), 0.85);
+  assert.is(bestWithin(pts, 4), 0.85, 'a cheaper better SubNet stays the best at a larger budget');
+});
+
+test('HASB vs uniform: a side is named at a budget only when every seed agrees, and the claim from the budgets', () => {
+  const h = new Map([[1, run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.86)])], [2, run('hasb', 2, [point('avg-bits<=2', 2, 0.79), point('avg-bits<=3', 3, 0.85)])]]);
+  const u = new Map([[1, run('uniform', 1, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.87)])], [2, run('uniform', 2, [point('avg-bits<=2', 2, 0.77), point('avg-bits<=3', 3, 0.84)])]]);
+  const rows = compare(h, u, [2, 3]);
+  assert.equal(rows.map((r) => r.verdict), ['HASB', 'within spread']);
+  assert.equal(rows[0].deltas.map((d) => Number(d.toFixed(4))), [0.02, 0.02]);
+  assert.match(claimVerdict(rows, 2), /^not shown/);
+  assert.match(claimVerdict([rows[0], rows[0], rows[1]], 2), /^holds \(every seed favours HASB at 2 of 3 budgets, uniform sampling at 0/);
+  assert.match(claimVerdict([{ deltas: [-0.01, -0.02], verdict: 'uniform' }], 2), /^does not hold/);
+  assert.match(claimVerdict([rows[0]], 1), /^not decided: one seed pair only/);
+  assert.is(claimVerdict([{ deltas: [], verdict: 'within spread' }], 0), 'not run yet');
+});
+
+test('the mixed-precision section: "not run yet", then tables and a plot from pareto summaries', async () => {
+  const stages = [
+    { name: 'sens', args: ['sensitivity', 'm.bsw', '--out', 'RUN/multi.bsw'] },
+    ...['hasb', 'uniform'].flatMap((s) => [1, 2].map((seed) => ({ name: `p-${s}-${seed}`, args: ['pareto', 'x.bsw'] }))),
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-mixed-'));
+  try {
+    const empty = await mixedSection(dir, stages);
+    assert.is(empty.claim, 'not run yet');
+    assert.ok(empty.lines.includes('Sensitivity: not run yet.'));
+    assert.ok(empty.lines.some((l) => l.startsWith('SubNet evaluations: not run yet')));
+    assert.equal(Object.keys(empty.plots), []);
+    mkdirSync(join(dir, 'results/checkpoints'), { recursive: true });
+    const write = (name: string, s: object) => writeFileSync(join(dir, 'results/checkpoints', `${name}.summary.json`), JSON.stringify(s));
+    write('p-hasb-1', run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.86)]));
+    write('p-hasb-2', run('hasb', 2, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.85)]));
+    write('p-uniform-1', run('uniform', 1, [point('avg-bits<=2', 2, 0.77), point('avg-bits<=3', 3, 0.84)]));
+    const partial = await mixedSection(dir, stages);
+    assert.ok(partial.lines.some((l) => l.includes('3 of 4 (not run yet: p-uniform-2)')), partial.lines.join('\n'));
+    assert.ok(partial.lines.includes('| 2.00 | 79.00 ± 1.00 (2) | 77.00 | +3.00 | HASB |'), partial.lines.join('\n'));
+    assert.match(partial.claim, /^not decided: one seed pair only/);
+    assert.match(partial.plots[FRONTIER_PLOT], /^<svg/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a search stage\'s summary carries where its SuperNet was trained on to the pareto stage', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-summary-'));
+  try {
+    copyFileSync(join(root, 'models/mnist-cnn-w8642.bsw'), join(dir, 'model.bsw'));
+    const s = summarize(['search', 'x.bsw', '--budget', 'avg-bits=2..4:1', '--out', join(dir, 'model.bsw')], dir, 1.24, [{ command: 'supernet', backend: 'wasm', workers: 2 }]) as Record<string, unknown>;
+    assert.equal(s, { command: 'search', wallSeconds: 1.2, workers: s.workers, budget: 'avg-bits=2..4:1', subnets: 0, trainedOn: { backend: 'wasm', workers: 2 } });
+    assert.is(summarize(['train', '--out', dir], dir, 1), undefined, 'train writes its own summary');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reproduce --plan: a missing plan file is one line naming the flag, exit 1', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/reproduce.ts'), '--plan', '/nonexistent/plan.json', '--status'], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 1);
+  assert.is(r.stderr.trim(), 'reproduce: --plan: expected a plan file (JSON with a stages list), got "/nonexistent/plan.json"');
+  assert.ok(existsSync(join(root, 'test/fixtures/reproduce-smoke-plan.json')));
 });
 
 test.run();

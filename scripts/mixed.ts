@@ -1,0 +1,302 @@
+// The mixed-precision stages of the reproduction (Hutchinson traces → HASB and uniform SuperNets →
+// ILP sweep → every SubNet run by the runtime): the small summary.json that `pnpm reproduce` keeps for
+// the commands that write none themselves (sensitivity, supernet, search, pareto), the model a pareto
+// stage publishes, and the report's section on them (frontiers per sampler, mean ± spread over seeds).
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { readModel } from '@bitswitch/format';
+import { costSpaceFromModel, renderSvg } from '@bitswitch/search';
+import { subnetMetrics } from '@bitswitch/search/run';
+import { loadDataset } from '@bitswitch/trainer';
+
+/** Commands that draw a progress bar (and so take --no-progress). */
+export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
+
+const flag = (args: readonly string[], name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+/** The model file a stage publishes: a pareto stage's input (the searched SuperNet), else the run's model.bsw. */
+export function publishedModel(args: readonly string[], dir: string): string {
+  return args[0] === 'pareto' ? args[1] : join(dir, 'model.bsw');
+}
+
+/** The backend a command reported on its first "backend NAME" line of the stage's log. */
+function backendOf(dir: string): string {
+  const log = join(dir, 'log.txt');
+  const m = existsSync(log) ? /^backend (\S+?)[;,\s]/m.exec(readFileSync(log, 'utf8')) : null;
+  return m?.[1] ?? 'unrecorded';
+}
+
+interface SupernetMeta {
+  model: string;
+  dataset: string;
+  supernet: { sampling: string; seed: number; data: string } & Record<string, unknown>;
+  history: { epoch: number; loss: number; sigmaE: number; seconds: number }[];
+  accuracy: Record<string, number>;
+  bitCounts: Record<string, Record<string, number>>;
+  sourceMetadata?: { split?: string };
+}
+
+/** One point of a pareto stage's summary: a SubNet (or a uniform precision) and its runtime accuracy. */
+export interface SubnetPoint { name: string; bits: number[]; avgBits: number; bitops: number; accuracy: number }
+
+/** What reproduce keeps (results/checkpoints/STAGE.summary.json) of a pareto stage. */
+export interface ParetoSummary {
+  command: 'pareto';
+  recipe: { model: string; data: string; sampling: string; seed: number } & Record<string, unknown>;
+  split: string;
+  /** Test images each SubNet was run on (the full test split unless the stage passed --limit). */
+  testImages: number;
+  /** Where the SuperNet was trained (the SubNets run on the runtime's integer kernels). */
+  backend: string;
+  workers: number;
+  /** The SuperNet's training time. */
+  seconds: number;
+  /** The trainer's fake-quant accuracy of the SuperNet at each uniform precision (test split). */
+  accuracy: Record<string, number>;
+  points: SubnetPoint[];
+  /** Names of the points on the runtime frontier (accuracy against average bits). */
+  frontier: string[];
+}
+
+/** Where a SuperNet was trained: carried from the supernet stage's summary through the search's to the pareto's. */
+interface TrainedOn { backend: string; workers: number }
+
+/**
+ * summary.json of a finished stage whose command writes none (undefined for the others): the numbers
+ * the report reads, from the files the command wrote. `args` has RUN already replaced; `upstream` are
+ * the summaries of the stages it runs after.
+ */
+export function summarize(args: readonly string[], dir: string, wallSeconds: number, upstream: readonly Record<string, unknown>[] = []): object | undefined {
+  const command = args[0];
+  // wall time unknown (a stage finished before a stop and summarized later) is left out
+  const base = { command, ...(Number.isFinite(wallSeconds) ? { wallSeconds: Number(wallSeconds.toFixed(1)) } : {}), workers: Number(flag(args, '--workers') ?? cpus().length) };
+  if (command === 'sensitivity') {
+    const m = readModel(readFileSync(flag(args, '--out')!));
+    return {
+      ...base, backend: backendOf(dir), images: Number(flag(args, '--images') ?? 1000),
+      layers: m.sensitivity!.map((s) => ({ layer: s.layer, hessianTrace: s.hessianTrace, stdErr: s.hessianTraceStdErr, probes: s.probes, params: s.params, macs: s.macs })),
+    };
+  }
+  if (command === 'supernet') {
+    const meta = readModel(readFileSync(flag(args, '--out')!)).metadata as unknown as SupernetMeta;
+    return {
+      ...base, backend: backendOf(dir), recipe: { model: meta.model, ...meta.supernet },
+      seconds: Number(meta.history.reduce((a, h) => a + h.seconds, 0).toFixed(1)), accuracy: meta.accuracy,
+      history: meta.history.map(({ epoch, loss, sigmaE, seconds }) => ({ epoch, loss, sigmaE, seconds })), bitCounts: meta.bitCounts,
+    };
+  }
+  if (command === 'search') {
+    const m = readModel(readFileSync(flag(args, '--out') ?? args[1]));
+    return { ...base, budget: flag(args, '--budget'), subnets: m.subnets?.length ?? 0, trainedOn: trainedOn(upstream) };
+  }
+  if (command === 'pareto') return paretoSummary(args, base, trainedOn(upstream));
+  return undefined;
+}
+
+/** The training backend and workers of the SuperNet upstream (a supernet summary, or a search summary that carries them). */
+function trainedOn(upstream: readonly Record<string, unknown>[]): TrainedOn {
+  for (const u of upstream) {
+    if (u.command === 'supernet') return { backend: String(u.backend), workers: Number(u.workers) };
+    if (u.trainedOn) return u.trainedOn as TrainedOn;
+  }
+  return { backend: 'unrecorded', workers: 0 };
+}
+
+function paretoSummary(args: readonly string[], base: { command: string; wallSeconds?: number }, trained: TrainedOn): ParetoSummary & { wallSeconds?: number } {
+  const model = readModel(readFileSync(args[1]));
+  const meta = model.metadata as unknown as SupernetMeta;
+  const result = JSON.parse(readFileSync(flag(args, '--json')!, 'utf8')) as { x: string; series: { points: { name: string; bits: number[]; accuracy: number }[]; frontier: { name: string }[] }[] };
+  const [series] = result.series;
+  const space = costSpaceFromModel(model);
+  const limit = flag(args, '--limit');
+  const data = flag(args, '--data')!;
+  return {
+    ...base, command: 'pareto', ...trained,
+    recipe: { model: meta.model, ...meta.supernet },
+    split: meta.sourceMetadata?.split ?? 'unrecorded',
+    testImages: limit === undefined ? loadDataset(data).test.count : Number(limit),
+    seconds: Number(meta.history.reduce((a, h) => a + h.seconds, 0).toFixed(1)),
+    accuracy: meta.accuracy,
+    points: series.points.map((p) => {
+      const m = subnetMetrics(space, p.bits);
+      return { name: p.name, bits: p.bits, avgBits: Number(m['avg-bits'].toFixed(4)), bitops: m.bitops, accuracy: p.accuracy };
+    }),
+    frontier: series.frontier.map((p) => p.name),
+  };
+}
+
+/** A summary as JSON text, one SubNet point per line (a sweep has a few hundred). */
+export function summaryText(summary: object): string {
+  const { points, ...rest } = summary as { points?: unknown[] };
+  const head = JSON.stringify(rest, null, 1);
+  if (!points) return head + '\n';
+  return `${head.slice(0, -2)},\n "points": [\n${points.map((p) => `  ${JSON.stringify(p)}`).join(',\n')}\n ]\n}\n`;
+}
+
+// ---- the report section ------------------------------------------------------------------------
+
+interface Stage { name: string; args: string[] }
+
+const pp = (x: number) => (100 * x).toFixed(2);
+
+/** "mean ± half-range (n)" in %, one value alone, '—' for none. */
+export function spreadPct(values: readonly number[]): string {
+  if (!values.length) return '—';
+  const mean = values.reduce((a, v) => a + v, 0) / values.length;
+  if (values.length === 1) return pp(mean);
+  return `${pp(mean)} ± ${pp((Math.max(...values) - Math.min(...values)) / 2)} (${values.length})`;
+}
+
+/** Best accuracy among the points within `budget` average bits (the frontier read at the budget); undefined if none fits. */
+export function bestWithin(points: readonly SubnetPoint[], budget: number): number | undefined {
+  let best: number | undefined;
+  for (const p of points) if (p.avgBits <= budget + 1e-9 && (best === undefined || p.accuracy > best)) best = p.accuracy;
+  return best;
+}
+
+/** The swept average-bit caps of the runs (SubNet names avg-bits<=V), ascending. */
+export function sweptBudgets(runs: readonly { points: readonly SubnetPoint[] }[]): number[] {
+  const caps = new Set<number>();
+  for (const r of runs) for (const p of r.points) {
+    const m = /^avg-bits<=([\d.]+)$/.exec(p.name);
+    if (m) caps.add(Number(m[1]));
+  }
+  return [...caps].sort((a, b) => a - b);
+}
+
+export type Verdict = 'HASB' | 'uniform' | 'within spread';
+
+/** Per budget: HASB − uniform for each seed both samplers have; the verdict is a side only when every seed agrees. */
+export function compare(hasb: Map<number, ParetoSummary>, uniform: Map<number, ParetoSummary>, budgets: readonly number[]) {
+  const seeds = [...hasb.keys()].filter((s) => uniform.has(s)).sort((a, b) => a - b);
+  return budgets.map((budget) => {
+    const deltas: number[] = [];
+    for (const s of seeds) {
+      const h = bestWithin(hasb.get(s)!.points, budget);
+      const u = bestWithin(uniform.get(s)!.points, budget);
+      if (h !== undefined && u !== undefined) deltas.push(h - u);
+    }
+    const verdict: Verdict = deltas.length && deltas.every((d) => d > 0) ? 'HASB' : deltas.length && deltas.every((d) => d < 0) ? 'uniform' : 'within spread';
+    return { budget, deltas, verdict };
+  });
+}
+
+/** The plain answer to "HASB + ILP beats uniform sampling" from the per-budget verdicts. */
+export function claimVerdict(rows: readonly { deltas: number[]; verdict: Verdict }[], seeds: number): string {
+  const measured = rows.filter((r) => r.deltas.length);
+  if (!measured.length) return 'not run yet';
+  const h = measured.filter((r) => r.verdict === 'HASB').length;
+  const u = measured.filter((r) => r.verdict === 'uniform').length;
+  const counts = `every seed favours HASB at ${h} of ${measured.length} budgets, uniform sampling at ${u}`;
+  if (seeds < 2) return `not decided: one seed pair only (${counts})`;
+  if (u === 0 && h * 2 > measured.length) return `holds (${counts}; ${seeds} seeds)`;
+  if (u > 0 && h === 0) return `does not hold: uniform sampling is better (${counts}; ${seeds} seeds)`;
+  return `not shown: the difference is within the seed spread (${counts}; ${seeds} seeds)`;
+}
+
+function frontierSpec(rows: { sampler: string; budget: number; mean: number; lo: number; hi: number; n: number }[]) {
+  const x = { field: 'budget', type: 'quantitative', title: 'average bit-width cap (per layer)', scale: { zero: false } };
+  const color = { field: 'sampler', type: 'nominal', title: null };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'ResNet-8, Fashion-MNIST: best SubNet within each budget (runtime, mean and min–max over seeds)',
+    width: 420, height: 260,
+    data: { values: rows },
+    layer: [
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: { x, y: { field: 'mean', type: 'quantitative', title: 'top-1 accuracy (test split)', axis: { format: '.1%' }, scale: { zero: false } }, color },
+      },
+    ],
+  } as Parameters<typeof renderSvg>[0];
+}
+
+const summaryOf = <T>(root: string, stage: string): T | undefined => {
+  const f = join(root, 'results/checkpoints', `${stage}.summary.json`);
+  return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as T : undefined;
+};
+
+export const FRONTIER_PLOT = 'results/curves/mixed-precision-frontier.svg';
+
+/** The report's mixed-precision section and its plot (none until a pareto stage has finished); `claim` is the one-line answer. */
+export async function mixedSection(root: string, stages: readonly Stage[]): Promise<{ lines: string[]; plots: Record<string, string>; claim: string }> {
+  const pareto = stages.filter((s) => s.args[0] === 'pareto');
+  const done = pareto.map((s) => ({ stage: s.name, summary: summaryOf<ParetoSummary>(root, s.name) }));
+  const runs = done.filter((d): d is { stage: string; summary: ParetoSummary } => !!d.summary);
+  const bySampler = new Map<string, Map<number, ParetoSummary>>();
+  for (const { summary } of runs) {
+    const m = bySampler.get(summary.recipe.sampling) ?? new Map<number, ParetoSummary>();
+    m.set(summary.recipe.seed, summary);
+    bySampler.set(summary.recipe.sampling, m);
+  }
+  const sens = stages.filter((s) => s.args[0] === 'sensitivity').map((s) => summaryOf<{ layers: { layer: string; hessianTrace: number; stdErr?: number; probes?: number; params: number }[]; images: number; wallSeconds?: number }>(root, s.name)).find(Boolean);
+  const lines: string[] = [
+    'Hutchinson traces of the joint ResNet-8 ({8,6,4,2}, ALRS code form, seed 1), then for each seed a HASB and a',
+    'uniform-sampling SuperNet (Algorithm A.3, same recipe, seed, data order and augmentation; only the sampling',
+    'differs), an ILP sweep (Algorithm 2, perturbation objective) on each SuperNet, and every SubNet run by the',
+    'runtime\'s integer kernels on the test split. The small 3-layer run before this one is in',
+    '[pareto/README.md](pareto/README.md).',
+    '',
+  ];
+  if (sens) {
+    lines.push(`Sensitivity (${sens.images} training images${sens.wallSeconds === undefined ? '' : `, ${(sens.wallSeconds / 60).toFixed(1)} min`}): tr(H) ± standard error per layer, and per parameter.`, '',
+      '| layer | tr(H) | per parameter | probes |', '|---|---|---|---|',
+      ...sens.layers.map((l) => `| ${l.layer} | ${l.hessianTrace.toExponential(3)} ± ${l.stdErr?.toExponential(2) ?? '—'} | ${(l.hessianTrace / l.params).toExponential(3)} | ${l.probes ?? '—'} |`), '');
+  } else lines.push('Sensitivity: not run yet.', '');
+  if (!runs.length) {
+    lines.push('SubNet evaluations: not run yet (no pareto stage has finished).', '');
+    return { lines, plots: {}, claim: 'not run yet' };
+  }
+  const pending = done.filter((d) => !d.summary).map((d) => d.stage);
+  const budgets = sweptBudgets(runs.map((r) => r.summary));
+  const samplers = ['hasb', 'uniform'].filter((s) => bySampler.has(s));
+  const test = [...new Set(runs.map((r) => r.summary.testImages))].join(' / ');
+  lines.push(
+    `SubNet evaluations done: ${runs.length} of ${pareto.length}${pending.length ? ` (not run yet: ${pending.join(', ')})` : ''}; ${test} test images each.`,
+    '',
+    'Best runtime accuracy (%) among each SuperNet\'s SubNets within each average-bit cap (the frontier read at the',
+    'cap), mean ± half-range over seeds (count); Δ is HASB − uniform for the same seed: mean ± half-range (each seed).',
+    '',
+  );
+  const series = (sampler: string, budget: number) => [...(bySampler.get(sampler) ?? new Map()).values()]
+    .map((r: ParetoSummary) => bestWithin(r.points, budget)).filter((v): v is number => v !== undefined);
+  const rows = compare(bySampler.get('hasb') ?? new Map(), bySampler.get('uniform') ?? new Map(), budgets);
+  lines.push(
+    '| avg bits ≤ | HASB | uniform | Δ (pp) | every seed favours |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const signed = (x: number) => (x >= 0 ? '+' : '') + pp(x);
+      const mean = r.deltas.reduce((a, x) => a + x, 0) / r.deltas.length;
+      const d = r.deltas.length === 0 ? '—' : r.deltas.length === 1 ? signed(mean)
+        : `${signed(mean)} ± ${pp((Math.max(...r.deltas) - Math.min(...r.deltas)) / 2)} (${r.deltas.map(signed).join(', ')})`;
+      return `| ${r.budget.toFixed(2)} | ${spreadPct(series('hasb', r.budget))} | ${spreadPct(series('uniform', r.budget))} | ${d} | ${r.deltas.length ? r.verdict : '—'} |`;
+    }),
+    '',
+  );
+  lines.push(
+    'The SuperNets at uniform precision: trainer (fake-quant) / runtime (integer kernels), %, mean ± half-range over seeds.',
+    '',
+    '| sampler | seeds | w8a8 | w6a6 | w4a4 | w2a2 | training time per seed |',
+    '|---|---|---|---|---|---|---|',
+    ...samplers.map((s) => {
+      const rs = [...bySampler.get(s)!.values()];
+      const cell = (k: string) => `${spreadPct(rs.map((r) => r.accuracy[k]).filter((v) => v !== undefined))} / ${spreadPct(rs.map((r) => r.points.find((p) => p.bits.every((b) => `w${b}a${b}` === k))?.accuracy).filter((v): v is number => v !== undefined))}`;
+      return `| ${s} | ${[...bySampler.get(s)!.keys()].sort().join(', ')} | ${['w8a8', 'w6a6', 'w4a4', 'w2a2'].map(cell).join(' | ')} | ${(rs.reduce((a, r) => a + r.seconds, 0) / rs.length / 3600).toFixed(2)} h |`;
+    }),
+    '',
+  );
+  const seeds = rows.reduce((a, r) => Math.max(a, r.deltas.length), 0);
+  const claim = claimVerdict(rows, seeds);
+  const plotRows = samplers.flatMap((sampler) => budgets.flatMap((budget) => {
+    const v = series(sampler, budget);
+    return v.length ? [{ sampler: sampler === 'hasb' ? 'HASB' : 'uniform sampling', budget, mean: v.reduce((a, x) => a + x, 0) / v.length, lo: Math.min(...v), hi: Math.max(...v), n: v.length }] : [];
+  }));
+  const plots = { [FRONTIER_PLOT]: await renderSvg(frontierSpec(plotRows)) };
+  lines.push(`![${FRONTIER_PLOT}](${FRONTIER_PLOT.replace('results/', '')})`, '', `**HASB + ILP beats uniform sampling: ${claim}.** A side is named at a cap only when every seed agrees.`, '');
+  return { lines, plots, claim };
+}
