@@ -100,6 +100,30 @@ export interface GemmArgs {
   out?: Float32Array | Uint8Array | Int32Array;
 }
 
+/**
+ * A convolution over NHWC codes as one GEMM that reads the input through the window (no patch
+ * matrix): the result is kern.gemm on kern.im2col's patch matrix, bit for bit. Weights are
+ * [n][kh·kw·c] in (ky, kx, c) order (OHWI).
+ */
+export interface ConvGemmArgs {
+  /** Unsigned activations [batch][h][w][c]; a view on the kernels' memory is used in place. */
+  input: Uint8Array;
+  batch?: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  stride?: number | [number, number];
+  padding: 'same' | 'valid';
+  weights: PackedWeights;
+  abits: number;
+  /** Without an epilogue the output is the raw int32 product. */
+  epilogue?: Epilogue;
+  /** Output [batch·oh·ow][n] (rows (b, oy, ox), as im2col's). */
+  out?: Float32Array | Uint8Array | Int32Array;
+}
+
 export interface Im2colArgs<T extends Uint8Array | Float32Array> {
   input: T;
   batch?: number;
