@@ -43,6 +43,10 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     im2colFloat: (x, g, out) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out }).data,
     gemm: (a, m, abits, w, ep, out) =>
       kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep, out }) as Float32Array | Uint8Array,
+    convGemm: (x, g, abits, w, ep, out) => kn.convGemm({
+      input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding,
+      weights: (w as KernelWeights).packed, abits, epilogue: ep, out,
+    }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,
     prepareFloatWeights(values, n, k): KernelFloatWeights {
       const packed = kn.packGemmWeightsF32(values, n, k);

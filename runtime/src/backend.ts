@@ -65,6 +65,11 @@ export interface IntBackend {
   im2colFloat(x: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array;
   /** epilogue(Σ_k a[m][k] · w[n][k]) as [m][n]: float32, or uint8 codes with requant (into `out` when given; may return a fresh view of it). */
   gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
+  /**
+   * A convolution without the patch matrix (optional): the same result as gemm on im2col(x, g), bit for
+   * bit, reading the NHWC codes x through the window. Backends without it run im2col, then gemm.
+   */
+  convGemm?(x: Uint8Array, g: ConvGeometry, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
   /** Raw int32 accumulators Σ_k a[m][k] · w[n][k], for exact tests. */
   gemmInt32(a: Uint8Array, m: number, abits: number, w: PreparedWeights): Int32Array;
   /** Float32 weights [n][k] of a full-precision (first or last) layer, for gemmFloat. */
