@@ -1,6 +1,7 @@
 // Argument checks of the Kernels calls. Every check runs before wasm memory is touched; errors
 // name the field and the expected value.
 import { convGeometry } from './reference/im2col.ts';
+import type { ConvWindowArgs } from './types.ts';
 
 export function checkInt(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
@@ -63,9 +64,7 @@ export function checkEpilogueParts(ep: { bias?: ArrayLike<number>; mul?: ArrayLi
 export interface ConvWindow { batch: number; h: number; w: number; c: number; kh: number; kw: number; sh: number; sw: number; oh: number; ow: number; padTop: number; padLeft: number }
 
 /** Checks the window fields of an im2col or convGemm call (input length included: batch·h·w·c). */
-export function checkConvWindow(args: {
-  input: ArrayLike<number>; batch?: number; h: number; w: number; c: number; kh: number; kw: number; stride?: number | [number, number]; padding: 'same' | 'valid';
-}): ConvWindow {
+export function checkConvWindow(args: ConvWindowArgs & { input: ArrayLike<number> }): ConvWindow {
   const batch = checkInt('batch', args.batch ?? 1, 1);
   const h = checkInt('h', args.h, 1), w = checkInt('w', args.w, 1), c = checkInt('c', args.c, 1);
   const kh = checkInt('kh', args.kh, 1), kw = checkInt('kw', args.kw, 1);
