@@ -1,6 +1,4 @@
-// Scalar reference of im2col for NHWC convolutions, the convolution geometry (TensorFlow padding),
-// and of a convolution's integer GEMM.
-import { gemmRef } from './gemm.ts';
+// Scalar reference of im2col for NHWC convolutions, and the convolution geometry (TensorFlow padding).
 
 export interface ConvGeometry { oh: number; ow: number; padTop: number; padLeft: number }
 
@@ -40,12 +38,4 @@ export function im2colRef<T extends Uint8Array | Float32Array | Float64Array>(in
     }
   }
   return out;
-}
-
-/** Scalar reference of convGemm's int32 sums: gemmRef of im2colRef's patches by weights [n][kh·kw·c] (OHWI). */
-export function convGemmRef(input: Uint8Array, batch: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number,
-  padding: 'same' | 'valid', weights: Int8Array, n: number): Int32Array {
-  const patches = im2colRef(input, batch, h, w, c, kh, kw, sh, sw, padding);
-  const k = kh * kw * c;
-  return gemmRef(patches, patches.length / k, k, k, weights, n);
 }
