@@ -63,15 +63,30 @@ export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n
   for (let b0 = 0; b0 < m; b0 += mb) {
     const bEnd = min(m, b0 + mb);
     const block = prepareBlock(a + <usize>b0 * <usize>lda, lda, bEnd - b0, kp, path, area);
-    multiplyBlock(block, lda, 1, kp >> 1, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
+    multiplyBlock(block, lda, rowGroupBytes(1), b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
   }
 }
 
 /**
+ * A group of row pointers, what the dot8 microkernel (path 1) reads rows through: a 16-byte header
+ * (taps, segPairs: i32), then per tap the pointers of the group's 4 rows (16 bytes); row r reads
+ * segPairs pairs from its pointer of each tap in turn. Sets the header at `group`.
+ */
+// @ts-ignore: decorator
+@inline export function rowGroup(group: usize, taps: i32, segPairs: i32): void {
+  store<i32>(group, taps);
+  store<i32>(group, segPairs, 4);
+}
+
+/** Bytes of a group of row pointers (rowGroup) with `taps` taps. */
+// @ts-ignore: decorator
+@inline export function rowGroupBytes(taps: i32): i32 { return 16 * (1 + taps); }
+
+/**
  * The A operand of `rows` rows at a (stride lda) as the block's microkernel reads it, written to
- * `area` (gemm's block area): int16-packed rows (path 0, SIMD), one row pointer per row in groups
- * of 4 (path 1; missing rows of the last group repeat the group's first), tables (path 2); the scalar
- * build reads the rows themselves. Returns the block's A for multiplyBlock.
+ * `area` (gemm's block area): int16-packed rows (path 0, SIMD), groups of one row pointer per row
+ * (path 1, rowGroup with one tap; missing rows of the last group repeat the group's first), tables
+ * (path 2); the scalar build reads the rows themselves. Returns the block's A for multiplyBlock.
  */
 export function prepareBlock(a: usize, lda: i32, rows: i32, kp: i32, path: i32, area: usize): usize {
   if (ASC_FEATURE_SIMD) {
@@ -88,8 +103,9 @@ export function prepareBlock(a: usize, lda: i32, rows: i32, kp: i32, path: i32, 
       if (path == 0) {
         packA16(a0, a1, a2, a3, kp, area + <usize>(r * kp * 2));
       } else {
-        const at = area + (<usize>r << 2);
-        store<u32>(at, <u32>a0); store<u32>(at, <u32>a1, 4); store<u32>(at, <u32>a2, 8); store<u32>(at, <u32>a3, 12);
+        const group = area + (<usize>r << 3);
+        rowGroup(group, 1, kp >> 1);
+        store<u32>(group, <u32>a0, 16); store<u32>(group, <u32>a1, 20); store<u32>(group, <u32>a2, 24); store<u32>(group, <u32>a3, 28);
       }
     }
     return area;
@@ -100,10 +116,10 @@ export function prepareBlock(a: usize, lda: i32, rows: i32, kp: i32, path: i32, 
 /**
  * Rows b0..bEnd of the output from a block's A operand (prepareBlock, or igemm.ts for convolutions):
  * for each weight tile (unpacked once), each 4-row tile through the microkernel and the epilogue.
- * Path 1 reads rows through `block` as kernel4x16Dot8 does (per 4 rows, `taps` groups of 4 pointers
- * of segPairs pairs each); the scalar build reads rows at block with stride lda.
+ * Path 1 reads each 4 rows through a group of row pointers (rowGroup), groupBytes apart; the scalar
+ * build reads rows at block with stride lda.
  */
-export function multiplyBlock(block: usize, lda: i32, taps: i32, segPairs: i32, b0: i32, bEnd: i32, k: i32, w: usize, wbits: i32, n: i32,
+export function multiplyBlock(block: usize, lda: i32, groupBytes: i32, b0: i32, bEnd: i32, k: i32, w: usize, wbits: i32, n: i32,
   path: i32, chunk: i32, scratch: usize, out: usize): void {
   const nr = tileCols(path);
   const kp = paddedK(k);
@@ -137,7 +153,7 @@ export function multiplyBlock(block: usize, lda: i32, taps: i32, segPairs: i32, 
       const rows = min(MR, bEnd - m0);
       const i = m0 - b0;
       if (ASC_FEATURE_RELAXED_SIMD) {
-        if (path == 1) kernel4x16Dot8(block + <usize>(i * taps * 4), taps, segPairs, panel, chunk, tile);
+        if (path == 1) kernel4x16Dot8(block + <usize>((i >> 2) * groupBytes), panel, chunk, tile);
         else kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
       } else if (ASC_FEATURE_SIMD) {
         kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);

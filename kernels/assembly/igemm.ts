@@ -1,14 +1,15 @@
 // Convolution as a GEMM without the patch matrix (the indirect convolution of XNNPACK's IGEMM,
 // Dukhan 2019): output row (b, oy, ox) reads its kh·kw input pixels of C codes through one pointer
-// per kernel position (tap), a shared zero row standing in for the padding. The pointers feed the
-// same block loop as gemm (gemm.ts: multiplyBlock) and the same epilogue, so every result is the
-// one im2col + gemm computes:
+// per kernel position (tap), a shared zero row standing in for the padding; where the 4 rows of a
+// microkernel tile all have their kernel rows inside the image horizontally, one pointer per kernel
+// row (kw·C contiguous bytes) serves instead. The pointers feed the same block loop as gemm
+// (gemm.ts: multiplyBlock) and the same epilogue, so every result is the one im2col + gemm computes:
 //   path 0 (SIMD, C % 8 = 0): the block's int16 rows are packed from the taps (packA16Indirect);
 //   path 1 (relaxed, C even): the dot8 microkernel walks the taps itself, nothing is copied;
 //   path 2 (SIMD, C % 8 = 0): the lookup tables are built from the taps (lutTablesIndirect).
 // Otherwise (odd C, C not a multiple of 8 on paths 0 and 2, the scalar build) each block's patch
 // rows are copied into scratch first, which still never writes the whole patch matrix.
-import { gemmBlockRows, blockAreaOffset, gemmScratchBytes, multiplyBlock, prepareBlock, MR } from './gemm';
+import { gemmBlockRows, blockAreaOffset, gemmScratchBytes, multiplyBlock, prepareBlock, rowGroup, rowGroupBytes, MR } from './gemm';
 import { patchRow, zeroBytes } from './im2col';
 import { packA16Indirect, lutTablesIndirect, paddedK } from './pack';
 
@@ -27,11 +28,11 @@ export function setConv(h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i
   return path == 1 ? ASC_FEATURE_RELAXED_SIMD && (c & 1) == 0 : (c & 7) == 0;
 }
 
-/** Bytes of scratch convGemm needs for depth k = kh·kw·c: gemm's, then a block's tap pointers, the zero row and a block of patch rows. */
-export function convGemmScratchBytes(k: i32, c: i32, taps: i32, path: i32): i32 {
+/** Bytes of scratch convGemm needs for depth k = kh·kw·c: gemm's, then a block's groups of tap pointers, the zero row (kw·c) and a block of patch rows. */
+export function convGemmScratchBytes(k: i32, c: i32, kh: i32, kw: i32, path: i32): i32 {
   const kp = paddedK(k);
   const mb = gemmBlockRows(kp, path);
-  return gemmScratchBytes(k, path) + mb * taps * 4 + ((c + 15) & ~15) + mb * kp;
+  return gemmScratchBytes(k, path) + mb / MR * rowGroupBytes(kh * kw) + ((kw * c + 15) & ~15) + mb * kp;
 }
 
 /**
@@ -45,67 +46,82 @@ export function convGemm(src: usize, r0: i32, m: i32, k: i32, w: usize, wbits: i
   const taps = cvKh * cvKw;
   const mb = gemmBlockRows(kp, path);
   const area = scratch + blockAreaOffset(kp, path);
+  const groupBytes = rowGroupBytes(taps);
   const ind = scratch + <usize>gemmScratchBytes(k, path);
-  const zero = ind + <usize>(mb * taps * 4);
-  const patches = zero + <usize>((c + 15) & ~15);
+  const zero = ind + <usize>(mb / MR * groupBytes);
+  const patches = zero + <usize>((cvKw * c + 15) & ~15);
   const taped = throughTaps(path, c);
-  if (taped) zeroBytes(zero, <usize>c);
+  if (taped) zeroBytes(zero, <usize>(cvKw * c));
   for (let b0 = 0; b0 < m; b0 += mb) {
     const bEnd = min(m, b0 + mb);
     const rows = bEnd - b0;
     if (ASC_FEATURE_SIMD) {
       if (taped) {
-        tapPointers(src, r0 + b0, rows, zero, ind);
+        tapPointers(src, r0 + b0, rows, zero, ind, groupBytes);
         if (path == 1) {
-          multiplyBlock(ind, 0, taps, c >> 1, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
+          multiplyBlock(ind, 0, groupBytes, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
           continue;
         }
         if (path == 0) {
-          for (let r = 0; r < rows; r += MR) packA16Indirect(ind + <usize>(r * taps * 4), taps, c, area + <usize>(r * kp * 2));
+          for (let r = 0; r < rows; r += MR) packA16Indirect(ind + <usize>((r >> 2) * groupBytes), area + <usize>(r * kp * 2));
         } else {
-          lutTablesIndirect(ind, rows, taps, c, area);
+          lutTablesIndirect(ind, rows, groupBytes, area);
         }
-        multiplyBlock(area, 0, 1, kp >> 1, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
+        multiplyBlock(area, 0, rowGroupBytes(1), b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
         continue;
       }
     }
     patchRows(src, r0 + b0, rows, kp, patches);
-    multiplyBlock(prepareBlock(patches, kp, rows, kp, path, area), kp, 1, kp >> 1, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
+    multiplyBlock(prepareBlock(patches, kp, rows, kp, path, area), kp, rowGroupBytes(1), b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
   }
 }
 
 /**
- * The tap pointers of output rows r0 .. r0+rows at ind: per group of 4 rows and tap (ky, kx), the
- * 4 rows' input pixels (16 bytes); pixels in the padding, and the missing rows of the last group, point at `zero`.
+ * The row pointer groups (gemm.ts: rowGroup) of output rows r0 .. r0+rows at ind, groupBytes apart:
+ * per tap (ky, kx) the 4 rows' input pixels, c/2 pairs each; or, where every row of the group has its
+ * kernel rows inside the image horizontally, per kernel row ky the 4 rows' first pixels, kw·c/2
+ * pairs each. Pixels in the padding, and the missing rows of the last group, point at `zero` (kw·c
+ * zero bytes, so a kernel row in the padding reads zeros either way).
  */
-function tapPointers(src: usize, r0: i32, rows: i32, zero: usize, ind: usize): void {
+function tapPointers(src: usize, r0: i32, rows: i32, zero: usize, ind: usize, groupBytes: i32): void {
   const px = <usize>cvC;
   const image = <usize>(cvH * cvW) * px;
   const plane = cvOh * cvOw;
-  const taps = cvKh * cvKw;
   let b = r0 / plane;
   let oy = (r0 % plane) / cvOw;
   let ox = r0 % cvOw;
-  const groups = (rows + MR - 1) / MR;
-  for (let r = 0; r < groups * MR; r++) {
-    let at = ind + <usize>((r >> 2) * taps * 16 + (r & 3) * 4);
-    if (r >= rows) {
-      for (let t = 0; t < taps; t++, at += 16) store<u32>(at, <u32>zero);
-      continue;
+  for (let g0 = 0; g0 < rows; g0 += MR) {
+    const group = ind + <usize>((g0 >> 2) * groupBytes);
+    const count = min(MR, rows - g0);
+    // whole kernel rows: x0 of each row of the group (ox wraps to the next output row)
+    let rowsInside = cvKw > 1;
+    for (let r = 0, x = ox; r < count; r++) {
+      const x0 = x * cvSw - cvPadLeft;
+      rowsInside = rowsInside && x0 >= 0 && x0 + cvKw <= cvW;
+      if (++x == cvOw) x = 0;
     }
-    const img = src + <usize>b * image;
-    const y0 = oy * cvSh - cvPadTop, x0 = ox * cvSw - cvPadLeft;
-    for (let ky = 0; ky < cvKh; ky++) {
-      const iy = y0 + ky;
-      const inRow = iy >= 0 && iy < cvH;
-      for (let kx = 0; kx < cvKw; kx++, at += 16) {
-        const ix = x0 + kx;
-        store<u32>(at, <u32>(inRow && ix >= 0 && ix < cvW ? img + <usize>(iy * cvW + ix) * px : zero));
+    const perRow = rowsInside ? 1 : cvKw;
+    rowGroup(group, cvKh * perRow, (perRow == 1 ? cvKw * cvC : cvC) >> 1);
+    for (let r = 0; r < MR; r++) {
+      let at = group + 16 + <usize>(r * 4);
+      if (r >= count) {
+        for (let t = 0; t < cvKh * perRow; t++, at += 16) store<u32>(at, <u32>zero);
+        continue;
       }
-    }
-    if (++ox == cvOw) {
-      ox = 0;
-      if (++oy == cvOh) { oy = 0; b++; }
+      const img = src + <usize>b * image;
+      const y0 = oy * cvSh - cvPadTop, x0 = ox * cvSw - cvPadLeft;
+      for (let ky = 0; ky < cvKh; ky++) {
+        const iy = y0 + ky;
+        const inRow = iy >= 0 && iy < cvH;
+        for (let kx = 0; kx < perRow; kx++, at += 16) {
+          const ix = x0 + kx;
+          store<u32>(at, <u32>(inRow && ix >= 0 && ix < cvW ? img + <usize>(iy * cvW + ix) * px : zero));
+        }
+      }
+      if (++ox == cvOw) {
+        ox = 0;
+        if (++oy == cvOh) { oy = 0; b++; }
+      }
     }
   }
 }

@@ -115,10 +115,12 @@ export function packA16(a0: usize, a1: usize, a2: usize, a3: usize, kp: i32, dst
 }
 
 /**
- * packA16 of 4 rows read through an indirection (igemm.ts): per tap 4 row pointers (16 bytes),
- * each row continuing with `seg` bytes (a multiple of 8) from its pointer.
+ * packA16 of 4 rows read through a group of row pointers (gemm.ts: rowGroup), each row continuing
+ * with 2·segPairs bytes (a multiple of 8) from its pointer per tap.
  */
-export function packA16Indirect(ind: usize, taps: i32, seg: i32, dst: usize): void {
+export function packA16Indirect(group: usize, dst: usize): void {
+  const taps = load<i32>(group), seg = load<i32>(group, 4) << 1;
+  let ind = group + 16;
   for (let t = 0; t < taps; t++) {
     const a0 = <usize>load<u32>(ind), a1 = <usize>load<u32>(ind, 4), a2 = <usize>load<u32>(ind, 8), a3 = <usize>load<u32>(ind, 12);
     ind += 16;
@@ -192,12 +194,14 @@ export function lutTables(a: usize, lda: i32, rows: i32, kp: i32, dst: usize): v
 }
 
 /**
- * lutTables of `rows` rows read through an indirection (igemm.ts): per group of 4 rows and tap,
- * 4 row pointers (16 bytes), each row continuing with `seg` bytes (a multiple of 8) from its pointer.
+ * lutTables of `rows` rows read through groups of row pointers (gemm.ts: rowGroup), groupBytes
+ * apart, each row continuing with 2·segPairs bytes (a multiple of 8) from its pointer per tap.
  */
-export function lutTablesIndirect(ind: usize, rows: i32, taps: i32, seg: i32, dst: usize): void {
+export function lutTablesIndirect(ind: usize, rows: i32, groupBytes: i32, dst: usize): void {
   for (let r = 0; r < rows; r++) {
-    let at = ind + <usize>((r >> 2) * taps * 16 + (r & 3) * 4);
+    const group = ind + <usize>((r >> 2) * groupBytes);
+    const taps = load<i32>(group), seg = load<i32>(group, 4) << 1;
+    let at = group + 16 + <usize>((r & 3) * 4);
     for (let t = 0; t < taps; t++) {
       const row = <usize>load<u32>(at);
       at += 16;

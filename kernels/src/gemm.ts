@@ -56,7 +56,7 @@ export class GemmCalls {
     checkLive('input/out', args.input, args.out);
     const conv: ConvJob = [g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, g.oh, g.ow];
     return this.intGemm(args, wt, g.batch * g.oh * g.ow, k, wt.n, { field: 'input', view: args.input, rows: g.batch * g.h * g.w, cols: g.c, ld: g.c },
-      { op: 'conv', lda: 0, conv }, this.x.convGemmScratchBytes(k, g.c, g.kh * g.kw, wt.family.path));
+      { op: 'conv', lda: 0, conv }, this.x.convGemmScratchBytes(k, g.c, g.kh, g.kw, wt.family.path));
   }
 
   private liveWeights(wt: PackedWeights): PackedWeights {

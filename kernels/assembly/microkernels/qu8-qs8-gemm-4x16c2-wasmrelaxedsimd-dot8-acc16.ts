@@ -5,13 +5,16 @@ import { widenInto, zeroTile4x16 } from './tile';
 
 /**
  * path 1, relaxed SIMD: tile[4][16] = 4 rows of A · panel of int8 weight pairs, 16-bit partial sums
- * per chunk. The rows are read through `ind`: per tap 4 row pointers (16 bytes), each row continuing
- * for segPairs pairs from its pointer (taps·segPairs pairs in all). A plain GEMM is one tap; a
- * convolution (igemm.ts) has one tap per kernel position, so no patch matrix is copied.
+ * per chunk. The rows are read through a group of row pointers (gemm.ts: rowGroup): a 16-byte header
+ * (taps, segPairs), then per tap the 4 rows' pointers (16 bytes), each row continuing for segPairs
+ * pairs from its pointer. A plain GEMM is one tap; a convolution (igemm.ts) has one tap per kernel
+ * position or kernel row, so no patch matrix is copied.
  */
-export function kernel4x16Dot8(ind: usize, taps: i32, segPairs: i32, w: usize, chunk: i32, tile: usize): void {
+export function kernel4x16Dot8(group: usize, w: usize, chunk: i32, tile: usize): void {
   zeroTile4x16(tile);
-  const pairs = taps * segPairs;
+  const segPairs = load<i32>(group, 4);
+  const pairs = load<i32>(group) * segPairs;
+  let ind = group + 16;
   let a0: usize = 0, a1: usize = 0, a2: usize = 0, a3: usize = 0;
   let left = 0; // pairs left in the current tap
   let p = 0;
