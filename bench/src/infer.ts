@@ -20,6 +20,7 @@ import { onnxFloat32, onnxInt8Qdq, ortEngine } from './baselines/onnx.ts';
 import { liteRtEngine } from './baselines/litert.ts';
 import { tfliteInt8 } from './baselines/tflite.ts';
 import { profileLayers } from './profile.ts';
+import type { FamilyChoice } from '@bitswitch/kernels';
 import { machineInfo } from './machine.ts';
 
 const args = process.argv.slice(2);
@@ -148,13 +149,15 @@ const ratios = rows.filter((r) => ['w8a8', 'w4a4', 'w2a2'].includes(r.precision)
   batch1Best: p.latencyBestMs / r.latencyBestMs, batch32Best: p.batchBestMsPerImage / r.batchBestMsPerImage,
 })));
 const memory = rt.memory();
+/** The GEMM family the runtime measured fastest per layer shape where the build has several. */
+const familyChoices = (rt.backend as { kernels?: { familyChoices: FamilyChoice[] } }).kernels?.familyChoices ?? [];
 const result = {
   generatedBy: `pnpm bench:infer ${args.join(' ')}`.trim(),
   ...machineInfo(), threads,
   note: 'random-weight ResNet-20 (runtime/src/testing.ts); medians (and best runs, *Best) over interleaved rounds; peers run the same network with BN folded; CPU shared with other jobs while measured',
   macsPerImage: net.macsPerImage,
   backend: rt.backend.name, batch: BATCH, rounds, tfjs: tfjsInfo, int8PeerDifference,
-  peers: peerRows, rows, ratios,
+  peers: peerRows, rows, ratios, familyChoices,
   memory: { storedBytes: memory.storedBytes, cachedBytesAllPrecisions: memory.cachedBytes },
 };
 
@@ -187,6 +190,10 @@ console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.precision} | ${r.weightBytes} | ${f(r.coldSwitchMs)} | ${f(r.warmSwitchMs)} |`);
 console.log(`stored model weights ${memory.storedBytes} bytes; packed weights cached for all precisions above: ${memory.cachedBytes} bytes`);
 console.log('argmax columns: random weights, so low bits (and int8 peers) disagree with float more than a trained model would');
+if (familyChoices.length) {
+  console.log(`GEMM family measured per layer shape (median ms of a ${familyChoices[0].rows}-row GEMM at load time):`);
+  for (const c of familyChoices) console.log(`  w${c.wbits}a${c.abits} N ${c.n} K ${c.k}: ${c.family} (${c.times.map((t) => `${t.family.replace(/^qu8-qs\d-gemm-/, '')} ${f(t.ms, 3)}`).join(', ')})`);
+}
 for (const e of new Set(peers.flatMap((p) => [p.one, p.many]))) e.dispose();
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');

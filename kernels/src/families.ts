@@ -56,7 +56,7 @@ export const GEMM_FAMILIES: readonly GemmFamily[] = [
   {
     name: 'qu8-qs2-gemm-4x16c4-wasmsimd-lut16',
     path: 2, mr: 4, nr: 16, builds: ['relaxed', 'simd'],
-    // last: chosen by name (benchmarks, tests) until a measured choice per shape prefers it; two bit planes; the tables' subset sums of 4 activations fit a byte for a ≤ 4 bits
+    // last: preferred nowhere, taken where kn.fastestFamily measures it faster for a shape (choose.ts); two bit planes; the tables' subset sums of 4 activations fit a byte for a ≤ 4 bits
     supports: (wbits, abits) => wbits <= 2 && abits <= 4,
     packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 2),
   },

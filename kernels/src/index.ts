@@ -9,4 +9,5 @@ export type {
   PackedWeightsF32, EpilogueF32, GemmF32Args, Im2colArgs, Im2colResult, ConvGemmArgs, ConvWindowArgs,
 } from './types.ts';
 export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, lutChunk, type GemmFamily } from './families.ts';
+export { CHOICE_ROWS, type FamilyChoice } from './choose.ts';
 export * from './reference/index.ts';

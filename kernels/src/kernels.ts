@@ -2,6 +2,7 @@
 // Every check happens before wasm memory is touched; errors name the field and the expected value.
 import type { BuildName } from './builds.ts';
 import type { Exports } from './exports.ts';
+import { FamilyChooser, type FamilyChoice } from './choose.ts';
 import { GemmCalls } from './gemm.ts';
 import { WasmHeap } from './heap.ts';
 import { copyIn } from './marshal.ts';
@@ -20,6 +21,7 @@ export class Kernels {
   private readonly transforms: Transforms;
   private readonly packer: WeightPacker;
   private readonly gemms: GemmCalls;
+  private readonly chooser = new FamilyChooser(this);
   /** Why fewer threads run than were asked for (empty when they all run). */
   readonly threadNote: string;
 
@@ -42,6 +44,18 @@ export class Kernels {
     this.packer = new WeightPacker(x, this.heap, this.live, build);
     this.gemms = new GemmCalls(x, this.heap, this.live, this.pool);
   }
+
+  /**
+   * The GEMM family for w`wbits` × a`abits` weights [n][k] on this build: the only one that supports
+   * them, or the fastest of several, measured once per shape (FamilyChooser). Pass its name as
+   * PackOptions.family; every family gives the same results.
+   */
+  fastestFamily(wbits: number, abits: number, n: number, k: number): string {
+    return this.chooser.choose(wbits, abits, n, k).name;
+  }
+
+  /** The measured family choices so far (shapes with several candidate families). */
+  get familyChoices(): FamilyChoice[] { return this.chooser.measured; }
 
   /** Threads that run each large GEMM (1 without a pool). */
   get threads(): number { return this.pool?.threads ?? 1; }

@@ -98,6 +98,12 @@ export interface GemmArgs {
   /** Without an epilogue the output is the raw int32 product. */
   epilogue?: Epilogue;
   out?: Float32Array | Uint8Array | Int32Array;
+  /**
+   * false skips the pass that checks every value of a is below 2^abits, for callers that produced a
+   * themselves as eq. 4 codes of abits bits (a runtime's own activations). Out-of-range values
+   * would then give wrong sums. Default true.
+   */
+  checkA?: boolean;
 }
 
 /** The window of a convolution over NHWC images [batch][h][w][c] (TensorFlow 'same' / 'valid' padding). */
@@ -126,6 +132,8 @@ export interface ConvGemmArgs extends ConvWindowArgs {
   epilogue?: Epilogue;
   /** Output [batch·oh·ow][n] (rows (b, oy, ox), as im2col's). */
   out?: Float32Array | Uint8Array | Int32Array;
+  /** false skips the range check of `input` against abits, as GemmArgs.checkA. Default true. */
+  checkA?: boolean;
 }
 
 export interface Im2colArgs<T extends Uint8Array | Float32Array> extends ConvWindowArgs {

@@ -259,6 +259,10 @@ for (const kern of KERNELS) {
     assertSame(kern.u8(), memBefore, 'memory untouched');
     // values above abits are caught (the 16-bit accumulators rely on the range)
     assert.throws(() => kern.gemm({ a: new Uint8Array(10).fill(16), m: 2, k: 5, weights: pw, abits: 4 }), /a: expected values in 0..15 \(abits 4\), found 16/);
+    // checkA: false skips that pass (the caller vouches for the range): same sums on valid codes, no error on others
+    const valid = Uint8Array.from({ length: 10 }, (_, i) => i);
+    assertSame(kern.gemm({ a: valid, m: 2, k: 5, weights: pw, abits: 4, checkA: false }) as Int32Array, kern.gemm({ a: valid, m: 2, k: 5, weights: pw, abits: 4 }) as Int32Array, 'checkA false');
+    kern.gemm({ a: new Uint8Array(10).fill(16), m: 2, k: 5, weights: pw, abits: 4, checkA: false });
     pw.dispose();
     assert.throws(() => kern.gemm({ a, m: 2, k: 5, weights: pw, abits: 4 }), /weights: expected live PackedWeights/);
     assert.throws(() => kern.packGemmWeights(new Int8Array(14), 4, 3, 5), /valuesNK.length: expected 15, got 14/);

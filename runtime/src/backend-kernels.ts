@@ -13,9 +13,14 @@ interface KernelFloatWeights extends PreparedWeights {
   packed: PackedWeightsF32;
 }
 
-/** `threads`: threads per GEMM (the kernels' worker pool on shared memory; 1 where that is missing, with a note). */
-export function createKernelsBackend(options: { build?: BuildName; threads?: number } = {}): IntBackend & { kernels: Kernels } {
-  const kn = createKernels(options);
+/**
+ * `threads`: threads per GEMM (the kernels' worker pool on shared memory; 1 where that is missing,
+ * with a note). `family`: 'measured' (default) packs each layer with the family the kernels measure
+ * fastest for its shape where a build has several (Kernels.fastestFamily); 'preferred' takes the
+ * family table's first. Both give the same outputs.
+ */
+export function createKernelsBackend(options: { build?: BuildName; threads?: number; family?: 'measured' | 'preferred' } = {}): IntBackend & { kernels: Kernels } {
+  const kn = createKernels({ build: options.build, threads: options.threads });
   const resident = new WeakMap<Int8Array, ResidentValues>();
   /** W̃_h of a layer in wasm memory, copied on its first switch. */
   const residentValues = (wh: Int8Array, h: number, n: number, k: number) => {
@@ -34,7 +39,8 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     dispose: () => kn.dispose(),
     workspace: wasmWorkspace(kn),
     prepareWeights(wh, h, l, n, k): KernelWeights {
-      const packed = kn.switchBits(residentValues(wh, h, n, k), h, l, n, k, { abits: l });
+      const family = options.family === 'preferred' ? undefined : kn.fastestFamily(l, l, n, k);
+      const packed = kn.switchBits(residentValues(wh, h, n, k), h, l, n, k, { abits: l, family });
       return { n, k, bits: l, bytes: packed.bytes, packed, dispose: () => packed.dispose() };
     },
     // Views on the workspace (wasm memory) are read and written in place: no copies between JS and wasm.
@@ -42,10 +48,11 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     im2col: (x, g, out) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out }).data,
     im2colFloat: (x, g, out) => kn.im2col({ input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding, out }).data,
     gemm: (a, m, abits, w, ep, out) =>
-      kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep, out }) as Float32Array | Uint8Array,
+      // a is the executor's eq. 4 codes of abits bits (quantize or a requantizing epilogue), in range by construction
+      kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep, out, checkA: false }) as Float32Array | Uint8Array,
     convGemm: (x, g, abits, w, ep, out) => kn.convGemm({
       input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding,
-      weights: (w as KernelWeights).packed, abits, epilogue: ep, out,
+      weights: (w as KernelWeights).packed, abits, epilogue: ep, out, checkA: false, // the executor's codes, as for gemm
     }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,
     prepareFloatWeights(values, n, k): KernelFloatWeights {

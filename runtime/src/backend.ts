@@ -63,7 +63,11 @@ export interface IntBackend {
   im2col(x: Uint8Array, g: ConvGeometry, out?: Uint8Array): Uint8Array;
   /** The same for float32 inputs (float first layer), into `out`. */
   im2colFloat(x: Float32Array, g: ConvGeometry, out: Float32Array): Float32Array;
-  /** epilogue(Σ_k a[m][k] · w[n][k]) as [m][n]: float32, or uint8 codes with requant (into `out` when given; may return a fresh view of it). */
+  /**
+   * epilogue(Σ_k a[m][k] · w[n][k]) as [m][n]: float32, or uint8 codes with requant (into `out` when
+   * given; may return a fresh view of it). a holds eq. 4 codes below 2^abits, as the executor makes
+   * them; the kernels backends do not re-check that range.
+   */
   gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
   /**
    * A convolution without the patch matrix (optional): the same result as gemm on im2col(x, g), bit for

@@ -18,6 +18,13 @@ export interface MatmulStep {
   requantFor: number;
   /** A float tensor added in the epilogue before ReLU (a fused residual add), or undefined. */
   residual?: string;
+  /**
+   * Quantized layer that runs next and reads this step's float output (which has other readers
+   * too): the epilogue also writes that layer's eq. 4 codes, so it skips its own quantize. -1: none.
+   */
+  codesFor: number;
+  /** Whether the previous step wrote this step's input codes (its codesFor). */
+  codesReady: boolean;
   output: string;
 }
 export interface AddStep { kind: 'add'; inputs: string[]; relu: boolean; output: string }
@@ -31,7 +38,7 @@ export type Step = MatmulStep | AddStep | BatchNormStep | UnaryStep | PoolStep;
  * reader, and a two-input add (+ ReLU) into the epilogue of its later matmul input when that
  * input has no other reader and no ReLU of its own (float32 a + b = b + a, so the sum is unchanged).
  */
-export function compile(model: Model, graph: GraphInfo, fuseResidual: boolean): Step[] {
+export function compile(model: Model, graph: GraphInfo, fuseResidual: boolean, fuseQuantize = true): Step[] {
   const readersOf = new Map<string, Layer[]>();
   for (const l of model.layers) for (const i of l.inputs) readersOf.set(i, [...(readersOf.get(i) ?? []), l]);
   const soleReader = (name: string): Layer | undefined => (graph.readers.get(name) === 1 ? readersOf.get(name)?.[0] : undefined);
@@ -57,7 +64,7 @@ export function compile(model: Model, graph: GraphInfo, fuseResidual: boolean): 
         const after = soleReader(output);
         if (after?.op === 'relu') { relu = true; output = after.name; fused.add(after.name); }
         const q = graph.quantIndex.get(l.name) ?? -1;
-        steps.push({ kind: 'matmul', layer: l, q, input, inShape, outShape: graph.shapes.get(l.name)!, bn, relu, requantFor: requantOf(output), output });
+        steps.push({ kind: 'matmul', layer: l, q, input, inShape, outShape: graph.shapes.get(l.name)!, bn, relu, requantFor: requantOf(output), codesFor: -1, codesReady: false, output });
         break;
       }
       case 'add': {
@@ -85,5 +92,19 @@ export function compile(model: Model, graph: GraphInfo, fuseResidual: boolean): 
       case 'avgpool': steps.push({ kind: 'pool', input, inShape, pool: l.pool, strides: l.strides, padding: l.padding, output: l.name }); break;
     }
   }
+  if (fuseQuantize) fuseNextQuantize(steps);
   return steps;
+}
+
+/**
+ * A float matmul output read next by a quantized matmul (and later by others, e.g. a residual
+ * add): that reader's eq. 4 codes are written by the producer's epilogue in the same pass.
+ */
+function fuseNextQuantize(steps: Step[]): void {
+  for (let i = 0; i + 1 < steps.length; i++) {
+    const s = steps[i], next = steps[i + 1];
+    if (s.kind !== 'matmul' || s.requantFor >= 0 || next.kind !== 'matmul' || next.q < 0 || next.input !== s.output) continue;
+    s.codesFor = next.q;
+    next.codesReady = true;
+  }
 }

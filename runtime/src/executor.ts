@@ -17,6 +17,8 @@ import { planWorkspace, type WorkspacePlan } from './workspace.ts';
 export interface ExecutorOptions {
   /** Fuse `add` (+ ReLU) into the GEMM epilogue of its later matmul input (default true; false is for tests). */
   fuseResidual?: boolean;
+  /** Write the next quantized layer's input codes in the epilogue of a float output with several readers (default true; false is for tests). */
+  fuseQuantize?: boolean;
 }
 
 export interface PrecisionInfo {
@@ -67,7 +69,7 @@ export class Runtime {
     this.backend = backend;
     this.graph = analyseGraph(model);
     this.cache = new WeightCache(this.graph, backend);
-    this.steps = compile(model, this.graph, options.fuseResidual ?? true);
+    this.steps = compile(model, this.graph, options.fuseResidual ?? true, options.fuseQuantize ?? true);
     this.plan = planWorkspace(this.steps, this.graph, model.layers[model.layers.length - 1].name);
     for (const s of this.steps) {
       if (s.kind !== 'matmul' || s.q >= 0) continue;
@@ -134,9 +136,9 @@ export class Runtime {
     batch = n;
     checkInput(this.model, input, batch);
     const ws = this.backend.workspace;
-    this.plan.slotBytes.forEach((bytes, id) => ws.reserve(id, this.patchesUnused(id) ? 0 : bytes * batch));
+    this.plan.slotBytes.forEach((bytes, id) => { if (bytes > 0 && !this.patchesUnused(id)) ws.reserve(id, bytes * batch); });
     (this.view('input', batch) as Float32Array).set(input);
-    for (const [i, s] of this.steps.entries()) this.runStep(s, this.states[i]!, batch);
+    for (const [i, s] of this.steps.entries()) this.runStep(s, this.states[i]!, batch, i);
     return (this.view(this.model.layers[this.model.layers.length - 1].name, batch) as Float32Array).slice();
   }
 
@@ -166,7 +168,7 @@ export class Runtime {
     if (!s) throw new RangeError(`q: expected a quantized layer index in 0..${this.graph.quantized.length - 1}, got ${q}`);
     const bits = this.current!.bits.slice();
     bits[q] = bit;
-    const single: MatmulStep = { ...s, requantFor: -1, residual: undefined };
+    const single: MatmulStep = { ...s, requantFor: -1, residual: undefined, codesFor: -1, codesReady: false };
     const st = stepState(this.model, this.graph, single, resolvePrecision(this.model, bits.length, bits), this.cache);
     st.weights ??= this.cache.prepare(q, bit);
     const [n, k] = matrixShape(s.layer);
@@ -179,7 +181,7 @@ export class Runtime {
         ws.reserve(plan.codes, x.length);
         if (!this.patchesUnused(plan.patches)) ws.reserve(plan.patches, rows * k);
         ws.reserve(plan.single, rows * n * 4);
-        this.runQuantized(single, st, x, batch, () => ws.f32(plan.single, rows * n));
+        this.runQuantized(single, st, x, batch, () => ws.f32(plan.single, rows * n), -1);
       },
     };
   }
@@ -189,13 +191,14 @@ export class Runtime {
     return id === this.plan.patches && this.backend.convGemm !== undefined;
   }
 
-  private runStep(s: Step, state: StepState, batch: number): void {
+  private runStep(s: Step, state: StepState, batch: number, i: number): void {
     switch (s.kind) {
       case 'matmul': {
-        const x = this.view(s.input, batch);
+        // input codes the previous step's epilogue wrote (codesReady), else the input tensor
+        const x = s.codesReady ? this.backend.workspace.u8(this.plan.nextCodes.get(i - 1)!, elementCount(s.inShape) * batch) : this.view(s.input, batch);
         const out = () => this.view(s.output, batch);
-        if (s.q < 0) this.runFloat(s, state, x as Float32Array, batch, out);
-        else this.runQuantized(s, state, x, batch, out);
+        if (s.q < 0) this.runFloat(s, state, x as Float32Array, batch, out, i);
+        else this.runQuantized(s, state, x, batch, out, i);
         return;
       }
       case 'add':
@@ -212,12 +215,21 @@ export class Runtime {
     }
   }
 
-  /** The residual view is taken right before the GEMM (earlier calls may have grown the memory). */
-  private epilogue(s: MatmulStep, st: StepState, batch: number): Epilogue {
-    return s.residual === undefined ? st.ep : { ...st.ep, residual: this.view(s.residual, batch) as Float32Array };
+  /**
+   * The residual and next-codes views are taken right before the GEMM (earlier calls may have grown
+   * the memory). Step i's codes for the next step go to its nextCodes slot.
+   */
+  private epilogue(s: MatmulStep, st: StepState, batch: number, i: number): Epilogue {
+    let ep = st.ep;
+    if (s.residual !== undefined) ep = { ...ep, residual: this.view(s.residual, batch) as Float32Array };
+    if (st.nextCodes && i >= 0) {
+      const out = this.backend.workspace.u8(this.plan.nextCodes.get(i)!, elementCount(s.outShape) * batch);
+      ep = { ...ep, codes: { out, ...st.nextCodes } };
+    }
+    return ep;
   }
 
-  private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number, out: () => Float32Array | Uint8Array): void {
+  private runQuantized(s: MatmulStep, st: StepState, x: Float32Array | Uint8Array, batch: number, out: () => Float32Array | Uint8Array, i: number): void {
     const b = this.backend;
     const ws = b.workspace;
     const codes = x instanceof Uint8Array ? x : b.quantize(x, st.ascale, st.abits, ws.u8(this.plan.codes, x.length)); // eq. 4
@@ -228,16 +240,16 @@ export class Runtime {
       const g = geometry(s.layer, s.inShape, batch);
       m = batch * g.outH * g.outW;
       if (!isPointwise(g) && b.convGemm) {
-        b.convGemm(codes, g, st.abits, st.weights!, this.epilogue(s, st, batch), out());
+        b.convGemm(codes, g, st.abits, st.weights!, this.epilogue(s, st, batch, i), out());
         return;
       }
       if (!isPointwise(g)) a = b.im2col(codes, g, ws.u8(this.plan.patches, m * st.weights!.k));
     }
-    b.gemm(a, m, st.abits, st.weights!, this.epilogue(s, st, batch), out());
+    b.gemm(a, m, st.abits, st.weights!, this.epilogue(s, st, batch, i), out());
   }
 
   /** Float conv/dense (first and last layers): float32 im2col + the backend's float GEMM, same epilogue. */
-  private runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number, out: () => Float32Array | Uint8Array): void {
+  private runFloat(s: MatmulStep, st: StepState, x: Float32Array, batch: number, out: () => Float32Array | Uint8Array, i: number): void {
     const w = this.floatWeights.get(s.layer.name)!;
     const l = s.layer;
     let a = x;
@@ -247,7 +259,7 @@ export class Runtime {
       m = batch * g.outH * g.outW;
       if (!isPointwise(g)) a = this.backend.im2colFloat(x, g, this.backend.workspace.f32(this.plan.floatPatches, m * w.k));
     }
-    const { wScale: _w, aScale: _a, ...ep } = this.epilogue(s, st, batch);
+    const { wScale: _w, aScale: _a, ...ep } = this.epilogue(s, st, batch, i);
     this.backend.gemmFloat(a, m, w, ep, out());
   }
 }

@@ -9,7 +9,11 @@ import { matrixShape } from './ops/conv.ts';
 import type { Precision } from './precision.ts';
 
 /** What one precision needs per matmul step: weights (quantized steps) and the folded epilogue. */
-export interface StepState { weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number }
+export interface StepState {
+  weights?: PreparedWeights; ep: Epilogue; abits: number; ascale: number;
+  /** eq. 4 of the next step's input, written beside the float output (MatmulStep.codesFor). */
+  nextCodes?: { scale: number; bits: number };
+}
 
 /** Prepared weights per (quantized layer, bit): derived from W̃_h as the reader delivered it, once. */
 export class WeightCache {
@@ -81,6 +85,11 @@ export function stepState(model: Model, graph: GraphInfo, s: MatmulStep, p: Prec
     const c = graph.quantized[s.requantFor].weights;
     if (c.kind === 'int') requant = { scale: c.actScales[p.bitIndex[s.requantFor]], bits: p.bits[s.requantFor] };
   }
+  let nextCodes: StepState['nextCodes'];
+  if (s.codesFor >= 0) {
+    const c = graph.quantized[s.codesFor].weights;
+    if (c.kind === 'int') nextCodes = { scale: c.actScales[p.bitIndex[s.codesFor]], bits: p.bits[s.codesFor] };
+  }
   const weights = s.q >= 0 ? cache.get(s.q, p.bits[s.q]) : undefined;
-  return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale };
+  return { weights, ep: { wScale, aScale: ascale, bias: s.layer.bias, mul, add, relu: s.relu, requant }, abits, ascale, nextCodes };
 }

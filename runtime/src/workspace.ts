@@ -17,6 +17,11 @@ export interface WorkspacePlan {
   floatPatches: number;
   /** Output of a layer timed alone (layerAtBit). */
   single: number;
+  /**
+   * Slot of the codes a step's epilogue writes for the next step (codesFor), by producer step index.
+   * Two slots taken in turn, so a step never writes the slot its own input codes are in.
+   */
+  nextCodes: Map<number, number>;
 }
 
 /** Slot assignment: each tensor takes a free slot (best fit) and frees it after its last reader; flatten aliases its input. */
@@ -56,6 +61,13 @@ export function planWorkspace(steps: Step[], graph: GraphInfo, last: string): Wo
   });
   const slotBytes = slots.map((x) => x.bytes);
   const base = slotBytes.length;
-  slotBytes.push(codes, patches, floatPatches);
-  return { tensors, slotBytes, codes: base, patches: base + 1, floatPatches: base + 2, single: base + 3 };
+  slotBytes.push(codes, patches, floatPatches, 0, 0, 0);
+  const nextCodes = new Map<number, number>();
+  steps.forEach((s, i) => {
+    if (s.kind !== 'matmul' || s.codesFor < 0) return;
+    const slot = base + 4 + (nextCodes.size % 2);
+    nextCodes.set(i, slot);
+    slotBytes[slot] = Math.max(slotBytes[slot], elementCount(graph.shapes.get(s.output)!));
+  });
+  return { tensors, slotBytes, codes: base, patches: base + 1, floatPatches: base + 2, single: base + 3, nextCodes };
 }

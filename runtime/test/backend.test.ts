@@ -11,6 +11,9 @@ import { padBefore } from '../src/graph.ts';
 import { patchBytes } from '../src/ops/conv.ts';
 import { rng } from '../src/testing.ts';
 import { BACKENDS } from './backends.ts';
+import { createKernelsBackend } from '../src/backend-kernels.ts';
+import type { PreparedWeights } from '../src/backend.ts';
+import { familiesOf, type PackedWeights } from '@bitswitch/kernels';
 
 const rand = rng(42);
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -190,5 +193,28 @@ for (const { name, create } of BACKENDS) {
     }
   });
 }
+
+test('kernels backend: each layer is packed with the family measured fastest for its shape, and "preferred" gives the same outputs', () => {
+  const measured = createKernelsBackend({ build: 'relaxed' });
+  const preferred = createKernelsBackend({ build: 'relaxed', family: 'preferred' });
+  const rand = rng(21);
+  for (const [n, k] of [[16, 144], [32, 288], [10, 64]]) {
+    const wh = Int8Array.from({ length: n * k }, () => Math.floor(rand() * 256) - 128);
+    for (const l of [8, 4, 2]) {
+      const wm = measured.prepareWeights(wh, 8, l, n, k) as PreparedWeights & { packed: PackedWeights };
+      const wp = preferred.prepareWeights(wh, 8, l, n, k) as PreparedWeights & { packed: PackedWeights };
+      const candidates = familiesOf('relaxed').filter((f) => f.supports(l, l));
+      const choice = measured.kernels.familyChoices.find((c) => c.wbits === l && c.n === n && c.k === k);
+      assert.is(wm.packed.family.name, choice ? choice.family : candidates[0].name, `w${l} ${n}x${k}: packed with the chosen family`);
+      assert.is(wp.packed.family.name, candidates[0].name, `w${l} ${n}x${k}: preferred = first in the table`);
+      if (l === 2) assert.ok(choice, `w2 ${n}x${k}: several families, so measured`);
+      const m = 37;
+      const a = Uint8Array.from({ length: m * k }, () => Math.floor(rand() * 2 ** l));
+      assert.equal(Array.from(measured.gemmInt32(a, m, l, wm)), Array.from(preferred.gemmInt32(a, m, l, wp)), `w${l} ${n}x${k}`);
+    }
+  }
+  measured.dispose?.();
+  preferred.dispose?.();
+});
 
 test.run();

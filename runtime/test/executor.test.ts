@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { quantizeActivations, type Layer, type Model } from '@bitswitch/format';
 import { buildResNet, calibrate, randomImages, rng } from '../src/testing.ts';
-import { Runtime } from '../src/executor.ts';
+import { Runtime, type ExecutorOptions } from '../src/executor.ts';
 import { referenceForward } from '../src/reference.ts';
 import type { PrecisionSpec } from '../src/precision.ts';
 import { BACKENDS } from './backends.ts';
@@ -34,6 +34,16 @@ function reference(model: Model, spec: PrecisionSpec, images: Float32Array, batc
     references.set(key, (ref = { logits, codes, ratios }));
   }
   return ref;
+}
+
+/** Calls of the backend's quantize in one run of `model` with executor `options`. */
+async function quantizeCalls(model: Model, options: ExecutorOptions): Promise<number> {
+  const b = createTsBackend();
+  let calls = 0;
+  const quantize = b.quantize.bind(b);
+  b.quantize = (...a) => { calls++; return quantize(...a); };
+  new Runtime(model, b, model.bits[0], options).run(randomImages(model.inputShape, 1, 3), 1);
+  return calls;
 }
 
 /** A reference value this close to a .5 tie (relative) may round either way in the fast path's float32 epilogue. */
@@ -151,18 +161,25 @@ for (const backend of BACKENDS) {
     }
   });
 
-  test(`${backend.name}: residual adds fused into the GEMM epilogue give the same logits bit for bit`, async () => {
+  test(`${backend.name}: residual adds and next-layer quantization fused into the GEMM epilogue give the same logits bit for bit`, async () => {
     for (const model of [multi, mixed]) {
       const fusedRt = new Runtime(model, await backend.create());
-      const plainRt = new Runtime(model, await backend.create(), model.bits[0], { fuseResidual: false });
+      const plainRt = new Runtime(model, await backend.create(), model.bits[0], { fuseResidual: false, fuseQuantize: false });
+      const residualOnlyRt = new Runtime(model, await backend.create(), model.bits[0], { fuseQuantize: false });
       for (const batch of [1, 4]) {
         const images = randomImages(model.inputShape, batch, 40 + batch);
         for (const spec of [...model.bits, ...model.subnets!.map((s) => s.name)]) {
           fusedRt.setPrecision(spec);
           plainRt.setPrecision(spec);
-          assert.equal(Array.from(fusedRt.run(images, batch)), Array.from(plainRt.run(images, batch)), `${String(spec)} batch ${batch}`);
+          residualOnlyRt.setPrecision(spec);
+          const fused = Array.from(fusedRt.run(images, batch));
+          assert.equal(fused, Array.from(plainRt.run(images, batch)), `${String(spec)} batch ${batch}`);
+          assert.equal(fused, Array.from(residualOnlyRt.run(images, batch)), `${String(spec)} batch ${batch}, residual fused only`);
         }
       }
+      // a residual block's output feeds the next block's first conv and the next add: the conv's codes come from the epilogue
+      const fusedCount = await quantizeCalls(model, {}), separateCount = await quantizeCalls(model, { fuseQuantize: false });
+      assert.ok(fusedCount < separateCount, `quantize calls: fused ${fusedCount}, separate ${separateCount}`);
     }
   });
 

@@ -115,14 +115,16 @@ test('bitswitch serve: the demo in Chromium matches the Node runtime at every pr
       assert.equal(got.predictions, Array.from(argmax(logits, COUNT)), `${label}: predictions differ from Node`);
       const diff = got.logits.reduce((d, v, i) => Math.max(d, Math.abs(v - logits[i])), 0);
       assert.ok(diff <= 1e-5, `${label}: max logit difference ${diff}`);
-      assert.is(got.activeBytes, node.memory().activeBytes);
+      // layers at ≤ 2 bits are packed with the family each engine measured fastest (panels of other sizes)
+      if (got.bits.every((b) => b > 2)) assert.is(got.activeBytes, node.memory().activeBytes, `${label}: packed bytes`);
+      else assert.ok(got.activeBytes > 0, `${label}: packed bytes`);
       assert.ok(got.crossOriginIsolated, 'page cross-origin isolated');
       assert.is(got.threads, got.hardwareConcurrency, `threads = navigator.hardwareConcurrency (${got.hardwareConcurrency})`);
       if (got.threads > 1) assert.ok(got.pool && got.pool.calls > 0, `threaded GEMMs ran: ${JSON.stringify(got.pool)}`);
       const nodeAccuracy = Array.from(argmax(logits, COUNT)).filter((p, i) => p === meta.labels[i]).length / COUNT;
       if (label === 'w8a8') assert.ok(nodeAccuracy > 0.7, `w8a8 accuracy ${nodeAccuracy}: the input normalisation is wrong`);
       assert.ok((await page.textContent('#accuracy'))!.startsWith(`${(100 * nodeAccuracy).toFixed(1)} %`), `${label}: accuracy shown`);
-      assert.ok((await page.textContent('#bytes'))!.startsWith(node.memory().activeBytes.toLocaleString('en-US')), `${label}: bytes shown`);
+      assert.ok((await page.textContent('#bytes'))!.startsWith(got.activeBytes.toLocaleString('en-US')), `${label}: bytes shown`);
       console.log(`  chromium ${label}: ${COUNT} predictions = Node (${new Set(got.predictions).size} distinct classes), max |Δlogit| ${diff}, accuracy ${(100 * got.accuracy).toFixed(1)} %, ${got.latencyMs.toFixed(2)} ms/image, ${got.activeBytes} B, ${got.threads} threads (${got.pool ? `${got.pool.blocks - got.pool.callerBlocks} of ${got.pool.blocks} row blocks on workers so far` : 'no pool'})`);
     }
     assert.equal(errors, []);

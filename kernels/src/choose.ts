@@ -1,0 +1,69 @@
+// Choosing a GEMM family for one weight shape by measurement. Every family is exact (the same int32
+// sums, the same epilogue), so the choice changes speed only. Where a build has several families
+// for wbits × abits (e.g. lut16 and dot8 for 2-bit weights), each packs random weights of the shape
+// and runs the GEMM on `rows` rows of random codes with a re-quantizing epilogue; the fastest
+// median wins. Decisions are kept per (wbits, abits, n, k), so a network measures each shape once.
+import { seededRandom } from '@bitswitch/format';
+import { familiesOf, type GemmFamily } from './families.ts';
+import type { Kernels } from './kernels.ts';
+
+/** One measured choice: the families tried with their median ms per GEMM, and the winner. */
+export interface FamilyChoice {
+  wbits: number; abits: number; n: number; k: number; rows: number;
+  times: { family: string; ms: number }[];
+  family: string;
+}
+
+/** Rows of A per timed GEMM: large enough for a stable per-row cost, small enough to take ~0.1 ms. */
+export const CHOICE_ROWS = 256;
+/** Timed runs per family (after one warm-up); the median counts. */
+const REPS = 5;
+
+export class FamilyChooser {
+  private readonly choices = new Map<string, FamilyChoice>();
+
+  constructor(private readonly kn: Kernels) {}
+
+  /** Every measured choice so far. */
+  get measured(): FamilyChoice[] { return [...this.choices.values()]; }
+
+  /** The family to pack w`wbits` × a`abits` weights [n][k] with: the only one, or the fastest measured. */
+  choose(wbits: number, abits: number, n: number, k: number): GemmFamily {
+    const candidates = familiesOf(this.kn.build).filter((f) => f.supports(wbits, abits));
+    if (candidates.length < 2) return candidates[0];
+    const key = `${wbits}/${abits}/${n}/${k}`;
+    let c = this.choices.get(key);
+    if (!c) {
+      c = this.measure(candidates, wbits, abits, n, k);
+      this.choices.set(key, c);
+    }
+    return candidates.find((f) => f.name === c!.family)!;
+  }
+
+  private measure(candidates: GemmFamily[], wbits: number, abits: number, n: number, k: number): FamilyChoice {
+    const rand = seededRandom(n * 7919 + k);
+    const w = Int8Array.from({ length: n * k }, () => Math.floor(rand() * 2 ** wbits) - 2 ** (wbits - 1));
+    const rows = CHOICE_ROWS;
+    const a = Uint8Array.from({ length: rows * k }, () => Math.floor(rand() * 2 ** abits));
+    const out = new Uint8Array(rows * n);
+    const epilogue = { wScale: [0.01], aScale: 0.1, relu: true, requant: { scale: 0.05, bits: abits } };
+    const times = candidates.map((f) => {
+      const weights = this.kn.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
+      try {
+        const ms: number[] = [];
+        for (let r = 0; r <= REPS; r++) {
+          const t0 = performance.now();
+          this.kn.gemm({ a, m: rows, k, weights, abits, epilogue, out });
+          if (r > 0) ms.push(performance.now() - t0);
+        }
+        ms.sort((x, y) => x - y);
+        return { family: f.name, ms: ms[ms.length >> 1] };
+      } finally {
+        weights.dispose();
+      }
+    });
+    // ties keep the table's order (its preferred family first)
+    const best = times.reduce((b, t) => (t.ms < b.ms ? t : b));
+    return { wbits, abits, n, k, rows, times, family: best.family };
+  }
+}

@@ -1,0 +1,35 @@
+// The measured family choice: only shapes with several candidate families are timed, once per
+// shape; the winner is the fastest median of the families tried; the timing packs leave nothing behind.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { familiesOf } from '../src/index.ts';
+import { KERNELS } from './helpers.ts';
+
+for (const kern of KERNELS) {
+  test(`${kern.build}: fastestFamily measures shapes with several families once and picks the fastest`, () => {
+    const before = kern.residentBytes;
+    for (const [wbits, abits, n, k] of [[2, 2, 16, 144], [2, 2, 33, 70], [8, 8, 16, 144], [4, 4, 64, 576], [1, 3, 5, 9]]) {
+      const candidates = familiesOf(kern.build).filter((f) => f.supports(wbits, abits)).map((f) => f.name);
+      const measuredBefore = kern.familyChoices.length;
+      const name = kern.fastestFamily(wbits, abits, n, k);
+      assert.ok(candidates.includes(name), `${name} supports w${wbits}a${abits}`);
+      const choice = kern.familyChoices.find((c) => c.wbits === wbits && c.abits === abits && c.n === n && c.k === k);
+      if (candidates.length < 2) {
+        assert.is(choice, undefined, `w${wbits}a${abits}: one family, nothing to measure`);
+        assert.is(kern.familyChoices.length, measuredBefore);
+        continue;
+      }
+      assert.ok(choice, `w${wbits}a${abits} ${n}x${k} measured`);
+      assert.equal(choice!.times.map((t) => t.family), candidates, 'every candidate timed, in table order');
+      assert.ok(choice!.times.every((t) => t.ms > 0 && Number.isFinite(t.ms)));
+      assert.is(choice!.family, name);
+      assert.is(Math.min(...choice!.times.map((t) => t.ms)), choice!.times.find((t) => t.family === name)!.ms, 'the winner has the lowest median');
+      // cached: no second measurement of the same shape
+      assert.is(kern.fastestFamily(wbits, abits, n, k), name);
+      assert.is(kern.familyChoices.length, measuredBefore + 1);
+    }
+    assert.is(kern.residentBytes, before, 'timing packs are disposed');
+  });
+}
+
+test.run();
