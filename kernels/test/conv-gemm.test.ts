@@ -179,6 +179,8 @@ for (const kern of KERNELS) {
       assert.throws(() => kern.convGemm({ ...ok, ...patch } as never), (e: Error) => e instanceof RangeError && re.test(e.message), re.source);
     }
     assert.throws(() => kern.convGemm({ ...ok, input: new Uint8Array(32).fill(16) }), /input: expected values in 0..15 \(abits 4\), found 16/);
+    // checkA: false skips that pass (for callers whose codes are in range by construction)
+    assert.not.throws(() => kern.convGemm({ ...ok, input: new Uint8Array(32).fill(16), checkA: false }));
     assert.is(kern.residentBytes, used);
     pw.dispose();
   });
