@@ -107,7 +107,7 @@ export class GemmCalls {
       // sums per widening of the dot8 and lut16 microkernels (0 would never advance)
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
       this.run({
-        ...job, a: aPtr, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
+        op: job.op, lda: job.lda, conv: job.conv, a: aPtr, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
         codes: codesJob(ep?.codes, codesPtr),
       }, scratch);
       if (ep?.codes) call.result(codesAt, codesPtr, Uint8Array, m * n);
