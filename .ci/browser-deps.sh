@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium if it is missing: the browser test (test/browser/demo.test.ts) drives it,
+# Installs Debian's chromium if it is missing: the browser tests (test/browser/: the demo, bench:infer --browser) drive it,
 # and trainer/test/webgpu.test.ts runs Dawn on the SwiftShader Vulkan driver and loader it ships
 # (/usr/lib/chromium/vk_swiftshader_icd.json, /usr/lib/chromium/libvulkan.so.1), so no GPU and no libvulkan1.
 set -euo pipefail

@@ -65,6 +65,11 @@ export class Kernels {
     return this.pool && { ready: this.pool.ready, ...this.pool.stats };
   }
 
+  /** Resolves when every worker thread has started (at once without a pool); false after `timeoutMs` without them. */
+  whenThreadsReady(timeoutMs?: number): Promise<boolean> {
+    return this.pool ? this.pool.whenReady(timeoutMs) : Promise.resolve(true);
+  }
+
   /** Stops the worker threads (the kernels keep working on one thread). */
   dispose(): void { this.pool?.dispose(); }
 

@@ -159,6 +159,20 @@ export class GemmPool {
   /** Workers that have started (the others join at a later job). */
   get ready(): number { return Atomics.load(this.ctl, READY); }
 
+  /**
+   * Resolves once every worker has started, or after `timeoutMs` (late workers join at a later job).
+   * A browser starts a worker only while its page's main thread is idle, so a page that runs GEMMs
+   * straight after creating the pool would run them alone: waiting here yields to the event loop.
+   */
+  async whenReady(timeoutMs = 10_000): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (this.ready < this.threads - 1) {
+      if (Date.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return true;
+  }
+
   /** Worker i's scratch block: the caller allocates it (grow-only) and records it here. */
   setScratch(i: number, ptr: number): void { this.ctl[SCRATCH + i] = ptr; }
 

@@ -37,6 +37,7 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     threads: kn.threads,
     threadNote: kn.threadNote,
     dispose: () => kn.dispose(),
+    ready: () => kn.whenThreadsReady(),
     workspace: wasmWorkspace(kn),
     prepareWeights(wh, h, l, n, k): KernelWeights {
       const family = options.family === 'preferred' ? undefined : kn.fastestFamily(l, l, n, k);

@@ -53,6 +53,8 @@ export interface IntBackend {
   readonly threadNote?: string;
   /** Releases what the backend holds outside its memory (worker threads). */
   dispose?(): void;
+  /** Resolves when the backend's worker threads have started (createRuntime awaits it). */
+  ready?(): Promise<unknown>;
   /** The executor's working memory (one per backend instance). */
   readonly workspace: Workspace;
   /** eq. 2 on W̃_h as the format reader delivers it ([n][k] int8, h bits) and the backend's packing at `l` bits (activations at `l` bits too). */

@@ -62,5 +62,7 @@ export async function createRuntime(source: ModelSource, options: RuntimeOptions
     throw new RangeError(`threads: expected an integer >= 1, got ${String(options.threads)}`);
   }
   const backend = typeof options.backend === 'object' ? options.backend : createBackend(options.backend ?? 'kernels', { threads: options.threads ?? defaultThreads() });
+  // a browser starts the workers only while this thread yields: wait, so that the first runs have them
+  await backend.ready?.();
   return new Runtime(model, backend, options.precision ?? model.bits[0]);
 }

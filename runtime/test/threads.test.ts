@@ -40,4 +40,11 @@ test('createRuntime: threads default to every core in Node; a bad count names th
   }
 });
 
+test('createRuntime returns once its worker threads have started', async () => {
+  const rt = await createRuntime(model, { threads: 3 });
+  const stats = (rt.backend as { kernels?: { poolStats?: { ready: number } } }).kernels?.poolStats;
+  assert.is(stats?.ready, 2, 'both workers ready before the first run');
+  rt.dispose();
+});
+
 test.run();

@@ -2,12 +2,12 @@
 // activations per tensor, int8 weights per channel, int32 bias; Q once per tensor, DQ per
 // consumer, as ORT's quantizer emits), run on onnxruntime-web's wasm backend with
 // graphOptimizationLevel 'all', which turns the QDQ groups into QLinearConv / QLinearAdd.
-import { createRequire } from 'node:module';
+import onnxProto from 'onnx-proto';
 import type * as Ort from 'onnxruntime-web';
 import type { ConvNode, Engine, FoldedNetwork, Int8Calibration } from './network.ts';
 
-const require = createRequire(import.meta.url);
-const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
+// onnx-proto is CommonJS: its default import is module.exports, in Node and in a bundle alike.
+const { onnx } = onnxProto;
 
 type NodeProto = import('onnx-proto').onnx.INodeProto;
 type TensorProto = import('onnx-proto').onnx.ITensorProto;

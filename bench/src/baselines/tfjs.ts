@@ -1,19 +1,21 @@
 // The folded network on @tensorflow/tfjs-backend-wasm in its fastest form: tf.fused.conv2d with
 // bias and ReLU (XNNPACK), add (+ ReLU) for the shortcut, mean over H and W, fused matMul + bias.
 import * as tf from '@tensorflow/tfjs';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { Engine, FoldedNetwork } from './network.ts';
 
 /** Starts the wasm backend with `threads` threads (only before its first use in the process). */
 export async function startTfjsWasm(threads: number): Promise<string> {
+  // Before getBackend: in a browser it initializes the best backend, which may be wasm itself.
+  setThreadsCount(threads);
   if (tf.getBackend() !== 'wasm') {
-    setThreadsCount(threads);
     await tf.setBackend('wasm');
     await tf.ready();
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `tfjs ${tf.version_core} wasm, simd ${simd}, multithread ${mt}`;
+  // Without the multithreaded build (Node; a page that is not cross-origin isolated) it runs on one thread whatever was asked.
+  return `tfjs ${tf.version_core} wasm, simd ${simd}, multithread ${mt}, threads ${mt ? getThreadsCount() : 1}`;
 }
 
 export function tfjsEngine(net: FoldedNetwork): Engine {
