@@ -31,6 +31,8 @@ function timed(b: IntBackend, times: { kind: string; ms: number; m?: number }[])
     im2col: wrap('im2col', b.im2col.bind(b)),
     im2colFloat: wrap('im2col', b.im2colFloat.bind(b)),
     gemm: wrap('gemm', b.gemm.bind(b), (_a, m) => m),
+    // a convolution read through its window: im2col is part of its GEMM call
+    convGemm: b.convGemm && wrap('gemm', b.convGemm.bind(b), (_x, g) => g.batch * g.outH * g.outW),
     gemmFloat: wrap('gemm', b.gemmFloat.bind(b), (_a, m) => m),
   };
 }

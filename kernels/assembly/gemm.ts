@@ -20,71 +20,148 @@ export const MR = 4;
   return max(MR, (131072 / (kp * 2)) / MR * MR);
 }
 
-/** Bytes of scratch gemm needs: one unpacked tile panel, one int32 tile, one block of packed A rows. */
+/** Rows of A per block on path 2: the block's activation tables (4 bytes per k) stay within ~64 KiB. */
+// @ts-ignore: decorator
+@inline function lutBlockRows(kp: i32): i32 {
+  return max(MR, (16384 / kp) / MR * MR);
+}
+
+/** Rows of A per block (a multiple of MR) on `path` for depth kp. */
+// @ts-ignore: decorator
+@inline export function gemmBlockRows(kp: i32, path: i32): i32 {
+  return path == 2 ? lutBlockRows(kp) : blockRows(kp);
+}
+
+/** Bytes of the unpacked weight panel (none on path 2, whose kernel reads the packed tile). */
+// @ts-ignore: decorator
+@inline function panelBytes(kp: i32, path: i32): i32 {
+  return path == 2 ? 0 : kp * tileCols(path) * (path == 0 ? 2 : 1);
+}
+
+/** Offset in gemm's scratch of the block area: packed A rows (path 0), row pointers (path 1) or tables (path 2). */
+// @ts-ignore: decorator
+@inline export function blockAreaOffset(kp: i32, path: i32): usize {
+  return <usize>(panelBytes(kp, path) + MR * tileCols(path) * 4);
+}
+
+/** Bytes of scratch gemm needs: one unpacked tile panel, one int32 tile, one block of packed A rows (or tables). */
 export function gemmScratchBytes(k: i32, path: i32): i32 {
-  const nr = tileCols(path);
   const kp = paddedK(k);
-  if (path == 2) return MR * nr * 4 + lutBlockRows(kp) * kp * 4;
-  return kp * nr * (path == 0 ? 2 : 1) + MR * nr * 4 + blockRows(kp) * kp * 2;
+  const block = path == 2 ? lutBlockRows(kp) * kp * 4 : blockRows(kp) * kp * 2;
+  return <i32>blockAreaOffset(kp, path) + block;
 }
 
 /**
  * out[m][n] = epilogue(Σ_c a[m·lda + c] · W[n][c]) for m < M, n < N. Rows of A are read up to
  * paddedK(k) bytes (the weights there are zero), so callers keep that much readable memory.
- * Loops: blocks of A rows (packed once per block on path 0) → weight tiles (unpacked once per block) → 4-row tiles.
+ * Loops: blocks of A rows (prepareBlock) → weight tiles (unpacked once per block) → 4-row tiles.
  */
 export function gemm(a: usize, lda: i32, m: i32, k: i32, w: usize, wbits: i32, n: i32, path: i32, chunk: i32, scratch: usize, out: usize): void {
+  const kp = paddedK(k);
+  const mb = gemmBlockRows(kp, path);
+  const area = scratch + blockAreaOffset(kp, path);
+  for (let b0 = 0; b0 < m; b0 += mb) {
+    const bEnd = min(m, b0 + mb);
+    const block = prepareBlock(a + <usize>b0 * <usize>lda, lda, bEnd - b0, kp, path, area);
+    multiplyBlock(block, lda, rowGroupBytes(1), b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
+  }
+}
+
+/**
+ * A group of row pointers, what the dot8 microkernel (path 1) reads rows through: a 16-byte header
+ * (taps, segPairs: i32), then per tap the pointers of the group's 4 rows (16 bytes); row r reads
+ * segPairs pairs from its pointer of each tap in turn. Sets the header at `group`.
+ */
+// @ts-ignore: decorator
+@inline export function rowGroup(group: usize, taps: i32, segPairs: i32): void {
+  store<i32>(group, taps);
+  store<i32>(group, segPairs, 4);
+}
+
+/** Bytes of a group of row pointers (rowGroup) with `taps` taps. */
+// @ts-ignore: decorator
+@inline export function rowGroupBytes(taps: i32): i32 { return 16 * (1 + taps); }
+
+/**
+ * The A operand of `rows` rows at a (stride lda) as the block's microkernel reads it, written to
+ * `area` (gemm's block area): int16-packed rows (path 0, SIMD), groups of one row pointer per row
+ * (path 1, rowGroup with one tap; missing rows of the last group repeat the group's first), tables
+ * (path 2); the scalar build reads the rows themselves. Returns the block's A for multiplyBlock.
+ */
+export function prepareBlock(a: usize, lda: i32, rows: i32, kp: i32, path: i32, area: usize): usize {
   if (ASC_FEATURE_SIMD) {
     if (path == 2) {
-      gemmLut(a, lda, m, k, w, n, chunk, scratch, out);
-      return;
+      lutTables(a, lda, rows, kp, area);
+      return area;
     }
+    const step = <usize>lda;
+    for (let r = 0; r < rows; r += MR) {
+      // Missing rows of the last tile reuse row 0 of the tile; their results are not written.
+      const left = rows - r;
+      const a0 = a + <usize>r * step;
+      const a1 = left > 1 ? a0 + step : a0, a2 = left > 2 ? a0 + 2 * step : a0, a3 = left > 3 ? a0 + 3 * step : a0;
+      if (path == 0) {
+        packA16(a0, a1, a2, a3, kp, area + <usize>(r * kp * 2));
+      } else {
+        const group = area + (<usize>r << 3);
+        rowGroup(group, 1, kp >> 1);
+        store<u32>(group, <u32>a0, 16); store<u32>(group, <u32>a1, 20); store<u32>(group, <u32>a2, 24); store<u32>(group, <u32>a3, 28);
+      }
+    }
+    return area;
   }
+  return a;
+}
+
+/**
+ * Rows b0..bEnd of the output from a block's A operand (prepareBlock, or igemm.ts for convolutions):
+ * for each weight tile (unpacked once), each 4-row tile through the microkernel and the epilogue.
+ * Path 1 reads each 4 rows through a group of row pointers (rowGroup), groupBytes apart; the scalar
+ * build reads rows at block with stride lda.
+ */
+export function multiplyBlock(block: usize, lda: i32, groupBytes: i32, b0: i32, bEnd: i32, k: i32, w: usize, wbits: i32, n: i32,
+  path: i32, chunk: i32, scratch: usize, out: usize): void {
   const nr = tileCols(path);
   const kp = paddedK(k);
   const pairs = kp >> 1;
   const cb = containerBits(wbits);
-  const tileBytes = <usize>(kp * nr * cb / 8);
-  const panel = scratch;
-  const tile = panel + <usize>(kp * nr * (path == 0 ? 2 : 1));
-  const packed = tile + <usize>(MR * nr * 4);
+  const tileBytes = <usize>(path == 2 ? kp * 8 : kp * nr * cb / 8); // lut16: two bit planes of 16 columns
+  const tile = scratch + <usize>panelBytes(kp, path);
   const tiles = (n + nr - 1) / nr;
   const step = <usize>lda;
-  const mb = blockRows(kp);
-
-  for (let b0 = 0; b0 < m; b0 += mb) {
-    const bEnd = min(m, b0 + mb);
+  const tableRow = <usize>(kp * 4);
+  for (let t = 0; t < tiles; t++) {
+    const n0 = t * nr;
+    const cols = min(nr, n - n0);
     if (ASC_FEATURE_SIMD) {
-      if (path == 0) {
+      if (path == 2) {
+        const panel = w + <usize>t * tileBytes;
         for (let m0 = b0; m0 < bEnd; m0 += MR) {
-          const rows = min(MR, m - m0);
-          // Missing rows of the last tile reuse row 0 of the tile; their results are not written.
-          const a0 = a + <usize>m0 * step;
-          packA16(a0, rows > 1 ? a0 + step : a0, rows > 2 ? a0 + 2 * step : a0, rows > 3 ? a0 + 3 * step : a0,
-            kp, packed + <usize>((m0 - b0) * kp * 2));
+          const rows = min(MR, bEnd - m0);
+          // Missing rows of the last tile reuse row 0's tables; their results are not written.
+          const t0 = block + <usize>(m0 - b0) * tableRow;
+          kernel4x16Lut(t0, rows > 1 ? t0 + tableRow : t0, rows > 2 ? t0 + 2 * tableRow : t0, rows > 3 ? t0 + 3 * tableRow : t0,
+            panel, kp >> 2, chunk, tile);
+          epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
         }
+        continue;
       }
     }
-    for (let t = 0; t < tiles; t++) {
-      unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
-      const n0 = t * nr;
-      const cols = min(nr, n - n0);
-      for (let m0 = b0; m0 < bEnd; m0 += MR) {
-        const rows = min(MR, m - m0);
-        const a0 = a + <usize>m0 * step;
-        const a1 = rows > 1 ? a0 + step : a0;
-        const a2 = rows > 2 ? a0 + 2 * step : a0;
-        const a3 = rows > 3 ? a0 + 3 * step : a0;
-        if (ASC_FEATURE_RELAXED_SIMD) {
-          if (path == 1) kernel4x16Dot8(a0, a1, a2, a3, panel, pairs, chunk, tile);
-          else kernel4x8Dot16Packed(packed + <usize>((m0 - b0) * kp * 2), panel, pairs, tile);
-        } else if (ASC_FEATURE_SIMD) {
-          kernel4x8Dot16Packed(packed + <usize>((m0 - b0) * kp * 2), panel, pairs, tile);
-        } else {
-          kernel4x8Scalar(a0, a1, a2, a3, panel, pairs, tile);
-        }
-        epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
+    const panel = scratch;
+    unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
+    for (let m0 = b0; m0 < bEnd; m0 += MR) {
+      const rows = min(MR, bEnd - m0);
+      const i = m0 - b0;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        if (path == 1) kernel4x16Dot8(block + <usize>((i >> 2) * groupBytes), panel, chunk, tile);
+        else kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
+      } else if (ASC_FEATURE_SIMD) {
+        kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
+      } else {
+        const a0 = block + <usize>i * step;
+        kernel4x8Scalar(a0, rows > 1 ? a0 + step : a0, rows > 2 ? a0 + 2 * step : a0, rows > 3 ? a0 + 3 * step : a0, panel, pairs, tile);
       }
+      epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
     }
   }
 }
@@ -107,40 +184,4 @@ export function maxBytes(src: usize, rows: i32, cols: i32, ld: i32): i32 {
     for (; c < cols; c++) best = max(best, <i32>load<u8>(row + c));
   }
   return best;
-}
-
-/** Rows of A per block on path 2: the block's activation tables (4 bytes per k) stay within ~64 KiB. */
-// @ts-ignore: decorator
-@inline function lutBlockRows(kp: i32): i32 {
-  return max(MR, (16384 / kp) / MR * MR);
-}
-
-/** path 2 (lut16): blocks of A rows (tables built once per block) → weight tiles (read packed) → 4-row tiles. */
-function gemmLut(a: usize, lda: i32, m: i32, k: i32, w: usize, n: i32, chunk: i32, scratch: usize, out: usize): void {
-  const nr = 16;
-  const kp = paddedK(k);
-  const groups = kp >> 2;
-  const tileBytes = <usize>(kp * 8);
-  const tableRow = <usize>(kp * 4);
-  const tile = scratch;
-  const tables = tile + <usize>(MR * nr * 4);
-  const tiles = (n + nr - 1) / nr;
-  const mb = lutBlockRows(kp);
-  for (let b0 = 0; b0 < m; b0 += mb) {
-    const bEnd = min(m, b0 + mb);
-    lutTables(a + <usize>b0 * <usize>lda, lda, bEnd - b0, kp, tables);
-    for (let t = 0; t < tiles; t++) {
-      const panel = w + <usize>t * tileBytes;
-      const n0 = t * nr;
-      const cols = min(nr, n - n0);
-      for (let m0 = b0; m0 < bEnd; m0 += MR) {
-        const rows = min(MR, m - m0);
-        // Missing rows of the last tile reuse row 0's tables; their results are not written.
-        const t0 = tables + <usize>(m0 - b0) * tableRow;
-        kernel4x16Lut(t0, rows > 1 ? t0 + tableRow : t0, rows > 2 ? t0 + 2 * tableRow : t0, rows > 3 ? t0 + 3 * tableRow : t0,
-          panel, groups, chunk, tile);
-        epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
-      }
-    }
-  }
 }

@@ -5,29 +5,36 @@ export function im2col(src: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, 
   padTop: i32, padLeft: i32, oh: i32, ow: i32, elt: i32, dst: usize): void {
   const px = <usize>(c * elt);
   const image = <usize>(h * w) * px;
+  const row = <usize>(kh * kw) * px;
   for (let b = 0; b < batch; b++) {
     const img = src + <usize>b * image;
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const inside = x0 >= 0 && x0 + kw <= w;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh - padTop + ky;
-          if (iy < 0 || iy >= h) {
-            zeroBytes(dst, <usize>kw * px);
-          } else if (inside) {
-            copyBytes(dst, img + (<usize>(iy * w + x0)) * px, <usize>kw * px);
-          } else {
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = x0 + kx;
-              if (ix < 0 || ix >= w) zeroBytes(dst + <usize>kx * px, px);
-              else copyBytes(dst + <usize>kx * px, img + (<usize>(iy * w + ix)) * px, px);
-            }
-          }
-          dst += <usize>kw * px;
-        }
+        patchRow(img, h, w, px, kh, kw, oy * sh - padTop, ox * sw - padLeft, dst);
+        dst += row;
       }
     }
+  }
+}
+
+/** One patch row: the kh×kw pixels (px bytes each) of the image at img from (y0, x0) on, outside pixels 0. */
+// @ts-ignore: decorator
+@inline export function patchRow(img: usize, h: i32, w: i32, px: usize, kh: i32, kw: i32, y0: i32, x0: i32, dst: usize): void {
+  const inside = x0 >= 0 && x0 + kw <= w;
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = y0 + ky;
+    if (iy < 0 || iy >= h) {
+      zeroBytes(dst, <usize>kw * px);
+    } else if (inside) {
+      copyBytes(dst, img + (<usize>(iy * w + x0)) * px, <usize>kw * px);
+    } else {
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = x0 + kx;
+        if (ix < 0 || ix >= w) zeroBytes(dst + <usize>kx * px, px);
+        else copyBytes(dst + <usize>kx * px, img + (<usize>(iy * w + ix)) * px, px);
+      }
+    }
+    dst += <usize>kw * px;
   }
 }
 
@@ -43,7 +50,7 @@ export function im2col(src: usize, batch: i32, h: i32, w: i32, c: i32, kh: i32, 
 }
 
 // @ts-ignore: decorator
-@inline function zeroBytes(dst: usize, n: usize): void {
+@inline export function zeroBytes(dst: usize, n: usize): void {
   if (ASC_FEATURE_SIMD) {
     for (; n >= 16; n -= 16, dst += 16) v128.store(dst, i8x16.splat(0));
   }

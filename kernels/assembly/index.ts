@@ -4,6 +4,7 @@ export { quantizeWeights, quantizeActivations } from './quantize';
 export { downcast } from './downcast';
 export { packPanels } from './pack';
 export { gemm, gemmScratchBytes, maxBytes } from './gemm';
+export { setConv, convGemm, convGemmScratchBytes } from './igemm';
 export { setEpilogue, setEpilogueCodes, combineScales } from './epilogue';
 export { switchPanels, switchWorkBytes } from './switch';
 export { im2col } from './im2col';

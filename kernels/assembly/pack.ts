@@ -109,20 +109,43 @@ export function unpackTile(src: usize, cb: i32, count: i32, dst: usize, widen: b
  */
 export function packA16(a0: usize, a1: usize, a2: usize, a3: usize, kp: i32, dst: usize): void {
   for (let c = 0; c < kp; c += 8) {
-    const r0 = i16x8.extend_low_i8x16_u(v128.load64_zero(a0 + c));
-    const r1 = i16x8.extend_low_i8x16_u(v128.load64_zero(a1 + c));
-    const r2 = i16x8.extend_low_i8x16_u(v128.load64_zero(a2 + c));
-    const r3 = i16x8.extend_low_i8x16_u(v128.load64_zero(a3 + c));
-    const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-    const t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-    const t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-    const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-    v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
-    v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
-    v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
-    v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+    packA16Group(a0 + c, a1 + c, a2 + c, a3 + c, dst);
     dst += 64;
   }
+}
+
+/**
+ * packA16 of 4 rows read through a group of row pointers (gemm.ts: rowGroup), each row continuing
+ * with 2·segPairs bytes (a multiple of 8) from its pointer per tap.
+ */
+export function packA16Indirect(group: usize, dst: usize): void {
+  const taps = load<i32>(group), seg = load<i32>(group, 4) << 1;
+  let ind = group + 16;
+  for (let t = 0; t < taps; t++) {
+    const a0 = <usize>load<u32>(ind), a1 = <usize>load<u32>(ind, 4), a2 = <usize>load<u32>(ind, 8), a3 = <usize>load<u32>(ind, 12);
+    ind += 16;
+    for (let c = 0; c < seg; c += 8) {
+      packA16Group(a0 + c, a1 + c, a2 + c, a3 + c, dst);
+      dst += 64;
+    }
+  }
+}
+
+/** 8 columns (4 pairs) of 4 rows, widened to int16 and interleaved into 64 bytes at dst. */
+// @ts-ignore: decorator
+@inline function packA16Group(a0: usize, a1: usize, a2: usize, a3: usize, dst: usize): void {
+  const r0 = i16x8.extend_low_i8x16_u(v128.load64_zero(a0));
+  const r1 = i16x8.extend_low_i8x16_u(v128.load64_zero(a1));
+  const r2 = i16x8.extend_low_i8x16_u(v128.load64_zero(a2));
+  const r3 = i16x8.extend_low_i8x16_u(v128.load64_zero(a3));
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
 }
 
 /** packPanels for path 2 (lut16): the bit planes of every value (setLutValue); returns the count outside the range of `bits`. */
@@ -161,22 +184,48 @@ function packLutPanels(src: usize, srcRowBytes: i32, srcCb: i32, n: i32, k: i32,
  * entry b of group g is Σ_{i < 4, bit i of b set} a[4g + i] (so entry 0 is 0). Reads kp bytes per row.
  */
 export function lutTables(a: usize, lda: i32, rows: i32, kp: i32, dst: usize): void {
-  // Two groups at a time: u = [0, a0, a1, a0+a1, 0, a2, a3, a2+a3, 0, a4, …] from two single-source
-  // shuffles of [a0 … a7, 0, …]; then entry b of the first group is u[b & 3] + u[4 + (b >> 2)], of the second u[8 + …].
   for (let r = 0; r < rows; r++) {
     const row = a + <usize>r * <usize>lda;
     for (let c = 0; c < kp; c += 8) {
-      const v = v128.load64_zero(row + <usize>c);
-      const u = i8x16.add(
-        i8x16.shuffle(v, v, 8, 0, 1, 0, 8, 2, 3, 2, 8, 4, 5, 4, 8, 6, 7, 6),
-        i8x16.shuffle(v, v, 8, 8, 8, 1, 8, 8, 8, 3, 8, 8, 8, 5, 8, 8, 8, 7));
-      v128.store(dst, i8x16.add(
-        i8x16.shuffle(u, u, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3),
-        i8x16.shuffle(u, u, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)));
-      v128.store(dst, i8x16.add(
-        i8x16.shuffle(u, u, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11),
-        i8x16.shuffle(u, u, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), 16);
+      lutTablesGroup(row + <usize>c, dst);
       dst += 32;
     }
   }
+}
+
+/**
+ * lutTables of `rows` rows read through groups of row pointers (gemm.ts: rowGroup), groupBytes
+ * apart, each row continuing with 2·segPairs bytes (a multiple of 8) from its pointer per tap.
+ */
+export function lutTablesIndirect(ind: usize, rows: i32, groupBytes: i32, dst: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const group = ind + <usize>((r >> 2) * groupBytes);
+    const taps = load<i32>(group), seg = load<i32>(group, 4) << 1;
+    let at = group + 16 + <usize>((r & 3) * 4);
+    for (let t = 0; t < taps; t++) {
+      const row = <usize>load<u32>(at);
+      at += 16;
+      for (let c = 0; c < seg; c += 8) {
+        lutTablesGroup(row + <usize>c, dst);
+        dst += 32;
+      }
+    }
+  }
+}
+
+/** The tables of the two groups of 4 activations at src (8 bytes) into 32 bytes at dst. */
+// @ts-ignore: decorator
+@inline function lutTablesGroup(src: usize, dst: usize): void {
+  // u = [0, a0, a1, a0+a1, 0, a2, a3, a2+a3, 0, a4, …] from two single-source shuffles of [a0 … a7, 0, …];
+  // then entry b of the first group is u[b & 3] + u[4 + (b >> 2)], of the second u[8 + …].
+  const v = v128.load64_zero(src);
+  const u = i8x16.add(
+    i8x16.shuffle(v, v, 8, 0, 1, 0, 8, 2, 3, 2, 8, 4, 5, 4, 8, 6, 7, 6),
+    i8x16.shuffle(v, v, 8, 8, 8, 1, 8, 8, 8, 3, 8, 8, 8, 5, 8, 8, 8, 7));
+  v128.store(dst, i8x16.add(
+    i8x16.shuffle(u, u, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3),
+    i8x16.shuffle(u, u, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)));
+  v128.store(dst, i8x16.add(
+    i8x16.shuffle(u, u, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11),
+    i8x16.shuffle(u, u, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)), 16);
 }

@@ -12,6 +12,9 @@ export interface Exports {
   setEpilogueCodes(codes: number, scale: number, bits: number): void;
   combineScales(wScale: number, perChannel: number, aScale: number, n: number, out: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
+  setConv(h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, oh: number, ow: number): void;
+  convGemm(src: number, r0: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
+  convGemmScratchBytes(k: number, c: number, kh: number, kw: number, path: number): number;
   maxBytes(src: number, rows: number, cols: number, ld: number): number;
   switchPanels(src: number, h: number, n: number, k: number, l: number, path: number, work: number, dst: number): number;
   switchWorkBytes(k: number, path: number): number;

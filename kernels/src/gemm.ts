@@ -4,9 +4,9 @@ import { acc16Chunk, lutChunk } from './families.ts';
 import type { Exports } from './exports.ts';
 import { GrowBlock, type WasmHeap } from './heap.ts';
 import { Marshal } from './marshal.ts';
-import type { GemmPool, GemmJob } from './pool.ts';
-import type { GemmArgs, GemmF32Args, PackedWeights, PackedWeightsF32 } from './types.ts';
-import { checkEpilogueParts, checkInt, checkLength, checkLive, checkPositive, checkType } from './validate.ts';
+import type { ConvJob, GemmPool, GemmJob } from './pool.ts';
+import type { ConvGemmArgs, Epilogue, GemmArgs, GemmF32Args, PackedWeights, PackedWeightsF32 } from './types.ts';
+import { checkConvWindow, checkEpilogueParts, checkInt, checkLength, checkLive, checkPositive, checkType } from './validate.ts';
 
 /**
  * GEMMs below this many multiply-adds stay on the calling thread: measured (best of 400 calls, 2
@@ -40,12 +40,41 @@ export class GemmCalls {
   }
 
   gemm(args: GemmArgs): Float32Array | Uint8Array | Int32Array {
-    const { a, weights: wt, epilogue: ep } = args;
+    const { a } = args;
     checkType('a', a, Uint8Array);
+    const wt = this.liveWeights(args.weights);
+    const { m, k, lda, n } = this.shape(a, args, wt);
+    return this.intGemm(args, wt, m, k, n, { field: 'a', view: a, rows: m, cols: k, ld: lda }, { op: 'int', lda }, this.x.gemmScratchBytes(k, wt.family.path));
+  }
+
+  convGemm(args: ConvGemmArgs): Float32Array | Uint8Array | Int32Array {
+    checkType('input', args.input, Uint8Array);
+    const wt = this.liveWeights(args.weights);
+    const g = checkConvWindow(args);
+    const k = g.kh * g.kw * g.c;
+    if (wt.k !== k) throw new RangeError(`weights.k: expected kh·kw·c = ${k}, got ${wt.k}`);
+    checkLive('input/out', args.input, args.out);
+    const conv: ConvJob = [g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, g.oh, g.ow];
+    return this.intGemm(args, wt, g.batch * g.oh * g.ow, k, wt.n, { field: 'input', view: args.input, rows: g.batch * g.h * g.w, cols: g.c, ld: g.c },
+      { op: 'conv', lda: 0, conv }, this.x.convGemmScratchBytes(k, g.c, g.kh, g.kw, wt.family.path));
+  }
+
+  private liveWeights(wt: PackedWeights): PackedWeights {
     if (!wt || !this.live.has(wt.ptr) || typeof wt.family !== 'object') {
       throw new RangeError('weights: expected live PackedWeights from this Kernels instance');
     }
-    const { m, k, lda, n } = this.shape(a, args, wt);
+    return wt;
+  }
+
+  /**
+   * The integer GEMM of gemm and convGemm after their shape checks: A (`a`: the view, and the rows ×
+   * cols bytes checked against abits) by the packed weights, the epilogue, the run.
+   */
+  private intGemm(
+    args: { abits: number; epilogue?: Epilogue; out?: Float32Array | Uint8Array | Int32Array; checkA?: boolean }, wt: PackedWeights, m: number, k: number, n: number,
+    a: { field: string; view: Uint8Array; rows: number; cols: number; ld: number }, job: Pick<GemmJob, 'op' | 'lda' | 'conv'>, scratchBytes: number,
+  ): Float32Array | Uint8Array | Int32Array {
+    const { epilogue: ep } = args;
     const abits = checkInt('abits', args.abits, 1, 8);
     if (!wt.family.supports(wt.bits, abits)) throw new RangeError(`abits: weights packed for ${wt.family.name} do not support a${abits} (w${wt.bits})`);
     if (ep) {
@@ -58,13 +87,13 @@ export class GemmCalls {
     if (args.out !== undefined) { checkType('out', args.out, OutType); checkLength('out', args.out, m * n); }
 
     const call = new Marshal(this.heap, this.x.memory);
-    const aAt = call.place(a), outAt = call.place(args.out), resAt = call.place(ep?.residual), codesAt = call.place(ep?.codes?.out);
-    const scratch = this.reserveScratch(this.x.gemmScratchBytes(k, wt.family.path));
+    const aAt = call.place(a.view), outAt = call.place(args.out), resAt = call.place(ep?.residual), codesAt = call.place(ep?.codes?.out);
+    const scratch = this.reserveScratch(scratchBytes);
     const epAt = ep ? this.epilogueBlock.reserve(4 * 5 * n) : 0;
     try {
       const aPtr = call.input(aAt);
-      const maxA = args.checkA === false ? 0 : this.x.maxBytes(aPtr, m, k, lda);
-      if (maxA >= 2 ** abits) throw new RangeError(`a: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
+      const maxA = args.checkA === false ? 0 : this.x.maxBytes(aPtr, a.rows, a.cols, a.ld);
+      if (maxA >= 2 ** abits) throw new RangeError(`${a.field}: expected values in 0..${2 ** abits - 1} (abits ${abits}), found ${maxA}`);
       const outPtr = call.output(outAt, m * n * OutType.BYTES_PER_ELEMENT);
       const codesPtr = ep?.codes ? call.output(codesAt, m * n) : 0;
       let epilogue: GemmJob['epilogue'] = [0, 0, 0, 0, 0, 0, 0, 8];
@@ -78,7 +107,7 @@ export class GemmCalls {
       // sums per widening of the dot8 and lut16 microkernels (0 would never advance)
       const chunk = wt.family.path === 0 ? 0 : Math.max(1, wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
       this.run({
-        op: 'int', a: aPtr, lda, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
+        op: job.op, lda: job.lda, conv: job.conv, a: aPtr, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
         codes: codesJob(ep?.codes, codesPtr),
       }, scratch);
       if (ep?.codes) call.result(codesAt, codesPtr, Uint8Array, m * n);
@@ -140,7 +169,10 @@ export class GemmCalls {
       this.x.setEpilogue(...job.epilogue);
       if (job.codes[0]) this.x.setEpilogueCodes(...job.codes);
       if (job.op === 'int') this.x.gemm(job.a, job.lda, job.m, job.k, job.w, job.wbits, job.n, job.path, job.chunk, scratch, job.out);
-      else this.x.gemmF32(job.a, job.lda, job.m, job.k, job.w, job.n, scratch, job.out);
+      else if (job.op === 'conv') {
+        this.x.setConv(...job.conv!);
+        this.x.convGemm(job.a, 0, job.m, job.k, job.w, job.wbits, job.n, job.path, job.chunk, scratch, job.out);
+      } else this.x.gemmF32(job.a, job.lda, job.m, job.k, job.w, job.n, scratch, job.out);
       return;
     }
     pool.run(this.x, scratch, job, rows, Math.ceil(job.m / rows));

@@ -6,7 +6,7 @@ export { Kernels } from './kernels.ts';
 export { loadKernels, createKernels } from './load.ts';
 export type {
   LoadOptions, WasmBuffer, ResidentValues, PackedWeights, Epilogue, GemmArgs,
-  PackedWeightsF32, EpilogueF32, GemmF32Args, Im2colArgs, Im2colResult,
+  PackedWeightsF32, EpilogueF32, GemmF32Args, Im2colArgs, Im2colResult, ConvGemmArgs, ConvWindowArgs,
 } from './types.ts';
 export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, lutChunk, type GemmFamily } from './families.ts';
 export { CHOICE_ROWS, type FamilyChoice } from './choose.ts';

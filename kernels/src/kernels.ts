@@ -9,7 +9,7 @@ import { copyIn } from './marshal.ts';
 import { GemmPool } from './pool.ts';
 import { Transforms } from './transform.ts';
 import type {
-  GemmArgs, GemmF32Args, Im2colArgs, Im2colResult, PackedWeights, PackedWeightsF32, ResidentValues, WasmBuffer,
+  ConvGemmArgs, GemmArgs, GemmF32Args, Im2colArgs, Im2colResult, PackedWeights, PackedWeightsF32, ResidentValues, WasmBuffer,
 } from './types.ts';
 import { WeightPacker, type PackOptions } from './weights.ts';
 
@@ -151,6 +151,14 @@ export class Kernels {
    */
   gemm(args: GemmArgs): Float32Array | Uint8Array | Int32Array {
     return this.gemms.gemm(args);
+  }
+
+  /**
+   * A convolution over NHWC codes without the patch matrix: the input is read through the window
+   * (igemm), with exactly the result of gemm on im2col's patch matrix. Output rows (b, oy, ox).
+   */
+  convGemm(args: ConvGemmArgs): Float32Array | Uint8Array | Int32Array {
+    return this.gemms.convGemm(args);
   }
 
   /**

@@ -8,9 +8,10 @@
 // what one thread computes.
 
 /** Int32 slots of the control block. */
-const GEN = 0, CLAIM = 1, DONE = 2, CHUNKS = 3, QUIT = 4, READY = 5, JOB = 8, SCRATCH = 32;
+const GEN = 0, CLAIM = 1, DONE = 2, CHUNKS = 3, QUIT = 4, READY = 5, JOB = 8, CONV = 32, SCRATCH = 48;
 /** Job fields from JOB: op, a, lda, m, k, w, wbits, n, path, chunk, out, outElt, rows, then the epilogue (8) and its codes output (3). */
 const EP = JOB + 13;
+/** From CONV: setConv's 11 arguments (the window of a convolution job, op 3). */
 /**
  * The claim word: the next block in bits 0–10 (blocks ≤ 4 per thread × 256 threads), the
  * generation's low 20 bits above (a stale worker would need to sleep through 2^20 jobs to match).
@@ -26,6 +27,7 @@ const PARTICIPATE = `function participate(x, ctl, f32, scratch) {
   const op = ctl[${JOB}], a = ctl[${JOB + 1}], lda = ctl[${JOB + 2}], m = ctl[${JOB + 3}], k = ctl[${JOB + 4}], w = ctl[${JOB + 5}];
   const wbits = ctl[${JOB + 6}], n = ctl[${JOB + 7}], path = ctl[${JOB + 8}], chunk = ctl[${JOB + 9}], out = ctl[${JOB + 10}];
   const outElt = ctl[${JOB + 11}], rows = ctl[${JOB + 12}], chunks = ctl[${CHUNKS}], res = ctl[${EP + 4}], codes = ctl[${EP + 8}];
+  if (op === 3) x.setConv(${Array.from({ length: 11 }, (_, i) => `ctl[${CONV + i}]`).join(', ')});
   let did = 0;
   for (;;) {
     const v = Atomics.load(ctl, ${CLAIM});
@@ -35,6 +37,7 @@ const PARTICIPATE = `function participate(x, ctl, f32, scratch) {
     x.setEpilogue(ctl[${EP}], ctl[${EP + 1}], ctl[${EP + 2}], ctl[${EP + 3}], res ? res + m0 * n * 4 : 0, ctl[${EP + 5}], f32[${EP + 6}], ctl[${EP + 7}]);
     if (codes) x.setEpilogueCodes(codes + m0 * n, f32[${EP + 9}], ctl[${EP + 10}]);
     if (op === 1) x.gemm(a + m0 * lda, lda, mi, k, w, wbits, n, path, chunk, scratch, out + m0 * n * outElt);
+    else if (op === 3) x.convGemm(a, m0, mi, k, w, wbits, n, path, chunk, scratch, out + m0 * n * outElt);
     else x.gemmF32(a + m0 * lda * 4, lda, mi, k, w, n, scratch, out + m0 * n * outElt);
     did++;
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE});
@@ -70,17 +73,24 @@ export interface GemmExports {
   setEpilogueCodes(codes: number, scale: number, bits: number): void;
   gemm(a: number, lda: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
   gemmF32(a: number, lda: number, m: number, k: number, w: number, n: number, scratch: number, out: number): void;
+  setConv(h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, oh: number, ow: number): void;
+  convGemm(src: number, r0: number, m: number, k: number, w: number, wbits: number, n: number, path: number, chunk: number, scratch: number, out: number): void;
 }
+
+/** setConv's arguments: input h, w, c, kernel kh, kw, strides sh, sw, leading padding, output oh, ow. */
+export type ConvJob = [h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, oh: number, ow: number];
 
 /** One GEMM for the pool: addresses in the shared memory, rows split in blocks of `rows`. */
 export interface GemmJob {
-  op: 'int' | 'f32';
+  /** 'conv': convGemm over the NHWC input at `a` with the window `conv` (lda unused). */
+  op: 'int' | 'f32' | 'conv';
   a: number; lda: number; m: number; k: number; w: number; wbits: number; n: number; path: number; chunk: number;
   out: number; outElt: number;
   /** setEpilogue's arguments, residual for row 0. */
   epilogue: [scale: number, bias: number, mul: number, add: number, residual: number, relu: number, rqScale: number, rqBits: number];
   /** setEpilogueCodes's arguments for row 0 (address 0: no codes output). */
   codes: [codes: number, scale: number, bits: number];
+  conv?: ConvJob;
 }
 
 type AnyWorker = { terminate(): unknown; unref?(): void; postMessage?(m: unknown): void };
@@ -169,7 +179,8 @@ export class GemmPool {
   /** Runs `job` on the caller (`x`, `scratch`) and the workers, `blocks` row blocks of `rows` rows; returns when all are done. */
   run(x: GemmExports, scratch: number, job: GemmJob, rows: number, blocks: number): void {
     const c = this.ctl;
-    c[JOB] = job.op === 'int' ? 1 : 2;
+    c[JOB] = job.op === 'int' ? 1 : job.op === 'conv' ? 3 : 2;
+    if (job.conv) c.set(job.conv, CONV);
     c[JOB + 1] = job.a; c[JOB + 2] = job.lda; c[JOB + 3] = job.m; c[JOB + 4] = job.k; c[JOB + 5] = job.w;
     c[JOB + 6] = job.wbits; c[JOB + 7] = job.n; c[JOB + 8] = job.path; c[JOB + 9] = job.chunk; c[JOB + 10] = job.out;
     c[JOB + 11] = job.outElt; c[JOB + 12] = rows;

@@ -4,9 +4,8 @@ import { packedRowBytes } from '@bitswitch/format';
 import type { Exports } from './exports.ts';
 import type { WasmHeap } from './heap.ts';
 import { Marshal } from './marshal.ts';
-import { convGeometry } from './reference/im2col.ts';
 import type { Im2colArgs, Im2colResult, WasmBuffer } from './types.ts';
-import { checkInt, checkLength, checkLive, checkNK, checkPositive, checkType } from './validate.ts';
+import { checkConvWindow, checkInt, checkLength, checkLive, checkNK, checkPositive, checkType } from './validate.ts';
 
 export class Transforms {
   constructor(private readonly x: Exports, private readonly heap: WasmHeap) {}
@@ -76,15 +75,7 @@ export class Transforms {
     if (!(input instanceof Uint8Array) && !(input instanceof Float32Array)) {
       throw new RangeError(`input: expected a Uint8Array or Float32Array, got ${typeof input}`);
     }
-    const batch = checkInt('batch', args.batch ?? 1, 1);
-    const h = checkInt('h', args.h, 1), w = checkInt('w', args.w, 1), c = checkInt('c', args.c, 1);
-    const kh = checkInt('kh', args.kh, 1), kw = checkInt('kw', args.kw, 1);
-    const [sh, sw] = typeof args.stride === 'object' ? args.stride : [args.stride ?? 1, args.stride ?? 1];
-    checkInt('stride[0]', sh, 1); checkInt('stride[1]', sw, 1);
-    if (args.padding !== 'same' && args.padding !== 'valid') throw new RangeError(`padding: expected 'same' or 'valid', got ${String(args.padding)}`);
-    if (args.padding === 'valid' && (kh > h || kw > w)) throw new RangeError(`kh, kw: expected ≤ h, w = ${h}, ${w} with 'valid' padding, got ${kh}, ${kw}`);
-    checkLength('input', input, batch * h * w * c);
-    const g = convGeometry(h, w, kh, kw, sh, sw, args.padding);
+    const { batch, h, w, c, kh, kw, sh, sw, ...g } = checkConvWindow(args);
     const cols = kh * kw * c;
     const rows = batch * g.oh * g.ow;
     const Type = input.constructor as { new(buf: ArrayBufferLike, off: number, len: number): T; new(len: number): T };

@@ -106,8 +106,8 @@ export interface GemmArgs {
   checkA?: boolean;
 }
 
-export interface Im2colArgs<T extends Uint8Array | Float32Array> {
-  input: T;
+/** The window of a convolution over NHWC images [batch][h][w][c] (TensorFlow 'same' / 'valid' padding). */
+export interface ConvWindowArgs {
   batch?: number;
   h: number;
   w: number;
@@ -116,6 +116,28 @@ export interface Im2colArgs<T extends Uint8Array | Float32Array> {
   kw: number;
   stride?: number | [number, number];
   padding: 'same' | 'valid';
+}
+
+/**
+ * A convolution over NHWC codes as one GEMM that reads the input through the window (no patch
+ * matrix): the result is kern.gemm on kern.im2col's patch matrix, bit for bit. Weights are
+ * [n][kh·kw·c] in (ky, kx, c) order (OHWI).
+ */
+export interface ConvGemmArgs extends ConvWindowArgs {
+  /** Unsigned activations [batch][h][w][c]; a view on the kernels' memory is used in place. */
+  input: Uint8Array;
+  weights: PackedWeights;
+  abits: number;
+  /** Without an epilogue the output is the raw int32 product. */
+  epilogue?: Epilogue;
+  /** Output [batch·oh·ow][n] (rows (b, oy, ox), as im2col's). */
+  out?: Float32Array | Uint8Array | Int32Array;
+  /** false skips the range check of `input` against abits, as GemmArgs.checkA. Default true. */
+  checkA?: boolean;
+}
+
+export interface Im2colArgs<T extends Uint8Array | Float32Array> extends ConvWindowArgs {
+  input: T;
   /** Output [rows][cols]; a view on the kernels' memory is written in place (then the GEMM can read it in place). */
   out?: T;
 }

@@ -1,5 +1,7 @@
 // Argument checks of the Kernels calls. Every check runs before wasm memory is touched; errors
 // name the field and the expected value.
+import { convGeometry } from './reference/im2col.ts';
+import type { ConvWindowArgs } from './types.ts';
 
 export function checkInt(field: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
@@ -56,4 +58,21 @@ export function checkEpilogueParts(ep: { bias?: ArrayLike<number>; mul?: ArrayLi
   checkType('epilogue.residual', ep.residual, Float32Array);
   checkLength('epilogue.residual', ep.residual, m * n);
   checkLive('epilogue.residual', ep.residual);
+}
+
+/** A convolution window over NHWC images, checked: sizes, strides, padding and the geometry it gives. */
+export interface ConvWindow { batch: number; h: number; w: number; c: number; kh: number; kw: number; sh: number; sw: number; oh: number; ow: number; padTop: number; padLeft: number }
+
+/** Checks the window fields of an im2col or convGemm call (input length included: batch·h·w·c). */
+export function checkConvWindow(args: ConvWindowArgs & { input: ArrayLike<number> }): ConvWindow {
+  const batch = checkInt('batch', args.batch ?? 1, 1);
+  const h = checkInt('h', args.h, 1), w = checkInt('w', args.w, 1), c = checkInt('c', args.c, 1);
+  const kh = checkInt('kh', args.kh, 1), kw = checkInt('kw', args.kw, 1);
+  const [sh, sw] = typeof args.stride === 'object' ? args.stride : [args.stride ?? 1, args.stride ?? 1];
+  checkInt('stride[0]', sh, 1); checkInt('stride[1]', sw, 1);
+  if (args.padding !== 'same' && args.padding !== 'valid') throw new RangeError(`padding: expected 'same' or 'valid', got ${String(args.padding)}`);
+  if (args.padding === 'valid' && (kh > h || kw > w)) throw new RangeError(`kh, kw: expected ≤ h, w = ${h}, ${w} with 'valid' padding, got ${kh}, ${kw}`);
+  checkLength('input', args.input, batch * h * w * c);
+  const g = convGeometry(h, w, kh, kw, sh, sw, args.padding);
+  return { batch, h, w, c, kh, kw, sh, sw, oh: g.oh, ow: g.ow, padTop: g.padTop, padLeft: g.padLeft };
 }

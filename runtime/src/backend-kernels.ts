@@ -51,6 +51,10 @@ export function createKernelsBackend(options: { build?: BuildName; threads?: num
     gemm: (a, m, abits, w, ep, out) =>
       // a is the executor's eq. 4 codes of abits bits (quantize or a requantizing epilogue), in range by construction
       kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits, epilogue: ep, out, checkA: false }) as Float32Array | Uint8Array,
+    convGemm: (x, g, abits, w, ep, out) => kn.convGemm({
+      input: x, batch: g.batch, h: g.h, w: g.w, c: g.c, kh: g.kh, kw: g.kw, stride: [g.sh, g.sw], padding: g.padding,
+      weights: (w as KernelWeights).packed, abits, epilogue: ep, out, checkA: false, // the executor's codes, as for gemm
+    }) as Float32Array | Uint8Array,
     gemmInt32: (a, m, abits, w) => kn.gemm({ a, m, k: w.k, weights: (w as KernelWeights).packed, abits }) as Int32Array,
     prepareFloatWeights(values, n, k): KernelFloatWeights {
       const packed = kn.packGemmWeightsF32(values, n, k);

@@ -71,6 +71,11 @@ export interface IntBackend {
    * them; the kernels backends do not re-check that range.
    */
   gemm(a: Uint8Array, m: number, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
+  /**
+   * A convolution without the patch matrix (optional): the same result as gemm on im2col(x, g), bit for
+   * bit, reading the NHWC codes x through the window. Backends without it run im2col, then gemm.
+   */
+  convGemm?(x: Uint8Array, g: ConvGeometry, abits: number, w: PreparedWeights, ep: Epilogue, out?: Float32Array | Uint8Array): Float32Array | Uint8Array;
   /** Raw int32 accumulators Σ_k a[m][k] · w[n][k], for exact tests. */
   gemmInt32(a: Uint8Array, m: number, abits: number, w: PreparedWeights): Int32Array;
   /** Float32 weights [n][k] of a full-precision (first or last) layer, for gemmFloat. */

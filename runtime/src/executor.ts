@@ -136,7 +136,7 @@ export class Runtime {
     batch = n;
     checkInput(this.model, input, batch);
     const ws = this.backend.workspace;
-    this.plan.slotBytes.forEach((bytes, id) => { if (bytes > 0) ws.reserve(id, bytes * batch); });
+    this.plan.slotBytes.forEach((bytes, id) => { if (bytes > 0 && !this.patchesUnused(id)) ws.reserve(id, bytes * batch); });
     (this.view('input', batch) as Float32Array).set(input);
     for (const [i, s] of this.steps.entries()) this.runStep(s, this.states[i]!, batch, i);
     return (this.view(this.model.layers[this.model.layers.length - 1].name, batch) as Float32Array).slice();
@@ -179,11 +179,16 @@ export class Runtime {
         const ws = this.backend.workspace;
         const rows = batch * elementCount(s.outShape) / n;
         ws.reserve(plan.codes, x.length);
-        ws.reserve(plan.patches, rows * k);
+        if (!this.patchesUnused(plan.patches)) ws.reserve(plan.patches, rows * k);
         ws.reserve(plan.single, rows * n * 4);
         this.runQuantized(single, st, x, batch, () => ws.f32(plan.single, rows * n), -1);
       },
     };
+  }
+
+  /** Whether slot `id` is the quantized convolutions' patch matrix and the backend never writes one (convGemm). */
+  private patchesUnused(id: number): boolean {
+    return id === this.plan.patches && this.backend.convGemm !== undefined;
   }
 
   private runStep(s: Step, state: StepState, batch: number, i: number): void {
@@ -234,6 +239,10 @@ export class Runtime {
     if (s.layer.op === 'conv2d') {
       const g = geometry(s.layer, s.inShape, batch);
       m = batch * g.outH * g.outW;
+      if (!isPointwise(g) && b.convGemm) {
+        b.convGemm(codes, g, st.abits, st.weights!, this.epilogue(s, st, batch, i), out());
+        return;
+      }
       if (!isPointwise(g)) a = b.im2col(codes, g, ws.u8(this.plan.patches, m * st.weights!.k));
     }
     b.gemm(a, m, st.abits, st.weights!, this.epilogue(s, st, batch, i), out());

@@ -5,3 +5,4 @@ export * from './gemm.ts';
 export * from './epilogue.ts';
 export * from './pack.ts';
 export * from './im2col.ts';
+export * from './conv.ts';
