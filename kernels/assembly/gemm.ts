@@ -3,6 +3,7 @@
 //   path 0: tile 4×8, microkernel qu8-qs8-gemm-4x8c2-wasmsimd-dot16x2 (SIMD) or -scalar.
 //   path 1: tile 4×16, microkernel qu8-qs8-gemm-4x16c2-wasmrelaxedsimd-dot8-acc16 (relaxed build only).
 //   path 2: tile 4×16, microkernel qu8-qs2-gemm-4x16c4-wasmsimd-lut16 (SIMD builds, weights ≤ 2 bits).
+//   path 3: tile 4×8, microkernel qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4 (relaxed build), A read as on path 1.
 import { containerBits } from './layout';
 import { lutTables, packA16, paddedK, tileCols, unpackTile } from './pack';
 import { epilogueTile } from './epilogue';
@@ -10,6 +11,7 @@ import { kernel4x8Dot16Packed } from './microkernels/qu8-qs8-gemm-4x8c2-wasmsimd
 import { kernel4x16Dot8 } from './microkernels/qu8-qs8-gemm-4x16c2-wasmrelaxedsimd-dot8-acc16';
 import { kernel4x8Scalar } from './microkernels/qu8-qs8-gemm-4x8c2-scalar';
 import { kernel4x16Lut } from './microkernels/qu8-qs2-gemm-4x16c4-wasmsimd-lut16';
+import { kernel4x8Dot4 } from './microkernels/qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4';
 
 /** Rows of a microkernel tile. */
 export const MR = 4;
@@ -154,6 +156,7 @@ export function multiplyBlock(block: usize, lda: i32, groupBytes: i32, b0: i32, 
       const i = m0 - b0;
       if (ASC_FEATURE_RELAXED_SIMD) {
         if (path == 1) kernel4x16Dot8(block + <usize>((i >> 2) * groupBytes), panel, chunk, tile);
+        else if (path == 3) kernel4x8Dot4(block + <usize>((i >> 2) * groupBytes), panel, tile);
         else kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
       } else if (ASC_FEATURE_SIMD) {
         kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);

@@ -25,7 +25,9 @@ export function setConv(h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i
 // @ts-ignore: decorator
 @inline function throughTaps(path: i32, c: i32): bool {
   if (!ASC_FEATURE_SIMD) return false;
-  return path == 1 ? ASC_FEATURE_RELAXED_SIMD && (c & 1) == 0 : (c & 7) == 0;
+  if (path == 1) return ASC_FEATURE_RELAXED_SIMD && (c & 1) == 0;
+  if (path == 3) return ASC_FEATURE_RELAXED_SIMD && (c & 3) == 0; // whole quads per tap
+  return (c & 7) == 0;
 }
 
 /** Bytes of scratch convGemm needs for depth k = kh·kw·c: gemm's, then a block's groups of tap pointers, the zero row (kw·c) and a block of patch rows. */
@@ -58,7 +60,7 @@ export function convGemm(src: usize, r0: i32, m: i32, k: i32, w: usize, wbits: i
     if (ASC_FEATURE_SIMD) {
       if (taped) {
         tapPointers(src, r0 + b0, rows, zero, ind, groupBytes);
-        if (path == 1) {
+        if (path == 1 || path == 3) {
           multiplyBlock(ind, 0, groupBytes, b0, bEnd, k, w, wbits, n, path, chunk, scratch, out);
           continue;
         }

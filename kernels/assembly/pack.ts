@@ -3,9 +3,9 @@
 // planes and activation tables of the lut16 family (path 2).
 import { containerBits, loadStored } from './layout';
 
-/** Columns of a tile: 8 on path 0 (dot16x2, scalar), 16 on paths 1 (dot8) and 2 (lut16). */
+/** Columns of a tile: 8 on paths 0 (dot16x2, scalar) and 3 (dot4), 16 on paths 1 (dot8) and 2 (lut16). */
 // @ts-ignore: decorator
-@inline export function tileCols(path: i32): i32 { return path == 0 ? 8 : 16; }
+@inline export function tileCols(path: i32): i32 { return path == 0 || path == 3 ? 8 : 16; }
 
 /** K padded so that every tile's int8 panel is a whole number of 64-value plane groups. */
 // @ts-ignore: decorator
@@ -14,6 +14,7 @@ import { containerBits, loadStored } from './layout';
 /** Index of weight (column nl of the tile, depth c) in the tile's int8 panel. */
 // @ts-ignore: decorator
 @inline export function panelIndex(nl: i32, c: i32, path: i32): i32 {
+  if (path == 3) return ((c >> 2) << 5) + (nl << 2) + (c & 3); // quads: 4 k of a column in one int32 lane
   const p = c >> 1;
   const j = c & 1;
   return path == 0 ? (p << 4) + (nl << 1) + j : (p << 5) + ((nl >> 3) << 4) + ((nl & 7) << 1) + j;

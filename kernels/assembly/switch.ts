@@ -49,7 +49,7 @@ export function switchPanels(src: usize, h: i32, n: i32, k: i32, l: i32, path: i
     switchPanelsLut(src, h, n, k, l, dst);
     return 0;
   }
-  if (!ASC_FEATURE_SIMD) {
+  if (!ASC_FEATURE_SIMD || path == 3) { // the vector transpose below writes pair panels (paths 0, 1)
     switchPanelsScalar(src, h, n, k, l, path, work, dst);
     return 0;
   }

@@ -6,7 +6,7 @@ export interface GemmFamily {
   /** XNNPACK-style name: activation/weight types, operation, tile MRxNR c2 (k pairs), ISA, method. */
   readonly name: string;
   /** Panel layout / microkernel selector passed to the wasm gemm. */
-  readonly path: 0 | 1 | 2;
+  readonly path: 0 | 1 | 2 | 3;
   readonly mr: number;
   readonly nr: number;
   /** Builds that contain this family's microkernel. */
@@ -33,7 +33,25 @@ export function acc16Chunk(wbits: number, abits: number): number {
   return Math.min(512, Math.floor(32767 / (2 * 2 ** (wbits - 1) * (2 ** abits - 1))));
 }
 
+/**
+ * Whether this engine runs i32x4.relaxed_dot_i8x16_i7x16_add_s right in every tier: Node 20's
+ * baseline compiler (V8 11.3) computes it wrong, so the dot4 family is left out on Node < 22.
+ * BITSWITCH_DOT4=force keeps it in, for testing it on Node 20 under --no-liftoff (optimizing tier only).
+ */
+export function dot4Reliable(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+  const node = p?.versions?.node;
+  return node === undefined || Number(node.split('.')[0]) >= 22 || p?.env?.BITSWITCH_DOT4 === 'force';
+}
+
 export const GEMM_FAMILIES: readonly GemmFamily[] = [
+  {
+    name: 'qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4',
+    path: 3, mr: 4, nr: 8, builds: ['relaxed'],
+    // activations are the i7 operand (0..127); int32 sums of 4 products, so any weight width
+    supports: (_wbits, abits) => abits <= 7 && dot4Reliable(),
+    packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 3),
+  },
   {
     name: 'qu8-qs8-gemm-4x16c2-wasmrelaxedsimd-dot8-acc16',
     path: 1, mr: 4, nr: 16, builds: ['relaxed'],

@@ -105,7 +105,8 @@ export class GemmCalls {
         epilogue = [sc, bias, mul, add, res, ep.relu ? 1 : 0, ep.requant ? Math.fround(ep.requant.scale) : 0, ep.requant ? ep.requant.bits : 8];
       }
       // sums per widening of the dot8 and lut16 microkernels (0 would never advance)
-      const chunk = wt.family.path === 0 ? 0 : Math.max(1, wt.family.path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
+      const path = wt.family.path;
+      const chunk = path === 0 || path === 3 ? 0 : Math.max(1, path === 1 ? acc16Chunk(wt.bits, abits) : lutChunk(abits));
       this.run({
         op: job.op, lda: job.lda, conv: job.conv, a: aPtr, m, k, w: wt.ptr, wbits: wt.bits, n, path: wt.family.path, chunk, out: outPtr, outElt: OutType.BYTES_PER_ELEMENT, epilogue,
         codes: codesJob(ep?.codes, codesPtr),

@@ -1,9 +1,9 @@
 // Scalar reference of the GEMM weight panels (layout: kernels/README.md, kernels/assembly/pack.ts).
 
 /** Reference panel packing (layout in kernels/README.md): values [n][k] → tiles of nr columns. */
-export function packPanelsRef(values: Int8Array, bits: number, n: number, k: number, path: 0 | 1 | 2): Uint8Array {
+export function packPanelsRef(values: Int8Array, bits: number, n: number, k: number, path: 0 | 1 | 2 | 3): Uint8Array {
   if (path === 2) return packLutPanelsRef(values, n, k);
-  const nr = path === 0 ? 8 : 16;
+  const nr = path === 0 || path === 3 ? 8 : 16;
   const kp = Math.ceil(k / 8) * 8;
   const cb = bits > 4 ? 8 : bits > 2 ? 4 : 2;
   const tiles = Math.ceil(n / nr);
@@ -15,7 +15,8 @@ export function packPanelsRef(values: Int8Array, bits: number, n: number, k: num
     for (let c = 0; c < k; c++) {
       const p = c >> 1;
       const j = c & 1;
-      const idx = path === 0 ? p * 16 + nl * 2 + j : p * 32 + (nl >> 3) * 16 + (nl & 7) * 2 + j;
+      // path 3 (dot4): quads of k per column, 4 columns per 16 bytes
+      const idx = path === 3 ? (c >> 2) * 32 + nl * 4 + (c & 3) : path === 0 ? p * 16 + nl * 2 + j : p * 32 + (nl >> 3) * 16 + (nl & 7) * 2 + j;
       const byte = Math.floor(r / nr) * tileBytes + Math.floor(idx / perGroup) * 16 + (idx % 16);
       const plane = Math.floor((idx % perGroup) / 16);
       out[byte] |= (values[r * k + c] & ((1 << cb) - 1)) << (plane * cb);

@@ -1,0 +1,34 @@
+// The dot4 family (i32x4.relaxed_dot_i8x16_i7x16_add_s) joins the relaxed build on engines that run
+// that instruction right in every tier. On Node 20 (whose baseline compiler gets it wrong) it is
+// left out, so there its kernel is tested in a child process with the baseline compiler off
+// (--no-liftoff) and BITSWITCH_DOT4=force: the family-generic GEMM, convolution and thread tests
+// then run it exactly as Node ≥ 22 and browsers do.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dot4Reliable, familiesOf } from '../src/index.ts';
+
+const DOT4 = 'qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4';
+const major = Number(process.versions.node.split('.')[0]);
+
+test('dot4 is in the relaxed build exactly where its instruction is reliable', () => {
+  assert.is(familiesOf('relaxed').some((f) => f.name === DOT4 && f.supports(8, 7)), dot4Reliable());
+  assert.is(dot4Reliable(), major >= 22 || process.env.BITSWITCH_DOT4 === 'force');
+  assert.not.ok(familiesOf('relaxed').find((f) => f.name === DOT4)?.supports(8, 8) ?? false, 'a8 does not fit the i7 operand');
+});
+
+if (major < 22 && process.env.BITSWITCH_DOT4 !== 'force') {
+  test('Node < 22: the dot4 kernel passes the GEMM, convolution and thread tests with the optimizing tier only', () => {
+    for (const file of ['gemm.test.ts', 'conv-gemm.test.ts', 'threads.test.ts']) {
+      const r = spawnSync(process.execPath, ['--no-liftoff', '--experimental-wasm-relaxed-simd', '--conditions=bitswitch-source', '--import', 'tsx',
+        fileURLToPath(new URL(file, import.meta.url))], { env: { ...process.env, BITSWITCH_DOT4: 'force' }, encoding: 'utf8', timeout: 240_000 });
+      const out = `${r.stdout}\n${r.stderr}`;
+      assert.is(r.status, 0, `${file} with dot4 under --no-liftoff:\n${out.slice(-3000)}`);
+      assert.match(out, /Passed:\s+[1-9]/, `${file}: tests ran`);
+      assert.not.match(out, /FAIL/, `${file}: no failure`);
+    }
+  });
+}
+
+test.run();
