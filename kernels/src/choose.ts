@@ -1,8 +1,10 @@
 // Choosing a GEMM family for one weight shape by measurement. Every family is exact (the same int32
 // sums, the same epilogue), so the choice changes speed only. Where a build has several families
 // for wbits × abits (e.g. lut16 and dot8 for 2-bit weights), each packs random weights of the shape
-// and runs the GEMM on `rows` rows of random codes with a re-quantizing epilogue; the fastest
-// median wins. Decisions are kept per (wbits, abits, n, k), so a network measures each shape once.
+// and runs the GEMM on `rows` rows of random codes with a re-quantizing epilogue, the families
+// taking turns (so a change of load or clock hits all alike) after a warm-up round that lets the
+// engine compile each kernel; the fastest median wins. Decisions are kept per (wbits, abits, n, k),
+// so a network measures each shape once.
 import { seededRandom } from '@bitswitch/format';
 import { familiesOf, type GemmFamily } from './families.ts';
 import type { Kernels } from './kernels.ts';
@@ -16,7 +18,7 @@ export interface FamilyChoice {
 
 /** Rows of A per timed GEMM: large enough for a stable per-row cost, small enough to take ~0.1 ms. */
 export const CHOICE_ROWS = 256;
-/** Timed runs per family (after one warm-up); the median counts. */
+/** Timed rounds (after one warm-up round); each family's median counts. */
 const REPS = 5;
 
 export class FamilyChooser {
@@ -42,26 +44,27 @@ export class FamilyChooser {
 
   private measure(candidates: GemmFamily[], wbits: number, abits: number, n: number, k: number): FamilyChoice {
     const rand = seededRandom(n * 7919 + k);
-    const w = Int8Array.from({ length: n * k }, () => Math.floor(rand() * 2 ** wbits) - 2 ** (wbits - 1));
+    const w = new Int8Array(n * k);
+    for (let i = 0; i < w.length; i++) w[i] = Math.floor(rand() * 2 ** wbits) - 2 ** (wbits - 1);
     const rows = CHOICE_ROWS;
-    const a = Uint8Array.from({ length: rows * k }, () => Math.floor(rand() * 2 ** abits));
+    const a = new Uint8Array(rows * k);
+    for (let i = 0; i < a.length; i++) a[i] = Math.floor(rand() * 2 ** abits);
     const out = new Uint8Array(rows * n);
     const epilogue = { wScale: [0.01], aScale: 0.1, relu: true, requant: { scale: 0.05, bits: abits } };
-    const times = candidates.map((f) => {
-      const weights = this.kn.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
-      try {
-        const ms: number[] = [];
-        for (let r = 0; r <= REPS; r++) {
+    const packed = candidates.map((f) => this.kn.packGemmWeights(w, wbits, n, k, { abits, family: f.name }));
+    const ms: number[][] = candidates.map(() => []);
+    try {
+      for (let r = 0; r <= REPS; r++) {
+        packed.forEach((weights, i) => {
           const t0 = performance.now();
-          this.kn.gemm({ a, m: rows, k, weights, abits, epilogue, out });
-          if (r > 0) ms.push(performance.now() - t0);
-        }
-        ms.sort((x, y) => x - y);
-        return { family: f.name, ms: ms[ms.length >> 1] };
-      } finally {
-        weights.dispose();
+          this.kn.gemm({ a, m: rows, k, weights, abits, epilogue, out, checkA: false });
+          if (r > 0) ms[i].push(performance.now() - t0);
+        });
       }
-    });
+    } finally {
+      for (const p of packed) p.dispose();
+    }
+    const times = candidates.map((f, i) => ({ family: f.name, ms: ms[i].sort((x, y) => x - y)[ms[i].length >> 1] }));
     // ties keep the table's order (its preferred family first)
     const best = times.reduce((b, t) => (t.ms < b.ms ? t : b));
     return { wbits, abits, n, k, rows, times, family: best.family };
