@@ -34,14 +34,41 @@ export function acc16Chunk(wbits: number, abits: number): number {
 }
 
 /**
- * Whether this engine runs i32x4.relaxed_dot_i8x16_i7x16_add_s right in every tier: Node 20's
- * baseline compiler (V8 11.3) computes it wrong, so the dot4 family is left out on Node < 22.
- * BITSWITCH_DOT4=force keeps it in, for testing it on Node 20 under --no-liftoff (optimizing tier only).
+ * One relaxed dot-add of fixed operands (signed a, b in 0..127, int32 c) compared with its definition,
+ * in a fresh module, so that the engine's baseline tier runs it: 1 where they agree.
+ */
+export function dot4Probe(): boolean {
+  const a = Array.from({ length: 16 }, (_, i) => [-128, 127, -77, 5, 93, -1, 64, -100][i % 8] + (i >> 3));
+  const b = Array.from({ length: 16 }, (_, i) => [127, 126, 3, 0, 88, 127, 1, 64][(i * 3) % 8]);
+  const c = [1000, -70000, 3, 123456];
+  const want = c.map((v, j) => v + [0, 1, 2, 3].reduce((s, i) => s + a[4 * j + i] * b[4 * j + i], 0));
+  const bytes = (v: number[], size: number) => v.flatMap((x) => Array.from({ length: size }, (_, k) => (x >> (8 * k)) & 0xff));
+  const konst = (v: number[], size: number) => [0xfd, 0x0c, ...bytes(v, size)];
+  const body = [0, ...konst(a, 1), ...konst(b, 1), ...konst(c, 4), 0xfd, 0x93, 0x02, ...konst(want, 4), 0xfd, 0x37, 0xfd, 0xa3, 0x01, 0x0b];
+  const mod = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 7, 5, 1, 1, 0x70, 0, 0,
+    10, body.length + 2, 1, body.length, ...body];
+  try {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(mod)));
+    return (inst.exports.p as () => number)() === 1;
+  } catch {
+    return false; // no relaxed SIMD here (or not enabled yet)
+  }
+}
+
+let dot4Checked: boolean | undefined;
+
+/**
+ * Whether this engine runs i32x4.relaxed_dot_i8x16_i7x16_add_s right: Node 20's baseline compiler
+ * (V8 11.3) computes it wrong, so the dot4 family is left out on Node < 22 and wherever a probe run
+ * by the baseline tier disagrees with the definition. BITSWITCH_DOT4=force keeps it in, for testing
+ * it on Node 20 under --no-liftoff (optimizing tier only).
  */
 export function dot4Reliable(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+  if (p?.env?.BITSWITCH_DOT4 === 'force') return true;
   const node = p?.versions?.node;
-  return node === undefined || Number(node.split('.')[0]) >= 22 || p?.env?.BITSWITCH_DOT4 === 'force';
+  if (node !== undefined && Number(node.split('.')[0]) < 22) return false;
+  return (dot4Checked ??= dot4Probe());
 }
 
 export const GEMM_FAMILIES: readonly GemmFamily[] = [

@@ -18,6 +18,20 @@ test('dot4 is in the relaxed build exactly where its instruction is reliable', (
   assert.not.ok(familiesOf('relaxed').find((f) => f.name === DOT4)?.supports(8, 8) ?? false, 'a8 does not fit the i7 operand');
 });
 
+test('the probe of the instruction fails under a baseline tier that computes it wrong and passes where it is right', () => {
+  const probe = (flags: string[]) => {
+    const r = spawnSync(process.execPath, [...flags, '--conditions=bitswitch-source', '--import', 'tsx', '--input-type=module', '-e',
+      `const f = await import(${JSON.stringify(new URL('../src/families.ts', import.meta.url).href)}); console.log(f.dot4Probe());`],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n').at(-1);
+  };
+  const relaxed = major < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+  // Node 20's Liftoff gets the instruction wrong (test/packaging/relaxed-simd.test.ts); TurboFan and Node >= 22 get it right
+  assert.is(probe(relaxed), major < 22 ? 'false' : 'true', 'probe with the baseline tier');
+  assert.is(probe([...relaxed, '--no-liftoff']), 'true', 'probe with the optimizing tier only');
+});
+
 if (major < 22 && process.env.BITSWITCH_DOT4 !== 'force') {
   test('Node < 22: the dot4 kernel passes the GEMM, convolution and thread tests with the optimizing tier only', () => {
     for (const file of ['gemm.test.ts', 'conv-gemm.test.ts', 'threads.test.ts']) {

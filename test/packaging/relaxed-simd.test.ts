@@ -15,9 +15,13 @@ import { WASM_BASE64 } from '@bitswitch/kernels/generated/wasm';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The relaxed instructions the builds may use: each is exact under Liftoff and TurboFan (last test). */
-// relaxed_swizzle: the lut16 kernel's table lookups, whose indices are always below 16 (defined on every engine)
-const ALLOWED_RELAXED = ['i16x8.relaxed_dot_i8x16_i7x16_s', 'i8x16.relaxed_swizzle'];
+/**
+ * The relaxed instructions the builds may use. relaxed_dot_i8x16_i7x16_s and relaxed_swizzle (the lut16
+ * kernel's table lookups, indices always below 16) are exact under Liftoff and TurboFan (last test).
+ * relaxed_dot_i8x16_i7x16_add_s is only in the dot4 microkernel, a family the kernels offer only where
+ * dot4Reliable() (not Node < 22, and a probe run by the baseline tier must agree: kernels/test/dot4.test.ts).
+ */
+const ALLOWED_RELAXED = ['i16x8.relaxed_dot_i8x16_i7x16_s', 'i32x4.relaxed_dot_i8x16_i7x16_add_s', 'i8x16.relaxed_swizzle'];
 
 /** A one-instruction module using i32x4.relaxed_trunc_f32x4_s: valid exactly where relaxed SIMD is on. */
 const RELAXED_PROBE = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 25, 1, 23, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0xfd, 0x81, 0x02, 0x0b];
