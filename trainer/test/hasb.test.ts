@@ -1,4 +1,7 @@
 import { test } from 'uvu';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { quantizedLayers, readModel, tinyModelV11, writeModel } from '@bitswitch/format';
@@ -166,6 +169,43 @@ test('HASB sampling without traces is refused', async () => {
   assert.throws(() => new SupernetTrainer(sup, tinyDataset(16, 1), { data: 'mnist', sampling: 'hasb', batchSize: 8 }), /traces: HASB sampling needs per-layer Hessian traces/);
   assert.throws(() => new SupernetTrainer(sup, tinyDataset(16, 1), { data: 'mnist', sampling: 'hasb', batchSize: 8 }, [1, 2]), /traces: expected 3 entries/);
   sup.dispose();
+});
+
+test('a SuperNet run stopped after a checkpoint and resumed ends exactly as an uninterrupted run', async () => {
+  const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
+  const recipe = { data: 'mnist', sampling: 'hasb' as const, sigma: 0.8, epochs: 2, batchSize: 8, lr: 1e-3, alrs: 'paper' as const };
+  const dir = mkdtempSync(join(tmpdir(), 'supernet-resume-'));
+  const make = () => {
+    const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
+    multi.copyFloatBnToBits();
+    const sup = SuperNetwork.fromMulti(multi);
+    multi.dispose();
+    return { sup, t: new SupernetTrainer(sup, tinyDataset(32, 4), recipe, [2, 0.1, 0.5]) };
+  };
+  const whole = make();
+  const wholeHistory = await whole.t.run();
+  const want = await whole.sup.snapshot();
+
+  const ck = join(dir, 'checkpoint.json');
+  const first = make();
+  let seen = 0;
+  const stop = await first.t.run({ onStep: (st) => { if (st.epoch === 1 && st.step === 3) throw new Error('stopped'); seen++; } }, ck, 2).then(() => 'finished', (e: Error) => e.message);
+  assert.is(stop, 'stopped');
+  assert.ok(seen > 4 && existsSync(ck), 'stopped in the second epoch, after its step-2 checkpoint');
+  first.t.dispose(); first.sup.dispose();
+
+  const second = make();
+  assert.throws(() => new SupernetTrainer(second.sup, tinyDataset(32, 4), { ...recipe, sigma: 0.5 }, [2, 0.1, 0.5]).resume(ck), /another recipe \(sigma differ/);
+  second.t.resume(ck);
+  const history = await second.t.run({}, ck, 2);
+  const got = await second.sup.snapshot();
+  for (const k of Object.keys(want)) assert.equal(Array.from(got[k]), Array.from(want[k]), k);
+  assert.equal(second.t.counts, whole.t.counts);
+  assert.equal(second.t.alrs.steps, whole.t.alrs.steps);
+  assert.equal(history.map((h) => h.loss), wholeHistory.map((h) => h.loss));
+  assert.is(history[1].resumedAtStep, 2);
+  whole.t.dispose(); whole.sup.dispose(); second.t.dispose(); second.sup.dispose();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();

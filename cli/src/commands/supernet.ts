@@ -1,6 +1,6 @@
 // `bitswitch supernet MODEL`: HASB (or uniform-sampling) SuperNet training from a multi-precision
 // model, written as a 'mixed' model file with TBN.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { readModel, writeModel, type LayerSensitivity } from '@bitswitch/format';
 import { sectionSensitivities } from '@bitswitch/search/sensitivity';
@@ -28,6 +28,8 @@ export interface SupernetCliOptions {
   backend?: string;
   progress?: boolean;
   workers?: string | number;
+  resume?: boolean;
+  checkpoint?: string;
 }
 
 /** Recipe file (if any), then flags; every number is checked by resolveSupernetRecipe. */
@@ -101,6 +103,12 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   const net = SuperNetwork.fromMulti(src.net);
   src.net.dispose();
   const trainer = new SupernetTrainer(net, dataset(), recipe, traces, { workers: workerCount(o.workers === undefined ? undefined : String(o.workers)), backend: backend.name });
+  const checkpoint = o.checkpoint ?? `${o.out}.checkpoint.json`;
+  if (existsSync(checkpoint)) {
+    if (!o.resume) throw new RangeError(`--checkpoint: ${checkpoint} holds an unfinished SuperNet run; pass --resume to continue it, or delete it to start over`);
+    trainer.resume(checkpoint);
+    log(`resuming ${checkpoint}`);
+  }
   log(`backend ${backend.name}${passedOver(backend) ? ` (passed over: ${passedOver(backend)})` : ''}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   const bar = o.progress === false ? undefined : progressBar();
@@ -115,7 +123,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
       bar?.stop();
       log(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, σ_e ${e.sigmaE.toFixed(3)}, ${e.seconds.toFixed(1)} s`);
     },
-    });
+    }, checkpoint);
   } finally {
     await trainer.close();
   }
@@ -128,6 +136,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   });
   writeFileAtomic(o.out, writeModel(model));
   if (recipe.alrs === 'paper') log(`ALRS eq. 6 floor hits (rate clipped to 0) per bit: ${JSON.stringify(trainer.alrs.floorHits)} of ${JSON.stringify(trainer.alrs.steps)} steps`);
+  rmSync(checkpoint, { force: true }); // the run is finished: its file is what stays
   log(`wrote ${o.out} (mode mixed, TBN)`);
   trainer.dispose();
   net.dispose();
@@ -155,6 +164,8 @@ export function register(program: CommandLike): void {
     .option('--seed <n>', `default ${d.seed}`)
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu', 'auto')
     .option('--workers <n>', 'threads computing gradients on shards of each batch (default: every core)')
+    .option('--checkpoint <file>', 'where the run state is saved every 50 steps and each epoch (default: OUT.checkpoint.json); removed when the run finishes')
+    .option('--resume', 'continue the unfinished run saved at --checkpoint (same options); without one, start')
     .option('--no-progress', 'no progress bar')
     // errors reach the program's handler, which prints them in the bitswitch style
     .action(async (model: string, opts: SupernetCliOptions) => { await runSupernet(model, opts); });

@@ -3,8 +3,9 @@
 // the Algorithm 1 roulette (Hessian-aware) or uniformly (Bit-Mixer-style baseline), else runs at
 // b; forward with TBN, loss, backward, step.
 import { limitSplits, makeBatch, type Dataset, type Split } from '../data/datasets.ts';
-import { Adam, ADAM_DEFAULTS } from '../math/adam.ts';
-import { Rng, deriveRng } from '../math/rng.ts';
+import { Adam, ADAM_DEFAULTS, type AdamState } from '../math/adam.ts';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.ts';
+import { Rng, deriveRng, type RngState } from '../math/rng.ts';
 import { rouletteBit, sensitiveLayers } from '../math/roulette.ts';
 import { cosineRate } from '../math/schedule.ts';
 import type { SuperNetwork } from '../nn/supernet.ts';
@@ -35,7 +36,19 @@ export function sampleLayerBits(bits: readonly number[], b: number, sensitive: r
 }
 
 export interface SupernetStep { epoch: number; epochs: number; step: number; steps: number; loss: number; sigmaE: number }
-export interface SupernetEpoch { epoch: number; loss: number; sigmaE: number; seconds: number; bitCounts: Record<string, number> }
+/** `seconds`: wall time of the steps this process ran (from `resumedAtStep` when it resumed mid-epoch). */
+export interface SupernetEpoch { epoch: number; loss: number; sigmaE: number; seconds: number; bitCounts: Record<string, number>; resumedAtStep?: number }
+
+/** Steps between mid-epoch checkpoints (and one at every epoch's end). */
+export const SUPERNET_CHECKPOINT_EVERY = 50;
+
+/** Everything a SuperNet run needs to continue exactly where it stopped. */
+interface SupernetCheckpoint {
+  version: 1; kind: 'supernet'; recipe: SupernetRecipe; epoch: number; step: number; lossSum: number;
+  sampleRng: RngState; augRng: RngState; counts: Record<string, Record<number, number>>;
+  alrsFloorHits: Record<string, number>; alrsSteps: Record<string, number>;
+  net: Record<string, Float32Array>; optW: AdamState; optS: AdamState; history: SupernetEpoch[];
+}
 
 /** Algorithm A.3 on a SuperNetwork. */
 export class SupernetTrainer {
@@ -55,6 +68,11 @@ export class SupernetTrainer {
   /** Threads computing gradients (rank 0 is this one). */
   readonly workers: number;
   private readonly dp: LazyParallel;
+  /** Position of the run: the next step of `epoch`, the loss summed over its finished steps, the finished epochs. */
+  private epoch = 0;
+  private step = 0;
+  private lossSum = 0;
+  private history: SupernetEpoch[] = [];
 
   /** `traces`: per-parameter Hessian traces in quantized-layer order (required for 'hasb'). */
   constructor(readonly net: SuperNetwork, readonly ds: Dataset, recipe: Partial<SupernetRecipe>, traces?: readonly number[], options: { workers?: number; backend?: string } = {}) {
@@ -87,27 +105,68 @@ export class SupernetTrainer {
   /** Stops the worker threads. */
   close(): Promise<void> { return this.dp.close(); }
 
-  async run(events: { onStep?(s: SupernetStep): void; onEpoch?(e: SupernetEpoch): void } = {}): Promise<SupernetEpoch[]> {
+  /**
+   * Runs from the current position to the last epoch. With `checkpoint` (a file path) the state is
+   * written there every `every` steps and at each epoch's end (atomically), so that resume()
+   * continues a stopped run exactly.
+   */
+  async run(events: { onStep?(s: SupernetStep): void; onEpoch?(e: SupernetEpoch): void } = {}, checkpoint?: string, every = SUPERNET_CHECKPOINT_EVERY): Promise<SupernetEpoch[]> {
     const r = this.recipe;
     const S = this.stepsPerEpoch;
-    const history: SupernetEpoch[] = [];
-    for (let epoch = 0; epoch < r.epochs; epoch++) {
+    for (; this.epoch < r.epochs; this.epoch++) {
+      const epoch = this.epoch;
       const sigmaE = switchProbability(r.sigma, epoch, r.epochs);
       const perm = deriveRng(r.seed, 1, epoch).permutation(this.train.count);
       const t0 = Date.now();
-      let lossSum = 0;
-      for (let step = 0; step < S; step++) {
+      const first = this.step;
+      for (; this.step < S; ) {
+        const step = this.step;
         const idx = perm.subarray(step * r.batchSize, (step + 1) * r.batchSize);
         const batch = makeBatch(this.ds, this.train, idx, r.augment, this.augRng);
         const loss = await this.trainBatch(batch.x, batch.y, cosineRate(r.lr, epoch * S + step, r.epochs * S), sigmaE);
-        lossSum += loss;
-        events.onStep?.({ epoch, epochs: r.epochs, step: step + 1, steps: S, loss, sigmaE });
+        this.lossSum += loss;
+        this.step++;
+        events.onStep?.({ epoch, epochs: r.epochs, step: this.step, steps: S, loss, sigmaE });
+        if (checkpoint && this.step % every === 0 && this.step < S) await this.saveCheckpoint(checkpoint);
       }
-      const info = { epoch, loss: lossSum / S, sigmaE, seconds: (Date.now() - t0) / 1000, bitCounts: this.bitCountSummary() };
-      history.push(info);
+      const info: SupernetEpoch = { epoch, loss: this.lossSum / S, sigmaE, seconds: (Date.now() - t0) / 1000, bitCounts: this.bitCountSummary(), ...(first > 0 ? { resumedAtStep: first } : {}) };
+      this.history.push(info);
+      this.step = 0;
+      this.lossSum = 0;
+      if (checkpoint) {
+        this.epoch++;
+        await this.saveCheckpoint(checkpoint);
+        this.epoch--;
+      }
       events.onEpoch?.(info);
     }
-    return history;
+    return this.history;
+  }
+
+  /** Writes the whole run state to `path` (atomically). */
+  async saveCheckpoint(path: string): Promise<void> {
+    const st: SupernetCheckpoint = {
+      version: 1, kind: 'supernet', recipe: this.recipe, epoch: this.epoch, step: this.step, lossSum: this.lossSum,
+      sampleRng: this.sampleRng.state(), augRng: this.augRng.state(), counts: this.counts,
+      alrsFloorHits: { ...this.alrs.floorHits }, alrsSteps: { ...this.alrs.steps },
+      net: await this.net.snapshot(), optW: await this.optW.getState(), optS: await this.optS.getState(), history: this.history,
+    };
+    saveCheckpoint(path, st);
+  }
+
+  /** Continues the run saved at `path` (same network, data and recipe as when it was saved). */
+  resume(path: string): void {
+    const st = loadCheckpoint<SupernetCheckpoint>(path);
+    if (st.kind !== 'supernet' || st.version !== 1) throw new RangeError(`${path}: expected a SuperNet checkpoint (version 1), got ${st.kind ?? 'another kind'}`);
+    const differs = (Object.keys(st.recipe) as (keyof SupernetRecipe)[]).filter((k) => JSON.stringify(st.recipe[k]) !== JSON.stringify(this.recipe[k]));
+    if (differs.length) throw new RangeError(`${path}: saved with another recipe (${differs.join(', ')} differ); resume with the same options`);
+    this.epoch = st.epoch; this.step = st.step; this.lossSum = st.lossSum; this.history = st.history;
+    this.sampleRng = new Rng(st.sampleRng); this.augRng = new Rng(st.augRng);
+    for (const [layer, c] of Object.entries(st.counts)) Object.assign(this.counts[layer], c);
+    this.alrs.load(st.alrsFloorHits, st.alrsSteps);
+    this.net.load(st.net);
+    this.optW.setState(st.optW, this.net.vars);
+    this.optS.setState(st.optS, this.net.vars);
   }
 
   private bitCountSummary(): Record<string, number> {
