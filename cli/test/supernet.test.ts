@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layerCosts, readModel, writeModel, type BatchNormLayer } from '@bitswitch/format';
@@ -74,6 +74,26 @@ test('runSupernet: multi .bsw → mixed .bsw with TBN and the sensitivity sectio
   const meta = model.metadata as { supernet: { sampling: string; sigma: number }; accuracy: Record<string, number> };
   assert.equal([meta.supernet.sampling, meta.supernet.sigma], ['hasb', 0.5]);
   assert.equal(Object.keys(meta.accuracy), ['w8a8', 'w4a4', 'w2a2']);
+});
+
+test('runSupernet: an unfinished run\'s checkpoint is refused without --resume, continued with it, and removed when the run finishes', async () => {
+  const src = await multiFile(true);
+  const out = join(dir, 'resumed.bsw');
+  const checkpoint = `${out}.checkpoint.json`;
+  const opts = { data: 'mnist', sampling: 'hasb', sigma: '0.5', epochs: '2', trainLimit: '40', testLimit: '20', batch: '20', out, backend: 'cpu', progress: false };
+  // a checkpoint after the first epoch, as a stopped run leaves it
+  await runSupernet(src, { ...opts, epochs: '2' }, () => {});
+  assert.not.ok(existsSync(checkpoint), 'a finished run leaves no checkpoint');
+  const whole = readModel(readFileSync(out));
+  writeFileSync(checkpoint, '{}');
+  await runSupernet(src, opts, () => {}).then(() => assert.unreachable('ran over a checkpoint'), (e: Error) => assert.match(e.message, /--checkpoint: .*resumed\.bsw\.checkpoint\.json holds an unfinished SuperNet run; pass --resume/));
+  await runSupernet(src, { ...opts, resume: true }, () => {}).then(() => assert.unreachable('resumed a foreign file'), (e: Error) => assert.match(e.message, /expected a SuperNet checkpoint/));
+  rmSync(checkpoint);
+  // resume with no checkpoint starts the run
+  const lines: string[] = [];
+  await runSupernet(src, { ...opts, resume: true }, (l) => lines.push(l));
+  assert.not.ok(lines.some((l) => l.startsWith('resuming')));
+  assert.equal(readModel(readFileSync(out)).layers.length, whole.layers.length);
 });
 
 test('runSupernet: HASB without a sensitivity section is refused before training; uniform runs', async () => {
