@@ -3,21 +3,22 @@
 // for wbits × abits (e.g. lut16 and dot8 for 2-bit weights), each packs random weights of the shape
 // and runs the GEMM on `rows` rows of random codes with a re-quantizing epilogue, the families
 // taking turns (so a change of load or clock hits all alike) after a warm-up round that lets the
-// engine compile each kernel; the fastest median wins. Decisions are kept per (wbits, abits, n, k),
-// so a network measures each shape once.
+// engine compile each kernel; the fastest median wins. Decisions are kept per candidate set and
+// (n, k): a network measures each layer shape once, and widths with the same candidates (e.g. w6a6
+// and w4a4: dot8 or dot16) share the measurement of the first.
 import { seededRandom } from '@bitswitch/format';
 import { familiesOf, type GemmFamily } from './families.ts';
 import type { Kernels } from './kernels.ts';
 
-/** One measured choice: the families tried with their median ms per GEMM, and the winner. */
+/** One measured choice: the widths it was measured at, the families tried with their median ms per GEMM, and the winner. */
 export interface FamilyChoice {
   wbits: number; abits: number; n: number; k: number; rows: number;
   times: { family: string; ms: number }[];
   family: string;
 }
 
-/** Rows of A per timed GEMM: large enough for a stable per-row cost, small enough to take ~0.1 ms. */
-export const CHOICE_ROWS = 256;
+/** Rows of A per timed GEMM: large enough for a stable per-row cost, small enough to take ~0.05 ms. */
+export const CHOICE_ROWS = 128;
 /** Timed rounds (after one warm-up round); each family's median counts. */
 const REPS = 5;
 
@@ -33,7 +34,7 @@ export class FamilyChooser {
   choose(wbits: number, abits: number, n: number, k: number): GemmFamily {
     const candidates = familiesOf(this.kn.build).filter((f) => f.supports(wbits, abits));
     if (candidates.length < 2) return candidates[0];
-    const key = `${wbits}/${abits}/${n}/${k}`;
+    const key = `${candidates.map((f) => f.name).join()}/${n}/${k}`;
     let c = this.choices.get(key);
     if (!c) {
       c = this.measure(candidates, wbits, abits, n, k);

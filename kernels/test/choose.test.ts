@@ -30,6 +30,17 @@ for (const kern of KERNELS) {
     }
     assert.is(kern.residentBytes, before, 'timing packs are disposed');
   });
+
+  test(`${kern.build}: widths with the same candidate families share one measurement per shape`, () => {
+    const names = (w: number, a: number) => familiesOf(kern.build).filter((f) => f.supports(w, a)).map((f) => f.name).join();
+    const count = kern.familyChoices.length;
+    const first = kern.fastestFamily(6, 6, 24, 72);
+    const second = kern.fastestFamily(4, 4, 24, 72);
+    const same = names(6, 6) === names(4, 4);
+    if (same) assert.is(second, first, 'w4a4 takes the w6a6 measurement');
+    const measured = names(6, 6).includes(',') ? 1 : 0;
+    assert.is(kern.familyChoices.length, count + (same ? measured : measured + (names(4, 4).includes(',') ? 1 : 0)));
+  });
 }
 
 test.run();
