@@ -40,8 +40,8 @@ interface SupernetMeta {
   sourceMetadata?: { split?: string };
 }
 
-/** One point of a pareto stage's summary: a SubNet (or a uniform precision) and its runtime accuracy. */
-export interface SubnetPoint { name: string; bits: number[]; avgBits: number; bitops: number; accuracy: number }
+/** One point of a pareto stage's summary: a SubNet (or a uniform precision), its runtime accuracy and, where an eval stage ran before it, the trainer's. */
+export interface SubnetPoint { name: string; bits: number[]; avgBits: number; bitops: number; accuracy: number; trainerAccuracy?: number }
 
 /** What reproduce keeps (results/checkpoints/STAGE.summary.json) of a pareto stage. */
 export interface ParetoSummary {
@@ -93,7 +93,15 @@ export function summarize(args: readonly string[], dir: string, wallSeconds: num
     const m = readModel(readFileSync(flag(args, '--out') ?? args[1]));
     return { ...base, budget: flag(args, '--budget'), subnets: m.subnets?.length ?? 0, trainedOn: trainedOn(upstream) };
   }
-  if (command === 'pareto') return paretoSummary(args, base, trainedOn(upstream));
+  if (command === 'eval') {
+    // the trainer's (fake-quant) accuracy of every SubNet of the searched file, for the pareto stage after it
+    const r = JSON.parse(readFileSync(flag(args, '--json')!, 'utf8')) as { testImages: number; math: string; accuracy: Record<string, number> };
+    return { ...base, math: r.math, testImages: r.testImages, accuracy: r.accuracy, trainedOn: trainedOn(upstream) };
+  }
+  if (command === 'pareto') {
+    const trainer = upstream.find((u) => u.command === 'eval')?.accuracy as Record<string, number> | undefined;
+    return paretoSummary(args, base, trainedOn(upstream), trainer);
+  }
   return undefined;
 }
 
@@ -106,7 +114,7 @@ function trainedOn(upstream: readonly Record<string, unknown>[]): TrainedOn {
   return { backend: 'unrecorded', workers: 0 };
 }
 
-function paretoSummary(args: readonly string[], base: { command: string; wallSeconds?: number }, trained: TrainedOn): ParetoSummary & { wallSeconds?: number } {
+function paretoSummary(args: readonly string[], base: { command: string; wallSeconds?: number }, trained: TrainedOn, trainer?: Record<string, number>): ParetoSummary & { wallSeconds?: number } {
   const model = readModel(readFileSync(args[1]));
   const meta = model.metadata as unknown as SupernetMeta;
   const result = JSON.parse(readFileSync(flag(args, '--json')!, 'utf8')) as { x: string; series: { points: { name: string; bits: number[]; accuracy: number }[]; frontier: { name: string }[] }[] };
@@ -123,7 +131,8 @@ function paretoSummary(args: readonly string[], base: { command: string; wallSec
     accuracy: meta.accuracy,
     points: series.points.map((p) => {
       const m = subnetMetrics(space, p.bits);
-      return { name: p.name, bits: p.bits, avgBits: Number(m['avg-bits'].toFixed(4)), bitops: m.bitops, accuracy: p.accuracy };
+      const t = trainer?.[p.name] ?? trainer?.[uniformName(p.bits)];
+      return { name: p.name, bits: p.bits, avgBits: Number(m['avg-bits'].toFixed(4)), bitops: m.bitops, accuracy: p.accuracy, ...(t === undefined ? {} : { trainerAccuracy: t }) };
     }),
     frontier: series.frontier.map((p) => p.name),
   };
@@ -151,11 +160,21 @@ export function spreadPct(values: readonly number[]): string {
   return `${pp(mean)} ± ${pp((Math.max(...values) - Math.min(...values)) / 2)} (${values.length})`;
 }
 
+/** 'w4a4' for bits all 4 (the eval command's name of a uniform precision), '' for mixed bits. */
+function uniformName(bits: readonly number[]): string {
+  return bits.every((b) => b === bits[0]) ? `w${bits[0]}a${bits[0]}` : '';
+}
+
+/** The point of best runtime accuracy within `budget` average bits (the frontier read at the budget); undefined if none fits. */
+export function bestPointWithin(points: readonly SubnetPoint[], budget: number): SubnetPoint | undefined {
+  let best: SubnetPoint | undefined;
+  for (const p of points) if (p.avgBits <= budget + 1e-9 && (best === undefined || p.accuracy > best.accuracy)) best = p;
+  return best;
+}
+
 /** Best accuracy among the points within `budget` average bits (the frontier read at the budget); undefined if none fits. */
 export function bestWithin(points: readonly SubnetPoint[], budget: number): number | undefined {
-  let best: number | undefined;
-  for (const p of points) if (p.avgBits <= budget + 1e-9 && (best === undefined || p.accuracy > best)) best = p.accuracy;
-  return best;
+  return bestPointWithin(points, budget)?.accuracy;
 }
 
 /** The swept average-bit caps of the runs (SubNet names avg-bits<=V), ascending. */
@@ -276,6 +295,17 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
         : `${signed(mean)} ± ${pp((Math.max(...r.deltas) - Math.min(...r.deltas)) / 2)} (${r.deltas.map(signed).join(', ')})`;
       return `| ${r.budget.toFixed(2)} | ${spreadPct(series('hasb', r.budget))} | ${spreadPct(series('uniform', r.budget))} | ${d} | ${r.deltas.length ? r.verdict : '—'} |`;
     }),
+    '',
+  );
+  const trainerSeries = (sampler: string, budget: number) => [...(bySampler.get(sampler) ?? new Map()).values()]
+    .map((r: ParetoSummary) => bestPointWithin(r.points, budget)?.trainerAccuracy).filter((v): v is number => v !== undefined);
+  lines.push(
+    'The trainer\'s (fake-quant) accuracy (%) of the same SubNets (`bitswitch eval --subnets` on the searched file), mean ±',
+    'half-range over seeds (count); — where no eval stage ran.',
+    '',
+    '| avg bits ≤ | HASB | uniform |',
+    '|---|---|---|',
+    ...budgets.map((b) => `| ${b.toFixed(2)} | ${spreadPct(trainerSeries('hasb', b))} | ${spreadPct(trainerSeries('uniform', b))} |`),
     '',
   );
   lines.push(

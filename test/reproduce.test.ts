@@ -131,11 +131,14 @@ test('the mixed-precision section: "not run yet", then tables and a plot from pa
     const write = (name: string, s: object) => writeFileSync(join(dir, 'results/checkpoints', `${name}.summary.json`), JSON.stringify(s));
     write('p-hasb-1', run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.86)]));
     write('p-hasb-2', run('hasb', 2, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.85)]));
-    write('p-uniform-1', run('uniform', 1, [point('avg-bits<=2', 2, 0.77), point('avg-bits<=3', 3, 0.84)]));
+    write('p-uniform-1', run('uniform', 1, [{ ...point('avg-bits<=2', 2, 0.77), trainerAccuracy: 0.765 }, point('avg-bits<=3', 3, 0.84)]));
     const partial = await mixedSection(dir, stages);
     assert.ok(partial.lines.some((l) => l.includes('3 of 4 (not run yet: p-uniform-2)')), partial.lines.join('\n'));
     assert.ok(partial.lines.includes('| 2.00 | 79.00 ± 1.00 (2) | 77.00 | +3.00 | HASB |'), partial.lines.join('\n'));
     assert.match(partial.claim, /^not decided: one seed pair only/);
+    // the trainer's accuracy of the best runtime SubNet at each cap, where an eval stage gave one
+    assert.ok(partial.lines.includes('| 2.00 | — | 76.50 |'), partial.lines.join('\n'));
+    assert.ok(partial.lines.includes('| 3.00 | — | — |'), partial.lines.join('\n'));
     assert.match(partial.plots[FRONTIER_PLOT], /^<svg/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -149,6 +152,18 @@ test('a search stage\'s summary carries where its SuperNet was trained on to the
     const s = summarize(['search', 'x.bsw', '--budget', 'avg-bits=2..4:1', '--out', join(dir, 'model.bsw')], dir, 1.24, [{ command: 'supernet', backend: 'wasm', workers: 2 }]) as Record<string, unknown>;
     assert.equal(s, { command: 'search', wallSeconds: 1.2, workers: s.workers, budget: 'avg-bits=2..4:1', subnets: 0, trainedOn: { backend: 'wasm', workers: 2 } });
     assert.is(summarize(['train', '--out', dir], dir, 1), undefined, 'train writes its own summary');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an eval stage\'s summary carries the trainer\'s SubNet accuracies (and where the SuperNet was trained) to the pareto stage', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-summary-'));
+  try {
+    const json = join(dir, 'trainer.json');
+    writeFileSync(json, JSON.stringify({ file: 'x.bsw', data: 'fashion-mnist', testImages: 10000, math: 'tfjs', accuracy: { w8a8: 0.9, 'avg-bits<=3': 0.87 } }));
+    const s = summarize(['eval', 'x.bsw', '--subnets', '^avg', '--json', json], dir, 2, [{ command: 'search', trainedOn: { backend: 'wasm', workers: 2 } }]) as Record<string, unknown>;
+    assert.equal(s, { command: 'eval', wallSeconds: 2, workers: s.workers, math: 'tfjs', testImages: 10000, accuracy: { w8a8: 0.9, 'avg-bits<=3': 0.87 }, trainedOn: { backend: 'wasm', workers: 2 } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
