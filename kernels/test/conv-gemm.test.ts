@@ -236,7 +236,17 @@ for (const build of availableBuilds()) {
   }
 
   test(`${build}: the workers ran some of the convolution's row blocks`, () => {
+    // Which thread claims a block is scheduling: on a loaded machine the caller may take every block of
+    // the small cases above, so larger convolutions run until a worker has taken one (bounded).
+    const x = { batch: 8, h: 28, w: 28, c: 16, kh: 3, kw: 3, sh: 1, sw: 1, padding: 'same' as const, n: 16 };
+    const rand = rng(25);
+    const { input, w } = data(x, 4, 4, rand);
     for (const kern of many) {
+      const pw = kern.packGemmWeights(w, 4, x.n, x.kh * x.kw * x.c, { abits: 4 });
+      for (let tries = 0; tries < 100 && kern.poolStats!.callerBlocks === kern.poolStats!.blocks; tries++) {
+        kern.convGemm({ input, batch: x.batch, h: x.h, w: x.w, c: x.c, kh: x.kh, kw: x.kw, stride: [x.sh, x.sw], padding: x.padding, weights: pw, abits: 4 });
+      }
+      pw.dispose();
       const s = kern.poolStats!;
       assert.ok(s.calls > 0 && s.callerBlocks < s.blocks, `${kern.threads} threads: ${JSON.stringify(s)}`);
     }
