@@ -79,13 +79,17 @@ export function setEpilogueCodes(codes: usize, scale: f32, bits: i32): void {
   return quadExact(y, f64x2.splat(<f64>epRqScale), f64x2.splat(<f64>epRqMax), f64x2.splat(0));
 }
 
-/** The 4 codes of y for the second output (the same arithmetic as the requant path), as int32 lanes. */
+/**
+ * eq. 4 codes of 4 values (low byte of each int32 lane): y · f32(1/s) gives the code of y / s away
+ * from .5 ties (quantize.ts); near one, or where 1/s is not safe (fast false), divide in float64.
+ * The requant output and the second (codes) output both take their codes here.
+ */
 // @ts-ignore: decorator
-@inline function secondCodes(y: v128): v128 {
-  const cv = clampCodes(f32x4.mul(y, f32x4.splat(epCdInv)), f32x4.splat(epCdMax));
+@inline function quadCodes(y: v128, scale: f32, inv: f32, hi: f32, fast: bool): v128 {
+  const cv = clampCodes(f32x4.mul(y, f32x4.splat(inv)), f32x4.splat(hi));
   const q = roundLow(cv);
-  if (epCdFast && i32x4.all_true(awayFromTie(cv, q))) return q;
-  return quadExact(y, f64x2.splat(<f64>epCdScale), f64x2.splat(<f64>epCdMax), f64x2.splat(0));
+  if (fast && i32x4.all_true(awayFromTie(cv, q))) return q;
+  return quadExact(y, f64x2.splat(<f64>scale), f64x2.splat(<f64>hi), f64x2.splat(0));
 }
 
 /** eq. 4 of one float32 value with the float64 division (format SPEC §6). */
@@ -135,17 +139,12 @@ export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, 
       for (; c + 4 <= cols; c += 4) {
         const y = epilogueVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), o + c);
         if (rq) {
-          // y · f32(1/s) gives the code of y / s away from .5 ties (quantize.ts); near one, divide in float64
-          const cv = clampCodes(f32x4.mul(y, f32x4.splat(epRqInv)), hi);
-          let q = roundLow(cv);
-          if (!epRqFast || !i32x4.all_true(awayFromTie(cv, q))) {
-            q = divideCodes(y);
-          }
+          const q = quadCodes(y, epRqScale, epRqInv, epRqMax, epRqFast);
           v128.store32_lane(out + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
         } else {
           v128.store(out + ((o + c) << 2), y);
           if (epCodes) {
-            const q = secondCodes(y);
+            const q = quadCodes(y, epCdScale, epCdInv, epCdMax, epCdFast);
             v128.store32_lane(epCodes + o + c, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
           }
         }
