@@ -64,11 +64,16 @@ let dot4Checked: boolean | undefined;
  * it on Node 20 under --no-liftoff (optimizing tier only).
  */
 export function dot4Reliable(): boolean {
+  // decided once: supports() asks on every GEMM call with dot4 weights
+  return (dot4Checked ??= dot4Decide());
+}
+
+function dot4Decide(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
   if (p?.env?.BITSWITCH_DOT4 === 'force') return true;
   const node = p?.versions?.node;
   if (node !== undefined && Number(node.split('.')[0]) < 22) return false;
-  return (dot4Checked ??= dot4Probe());
+  return dot4Probe();
 }
 
 export const GEMM_FAMILIES: readonly GemmFamily[] = [
