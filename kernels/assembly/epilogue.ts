@@ -98,8 +98,139 @@ export function setEpilogueCodes(codes: usize, scale: f32, bits: i32): void {
   return <u8><i32>max<f64>(min<f64>(nearest<f64>(<f64>y / <f64>scale), <f64>hi), 0);
 }
 
+// Outputs of a specialized epilogue (epilogueFast): float32 only, float32 and the next layer's codes, codes only (requant).
+const OUT_FLOAT = 0;
+const OUT_FLOAT_CODES = 1;
+const OUT_CODES = 2;
+
+/**
+ * epilogueValue on 4 lanes with the optional steps fixed at compile time (epilogueFast instantiates
+ * it once per combination, so no step costs a test per vector): the same float32 operations in the
+ * same order.
+ */
+// @ts-ignore: decorator
+@inline function affineVector(acc: v128, n: usize, o: usize, bias: bool, bn: bool, res: bool, relu: bool): v128 {
+  let y = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(epScale + (n << 2)));
+  if (bias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
+  if (bn) y = f32x4.add(f32x4.mul(y, v128.load(epMul + (n << 2))), v128.load(epAdd + (n << 2)));
+  if (res) y = f32x4.add(y, v128.load(epRes + (o << 2)));
+  if (relu) y = f32x4.max(y, f32x4.splat(0));
+  return y;
+}
+
+/**
+ * The SIMD epilogue of an int32 tile for one combination of steps and outputs (all compile-time
+ * constants after inlining): 16 columns at a time with one tie check and one 16-byte store of
+ * codes, then 4 at a time; the last cols % 4 columns go through the general epilogueTile.
+ * Codes come from y · f32(1/s) away from .5 ties, else from the float64 division (quadCodes).
+ */
+// @ts-ignore: decorator
+@inline function epilogueRows(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32,
+  bias: bool, bn: bool, res: bool, relu: bool, mode: i32): void {
+  const codes = mode == OUT_CODES ? out : epCodes;
+  const scale = mode == OUT_CODES ? epRqScale : epCdScale;
+  const hiS = mode == OUT_CODES ? epRqMax : epCdMax;
+  const invS = mode == OUT_CODES ? epRqInv : epCdInv;
+  const hi = f32x4.splat(hiS);
+  const inv = f32x4.splat(invS);
+  const tail = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const t = tile + (<usize>(r * nr) << 2);
+    const o = <usize>(m0 + r) * <usize>ldo + <usize>n0;
+    let c = 0;
+    if (mode != OUT_FLOAT) {
+      for (; c + 16 <= cols; c += 16) {
+        const tc = t + (<usize>c << 2);
+        const n = <usize>(n0 + c);
+        const oc = o + <usize>c;
+        const y0 = affineVector(v128.load(tc), n, oc, bias, bn, res, relu);
+        const y1 = affineVector(v128.load(tc, 16), n + 4, oc + 4, bias, bn, res, relu);
+        const y2 = affineVector(v128.load(tc, 32), n + 8, oc + 8, bias, bn, res, relu);
+        const y3 = affineVector(v128.load(tc, 48), n + 12, oc + 12, bias, bn, res, relu);
+        if (mode == OUT_FLOAT_CODES) {
+          const f = out + (oc << 2);
+          v128.store(f, y0); v128.store(f, y1, 16); v128.store(f, y2, 32); v128.store(f, y3, 48);
+        }
+        const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
+        const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
+        const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
+        const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
+        if (i32x4.all_true(ok)) v128.store(codes + oc, lowBytes(r0, r1, r2, r3));
+        else {
+          const s = f64x2.splat(<f64>scale), h = f64x2.splat(<f64>hiS), z = f64x2.splat(0);
+          v128.store(codes + oc, lowBytes(quadExact(y0, s, h, z), quadExact(y1, s, h, z), quadExact(y2, s, h, z), quadExact(y3, s, h, z)));
+        }
+      }
+    }
+    for (; c < tail; c += 4) {
+      const oc = o + <usize>c;
+      const y = affineVector(v128.load(t + (<usize>c << 2)), <usize>(n0 + c), oc, bias, bn, res, relu);
+      if (mode != OUT_CODES) v128.store(out + (oc << 2), y);
+      if (mode != OUT_FLOAT) {
+        const q = quadCodes(y, scale, invS, hiS, true);
+        v128.store32_lane(codes + oc, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+      }
+    }
+  }
+  if (tail < cols) epilogueGeneral(tile + (<usize>tail << 2), nr, m0, n0 + tail, rows, cols - tail, out, ldo);
+}
+
+// The dispatch below picks one inlined copy of epilogueRows per combination of the optional steps.
+// @ts-ignore: decorator
+@inline function byMode(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32, bias: bool, bn: bool, res: bool, relu: bool, mode: i32): void {
+  if (mode == OUT_FLOAT) epilogueRows(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, res, relu, OUT_FLOAT);
+  else if (mode == OUT_FLOAT_CODES) epilogueRows(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, res, relu, OUT_FLOAT_CODES);
+  else epilogueRows(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, res, relu, OUT_CODES);
+}
+
+// @ts-ignore: decorator
+@inline function byRelu(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32, bias: bool, bn: bool, res: bool, mode: i32): void {
+  if (epRelu) byMode(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, res, true, mode);
+  else byMode(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, res, false, mode);
+}
+
+// @ts-ignore: decorator
+@inline function byResidual(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32, bias: bool, bn: bool, mode: i32): void {
+  if (epRes) byRelu(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, true, mode);
+  else byRelu(tile, nr, m0, n0, rows, cols, out, ldo, bias, bn, false, mode);
+}
+
+// @ts-ignore: decorator
+@inline function byBatchNorm(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32, bias: bool, mode: i32): void {
+  if (epMul) byResidual(tile, nr, m0, n0, rows, cols, out, ldo, bias, true, mode);
+  else byResidual(tile, nr, m0, n0, rows, cols, out, ldo, bias, false, mode);
+}
+
+/**
+ * The specialized epilogue of an int32 tile where one applies: epilogueRows with the optional steps
+ * of this GEMM as constants. False where the general loop must run (float32 tiles, only one of the
+ * BatchNorm pair, a requant or codes scale whose reciprocal is not safe).
+ */
+function epilogueFast(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): bool {
+  if (epTileF32 || (epMul == 0) != (epAdd == 0)) return false;
+  let mode = OUT_FLOAT;
+  if (epRqScale > 0) {
+    if (!epRqFast) return false;
+    mode = OUT_CODES;
+  } else if (epCodes) {
+    if (!epCdFast) return false;
+    mode = OUT_FLOAT_CODES;
+  }
+  if (epBias) byBatchNorm(tile, nr, m0, n0, rows, cols, out, ldo, true, mode);
+  else byBatchNorm(tile, nr, m0, n0, rows, cols, out, ldo, false, mode);
+  return true;
+}
+
 /** Writes rows×cols of an int32 (or float32) tile (row stride nr) to out [M][ldo] as float32 or, with requant, uint8 (eq. 4). */
 export function epilogueTile(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
+  if (ASC_FEATURE_SIMD && epScale) {
+    if (epilogueFast(tile, nr, m0, n0, rows, cols, out, ldo)) return;
+  }
+  epilogueGeneral(tile, nr, m0, n0, rows, cols, out, ldo);
+}
+
+/** epilogueTile with the steps tested per vector: every case, including the ones epilogueFast leaves. */
+function epilogueGeneral(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols: i32, out: usize, ldo: i32): void {
   const rq = epRqScale > 0;
   if (!epScale) { // raw int32 output
     // inline moves: a memory.copy call per 8- or 16-int row costs as much as a quarter of a K = 512 tile

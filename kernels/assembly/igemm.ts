@@ -92,9 +92,35 @@ function tapPointers(src: usize, r0: i32, rows: i32, zero: usize, ind: usize, gr
   let b = r0 / plane;
   let oy = (r0 % plane) / cvOw;
   let ox = r0 % cvOw;
+  const rowStep = <usize>cvSw * px; // input bytes between neighbouring output pixels of one output row
+  const steps = i32x4(0, <i32>rowStep, <i32>(2 * rowStep), <i32>(3 * rowStep));
+  const lineBytes = <usize>cvW * px;
   for (let g0 = 0; g0 < rows; g0 += MR) {
     const group = ind + <usize>((g0 >> 2) * groupBytes);
     const count = min(MR, rows - g0);
+    if (ASC_FEATURE_SIMD && count == MR && cvKw > 1 && ox + MR <= cvOw) {
+      // Fast path: 4 pixels of one output row, all with their kernel rows inside the image
+      // horizontally: per kernel row one vector of 4 pointers, rowStep apart (the zero row where the
+      // kernel row lies in the vertical padding). The general loop below gives the same pointers.
+      const x0 = ox * cvSw - cvPadLeft;
+      if (x0 >= 0 && x0 + (MR - 1) * cvSw + cvKw <= cvW) {
+        rowGroup(group, cvKh, (cvKw * cvC) >> 1);
+        const y0 = oy * cvSh - cvPadTop;
+        const line = src + <usize>b * image + <usize>x0 * px; // + iy · lineBytes
+        const zeros = i32x4.splat(<i32>zero);
+        let at = group + 16;
+        for (let ky = 0; ky < cvKh; ky++, at += 16) {
+          const iy = y0 + ky;
+          v128.store(at, iy >= 0 && iy < cvH ? i32x4.add(i32x4.splat(<i32>(line + <usize>iy * lineBytes)), steps) : zeros);
+        }
+        ox += MR;
+        if (ox == cvOw) {
+          ox = 0;
+          if (++oy == cvOh) { oy = 0; b++; }
+        }
+        continue;
+      }
+    }
     // whole kernel rows: x0 of each row of the group (ox wraps to the next output row)
     let rowsInside = cvKw > 1;
     for (let r = 0, x = ox; r < count; r++) {

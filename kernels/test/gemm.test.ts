@@ -179,6 +179,42 @@ for (const kern of KERNELS) {
     });
   }
 
+  test(`${kern.build}: every combination of epilogue steps and outputs (bias, BatchNorm, residual, ReLU × float, float + codes, requant) matches the reference`, () => {
+    const rand = rng(31);
+    // n = 37: 16-column blocks, 4-column vectors and a scalar tail in every tile row
+    const [m, n, k] = [11, 37, 29];
+    for (const f of familiesOf(kern.build)) {
+      const pairs = pairsOf(f);
+      if (pairs.length === 0) continue; // a family this engine cannot run (dot4 where dot4Reliable is false)
+      const [wbits, abits] = pairs[0];
+      const [lo, hi] = signedRange(wbits);
+      const a = randomInts(Uint8Array, m * k, 0, 2 ** abits - 1, rand);
+      const w = randomInts(Int8Array, n * k, lo, hi, rand);
+      const acc = gemmRef(a, m, k, k, w, n);
+      const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
+      const vec = (s: number) => Float32Array.from({ length: n }, () => (rand() - 0.5) * s);
+      for (let combo = 0; combo < 16; combo++) {
+        const base: Epilogue = {
+          wScale: Float32Array.from({ length: n }, () => 0.001 + rand() * 0.05), aScale: 0.05,
+          ...(combo & 1 ? { bias: vec(2) } : {}),
+          ...(combo & 2 ? { mul: vec(3), add: vec(1) } : {}),
+          ...(combo & 4 ? { residual: Float32Array.from({ length: m * n }, () => (rand() - 0.5) * 4) } : {}),
+          ...(combo & 8 ? { relu: true } : {}),
+        };
+        const what = `${f.name} steps ${combo}`;
+        assertSame(kern.gemm({ a, m, k, weights: pw, abits, epilogue: base }), epilogueRef(acc, m, n, base), `${what} float`);
+        const codes = new Uint8Array(m * n).fill(77);
+        const got = kern.gemm({ a, m, k, weights: pw, abits, epilogue: { ...base, codes: { out: codes, scale: 0.03, bits: 3 } } }) as Float32Array;
+        assertSame(got, epilogueRef(acc, m, n, base), `${what} float of float + codes`);
+        assertSame(codes, quantizeActivationsRef(got, 0.03, 3), `${what} codes of float + codes`);
+        const rq: Epilogue = { ...base, requant: { scale: 0.03, bits: 4 } };
+        assertSame(kern.gemm({ a, m, k, weights: pw, abits, epilogue: rq }), epilogueRef(acc, m, n, rq), `${what} requant`);
+      }
+      pw.dispose();
+    }
+    assert.is(kern.residentBytes, 0);
+  });
+
   test(`${kern.build}: re-quantization within 1e-6 of .5 ties (fast reciprocal path vs f32 division) matches the reference`, () => {
     const rand = rng(15);
     const [m, n, k] = [64, 16, 8];
