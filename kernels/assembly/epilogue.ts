@@ -114,8 +114,18 @@ const OUT_CODES = 2;
   if (bias) y = f32x4.add(y, v128.load(epBias + (n << 2)));
   if (bn) y = f32x4.add(f32x4.mul(y, v128.load(epMul + (n << 2))), v128.load(epAdd + (n << 2)));
   if (res) y = f32x4.add(y, v128.load(epRes + (o << 2)));
-  if (relu) y = f32x4.max(y, f32x4.splat(0));
+  if (relu) y = relu4(y);
   return y;
+}
+
+/**
+ * f32x4.max(y, 0) (NaN stays NaN, −0 becomes +0) without its NaN and signed-zero fix-ups, which
+ * engines spell out in about eight instructions: pmax(0, y) is one maxps, and NaN lanes come back
+ * from y itself.
+ */
+// @ts-ignore: decorator
+@inline function relu4(y: v128): v128 {
+  return v128.or(f32x4.pmax(f32x4.splat(0), y), v128.and(y, f32x4.ne(y, y)));
 }
 
 /**
