@@ -3,7 +3,8 @@
 // for wbits × abits (e.g. lut16 and dot8 for 2-bit weights), each packs random weights of the shape
 // and runs the GEMM on `rows` rows of random codes with a re-quantizing epilogue, the families
 // taking turns (so a change of load or clock hits all alike) after a warm-up round that lets the
-// engine compile each kernel; the fastest median wins. Decisions are kept per candidate set and
+// engine compile each kernel; the fastest median wins, among the families whose int32 sums equal the
+// general family's on the same operands. Decisions are kept per candidate set and
 // (n, k): a network measures each layer shape once, and widths with the same candidates (e.g. w6a6
 // and w4a4: dot8 or dot16) share the measurement of the first.
 import { seededRandom } from '@bitswitch/format';
@@ -62,6 +63,17 @@ export class FamilyChooser {
           if (r > 0) ms[i].push(performance.now() - t0);
         });
       }
+      // After the timed rounds (the engine's optimizing tier by now), each family's int32 sums on
+      // these operands: a family that disagrees with the build's general family (any widths, plain
+      // SIMD) is not chosen, whatever a probe said of its instruction.
+      const general = candidates.findIndex((f) => f.supports(8, 8) && f.path === 0);
+      if (general >= 0) {
+        const sums = (i: number) => this.kn.gemm({ a, m: rows, k, weights: packed[i], abits, checkA: false }) as Int32Array;
+        const want = sums(general);
+        candidates.forEach((_, i) => {
+          if (i !== general && !sameInts(sums(i), want)) ms[i] = [Infinity];
+        });
+      }
     } finally {
       for (const p of packed) p.dispose();
     }
@@ -70,4 +82,10 @@ export class FamilyChooser {
     const best = times.reduce((b, t) => (t.ms < b.ms ? t : b));
     return { wbits, abits, n, k, rows, times, family: best.family };
   }
+}
+
+function sameInts(x: Int32Array, y: Int32Array): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }

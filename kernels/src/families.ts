@@ -34,13 +34,11 @@ export function acc16Chunk(wbits: number, abits: number): number {
 }
 
 /**
- * One relaxed dot-add of fixed operands (signed a, b in 0..127, int32 c) compared with its definition,
- * in a fresh module, so that the engine's baseline tier runs it: 1 where they agree.
+ * One i32x4.relaxed_dot_i8x16_i7x16_add_s of constant operands (signed bytes a, bytes b, int32 c) in a
+ * fresh module, so that the engine's baseline tier runs it, compared with c + Σ a·b where b's bytes
+ * are read unsigned: true where they agree.
  */
-export function dot4Probe(): boolean {
-  const a = Array.from({ length: 16 }, (_, i) => [-128, 127, -77, 5, 93, -1, 64, -100][i % 8] + (i >> 3));
-  const b = Array.from({ length: 16 }, (_, i) => [127, 126, 3, 0, 88, 127, 1, 64][(i * 3) % 8]);
-  const c = [1000, -70000, 3, 123456];
+function dot4Agrees(a: number[], b: number[], c: number[]): boolean {
   const want = c.map((v, j) => v + [0, 1, 2, 3].reduce((s, i) => s + a[4 * j + i] * b[4 * j + i], 0));
   const bytes = (v: number[], size: number) => v.flatMap((x) => Array.from({ length: size }, (_, k) => (x >> (8 * k)) & 0xff));
   const konst = (v: number[], size: number) => [0xfd, 0x0c, ...bytes(v, size)];
@@ -53,6 +51,24 @@ export function dot4Probe(): boolean {
   } catch {
     return false; // no relaxed SIMD here (or not enabled yet)
   }
+}
+
+/** The relaxed dot-add with its second operand in 0..127 (where every lowering agrees) right in the baseline tier. */
+export function dot4Probe(): boolean {
+  const a = Array.from({ length: 16 }, (_, i) => [-128, 127, -77, 5, 93, -1, 64, -100][i % 8] + (i >> 3));
+  const b = Array.from({ length: 16 }, (_, i) => [127, 126, 3, 0, 88, 127, 1, 64][(i * 3) % 8]);
+  return dot4Agrees(a, b, [1000, -70000, 3, 123456]);
+}
+
+/**
+ * The relaxed dot-add with second-operand bytes of 128..255 read unsigned and exact int32 sums: what
+ * x86 with AVX-VNNI computes (one vpdpbusd). The operands tell the other lowerings apart: ARM's
+ * signed dot reads 255 as −1, and x86 without VNNI (pmaddubsw) saturates 127·255 + 127·255 at 32767.
+ */
+export function dot4Unsigned8Probe(): boolean {
+  const a = [-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 5, 0, -77, 64, 1];
+  const b = [255, 255, 255, 255, 255, 255, 255, 255, 200, 128, 255, 131, 9, 254, 129, 0];
+  return dot4Agrees(a, b, [5, -3, 1 << 20, -123456]);
 }
 
 let dot4Checked: boolean | undefined;
@@ -68,6 +84,23 @@ export function dot4Reliable(): boolean {
   return (dot4Checked ??= dot4Decide());
 }
 
+let dot4U8Checked: boolean | undefined;
+
+/**
+ * Whether the dot4 family may take 8-bit activations (0..255) as its i7 operand: where dot4 is
+ * reliable and the engine computes that operand unsigned with exact int32 sums (dot4Unsigned8Probe;
+ * x86 with AVX-VNNI in Node ≥ 22 and current browsers). Elsewhere w·a8 stays on dot16.
+ * BITSWITCH_DOT4_U8=off leaves it out; =force keeps it in wherever dot4 is reliable, for testing that
+ * the family chooser (choose.ts) refuses it where its sums come out wrong.
+ */
+export function dot4Unsigned8(): boolean {
+  if (dot4U8Checked === undefined) {
+    const mode = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.BITSWITCH_DOT4_U8;
+    dot4U8Checked = mode !== 'off' && dot4Reliable() && (mode === 'force' || dot4Unsigned8Probe());
+  }
+  return dot4U8Checked;
+}
+
 function dot4Decide(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
   if (p?.env?.BITSWITCH_DOT4 === 'force') return true;
@@ -80,8 +113,9 @@ export const GEMM_FAMILIES: readonly GemmFamily[] = [
   {
     name: 'qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4',
     path: 3, mr: 4, nr: 8, builds: ['relaxed'],
-    // activations are the i7 operand (0..127); int32 sums of 4 products, so any weight width
-    supports: (_wbits, abits) => abits <= 7 && dot4Reliable(),
+    // activations are the i7 operand: 0..127 everywhere it is reliable, 0..255 where the engine reads
+    // it unsigned with exact sums (dot4Unsigned8); int32 sums of 4 products, so any weight width
+    supports: (_wbits, abits) => (abits <= 7 ? dot4Reliable() : abits === 8 && dot4Unsigned8()),
     packRef: (v, bits, n, k) => packPanelsRef(v, bits, n, k, 3),
   },
   {

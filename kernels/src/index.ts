@@ -8,6 +8,6 @@ export type {
   LoadOptions, WasmBuffer, ResidentValues, PackedWeights, Epilogue, GemmArgs,
   PackedWeightsF32, EpilogueF32, GemmF32Args, Im2colArgs, Im2colResult, ConvGemmArgs, ConvWindowArgs,
 } from './types.ts';
-export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, lutChunk, dot4Reliable, type GemmFamily } from './families.ts';
+export { GEMM_FAMILIES, familiesOf, defaultFamily, acc16Chunk, lutChunk, dot4Reliable, dot4Unsigned8, type GemmFamily } from './families.ts';
 export { CHOICE_ROWS, type FamilyChoice } from './choose.ts';
 export * from './reference/index.ts';

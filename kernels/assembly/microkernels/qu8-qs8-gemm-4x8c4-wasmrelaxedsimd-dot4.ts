@@ -1,8 +1,9 @@
 // Family qu8-qs8-gemm-4x8c4-wasmrelaxedsimd-dot4 (relaxed build; engines whose every tier computes
 // it right, families.ts): tile 4×8, int8 weight quads, i32x4.relaxed_dot_i8x16_i7x16_add_s — four
 // products per int32 lane added in one instruction (one vpdpbusd where the CPU has AVX-VNNI), no
-// 16-bit partial sums. Activations are the i7 operand (0..127); with |w| ≤ 128 a pair of products
-// stays within int16, so the x86 lowering without VNNI (pmaddubsw, pmaddwd) is exact too.
+// 16-bit partial sums. Activations are the i7 operand: 0..127, where with |w| ≤ 128 a pair of products
+// stays within int16, so the x86 lowering without VNNI (pmaddubsw, pmaddwd) is exact too; or 0..255
+// on engines that read that operand unsigned with exact sums (families.ts: dot4Unsigned8).
 
 /**
  * path 3, relaxed SIMD: tile[4][8] = 4 rows of A · panel of int8 weight quads (16 bytes per 4
