@@ -16,7 +16,7 @@ export const reportPath = (group) => `results/mutation/${group}.json`;
 
 /** The command each mutant of a group runs: the group's test files in one Node process, stopping at the first failure. */
 export const groupCommand = (group) =>
-  `node --experimental-wasm-relaxed-simd --import tsx test/mutation-exec.ts ${groups[group].tests.join(' ')}`;
+  `node --import ./scripts/relaxed-simd.mjs --import tsx test/mutation-exec.ts ${groups[group].tests.join(' ')}`;
 
 const group = process.env.MUTATION_GROUP;
 if (group !== undefined && !groups[group]) {
@@ -32,7 +32,7 @@ export default group === undefined ? {} : {
     testRunner: 'uvu',
     plugins: ['./test/mutation-uvu-runner.mjs'],
     uvu: { files: groups[group].tests },
-    testRunnerNodeArgs: ['--experimental-wasm-relaxed-simd', '--import', 'tsx'],
+    testRunnerNodeArgs: ['--import', './scripts/relaxed-simd.mjs', '--import', 'tsx'],
     coverageAnalysis: 'all',
   } : {
     testRunner: 'command',

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./uvu-child.ts', import.meta.url));
+const RELAXED_SIMD = new URL('../scripts/relaxed-simd.mjs', import.meta.url).href;
 
 export type FileStatus = 'ok' | 'failed' | 'crashed' | 'timed out' | 'empty';
 
@@ -54,7 +55,8 @@ export function runFile(file: string, timeoutSeconds: number): Promise<FileResul
   const dir = mkdtempSync(join(tmpdir(), 'bsw-test-'));
   const resultFile = join(dir, 'result.jsonl');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', CHILD, file, resultFile], {
+    // relaxed-simd.mjs turns on Node 20's relaxed-SIMD flag, which Node >= 22 rejects on the command line
+    const child = spawn(process.execPath, ['--import', RELAXED_SIMD, '--import', 'tsx', CHILD, file, resultFile], {
       cwd: repoRoot, env: { ...process.env, FORCE_COLOR: '0', NODE_OPTIONS: sourceNodeOptions() }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
     let output = '';

@@ -1,7 +1,7 @@
 // Writes the per-layer latency table of a model file on this device: the data `bitswitch search
 // --latency table.json` budgets with. It lives with the runtime, not in bench/, because it is a user
 // tool whose output is an input of the search, measured on the device the model will run on.
-// Usage: node --experimental-wasm-relaxed-simd --import tsx runtime/scripts/latency.ts MODEL.bsw [--out FILE] [--batch N] [--min-ms MS] [--backend NAME]
+// Usage: node --import ./scripts/relaxed-simd.mjs --import tsx runtime/scripts/latency.ts MODEL.bsw [--out FILE] [--batch N] [--min-ms MS] [--backend NAME]
 // Output: JSON {layer, bits, ms}[] (runtime/README.md), to FILE or stdout.
 import { writeFileSync } from 'node:fs';
 import { createRuntime, measureLayerLatency, BACKEND_NAMES, type BackendName } from '../src/index.ts';

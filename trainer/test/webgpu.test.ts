@@ -15,6 +15,8 @@ const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const SWIFTSHADER_ENV = { VK_ICD_FILENAMES: ICD, LD_LIBRARY_PATH: ['/usr/lib/chromium', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
 const FIXTURE = fileURLToPath(new URL('./fixtures/backend-parity.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
+// Node 20's relaxed-SIMD flag, turned on only where needed (Node >= 22 rejects it on the command line)
+const RELAXED_SIMD = new URL('../../scripts/relaxed-simd.mjs', import.meta.url).href;
 
 function webgpuPackage(): boolean {
   try { createRequire(import.meta.url).resolve('webgpu'); return true; } catch { return false; }
@@ -26,7 +28,7 @@ const skip = !existsSync(ICD) ? `${ICD} is missing (install Debian's chromium pa
 /** Runs node with tsx on `args`, returns the last JSON line of its stdout. */
 function runNode(args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', TSX, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 300_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', RELAXED_SIMD, '--import', TSX, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 300_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${args.join(' ')}: ${err.message}\n${stderr}`));
       const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
       if (!line) return reject(new Error(`${args.join(' ')}: no JSON on stdout\n${stderr}`));
