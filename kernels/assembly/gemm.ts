@@ -40,13 +40,19 @@ export const MR = 4;
   return path == 2 ? 0 : kp * tileCols(path) * (path == 0 ? 2 : 1);
 }
 
+/**
+ * Bytes of the int32 sums of a block's rows across all weight tiles, which the epilogue then runs
+ * over in one call (multiplyBlock): wide rows (16 codes per tie check), one dispatch per block.
+ */
+const ACC_BYTES = 65536;
+
 /** Offset in gemm's scratch of the block area: packed A rows (path 0), row pointers (path 1) or tables (path 2). */
 // @ts-ignore: decorator
 @inline export function blockAreaOffset(kp: i32, path: i32): usize {
-  return <usize>(panelBytes(kp, path) + MR * tileCols(path) * 4);
+  return <usize>(panelBytes(kp, path) + MR * tileCols(path) * 4 + ACC_BYTES);
 }
 
-/** Bytes of scratch gemm needs: one unpacked tile panel, one int32 tile, one block of packed A rows (or tables). */
+/** Bytes of scratch gemm needs: one unpacked tile panel, one int32 tile, the block's int32 sums, one block of packed A rows (or tables). */
 export function gemmScratchBytes(k: i32, path: i32): i32 {
   const kp = paddedK(k);
   const block = path == 2 ? lutBlockRows(kp) * kp * 4 : blockRows(kp) * kp * 2;
@@ -117,54 +123,95 @@ export function prepareBlock(a: usize, lda: i32, rows: i32, kp: i32, path: i32, 
 
 /**
  * Rows b0..bEnd of the output from a block's A operand (prepareBlock, or igemm.ts for convolutions):
- * for each weight tile (unpacked once), each 4-row tile through the microkernel and the epilogue.
- * Path 1 reads each 4 rows through a group of row pointers (rowGroup), groupBytes apart; the scalar
- * build reads rows at block with stride lda.
+ * for each weight tile (unpacked once), each 4-row tile through the microkernel into the block's
+ * int32 sums (rows × all tiles' columns), then the epilogue over those rows at once. Path 1 reads
+ * each 4 rows through a group of row pointers (rowGroup), groupBytes apart; the scalar build reads
+ * rows at block with stride lda. Rows too wide for the sums' area (over 4096 columns) take the
+ * epilogue tile by tile.
  */
 export function multiplyBlock(block: usize, lda: i32, groupBytes: i32, b0: i32, bEnd: i32, k: i32, w: usize, wbits: i32, n: i32,
   path: i32, chunk: i32, scratch: usize, out: usize): void {
   const nr = tileCols(path);
   const kp = paddedK(k);
-  const pairs = kp >> 1;
   const cb = containerBits(wbits);
   const tileBytes = <usize>(path == 2 ? kp * 8 : kp * nr * cb / 8); // lut16: two bit planes of 16 columns
   const tile = scratch + <usize>panelBytes(kp, path);
   const tiles = (n + nr - 1) / nr;
-  const step = <usize>lda;
-  const tableRow = <usize>(kp * 4);
-  for (let t = 0; t < tiles; t++) {
-    const n0 = t * nr;
-    const cols = min(nr, n - n0);
-    if (ASC_FEATURE_SIMD) {
-      if (path == 2) {
-        const panel = w + <usize>t * tileBytes;
-        for (let m0 = b0; m0 < bEnd; m0 += MR) {
-          const rows = min(MR, bEnd - m0);
-          // Missing rows of the last tile reuse row 0's tables; their results are not written.
-          const t0 = block + <usize>(m0 - b0) * tableRow;
-          kernel4x16Lut(t0, rows > 1 ? t0 + tableRow : t0, rows > 2 ? t0 + 2 * tableRow : t0, rows > 3 ? t0 + 3 * tableRow : t0,
-            panel, kp >> 2, chunk, tile);
-          epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
-        }
-        continue;
+  const width = tiles * nr; // int32 columns of a row of the block's sums
+  if (width * MR * 4 > ACC_BYTES) {
+    for (let t = 0; t < tiles; t++) {
+      const n0 = t * nr;
+      const cols = min(nr, n - n0);
+      for (let m0 = b0; m0 < bEnd; m0 += MR) {
+        tileSums(block, lda, groupBytes, b0, m0, min(MR, bEnd - m0), kp, w, t, tileBytes, cb, path, chunk, scratch, m0 == b0, tile);
+        epilogueTile(tile, nr, m0, n0, min(MR, bEnd - m0), cols, out, n);
       }
     }
-    const panel = scratch;
-    unpackTile(w + <usize>t * tileBytes, cb, kp * nr, panel, path == 0);
-    for (let m0 = b0; m0 < bEnd; m0 += MR) {
-      const rows = min(MR, bEnd - m0);
-      const i = m0 - b0;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        if (path == 1) kernel4x16Dot8(block + <usize>((i >> 2) * groupBytes), panel, chunk, tile);
-        else if (path == 3) kernel4x8Dot4(block + <usize>((i >> 2) * groupBytes), panel, tile);
-        else kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
-      } else if (ASC_FEATURE_SIMD) {
-        kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, pairs, tile);
-      } else {
-        const a0 = block + <usize>i * step;
-        kernel4x8Scalar(a0, rows > 1 ? a0 + step : a0, rows > 2 ? a0 + 2 * step : a0, rows > 3 ? a0 + 3 * step : a0, panel, pairs, tile);
+    return;
+  }
+  const acc = tile + <usize>(MR * nr * 4);
+  const chunkRows = (ACC_BYTES / 4 / width) & ~(MR - 1);
+  // one weight tile: each 4-row tile's sums land where the block's sums keep them, one after another
+  const direct = tiles == 1;
+  for (let r0 = b0; r0 < bEnd; r0 += chunkRows) {
+    const r1 = min(bEnd, r0 + chunkRows);
+    for (let t = 0; t < tiles; t++) {
+      const n0 = t * nr;
+      for (let m0 = r0; m0 < r1; m0 += MR) {
+        const rows = min(MR, r1 - m0);
+        const dst = direct ? acc + (<usize>((m0 - r0) * nr) << 2) : tile;
+        tileSums(block, lda, groupBytes, b0, m0, rows, kp, w, t, tileBytes, cb, path, chunk, scratch, m0 == r0, dst);
+        if (!direct) copyTile(tile, nr, rows, acc + (<usize>((m0 - r0) * width + n0) << 2), width);
       }
-      epilogueTile(tile, nr, m0, n0, rows, cols, out, n);
+    }
+    epilogueTile(acc, width, r0, 0, r1 - r0, n, out, n);
+  }
+}
+
+/**
+ * The int32 sums of rows m0 .. m0+rows (at most MR) by weight tile t into dst (MR rows of nr ints):
+ * the microkernel of `path`, after unpacking the tile's weights into scratch when `unpack` (the first
+ * row tile of a pass over the tile) and the path reads unpacked weights.
+ */
+// @ts-ignore: decorator
+@inline function tileSums(block: usize, lda: i32, groupBytes: i32, b0: i32, m0: i32, rows: i32, kp: i32, w: usize, t: i32,
+  tileBytes: usize, cb: i32, path: i32, chunk: i32, scratch: usize, unpack: bool, dst: usize): void {
+  const i = m0 - b0;
+  if (ASC_FEATURE_SIMD) {
+    if (path == 2) {
+      // Missing rows of the last tile reuse row 0's tables; their results are not written.
+      const tableRow = <usize>(kp * 4);
+      const t0 = block + <usize>i * tableRow;
+      kernel4x16Lut(t0, rows > 1 ? t0 + tableRow : t0, rows > 2 ? t0 + 2 * tableRow : t0, rows > 3 ? t0 + 3 * tableRow : t0,
+        w + <usize>t * tileBytes, kp >> 2, chunk, dst);
+      return;
+    }
+  }
+  const panel = scratch;
+  if (unpack) unpackTile(w + <usize>t * tileBytes, cb, kp * tileCols(path), panel, path == 0);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (path == 1) kernel4x16Dot8(block + <usize>((i >> 2) * groupBytes), panel, chunk, dst);
+    else if (path == 3) kernel4x8Dot4(block + <usize>((i >> 2) * groupBytes), panel, dst);
+    else kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, kp >> 1, dst);
+  } else if (ASC_FEATURE_SIMD) {
+    kernel4x8Dot16Packed(block + <usize>(i * kp * 2), panel, kp >> 1, dst);
+  } else {
+    const step = <usize>lda;
+    const a0 = block + <usize>i * step;
+    kernel4x8Scalar(a0, rows > 1 ? a0 + step : a0, rows > 2 ? a0 + 2 * step : a0, rows > 3 ? a0 + 3 * step : a0, panel, kp >> 1, dst);
+  }
+}
+
+/** rows of a tile (row stride nr ints) to dst (row stride `width` ints): inline vector moves. */
+// @ts-ignore: decorator
+@inline function copyTile(tile: usize, nr: i32, rows: i32, dst: usize, width: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const s = tile + (<usize>(r * nr) << 2);
+    const d = dst + (<usize>(r * width) << 2);
+    if (ASC_FEATURE_SIMD) {
+      for (let c = 0; c < nr; c += 4) v128.store(d + (<usize>c << 2), v128.load(s + (<usize>c << 2)));
+    } else {
+      for (let c = 0; c < nr; c++) store<i32>(d + (<usize>c << 2), load<i32>(s + (<usize>c << 2)));
     }
   }
 }

@@ -216,6 +216,27 @@ for (const kern of KERNELS) {
     assert.is(kern.residentBytes, 0);
   });
 
+  test(`${kern.build}: wide outputs — a block's rows in several passes over its int32 sums, and over 4096 columns tile by tile — match the reference`, () => {
+    const rand = rng(41);
+    for (const f of familiesOf(kern.build)) {
+      const pairs = pairsOf(f);
+      if (pairs.length === 0) continue;
+      const [wbits, abits] = pairs[0];
+      const [lo, hi] = signedRange(wbits);
+      for (const [m, n, k] of [[70, 530, 24], [9, 4103, 16]]) {
+        const a = randomInts(Uint8Array, m * k, 0, 2 ** abits - 1, rand);
+        const w = randomInts(Int8Array, n * k, lo, hi, rand);
+        const acc = gemmRef(a, m, k, k, w, n);
+        const pw = kern.packGemmWeights(w, wbits, n, k, { abits, family: f.name });
+        assertSame(kern.gemm({ a, m, k, weights: pw, abits }), acc, `${f.name} ${m}x${n}x${k} int32`);
+        const ep: Epilogue = { wScale: [0.02], aScale: 0.1, bias: Float32Array.from({ length: n }, () => rand() - 0.5), relu: true, requant: { scale: 0.05, bits: abits } };
+        assertSame(kern.gemm({ a, m, k, weights: pw, abits, epilogue: ep }), epilogueRef(acc, m, n, ep), `${f.name} ${m}x${n}x${k} requant`);
+        pw.dispose();
+      }
+    }
+    assert.is(kern.residentBytes, 0);
+  });
+
   test(`${kern.build}: re-quantization within 1e-6 of .5 ties (fast reciprocal path vs f32 division) matches the reference`, () => {
     const rand = rng(15);
     const [m, n, k] = [64, 16, 8];
