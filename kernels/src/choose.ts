@@ -44,7 +44,8 @@ export class FamilyChooser {
     const key = `${candidates.map((f) => f.name).join()}/${n}/${k}`;
     let c = this.choices.get(key);
     if (!c) {
-      c = this.measure(candidates, wbits, abits, n, k);
+      // on the calling thread: a pool hand-off costs as much as these small GEMMs and varies more
+      c = this.kn.onCallingThread(() => this.measure(candidates, wbits, abits, n, k));
       this.choices.set(key, c);
     }
     return candidates.find((f) => f.name === c!.family)!;

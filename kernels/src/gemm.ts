@@ -160,8 +160,11 @@ export class GemmCalls {
    * Runs one GEMM: on the calling thread, or split by rows across the pool when it is large enough.
    * Row blocks are multiples of the microkernel's 4 rows, so the tiles (and results) are the same.
    */
+  /** While true every GEMM runs on the calling thread (the family chooser's timings: a pool hand-off would dwarf its small GEMMs). */
+  serial = false;
+
   private run(job: GemmJob, scratch: number): void {
-    const pool = this.pool;
+    const pool = this.serial ? undefined : this.pool;
     const tiles = (rows: number, parts: number) => Math.ceil(Math.ceil(rows / parts) / 4) * 4;
     // Up to 4 blocks per thread, so a thread the OS deschedules holds back only a small block;
     // at least 32 rows each (or one share per thread), since each block unpacks every weight tile again.

@@ -46,6 +46,20 @@ export class Kernels {
   }
 
   /**
+   * f() with every GEMM on the calling thread (the family chooser's timings).
+   * @internal
+   */
+  onCallingThread<T>(f: () => T): T {
+    const was = this.gemms.serial;
+    this.gemms.serial = true;
+    try {
+      return f();
+    } finally {
+      this.gemms.serial = was;
+    }
+  }
+
+  /**
    * The GEMM family for w`wbits` × a`abits` weights [n][k] on this build: the only one that supports
    * them, or the fastest of several, measured once per shape (FamilyChooser). Pass its name as
    * PackOptions.family; every family gives the same results.

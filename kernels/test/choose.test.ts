@@ -2,7 +2,7 @@
 // shape; the winner is the fastest median of the families tried; the timing packs leave nothing behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { familiesOf } from '../src/index.ts';
+import { familiesOf, loadKernels } from '../src/index.ts';
 import { KERNELS } from './helpers.ts';
 
 for (const kern of KERNELS) {
@@ -42,5 +42,26 @@ for (const kern of KERNELS) {
     assert.is(kern.familyChoices.length, count + (same ? measured : measured + (names(4, 4).includes(',') ? 1 : 0)));
   });
 }
+
+test('with a thread pool, the timed GEMMs run on the calling thread (a hand-off would dwarf them) and later GEMMs use the pool again', async () => {
+  const kn = await loadKernels({ build: KERNELS[0].build, threads: 2 });
+  try {
+    await kn.whenThreadsReady();
+    const stats = kn.poolStats;
+    if (!stats) return void assert.ok(kn.threadNote, 'no pool only where shared memory or workers are missing, with a note');
+    const calls = stats.calls;
+    // 128 rows × 64 × 576 is well above the pool's minimum size
+    kn.fastestFamily(2, 2, 64, 576);
+    assert.ok(kn.familyChoices.length > 0, 'measured');
+    assert.is(kn.poolStats!.calls, calls, 'no pool call while measuring');
+    const w = new Int8Array(64 * 576);
+    const pw = kn.packGemmWeights(w, 2, 64, 576, { abits: 2 });
+    kn.gemm({ a: new Uint8Array(256 * 576), m: 256, k: 576, weights: pw, abits: 2 });
+    pw.dispose();
+    assert.is(kn.poolStats!.calls, calls + 1, 'the next GEMM uses the pool');
+  } finally {
+    kn.dispose();
+  }
+});
 
 test.run();
