@@ -16,6 +16,8 @@ export interface FamilyChoice {
   wbits: number; abits: number; n: number; k: number; rows: number;
   times: { family: string; ms: number }[];
   family: string;
+  /** Warm-up rounds before the timed ones beyond the usual one: only the instance's first measurement has them. */
+  warmRounds: number;
 }
 
 /** Rows of A per timed GEMM: large enough for a stable per-row cost, small enough to take ~0.05 ms. */
@@ -62,6 +64,7 @@ export class FamilyChooser {
     const epilogue = { wScale: [0.01], aScale: 0.1, relu: true, requant: { scale: 0.05, bits: abits } };
     const packed = candidates.map((f) => this.kn.packGemmWeights(w, wbits, n, k, { abits, family: f.name }));
     const ms: number[][] = candidates.map(() => []);
+    let warmRounds = 0;
     const round = () => packed.map((weights) => {
       const t0 = performance.now();
       this.kn.gemm({ a, m: rows, k, weights, abits, epilogue, out, checkA: false });
@@ -77,6 +80,7 @@ export class FamilyChooser {
         let steady = 0;
         while (steady < WARM_STEADY && performance.now() - t0 < WARM_MAX_MS) {
           const t = round().reduce((x, y) => x + y, 0);
+          warmRounds++;
           steady = t < best * 0.97 ? 0 : steady + 1;
           best = Math.min(best, t);
         }
@@ -101,7 +105,7 @@ export class FamilyChooser {
     const times = candidates.map((f, i) => ({ family: f.name, ms: ms[i].sort((x, y) => x - y)[ms[i].length >> 1] }));
     // ties keep the table's order (its preferred family first)
     const best = times.reduce((b, t) => (t.ms < b.ms ? t : b));
-    return { wbits, abits, n, k, rows, times, family: best.family };
+    return { wbits, abits, n, k, rows, times, family: best.family, warmRounds };
   }
 }
 

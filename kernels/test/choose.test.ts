@@ -43,6 +43,17 @@ for (const kern of KERNELS) {
   });
 }
 
+test('only the first measurement of a Kernels instance warms up, until its round times stop falling', async () => {
+  const kn = await loadKernels({ build: KERNELS[0].build });
+  const shapes = [[2, 2, 16, 144], [2, 2, 32, 288], [2, 2, 64, 576]];
+  for (const [w, a, n, k] of shapes) kn.fastestFamily(w, a, n, k);
+  const choices = kn.familyChoices;
+  if (choices.length === 0) return void assert.is(familiesOf(kn.build).filter((f) => f.supports(2, 2)).length, 1, 'nothing to measure: one family');
+  // at least 8 rounds in a row no faster than the best (or the 300 ms cap, which needs many rounds too)
+  assert.ok(choices[0].warmRounds >= 8, `first: ${choices[0].warmRounds} warm-up rounds`);
+  for (const c of choices.slice(1)) assert.is(c.warmRounds, 0, `${c.n}x${c.k}: no second warm-up`);
+});
+
 test('with a thread pool, the timed GEMMs run on the calling thread (a hand-off would dwarf them) and later GEMMs use the pool again', async () => {
   const kn = await loadKernels({ build: KERNELS[0].build, threads: 2 });
   try {
