@@ -2,7 +2,10 @@
 // bitswitch command with its own run folder under runs/reproduce/. Resumable: a finished stage
 // (its summary.json exists) is skipped, an unfinished one is continued with --resume, so the runs
 // can be stopped at any time and carried over sessions. A stage's checkpoint is compressed into
-// results/checkpoints/ after every epoch so that a commit carries the run over to another machine.
+// results/checkpoints/ after every epoch so that a commit carries the run over to another machine;
+// once it finishes, the checkpoint goes and the outputs later stages read (e.g. model-fp32.json)
+// are kept compressed in results/checkpoints/products/, so `--restore` on a fresh clone brings the
+// stage back as done instead of training it again.
 //
 //   pnpm reproduce                 run every pending stage in order (one at a time, every core)
 //   pnpm reproduce --status        what is done, running or pending, with the last epoch of each
@@ -23,7 +26,7 @@
 // (scripts/models.ts); a pareto stage publishes the SuperNet it evaluated, with its frontier SubNets.
 // Commands that write no summary.json of their own (sensitivity, supernet, search, pareto) get one
 // from their outputs when they finish (scripts/mixed.ts), so every stage leaves a small summary in
-// results/checkpoints/ and the large files stay in runs/.
+// results/checkpoints/ and the large files other stages do not read stay in runs/.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -67,18 +70,57 @@ function lastEpoch(s: Stage): string {
   return `epoch ${e.epoch + 1} (${e.phase}): ${Object.entries(e.accuracy).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`;
 }
 
-/** Keeps a gzip copy of the stage's checkpoint (if it has one) and its small files in results/checkpoints/ (atomic, replaces older ones). */
+/** Small files of a stage kept beside its checkpoint in results/checkpoints/ (NAME.FILE). */
+const SMALL_FILES = ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json'];
+
+/** Where a finished stage's outputs that later stages read are kept, gzipped: results/checkpoints/products/NAME/FILE.gz. */
+const PRODUCTS = join(SAVED, 'products');
+
+/** Files of stage s that other stages read (their arguments name runs/reproduce/NAME/FILE), and its done marker. */
+function products(s: Stage): string[] {
+  const prefix = `runs/reproduce/${s.name}/`;
+  const out = new Set<string>([s.done ?? 'summary.json']);
+  for (const t of plan.stages) {
+    for (const a of t.args) {
+      const i = a.indexOf(prefix);
+      if (i >= 0) out.add(a.slice(i + prefix.length));
+    }
+  }
+  return [...out].filter((f) => !SMALL_FILES.includes(f));
+}
+
+/**
+ * Keeps in results/checkpoints/ (atomic, replacing older copies) what carries a stage to another
+ * machine: a running stage's checkpoint (gzip) and small files; a finished stage's small files and
+ * the outputs other stages read (products/), so a fresh clone restores it as done.
+ */
 function saveCheckpoint(s: Stage): void {
   if (!existsSync(folder(s))) return;
   mkdirSync(SAVED, { recursive: true });
   const ck = join(folder(s), 'checkpoint.json');
   const dst = join(SAVED, `${s.name}.json.gz`);
-  // a finished stage needs no checkpoint to carry over: its log, summary and model are what stay
-  if (isDone(s)) rmSync(dst, { force: true });
-  else if (existsSync(ck) && (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs)) {
+  // a finished stage needs no checkpoint to carry over: its log, summary and outputs are what stay
+  if (isDone(s)) {
+    rmSync(dst, { force: true });
+    for (const f of products(s)) {
+      const src = join(folder(s), f);
+      const out = join(PRODUCTS, s.name, `${f}.gz`);
+      if (!existsSync(src) || (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs)) continue;
+      mkdirSync(join(PRODUCTS, s.name), { recursive: true });
+      writeAtomic(out, gzipSync(readFileSync(src), { level: 9 }));
+    }
+  } else if (existsSync(ck) && (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs)) {
     writeAtomic(dst, gzipSync(readFileSync(ck), { level: 9 }));
   }
-  for (const f of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
+  for (const f of SMALL_FILES) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
+}
+
+/** The small files of stage NAME from results/checkpoints/ into dir, where missing. */
+function restoreSmallFiles(name: string, dir: string): void {
+  for (const f of SMALL_FILES) {
+    const saved = join(SAVED, `${name}.${f}`);
+    if (existsSync(saved) && !existsSync(join(dir, f))) writeFileSync(join(dir, f), readFileSync(saved));
+  }
 }
 
 function restore(): void {
@@ -90,8 +132,24 @@ function restore(): void {
     if (existsSync(ck) && statSync(ck).mtimeMs >= statSync(join(SAVED, f)).mtimeMs) continue;
     mkdirSync(dir, { recursive: true });
     writeFileSync(ck, gunzipSync(readFileSync(join(SAVED, f))));
-    for (const extra of ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json']) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
+    for (const extra of SMALL_FILES) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
     console.log(`restored ${name} from results/checkpoints/${f}`);
+  }
+  // finished stages: their outputs and small files (summary.json marks them done)
+  for (const s of plan.stages) {
+    const prod = join(PRODUCTS, s.name);
+    const finished = existsSync(prod) || (!s.done && existsSync(join(SAVED, `${s.name}.summary.json`)));
+    if (!finished || existsSync(join(SAVED, `${s.name}.json.gz`)) || isDone(s)) continue;
+    const dir = folder(s);
+    mkdirSync(dir, { recursive: true });
+    if (existsSync(prod)) {
+      for (const f of readdirSync(prod).filter((n) => n.endsWith('.gz'))) {
+        const target = join(dir, f.slice(0, -'.gz'.length));
+        if (!existsSync(target)) writeFileSync(target, gunzipSync(readFileSync(join(prod, f))));
+      }
+    }
+    restoreSmallFiles(s.name, dir);
+    console.log(`restored ${s.name} (finished) from results/checkpoints/`);
   }
 }
 
