@@ -70,16 +70,6 @@ export function setEpilogueCodes(codes: usize, scale: f32, bits: i32): void {
 }
 
 /**
- * eq. 4 re-quantization as int32 lanes: clip(nearest(y / s), 0, hi) with the division in float64 of the
- * float32 operands (format SPEC §6), exactly the format reference. A float32 division would round
- * quotients within half a float32 ulp of a .5 tie onto the tie and flip the code.
- */
-// @ts-ignore: decorator
-@inline function divideCodes(y: v128): v128 {
-  return quadExact(y, f64x2.splat(<f64>epRqScale), f64x2.splat(<f64>epRqMax), f64x2.splat(0));
-}
-
-/**
  * eq. 4 codes of 4 values (low byte of each int32 lane): y · f32(1/s) gives the code of y / s away
  * from .5 ties (quantize.ts); near one, or where 1/s is not safe (fast false), divide in float64.
  * The requant output and the second (codes) output both take their codes here.
@@ -90,6 +80,23 @@ export function setEpilogueCodes(codes: usize, scale: f32, bits: i32): void {
   const q = roundLow(cv);
   if (fast && i32x4.all_true(awayFromTie(cv, q))) return q;
   return quadExact(y, f64x2.splat(<f64>scale), f64x2.splat(<f64>hi), f64x2.splat(0));
+}
+
+/**
+ * eq. 4 codes of 16 values (4 vectors) as 16 bytes: y · f32(1/s) (inv) with one tie check for all
+ * 16, the float64 division of the float32 operands (quadExact, format SPEC §6) where any lies near a
+ * .5 tie: a float32 division would round quotients next to a tie onto it and flip the code. Callers
+ * ensure 1/s is safe.
+ */
+// @ts-ignore: decorator
+@inline function sixteenCodes(y0: v128, y1: v128, y2: v128, y3: v128, inv: v128, hi: v128, scale: f32, hiS: f32): v128 {
+  const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
+  const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
+  const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
+  const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
+  if (i32x4.all_true(ok)) return lowBytes(r0, r1, r2, r3);
+  const s = f64x2.splat(<f64>scale), h = f64x2.splat(<f64>hiS), z = f64x2.splat(0);
+  return lowBytes(quadExact(y0, s, h, z), quadExact(y1, s, h, z), quadExact(y2, s, h, z), quadExact(y3, s, h, z));
 }
 
 /** eq. 4 of one float32 value with the float64 division (format SPEC §6). */
@@ -161,15 +168,7 @@ const OUT_CODES = 2;
           const f = out + (oc << 2);
           v128.store(f, y0); v128.store(f, y1, 16); v128.store(f, y2, 32); v128.store(f, y3, 48);
         }
-        const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
-        const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
-        const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
-        const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
-        if (i32x4.all_true(ok)) v128.store(codes + oc, lowBytes(r0, r1, r2, r3));
-        else {
-          const s = f64x2.splat(<f64>scale), h = f64x2.splat(<f64>hiS), z = f64x2.splat(0);
-          v128.store(codes + oc, lowBytes(quadExact(y0, s, h, z), quadExact(y1, s, h, z), quadExact(y2, s, h, z), quadExact(y3, s, h, z)));
-        }
+        v128.store(codes + oc, sixteenCodes(y0, y1, y2, y3, inv, hi, scale, hiS));
       }
     }
     for (; c < tail; c += 4) {
@@ -269,12 +268,7 @@ function epilogueGeneral(tile: usize, nr: i32, m0: i32, n0: i32, rows: i32, cols
           const n = <usize>(n0 + c);
           const y0 = epilogueVector(v128.load(tc), n, o + c), y1 = epilogueVector(v128.load(tc, 16), n + 4, o + c + 4);
           const y2 = epilogueVector(v128.load(tc, 32), n + 8, o + c + 8), y3 = epilogueVector(v128.load(tc, 48), n + 12, o + c + 12);
-          const c0 = clampCodes(f32x4.mul(y0, inv), hi), c1 = clampCodes(f32x4.mul(y1, inv), hi);
-          const c2 = clampCodes(f32x4.mul(y2, inv), hi), c3 = clampCodes(f32x4.mul(y3, inv), hi);
-          const r0 = roundLow(c0), r1 = roundLow(c1), r2 = roundLow(c2), r3 = roundLow(c3);
-          const ok = v128.and(v128.and(awayFromTie(c0, r0), awayFromTie(c1, r1)), v128.and(awayFromTie(c2, r2), awayFromTie(c3, r3)));
-          if (i32x4.all_true(ok)) v128.store(out + o + c, lowBytes(r0, r1, r2, r3));
-          else v128.store(out + o + c, lowBytes(divideCodes(y0), divideCodes(y1), divideCodes(y2), divideCodes(y3)));
+          v128.store(out + o + c, sixteenCodes(y0, y1, y2, y3, inv, hi, epRqScale, epRqMax));
         }
       }
       for (; c + 4 <= cols; c += 4) {
