@@ -1,5 +1,6 @@
-// Compiles the three builds configured in the root asconfig.json (relaxed-SIMD, fixed-SIMD,
-// scalar) and embeds their bytes, base64, in src/generated/wasm.ts so the loader needs no fs.
+// Compiles the builds configured in the root asconfig.json (relaxed-SIMD, fixed-SIMD, scalar,
+// each also on shared memory) and the trainer's fused kernels (assembly/training/asconfig.json),
+// and embeds their bytes, base64, in src/generated/wasm.ts so the loader needs no fs.
 import asc from 'assemblyscript/asc';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { sourceHash } from './source-hash.ts';
@@ -30,6 +31,21 @@ for (const target of targets) {
   console.log(`kernels: built ${target} (${bytes.length} bytes)`);
 }
 lines.push('};', '');
+
+// The trainer's fused kernels (assembly/training/): one SIMD build that imports TensorFlow.js's
+// wasm memory, configured in assembly/training/asconfig.json.
+const trainingConfig = join(kernelsDir, 'assembly', 'training', 'asconfig.json');
+{
+  const { error, stderr } = await asc.main(['--config', trainingConfig, '--target', 'training'], {});
+  if (error) {
+    console.error(stderr.toString());
+    throw new Error(`asc failed for the training kernels: ${error.message}`);
+  }
+  const bytes = readFileSync(join(kernelsDir, 'dist', 'training.wasm'));
+  lines.push('/** The trainer\'s fused kernels (assembly/training/fused.ts), base64; they import TensorFlow.js\'s wasm memory. */');
+  lines.push(`export const TRAINING_WASM_BASE64 = ${JSON.stringify(bytes.toString('base64'))};`, '');
+  console.log(`kernels: built training (${bytes.length} bytes)`);
+}
 const out = join(kernelsDir, 'src', 'generated', 'wasm.ts');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, lines.join('\n'));

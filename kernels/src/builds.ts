@@ -1,5 +1,5 @@
 // Which wasm builds this engine can run, and their bytes (embedded; no fs, so it works in browsers).
-import { WASM_BASE64 } from './generated/wasm.ts';
+import { TRAINING_WASM_BASE64, WASM_BASE64 } from './generated/wasm.ts';
 
 export type BuildName = 'relaxed' | 'simd' | 'scalar';
 
@@ -30,6 +30,13 @@ export function buildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
 /** The bytes of a build's shared-memory twin (imports env.memory, shared; for threads). */
 export function sharedBuildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
   return decoded(`${checkBuild(build)}-shared`);
+}
+
+/** The bytes of the trainer's fused kernels (SIMD; they import TensorFlow.js's wasm memory). */
+export function trainingBytes(): Uint8Array<ArrayBuffer> {
+  let bytes = bytesCache.get('training');
+  if (!bytes) { bytes = decodeBase64(TRAINING_WASM_BASE64); bytesCache.set('training', bytes); }
+  return bytes;
 }
 
 /** The bytes of an entry of src/generated/wasm.ts, decoded once. */

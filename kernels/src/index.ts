@@ -3,6 +3,7 @@
 export { relaxedSimdSupport, type RelaxedSimdSupport } from './builds.ts';
 export { BUILDS, availableBuilds, buildBytes, type BuildName } from './builds.ts';
 export { Kernels } from './kernels.ts';
+export { createTrainingKernels, type TrainingKernels } from './training.ts';
 export { loadKernels, createKernels } from './load.ts';
 export type {
   LoadOptions, WasmBuffer, ResidentValues, PackedWeights, Epilogue, GemmArgs,

@@ -2,6 +2,7 @@
 // tf.batchNorm's gradient (FusedBatchNorm_grad) broadcasts with Tile, which took 500 ms of a
 // 741 ms training step on wasm; this gradient uses only broadcasting element-wise ops and sums.
 import * as tf from '@tensorflow/tfjs';
+import { BN_TRAIN, BN_TRAIN_GRAD } from '../tfjs/kernels/fused.ts';
 
 export interface BatchNormTrainResult {
   /** normalised, scaled and shifted x */
@@ -28,10 +29,24 @@ function checkShapes(op: string, x: tf.Tensor, ...perChannel: [string, tf.Tensor
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/(m·√(σ²_B+ε)) · (m·dy − dβ − x̂·dγ)
  * e.g. x = [[[[1]]],[[[3]]]] (N=2,C=1), γ=1, β=0, ε=0 → y = [−1, 1], mean [2], variance [1].
  */
-export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-3): BatchNormTrainResult {
+export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-3, fused = false): BatchNormTrainResult {
   checkShapes('batchNormTrain', x, ['gamma', gamma], ['beta', beta]);
   let stash: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
-  const op = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  // The fused kernel pair (kernels/fused.ts): the same math in two passes each way; x̂ is
+  // recomputed in the gradient from x, the mean and 1/√(σ² + ε) instead of being kept.
+  const fusedOp = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [value, mean, variance, rstd] = tf.engine().runKernel(BN_TRAIN, { x: xs, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
+    save([xs, mean!, rstd!, g]);
+    stash = { mean: tf.keep(mean as tf.Tensor1D), variance: tf.keep(variance as tf.Tensor1D) };
+    return {
+      value: value!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const [x0, m0, r0, g0] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x: x0, mean: m0, rstd: r0, gamma: g0 }) as tf.Tensor[];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const op = fused ? fusedOp : tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const { mean, variance } = tf.moments(xs, AXES);
     const rstd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(tf.sub(xs, mean), rstd);

@@ -6,6 +6,7 @@ import { signedRange } from '@bitswitch/format';
 import { Rng } from '../math/rng.ts';
 import { batchNormTrain } from './batch-norm.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
+import { fusedKernelsActive } from '../tfjs/kernels/fused.ts';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale, type WeightQuantizer } from '../quant/quantizers.ts';
 
 export interface QuantConfig {
@@ -110,30 +111,30 @@ export class Network {
   }
 
   /** Fake-quantized weights of a quantized layer at bit b. */
-  quantizedKernel(node: ConvNode | DenseNode, b: number): tf.Tensor {
+  quantizedKernel(node: ConvNode | DenseNode, b: number, fused = false): tf.Tensor {
     const w = this.v(`${node.name}/kernel`);
     const cout = w.shape[w.shape.length - 1];
     const perScale = w.size / (this.quant.perChannel ? cout : 1);
     switch (this.quant.quantizer) {
       case 'double-rounding':
       case 'floor':
-        return doubleRoundingQuantize(w, this.v(`${node.name}/wscale`), this.h, b, lsqGradScale(perScale, signedRange(b)[1]), this.quant.quantizer === 'floor' ? 'floor' : 'round');
+        return doubleRoundingQuantize(w, this.v(`${node.name}/wscale`), this.h, b, lsqGradScale(perScale, signedRange(b)[1]), this.quant.quantizer === 'floor' ? 'floor' : 'round', fused);
       case 'separate':
-        return doubleRoundingQuantize(w, this.v(`${node.name}/wscale@${b}`), b, b, lsqGradScale(perScale, signedRange(b)[1]));
+        return doubleRoundingQuantize(w, this.v(`${node.name}/wscale@${b}`), b, b, lsqGradScale(perScale, signedRange(b)[1]), 'round', fused);
       case 'dorefa':
         return dorefaQuantize(w, b);
     }
   }
 
-  private linear(node: ConvNode | DenseNode, x: tf.Tensor, bits: BitChoice, hook?: QuantInputHook): tf.Tensor {
+  private linear(node: ConvNode | DenseNode, x: tf.Tensor, bits: BitChoice, fused: boolean, hook?: QuantInputHook): tf.Tensor {
     const b = node.quantized ? this.bitOf(node.name, bits) : null;
     if (node.quantized && hook) hook(node.name, x);
     let w: tf.Tensor = this.v(`${node.name}/kernel`);
     if (b !== null) {
       if (!this.quant.bits.includes(b)) throw new RangeError(`bit ${b} of ${node.name}: expected one of [${this.quant.bits}]`);
       const perExample = x.size / x.shape[0];
-      x = activationQuantize(x, this.v(`${node.name}/ascale@${b}`), b, lsqGradScale(perExample, 2 ** b - 1));
-      w = this.quantizedKernel(node, b);
+      x = activationQuantize(x, this.v(`${node.name}/ascale@${b}`), b, lsqGradScale(perExample, 2 ** b - 1), fused);
+      w = this.quantizedKernel(node, b, fused);
     }
     let y = node.op === 'conv2d'
       ? tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, node.strides, node.padding)
@@ -142,7 +143,7 @@ export class Network {
     return y;
   }
 
-  private batchNorm(node: BatchNormNode, x: tf.Tensor, bits: BitChoice, training: boolean, updates: BnUpdate[]): tf.Tensor {
+  private batchNorm(node: BatchNormNode, x: tf.Tensor, bits: BitChoice, training: boolean, fused: boolean, updates: BnUpdate[]): tf.Tensor {
     const key = this.bnKey(node, bits);
     const gamma = this.v(`${node.name}/gamma@${key}`);
     const beta = this.v(`${node.name}/beta@${key}`);
@@ -151,7 +152,7 @@ export class Network {
     if (training) {
       // Tile-free closed-form gradient (the backend's op); dense outputs go through it as [N,1,1,C].
       const x4 = (x.rank === 4 ? x : tf.reshape(x, [x.shape[0], 1, 1, x.shape[x.rank - 1]])) as tf.Tensor4D;
-      const r = batchNormTrain(x4, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon);
+      const r = batchNormTrain(x4, gamma as tf.Tensor1D, beta as tf.Tensor1D, node.epsilon, fused);
       updates.push({ name: node.name, key, mean: r.mean, variance: r.variance });
       return x.rank === 4 ? r.y : tf.reshape(r.y, x.shape);
     } else {
@@ -161,15 +162,20 @@ export class Network {
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, node.epsilon))), gamma), beta);
   }
 
+  /**
+   * Training passes (`training`) on the wasm backend use the fused kernels (kernels/fused.ts);
+   * other passes keep the composite ops, which second-order gradients (Hessian traces) need.
+   */
   forward(input: tf.Tensor4D, bits: BitChoice, training: boolean, hook?: QuantInputHook): ForwardResult {
+    const fused = training && fusedKernelsActive();
     const out = new Map<string, tf.Tensor>([['input', input]]);
     const bnUpdates: BnUpdate[] = [];
     let last: tf.Tensor = input;
     for (const node of this.spec.nodes) {
       const x = out.get(node.inputs[0])!;
       switch (node.op) {
-        case 'conv2d': case 'dense': last = this.linear(node, x, bits, hook); break;
-        case 'batchnorm': last = this.batchNorm(node, x, bits, training, bnUpdates); break;
+        case 'conv2d': case 'dense': last = this.linear(node, x, bits, fused, hook); break;
+        case 'batchnorm': last = this.batchNorm(node, x, bits, training, fused, bnUpdates); break;
         case 'relu': last = tf.relu(x); break;
         case 'add': last = tf.add(x, out.get(node.inputs[1])!); break;
         case 'flatten': last = tf.reshape(x, [x.shape[0], -1]); break;

@@ -4,6 +4,7 @@
 // because tf.round's own gradient is zero.
 import * as tf from '@tensorflow/tfjs';
 import { checkBits, signedRange } from '@bitswitch/format';
+import { FAKE_QUANT, FAKE_QUANT_GRAD, type FakeQuantAttrs } from '../tfjs/kernels/fused.ts';
 
 /** Weight quantizer families compared in the trainer (Figure 2 of the paper). */
 export const WEIGHT_QUANTIZERS = ['double-rounding', 'separate', 'floor', 'dorefa'] as const;
@@ -24,6 +25,22 @@ function sumToScale(t: tf.Tensor, scaleShape: number[]): tf.Tensor {
 }
 
 /**
+ * The fake quantizer as the fused kernel pair (kernels/fused.ts): same forward values and
+ * gradients as the composite ops below; only first-order (no gradient of the gradient).
+ */
+function fusedFakeQuantize(x: tf.Tensor, scale: tf.Tensor, attrs: FakeQuantAttrs, g: number): tf.Tensor {
+  const f = tf.customGrad(((xIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xIn, sIn]);
+    return {
+      value: tf.engine().runKernel(FAKE_QUANT, { x: xIn, s: sIn }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(FAKE_QUANT_GRAD, { dy, x: saved[0]!, s: saved[1]! }, { ...attrs, g } as unknown as tf.NamedAttrMap) as tf.Tensor[],
+    };
+  }) as unknown as CustomGradFn);
+  return f(x, scale);
+}
+
+/**
  * Double Rounding fake quantizer, Ŵ_l for target bit l from the highest-bit scale s_h:
  * eq. 1 W̃_h = clip(round(W/s_h)), eq. 2 W̃_l = clip(round(W̃_h/2^Δ)), eq. 3 Ŵ_l = W̃_l·s_h·2^Δ.
  * `shift: 'floor'` is the Bit-Mixer-style variant (floor instead of the second round).
@@ -34,12 +51,13 @@ function sumToScale(t: tf.Tensor, scaleShape: number[]): tf.Tensor {
  * double-rounding ties, and using it keeps the gradient consistent with the forward value.
  * With l = h this is LSQ on one scale per bit (the "separate scales" baseline).
  */
-export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number, l: number, g: number, shift: 'round' | 'floor' = 'round'): tf.Tensor {
+export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number, l: number, g: number, shift: 'round' | 'floor' = 'round', fused = false): tf.Tensor {
   checkBits(h, 'h', 2, 8);
   checkBits(l, 'l', 2, h);
   const [hn, hp] = signedRange(h);
   const [n, p] = signedRange(l);
   const step = 2 ** (h - l);
+  if (fused) return fusedFakeQuantize(w, scale, { hn, hp, n, p, step, floor: shift === 'floor' }, g);
   const f = tf.customGrad(((wIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const W = wIn as tf.Tensor;
     const s = sIn as tf.Tensor;
@@ -69,9 +87,10 @@ export function doubleRoundingQuantize(w: tf.Tensor, scale: tf.Tensor, h: number
  * X̂ = clip(round(X/s_b), 0, 2^b − 1) · s_b. Gradients with v = X/s_b, Q = 2^b − 1:
  * ∂X̂/∂X = 1 if 0 < v < Q else 0; ∂X̂/∂s_b = (X̃ − v) inside, 0 below, Q above, times g.
  */
-export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number, g: number): tf.Tensor {
+export function activationQuantize(x: tf.Tensor, scale: tf.Tensor, bits: number, g: number, fused = false): tf.Tensor {
   checkBits(bits, 'bits', 1, 8);
   const Q = 2 ** bits - 1;
+  if (fused) return fusedFakeQuantize(x, scale, { hn: 0, hp: Q, n: 0, p: Q, step: 1, floor: false }, g);
   const f = tf.customGrad(((xIn: tf.Tensor, sIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const X = xIn as tf.Tensor;
     const s = sIn as tf.Tensor;

@@ -1,8 +1,10 @@
 // Kernels the wasm backend lacks (Conv2DBackpropFilter) or has slow versions of
-// (Conv2DBackpropInput), registered once, both built on its XNNPACK Conv2D.
+// (Conv2DBackpropInput, both built on its XNNPACK Conv2D; Identity), and the fused training
+// kernels (kernels/fused.ts), registered once.
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterViaConv2D } from './kernels/Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
+import { registerFusedKernels } from './kernels/fused.ts';
 
 let registered = false;
 let builtinBackpropInput: tf.KernelConfig | undefined;
@@ -22,14 +24,27 @@ export function builtinWasmConv2DBackpropInput(): tf.KernelConfig | undefined {
   };
 }
 
+/** Identity without a copy: the output is the input's data with one more reference. */
+const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: tf.TensorInfo };
+  (backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  registerFusedKernels();
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterViaConv2D('wasm') });
   }
   builtinBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (builtinBackpropInput) tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  // Identity shares its input's data (refcounted, as the cpu backend's) instead of copying it:
+  // tensors are immutable, and the engine clones every tensor a gradient saves, which on the
+  // wasm backend meant one full copy of each saved activation per step.
+  if (tf.getKernel('Identity', 'wasm')) tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
   const fallback = builtinWasmConv2DBackpropInput()?.kernelFunc;
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputViaConv2D('wasm', fallback) });
 }

@@ -1,0 +1,234 @@
+// Fused training kernels that run on TensorFlow.js's wasm heap (this module imports that memory
+// and keeps no data of its own: pointers are tfjs tensor offsets and a scratch block the caller
+// allocates there). The trainer's fake quantizer (eq. 1–5 with STE gradients, eq. 13–14) and
+// training-mode BatchNorm, each one to three passes instead of 5–10 separate tfjs kernels.
+// Float32 arithmetic with the rounding of the composite tfjs ops operation by operation
+// (f32x4.div is IEEE division, f32x4.nearest rounds half to even); sums over a tensor
+// accumulate in f64, lane by lane in a fixed order, so a result never depends on the caller.
+
+// ---- fake quantizer ----------------------------------------------------------------------
+// Levels: W̃_h = clip(nearest(x/s), hn, hp); W̃_l = clip(nearest(W̃_h/step) or floor, lo, hi).
+// The unsigned activation quantizer is hn = lo = 0, hp = hi = Q, step = 1.
+
+// @ts-ignore: decorator
+@inline function levels(x: v128, s: v128, hn: v128, hp: v128, lo: v128, hi: v128, inv: v128, floor: bool): v128 {
+  const wh = f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(x, s)), hn), hp);
+  const sh = f32x4.mul(wh, inv); // wh / step, exact: step is a power of two
+  return f32x4.min(f32x4.max(floor ? f32x4.floor(sh) : f32x4.nearest(sh), lo), hi);
+}
+
+// @ts-ignore: decorator
+@inline function level1(x: f32, s: f32, hn: f32, hp: f32, lo: f32, hi: f32, inv: f32, floor: bool): f32 {
+  const wh = min(max(nearest(x / s), hn), hp);
+  const sh = wh * inv;
+  return min(max(floor ? Mathf.floor(sh) : nearest(sh), lo), hi);
+}
+
+/**
+ * dst = W̃_l · (s·step) over `rows` rows of `width` values; scale s[c] per column when
+ * perColumn, else s[0]. width is 1 for a per-tensor scale over a flat tensor.
+ */
+export function fakeQuant(src: usize, dst: usize, rows: i32, width: i32, scales: usize, perColumn: bool,
+  hn: f32, hp: f32, lo: f32, hi: f32, step: f32, floor: bool): void {
+  const inv = <f32>1.0 / step;
+  const vhn = f32x4.splat(hn), vhp = f32x4.splat(hp), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vinv = f32x4.splat(inv);
+  const total = <usize>rows * <usize>width;
+  if (!perColumn) {
+    const s = load<f32>(scales);
+    const S = s * step;
+    const vs = f32x4.splat(s), vS = f32x4.splat(S);
+    let i: usize = 0;
+    for (; i + 4 <= total; i += 4) {
+      const at = i << 2;
+      v128.store(dst + at, f32x4.mul(levels(v128.load(src + at), vs, vhn, vhp, vlo, vhi, vinv, floor), vS));
+    }
+    for (; i < total; i++) store<f32>(dst + (i << 2), level1(load<f32>(src + (i << 2)), s, hn, hp, lo, hi, inv, floor) * S);
+    return;
+  }
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const row = r * <usize>width;
+    let c = 0;
+    for (; c + 4 <= width; c += 4) {
+      const vs = v128.load(scales + (<usize>c << 2));
+      const at = (row + <usize>c) << 2;
+      v128.store(dst + at, f32x4.mul(levels(v128.load(src + at), vs, vhn, vhp, vlo, vhi, vinv, floor), f32x4.mul(vs, f32x4.splat(step))));
+    }
+    for (; c < width; c++) {
+      const s = load<f32>(scales + (<usize>c << 2));
+      const at = (row + <usize>c) << 2;
+      store<f32>(dst + at, level1(load<f32>(src + at), s, hn, hp, lo, hi, inv, floor) * (s * step));
+    }
+  }
+}
+
+/**
+ * STE gradient of fakeQuant: dx = dy·inside, with v = x/(s·step) and inside = lo < v < hi;
+ * acc[c] (f64, one per column, or acc[0] alone) += Σ dy·(W̃_l − v·inside). Scale gradient =
+ * acc·step·g, applied by the caller.
+ */
+export function fakeQuantGrad(dy: usize, src: usize, dx: usize, rows: i32, width: i32, scales: usize, perColumn: bool,
+  hn: f32, hp: f32, lo: f32, hi: f32, step: f32, floor: bool, acc: usize): void {
+  const inv = <f32>1.0 / step;
+  const vhn = f32x4.splat(hn), vhp = f32x4.splat(hp), vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vinv = f32x4.splat(inv);
+  const one = f32x4.splat(1);
+  const total = <usize>rows * <usize>width;
+  if (!perColumn) {
+    const s = load<f32>(scales);
+    const S = s * step;
+    const vs = f32x4.splat(s), vS = f32x4.splat(S);
+    let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
+    let i: usize = 0;
+    for (; i + 4 <= total; i += 4) {
+      const at = i << 2;
+      const x = v128.load(src + at), d = v128.load(dy + at);
+      const wl = levels(x, vs, vhn, vhp, vlo, vhi, vinv, floor);
+      const v = f32x4.div(x, vS);
+      const inside = v128.and(v128.and(f32x4.gt(v, vlo), f32x4.lt(v, vhi)), one);
+      v128.store(dx + at, f32x4.mul(d, inside));
+      const t = f32x4.mul(d, f32x4.sub(wl, f32x4.mul(v, inside)));
+      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(t));
+      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(i8x16.shuffle(t, t, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
+    }
+    let sum = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1) + f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1);
+    for (; i < total; i++) {
+      const x = load<f32>(src + (i << 2)), d = load<f32>(dy + (i << 2));
+      const wl = level1(x, s, hn, hp, lo, hi, inv, floor);
+      const v = x / S;
+      const inside: f32 = v > lo && v < hi ? 1 : 0;
+      store<f32>(dx + (i << 2), d * inside);
+      sum += <f64>(d * (wl - v * inside));
+    }
+    store<f64>(acc, load<f64>(acc) + sum);
+    return;
+  }
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const row = r * <usize>width;
+    for (let c = 0; c < width; c++) {
+      const s = load<f32>(scales + (<usize>c << 2));
+      const S = s * step;
+      const at = (row + <usize>c) << 2;
+      const x = load<f32>(src + at), d = load<f32>(dy + at);
+      const wl = level1(x, s, hn, hp, lo, hi, inv, floor);
+      const v = x / S;
+      const inside: f32 = v > lo && v < hi ? 1 : 0;
+      store<f32>(dx + at, d * inside);
+      const a = acc + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) + <f64>(d * (wl - v * inside)));
+    }
+  }
+}
+
+// ---- BatchNorm over N·H·W of channels-last data ------------------------------------------
+// `rows` = N·H·W, `channels` = C; per-channel f64 sums live in the caller's scratch.
+
+/** sum[c] += Σ x[r][c] (f64). */
+export function channelSums(src: usize, rows: i32, channels: i32, sum: usize): void {
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const row = src + ((r * <usize>channels) << 2);
+    let c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const x = v128.load(row + (<usize>c << 2));
+      const a = sum + (<usize>c << 3);
+      v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(x)));
+      v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i8x16.shuffle(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))), 16);
+    }
+    for (; c < channels; c++) {
+      const a = sum + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) + <f64>load<f32>(row + (<usize>c << 2)));
+    }
+  }
+}
+
+/** sq[c] += Σ (x[r][c] − mean[c])², the difference in f32 (as tfjs's moments), the square and sum in f64. */
+export function channelSquares(src: usize, rows: i32, channels: i32, mean: usize, sq: usize): void {
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const row = src + ((r * <usize>channels) << 2);
+    let c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const d = f32x4.sub(v128.load(row + (<usize>c << 2)), v128.load(mean + (<usize>c << 2)));
+      const lo = f64x2.promote_low_f32x4(d);
+      const hi = f64x2.promote_low_f32x4(i8x16.shuffle(d, d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const a = sq + (<usize>c << 3);
+      v128.store(a, f64x2.add(v128.load(a), f64x2.mul(lo, lo)));
+      v128.store(a, f64x2.add(v128.load(a, 16), f64x2.mul(hi, hi)), 16);
+    }
+    for (; c < channels; c++) {
+      const d = <f64>(load<f32>(row + (<usize>c << 2)) - load<f32>(mean + (<usize>c << 2)));
+      const a = sq + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) + d * d);
+    }
+  }
+}
+
+/** y = ((x − mean)·rstd)·gamma + beta, each operation rounded to f32. */
+export function normalize(src: usize, dst: usize, rows: i32, channels: i32, mean: usize, rstd: usize, gamma: usize, beta: usize): void {
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const off = (r * <usize>channels) << 2;
+    let c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const p = <usize>c << 2;
+      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      v128.store(dst + off + p, f32x4.add(f32x4.mul(xh, v128.load(gamma + p)), v128.load(beta + p)));
+    }
+    for (; c < channels; c++) {
+      const p = <usize>c << 2;
+      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      store<f32>(dst + off + p, xh * load<f32>(gamma + p) + load<f32>(beta + p));
+    }
+  }
+}
+
+/** db[c] += Σ dy, dg[c] += Σ dy·x̂ (f64), x̂ = (x − mean)·rstd in f32. */
+export function normalizeGradSums(dy: usize, src: usize, rows: i32, channels: i32, mean: usize, rstd: usize, db: usize, dg: usize): void {
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const off = (r * <usize>channels) << 2;
+    let c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const p = <usize>c << 2;
+      const d = v128.load(dy + off + p);
+      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      const dlo = f64x2.promote_low_f32x4(d);
+      const dhi = f64x2.promote_low_f32x4(i8x16.shuffle(d, d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const xlo = f64x2.promote_low_f32x4(xh);
+      const xhi = f64x2.promote_low_f32x4(i8x16.shuffle(xh, xh, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const a = db + (<usize>c << 3), g = dg + (<usize>c << 3);
+      v128.store(a, f64x2.add(v128.load(a), dlo));
+      v128.store(a, f64x2.add(v128.load(a, 16), dhi), 16);
+      v128.store(g, f64x2.add(v128.load(g), f64x2.mul(dlo, xlo)));
+      v128.store(g, f64x2.add(v128.load(g, 16), f64x2.mul(dhi, xhi)), 16);
+    }
+    for (; c < channels; c++) {
+      const p = <usize>c << 2;
+      const d = load<f32>(dy + off + p);
+      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      const a = db + (<usize>c << 3), g = dg + (<usize>c << 3);
+      store<f64>(a, load<f64>(a) + <f64>d);
+      store<f64>(g, load<f64>(g) + <f64>d * <f64>xh);
+    }
+  }
+}
+
+/**
+ * dx = ((dy·m − dβ) − x̂·dγ) · k, k[c] = γ·rstd/m, each operation rounded to f32 (the
+ * closed-form gradient of batch-norm.ts); dβ, dγ as f32 per channel.
+ */
+export function normalizeGrad(dy: usize, src: usize, dx: usize, rows: i32, channels: i32, mean: usize, rstd: usize,
+  dbeta: usize, dgamma: usize, k: usize, m: f32): void {
+  const vm = f32x4.splat(m);
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const off = (r * <usize>channels) << 2;
+    let c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const p = <usize>c << 2;
+      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      const inner = f32x4.sub(f32x4.sub(f32x4.mul(v128.load(dy + off + p), vm), v128.load(dbeta + p)), f32x4.mul(xh, v128.load(dgamma + p)));
+      v128.store(dx + off + p, f32x4.mul(inner, v128.load(k + p)));
+    }
+    for (; c < channels; c++) {
+      const p = <usize>c << 2;
+      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      const inner = (load<f32>(dy + off + p) * m - load<f32>(dbeta + p)) - xh * load<f32>(dgamma + p);
+      store<f32>(dx + off + p, inner * load<f32>(k + p));
+    }
+  }
+}

@@ -1,0 +1,197 @@
+// Fused training kernels for the wasm backend: the fake quantizer (forward and STE gradient) and
+// training-mode BatchNorm (forward and closed-form gradient), each one to three SIMD passes over
+// the backend's heap (@bitswitch/kernels' training module, instantiated on tfjs's own memory)
+// instead of 5–10 separate element-wise kernels with a tensor allocated per step.
+// The math is the composite version's (quantizers.ts, batch-norm.ts): forward values are
+// bit-identical (float32 rounding after every operation, round half to even); sums over a
+// tensor accumulate in float64, so gradients and BN statistics can differ from the composite
+// float32 sums in the last bits.
+import * as tf from '@tensorflow/tfjs';
+import { createTrainingKernels, type TrainingKernels } from '@bitswitch/kernels';
+
+/** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
+  disposeData(dataId: tf.DataId): boolean;
+  wasm: { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
+}
+
+export const FAKE_QUANT = 'BitswitchFakeQuant';
+export const FAKE_QUANT_GRAD = 'BitswitchFakeQuantGrad';
+export const BN_TRAIN = 'BitswitchBatchNormTrain';
+export const BN_TRAIN_GRAD = 'BitswitchBatchNormTrainGrad';
+
+/**
+ * Fake quantizer with one scale per tensor (s of shape [1]) or per last-axis channel ([C]):
+ * W̃_h = clip(rte(x/s), hn, hp); W̃_l = clip(rte(W̃_h/step) or floor, n, p); value W̃_l·(s·step).
+ * The unsigned activation quantizer is the case hn = n = 0, hp = p = Q, step = 1.
+ */
+export interface FakeQuantAttrs { hn: number; hp: number; n: number; p: number; step: number; floor: boolean }
+/** ds = g·step·Σ dy·(W̃_l − v·inside), dx = dy·inside, v = x/(s·step), inside = n < v < p. */
+export interface FakeQuantGradAttrs extends FakeQuantAttrs { g: number }
+
+const f32 = Math.fround;
+const instances = new WeakMap<object, TrainingKernels | null>();
+
+/** The training kernels on this backend's memory (null where they cannot run). */
+function kernelsOf(be: WasmBackend): TrainingKernels | null {
+  let k = instances.get(be);
+  if (k === undefined) {
+    const memory = be.wasm.asm?.memory;
+    try {
+      // The threaded build's memory is shared, which the kernels' import does not accept.
+      k = memory instanceof WebAssembly.Memory ? createTrainingKernels(memory) ?? null : null;
+    } catch {
+      k = null;
+    }
+    instances.set(be, k);
+  }
+  return k;
+}
+
+function need(be: WasmBackend): TrainingKernels {
+  const k = kernelsOf(be);
+  if (!k) throw new Error('fused training kernels: this wasm backend has no plain WebAssembly.Memory or the engine lacks SIMD');
+  return k;
+}
+
+const ptr = (be: WasmBackend, t: tf.TensorInfo): number => be.dataIdMap.get(t.dataId)!.memoryOffset;
+
+/** f64 scratch on the backend's heap, zeroed; `use` gets its offset and a view re-made after any growth. */
+function withScratch<T>(be: WasmBackend, memory: () => ArrayBuffer, doubles: number, use: (at: number, view: () => Float64Array) => T): T {
+  const at = be.wasm._malloc(doubles * 8);
+  try {
+    const view = () => new Float64Array(memory(), at, doubles);
+    view().fill(0);
+    return use(at, view);
+  } finally {
+    be.wasm._free(at);
+  }
+}
+
+function memoryOf(be: WasmBackend): () => ArrayBuffer {
+  return () => be.wasm.asm!.memory!.buffer;
+}
+
+function scaleLayout(x: tf.TensorInfo, s: tf.TensorInfo, kernel: string): { rows: number; width: number; perColumn: boolean } {
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  const last = x.shape[x.shape.length - 1] ?? 1;
+  const C = s.shape.reduce((a, b) => a * b, 1);
+  if (C === 1) return { rows: size, width: 1, perColumn: false };
+  if (s.shape.length !== 1 || C !== last) throw new RangeError(`${kernel}: scale must have shape [1] or [${last}], got [${s.shape}]`);
+  return { rows: size / last, width: last, perColumn: true };
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+function fakeQuant({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const a = attrs as unknown as FakeQuantAttrs;
+  const { x, s } = inputs as { x: tf.TensorInfo; s: tf.TensorInfo };
+  const { rows, width, perColumn } = scaleLayout(x, s, FAKE_QUANT);
+  const out = be.makeOutput(x.shape, 'float32');
+  k.fakeQuant(ptr(be, x), ptr(be, out), rows, width, ptr(be, s), perColumn, a.hn, a.hp, a.n, a.p, a.step, a.floor);
+  return out;
+}
+
+function fakeQuantGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const a = attrs as unknown as FakeQuantGradAttrs;
+  const { dy, x, s } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; s: tf.TensorInfo };
+  const { rows, width, perColumn } = scaleLayout(x, s, FAKE_QUANT_GRAD);
+  const dx = be.makeOutput(x.shape, 'float32');
+  const ds = be.makeOutput(s.shape, 'float32');
+  const C = perColumn ? width : 1;
+  withScratch(be, memoryOf(be), C, (acc, view) => {
+    k.fakeQuantGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), rows, width, ptr(be, s), perColumn, a.hn, a.hp, a.n, a.p, a.step, a.floor, acc);
+    const sums = view();
+    const out = new Float32Array(memoryOf(be)(), ptr(be, ds), C);
+    const factor = f32(a.step * a.g);
+    for (let c = 0; c < C; c++) out[c] = f32(sums[c]!) * factor;
+  });
+  return [dx, ds];
+}
+
+/** Training BN over N,H,W of channels-last x: outputs y, batch mean, biased variance, 1/√(var + ε). */
+function batchNormTrainKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const { epsilon } = attrs as unknown as { epsilon: number };
+  const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+  const C = x.shape[x.shape.length - 1]!;
+  const rows = x.shape.reduce((a, b) => a * b, 1) / C;
+  const y = be.makeOutput(x.shape, 'float32');
+  const mean = be.makeOutput([C], 'float32');
+  const variance = be.makeOutput([C], 'float32');
+  const rstd = be.makeOutput([C], 'float32');
+  const mem = memoryOf(be);
+  withScratch(be, mem, C, (sum, view) => {
+    k.channelSums(ptr(be, x), rows, C, sum);
+    const M = new Float32Array(mem(), ptr(be, mean), C);
+    const s = view();
+    for (let c = 0; c < C; c++) M[c] = s[c]! / rows;
+    s.fill(0);
+    k.channelSquares(ptr(be, x), rows, C, ptr(be, mean), sum);
+    const sq = view();
+    const V = new Float32Array(mem(), ptr(be, variance), C);
+    const R = new Float32Array(mem(), ptr(be, rstd), C);
+    for (let c = 0; c < C; c++) { V[c] = sq[c]! / rows; R[c] = 1 / Math.sqrt(f32(V[c]! + epsilon)); }
+  });
+  k.normalize(ptr(be, x), ptr(be, y), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, gamma), ptr(be, beta));
+  return [y, mean, variance, rstd];
+}
+
+/**
+ * Closed-form BN gradient (batch-norm.ts), x̂ recomputed from x, mean and rstd:
+ * dβ = Σ dy, dγ = Σ dy·x̂, dx = ((m·dy − dβ) − x̂·dγ)·(γ·rstd/m).
+ */
+function batchNormTrainGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const { dy, x, mean, rstd, gamma } = inputs as Record<'dy' | 'x' | 'mean' | 'rstd' | 'gamma', tf.TensorInfo>;
+  const C = x.shape[x.shape.length - 1]!;
+  const rows = x.shape.reduce((a, b) => a * b, 1) / C;
+  const dx = be.makeOutput(x.shape, 'float32');
+  const dgamma = be.makeOutput([C], 'float32');
+  const dbeta = be.makeOutput([C], 'float32');
+  const factor = be.makeOutput([C], 'float32');
+  const mem = memoryOf(be);
+  withScratch(be, mem, 2 * C, (sums, view) => {
+    k.normalizeGradSums(ptr(be, dy), ptr(be, x), rows, C, ptr(be, mean), ptr(be, rstd), sums, sums + 8 * C);
+    const s = view();
+    const DB = new Float32Array(mem(), ptr(be, dbeta), C);
+    const DG = new Float32Array(mem(), ptr(be, dgamma), C);
+    const K = new Float32Array(mem(), ptr(be, factor), C);
+    const G = new Float32Array(mem(), ptr(be, gamma), C);
+    const R = new Float32Array(mem(), ptr(be, rstd), C);
+    for (let c = 0; c < C; c++) { DB[c] = s[c]!; DG[c] = s[C + c]!; K[c] = f32(G[c]! * R[c]!) / rows; }
+  });
+  k.normalizeGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, dbeta), ptr(be, dgamma), ptr(be, factor), rows);
+  be.disposeData(factor.dataId);
+  return [dx, dgamma, dbeta];
+}
+
+let registered = false;
+
+/** Registers the fused kernels on the wasm backend (once). */
+export function registerFusedKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({ kernelName: FAKE_QUANT, backendName: 'wasm', kernelFunc: fakeQuant as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: FAKE_QUANT_GRAD, backendName: 'wasm', kernelFunc: fakeQuantGrad as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: BN_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc });
+}
+
+/**
+ * Whether training steps use the fused kernels: on the wasm backend with a plain memory and
+ * SIMD, unless BITSWITCH_FUSED=off (the composite ops, for comparison).
+ */
+export function fusedKernelsActive(): boolean {
+  const env = typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_FUSED;
+  if (!registered || env === 'off' || tf.getBackend() !== 'wasm') return false;
+  return kernelsOf(tf.backend() as unknown as WasmBackend) !== null;
+}
