@@ -15,6 +15,9 @@ export interface TrainingKernels {
   normalizeGradSums(dy: number, src: number, rows: number, channels: number, mean: number, rstd: number, db: number, dg: number): void;
   normalizeGrad(dy: number, src: number, dx: number, rows: number, channels: number, mean: number, rstd: number,
     dbeta: number, dgamma: number, k: number, m: number): void;
+  convFilterGrad(x: number, dy: number, dw: number, B: number, H: number, W: number, Cin: number, Ho: number, Wo: number, Cout: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
+  convFilterGradScratchBytes(): number;
 }
 
 let module: WebAssembly.Module | null | undefined;

@@ -1,5 +1,6 @@
-// The wasm backend's Conv2DBackpropFilter (missing upstream) and Conv2DBackpropInput
-// (replaced) against the cpu backend's kernels, on many shapes.
+// The wasm backend's Conv2DBackpropFilter (missing upstream: a direct SIMD kernel, and the
+// Conv2D-based one it falls back to) and Conv2DBackpropInput (replaced) against the cpu
+// backend's kernels, on many shapes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
@@ -31,6 +32,13 @@ function cases(): Case[] {
     const pad: Pad = numeric ? pick(0, fh - 1) : i % 3 === 0 ? 'same' : 'valid';
     out.push({ B: pick(1, 4), H: pick(fh, 11), W: pick(fw, 11), Cin: pick(1, 6), Cout: pick(1, 6), fh, fw, s: [sh, sw], pad });
   }
+  // Channel counts of the direct filter gradient's 4×8 blocks and their tails, and more output
+  // pixels than one of its 128-pixel chunks (not a multiple of it).
+  for (const [Cin, Cout] of [[4, 8], [16, 16], [13, 21], [8, 12], [5, 32], [1, 16]]) {
+    out.push({ B: 3, H: 9, W: 7, Cin, Cout, fh: 3, fw: 3, s: [1, 1], pad: 'same' });
+    out.push({ B: 5, H: 10, W: 10, Cin, Cout, fh: 3, fw: 3, s: [2, 2], pad: 'same' });
+  }
+  out.push({ B: 4, H: 8, W: 8, Cin: 16, Cout: 32, fh: 1, fw: 1, s: [2, 2], pad: 'valid' });
   return out;
 }
 
@@ -64,7 +72,7 @@ function gradsOn(c: Case, xv: Float32Array, wv: Float32Array, dyv: Float32Array,
   return out;
 }
 
-test('wasm Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend', async () => {
+async function matchesCpu(): Promise<void> {
   await initBackend('wasm');
   const rng = new Rng(42);
   for (const c of cases()) {
@@ -79,6 +87,17 @@ test('wasm Conv2DBackpropFilter and Conv2DBackpropInput match the cpu backend', 
     const got = gradsOn(c, xv, wv, dyv, yShape);
     assert.ok(maxAbsDiff(got.dw, ref.dw) <= REL_TOL * Math.max(1, maxAbs(ref.dw)), `dW ${label}: ${maxAbsDiff(got.dw, ref.dw)}`);
     assert.ok(maxAbsDiff(got.dx, ref.dx) <= REL_TOL * Math.max(1, maxAbs(ref.dx)), `dx ${label}: ${maxAbsDiff(got.dx, ref.dx)}`);
+  }
+}
+
+test('wasm Conv2DBackpropFilter (direct kernel) and Conv2DBackpropInput match the cpu backend', matchesCpu);
+
+test('wasm Conv2DBackpropFilter via Conv2D (BITSWITCH_CONV_FILTER=conv2d) matches the cpu backend', async () => {
+  process.env.BITSWITCH_CONV_FILTER = 'conv2d';
+  try {
+    await matchesCpu();
+  } finally {
+    delete process.env.BITSWITCH_CONV_FILTER;
   }
 });
 

@@ -232,3 +232,122 @@ export function normalizeGrad(dy: usize, src: usize, dx: usize, rows: i32, chann
     }
   }
 }
+
+// ---- Conv2D filter gradient (NHWC input, HWIO filter) ------------------------------------
+// dW[i][j][ci][co] = Σ_{b,oy,ox} x[b][oy·sh+i−pt][ox·sw+j−pl][ci] · dy[b][oy][ox][co], taps outside
+// the image contribute nothing. Output pixels go in chunks of CHUNK; per chunk and tap a list of
+// (x row, dy row) byte offsets of the pixels whose tap is inside, then for each block of 4 input
+// channels × 8 output channels one pass over that list with the 8 sums in registers, added to dW.
+
+const CHUNK = 128;
+
+/** Bytes of scratch convFilterGrad needs (its pixel list). */
+export function convFilterGradScratchBytes(): i32 {
+  return CHUNK * 8;
+}
+
+// @ts-ignore: decorator
+@inline function fma(acc: v128, a: v128, b: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/** dw[r][c..c+8] += Σ_q x[q][r]·dy[q][c..c+8] for the 4 rows r = ci..ci+3 (rows < 4: the first `rows`). */
+function block4x8(x: usize, dy: usize, list: usize, n: i32, ci: i32, co: i32, Cout: i32, dw: usize): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  const xc = x + (<usize>ci << 2);
+  const dc = dy + (<usize>co << 2);
+  for (let q = 0; q < n; q++) {
+    const e = list + (<usize>q << 3);
+    const xr = xc + <usize>load<i32>(e);
+    const dr = dc + <usize>load<i32>(e, 4);
+    const d0 = v128.load(dr), d1 = v128.load(dr, 16);
+    const x0 = v128.load32_splat(xr), x1 = v128.load32_splat(xr, 4), x2 = v128.load32_splat(xr, 8), x3 = v128.load32_splat(xr, 12);
+    a00 = fma(a00, x0, d0); a01 = fma(a01, x0, d1);
+    a10 = fma(a10, x1, d0); a11 = fma(a11, x1, d1);
+    a20 = fma(a20, x2, d0); a21 = fma(a21, x2, d1);
+    a30 = fma(a30, x3, d0); a31 = fma(a31, x3, d1);
+  }
+  const row = <usize>Cout << 2;
+  const o = dw + ((<usize>ci * <usize>Cout + <usize>co) << 2);
+  v128.store(o, f32x4.add(v128.load(o), a00)); v128.store(o, f32x4.add(v128.load(o, 16), a01), 16);
+  v128.store(o + row, f32x4.add(v128.load(o + row), a10)); v128.store(o + row, f32x4.add(v128.load(o + row, 16), a11), 16);
+  v128.store(o + 2 * row, f32x4.add(v128.load(o + 2 * row), a20)); v128.store(o + 2 * row, f32x4.add(v128.load(o + 2 * row, 16), a21), 16);
+  v128.store(o + 3 * row, f32x4.add(v128.load(o + 3 * row), a30)); v128.store(o + 3 * row, f32x4.add(v128.load(o + 3 * row, 16), a31), 16);
+}
+
+/** The general case: one input channel × output channels co..co+cols−1, scalar. */
+function blockScalar(x: usize, dy: usize, list: usize, n: i32, ci: i32, co: i32, cols: i32, Cout: i32, dw: usize): void {
+  for (let c = 0; c < cols; c++) {
+    let a: f32 = 0;
+    for (let q = 0; q < n; q++) {
+      const e = list + (<usize>q << 3);
+      a += load<f32>(x + <usize>load<i32>(e) + (<usize>ci << 2)) * load<f32>(dy + <usize>load<i32>(e, 4) + (<usize>(co + c) << 2));
+    }
+    const o = dw + ((<usize>ci * <usize>Cout + <usize>(co + c)) << 2);
+    store<f32>(o, load<f32>(o) + a);
+  }
+}
+
+/** One input channel × 4 output channels. */
+function block1x4(x: usize, dy: usize, list: usize, n: i32, ci: i32, co: i32, Cout: i32, dw: usize): void {
+  let a = f32x4.splat(0);
+  const xc = x + (<usize>ci << 2);
+  const dc = dy + (<usize>co << 2);
+  for (let q = 0; q < n; q++) {
+    const e = list + (<usize>q << 3);
+    a = fma(a, v128.load32_splat(xc + <usize>load<i32>(e)), v128.load(dc + <usize>load<i32>(e, 4)));
+  }
+  const o = dw + ((<usize>ci * <usize>Cout + <usize>co) << 2);
+  v128.store(o, f32x4.add(v128.load(o), a));
+}
+
+/**
+ * dW (fh·fw·Cin·Cout floats, overwritten) of a Conv2D with input x [B,H,W,Cin], output gradient
+ * dy [B,Ho,Wo,Cout], strides sh, sw and top/left padding pt, pl. `scratch`: convFilterGradScratchBytes().
+ */
+export function convFilterGrad(x: usize, dy: usize, dw: usize, B: i32, H: i32, W: i32, Cin: i32, Ho: i32, Wo: i32, Cout: i32,
+  fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, scratch: usize): void {
+  memory.fill(dw, 0, <usize>(fh * fw * Cin * Cout) << 2);
+  const pixels = B * Ho * Wo;
+  const tapBytes = <usize>(Cin * Cout) << 2;
+  for (let p0 = 0; p0 < pixels; p0 += CHUNK) {
+    const p1 = min(p0 + CHUNK, pixels);
+    for (let i = 0; i < fh; i++) {
+      for (let j = 0; j < fw; j++) {
+        // the chunk's pixels whose tap (i, j) lies inside the image
+        let n = 0;
+        for (let p = p0; p < p1; p++) {
+          const ox = p % Wo;
+          const t = p / Wo;
+          const oy = t % Ho;
+          const b = t / Ho;
+          const iy = oy * sh + i - pt;
+          const ix = ox * sw + j - pl;
+          if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+          const e = scratch + (<usize>n << 3);
+          store<i32>(e, ((b * H + iy) * W + ix) * Cin << 2);
+          store<i32>(e, p * Cout << 2, 4);
+          n++;
+        }
+        if (n == 0) continue;
+        const tap = dw + <usize>(i * fw + j) * tapBytes;
+        let ci = 0;
+        for (; ci + 4 <= Cin; ci += 4) {
+          let co = 0;
+          for (; co + 8 <= Cout; co += 8) block4x8(x, dy, scratch, n, ci, co, Cout, tap);
+          for (let r = 0; r < 4; r++) {
+            let c = co;
+            if (c + 4 <= Cout) { block1x4(x, dy, scratch, n, ci + r, c, Cout, tap); c += 4; }
+            if (c < Cout) blockScalar(x, dy, scratch, n, ci + r, c, Cout - c, Cout, tap);
+          }
+        }
+        for (; ci < Cin; ci++) {
+          let co = 0;
+          for (; co + 4 <= Cout; co += 4) block1x4(x, dy, scratch, n, ci, co, Cout, tap);
+          if (co < Cout) blockScalar(x, dy, scratch, n, ci, co, Cout - co, Cout, tap);
+        }
+      }
+    }
+  }
+}

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterViaConv2D } from './kernels/Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
-import { registerFusedKernels } from './kernels/fused.ts';
+import { fusedConv2DBackpropFilter, registerFusedKernels } from './kernels/fused.ts';
 
 let registered = false;
 let builtinBackpropInput: tf.KernelConfig | undefined;
@@ -24,6 +24,11 @@ export function builtinWasmConv2DBackpropInput(): tf.KernelConfig | undefined {
   };
 }
 
+/** Whether Conv2DBackpropFilter takes the direct kernel (BITSWITCH_CONV_FILTER=conv2d: the Conv2D-based one). */
+function directFilterGrad(): boolean {
+  return (typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_CONV_FILTER) !== 'conv2d';
+}
+
 /** Identity without a copy: the output is the input's data with one more reference. */
 const sharedIdentity: tf.KernelFunc = ({ inputs, backend }) => {
   const { x } = inputs as { x: tf.TensorInfo };
@@ -36,7 +41,11 @@ export function registerWasmKernels(): void {
   registered = true;
   registerFusedKernels();
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilterViaConv2D('wasm') });
+    const viaConv2D = conv2DBackpropFilterViaConv2D('wasm');
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter', backendName: 'wasm',
+      kernelFunc: (args) => (directFilterGrad() && fusedConv2DBackpropFilter(args as never)) || viaConv2D(args),
+    });
   }
   builtinBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (builtinBackpropInput) tf.unregisterKernel('Conv2DBackpropInput', 'wasm');

@@ -174,6 +174,38 @@ function batchNormTrainGradKernel({ inputs, backend }: KernelArgs): tf.TensorInf
   return [dx, dgamma, dbeta];
 }
 
+interface Conv2DBackpropFilterAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+/**
+ * Conv2DBackpropFilter as one direct SIMD pass over x and dy (no transposes), or null where it
+ * does not apply (NCHW, or no training kernels): the caller then takes the Conv2D-based kernel.
+ */
+export function fusedConv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
+  const be = backend as WasmBackend;
+  const k = kernelsOf(be);
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+  if (!k || dataFormat !== 'NHWC') return null;
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const [B, H, W, Cin] = x.shape as number[];
+  const [, Ho, Wo, Cout] = dy.shape as number[];
+  const dw = be.makeOutput(filterShape, 'float32');
+  const scratch = be.wasm._malloc(k.convFilterGradScratchBytes());
+  try {
+    k.convFilterGrad(ptr(be, x), ptr(be, dy), ptr(be, dw), B!, H!, W!, Cin!, Ho!, Wo!, Cout!,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch);
+  } finally {
+    be.wasm._free(scratch);
+  }
+  return dw;
+}
+
 let registered = false;
 
 /** Registers the fused kernels on the wasm backend (once). */
