@@ -28,9 +28,9 @@
 // from their outputs when they finish (scripts/mixed.ts), so every stage leaves a small summary in
 // results/checkpoints/ and the large files other stages do not read stay in runs/.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
 import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
 import { check, publish, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
@@ -46,20 +46,9 @@ const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { stages: Stage[] };
 const RUNS = join(root, 'runs/reproduce');
 const SAVED = join(root, 'results/checkpoints');
 
-interface Stage {
-  name: string;
-  /** The bitswitch command and its flags; RUN stands for the stage's run folder. */
-  args: string[];
-  /** Stages whose outputs this one reads (must be done first). */
-  after?: string[];
-  /** The file that marks the stage done, relative to its folder (default summary.json). */
-  done?: string;
-  /** Publish the stage's model.bsw as models/NAME.bsw with its card once the stage is done. */
-  publish?: string;
-}
-
+const carry: Carry = { stages: plan.stages, runs: RUNS, saved: SAVED };
 const folder = (s: Stage) => join(RUNS, s.name);
-const isDone = (s: Stage) => existsSync(join(folder(s), s.done ?? 'summary.json'));
+const isDone = (s: Stage) => stageDone(carry, s);
 const started = (s: Stage) => existsSync(join(folder(s), 'checkpoint.json'));
 
 function lastEpoch(s: Stage): string {
@@ -68,89 +57,6 @@ function lastEpoch(s: Stage): string {
   const lines = readFileSync(m, 'utf8').trim().split('\n');
   const e = JSON.parse(lines[lines.length - 1]) as { epoch: number; phase: string; accuracy: Record<string, number> };
   return `epoch ${e.epoch + 1} (${e.phase}): ${Object.entries(e.accuracy).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`;
-}
-
-/** Small files of a stage kept beside its checkpoint in results/checkpoints/ (NAME.FILE). */
-const SMALL_FILES = ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json'];
-
-/** Where a finished stage's outputs that later stages read are kept, gzipped: results/checkpoints/products/NAME/FILE.gz. */
-const PRODUCTS = join(SAVED, 'products');
-
-/** Files of stage s that other stages read (their arguments name runs/reproduce/NAME/FILE), and its done marker. */
-function products(s: Stage): string[] {
-  const prefix = `runs/reproduce/${s.name}/`;
-  const out = new Set<string>([s.done ?? 'summary.json']);
-  for (const t of plan.stages) {
-    for (const a of t.args) {
-      const i = a.indexOf(prefix);
-      if (i >= 0) out.add(a.slice(i + prefix.length));
-    }
-  }
-  return [...out].filter((f) => !SMALL_FILES.includes(f));
-}
-
-/**
- * Keeps in results/checkpoints/ (atomic, replacing older copies) what carries a stage to another
- * machine: a running stage's checkpoint (gzip) and small files; a finished stage's small files and
- * the outputs other stages read (products/), so a fresh clone restores it as done.
- */
-function saveCheckpoint(s: Stage): void {
-  if (!existsSync(folder(s))) return;
-  mkdirSync(SAVED, { recursive: true });
-  const ck = join(folder(s), 'checkpoint.json');
-  const dst = join(SAVED, `${s.name}.json.gz`);
-  // a finished stage needs no checkpoint to carry over: its log, summary and outputs are what stay
-  if (isDone(s)) {
-    rmSync(dst, { force: true });
-    for (const f of products(s)) {
-      const src = join(folder(s), f);
-      const out = join(PRODUCTS, s.name, `${f}.gz`);
-      if (!existsSync(src) || (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs)) continue;
-      mkdirSync(join(PRODUCTS, s.name), { recursive: true });
-      writeAtomic(out, gzipSync(readFileSync(src), { level: 9 }));
-    }
-  } else if (existsSync(ck) && (!existsSync(dst) || statSync(dst).mtimeMs < statSync(ck).mtimeMs)) {
-    writeAtomic(dst, gzipSync(readFileSync(ck), { level: 9 }));
-  }
-  for (const f of SMALL_FILES) if (existsSync(join(folder(s), f))) writeFileSync(join(SAVED, `${s.name}.${f}`), readFileSync(join(folder(s), f)));
-}
-
-/** The small files of stage NAME from results/checkpoints/ into dir, where missing. */
-function restoreSmallFiles(name: string, dir: string): void {
-  for (const f of SMALL_FILES) {
-    const saved = join(SAVED, `${name}.${f}`);
-    if (existsSync(saved) && !existsSync(join(dir, f))) writeFileSync(join(dir, f), readFileSync(saved));
-  }
-}
-
-function restore(): void {
-  if (!existsSync(SAVED)) return;
-  for (const f of readdirSync(SAVED).filter((n) => n.endsWith('.json.gz'))) {
-    const name = f.slice(0, -'.json.gz'.length);
-    const dir = join(RUNS, name);
-    const ck = join(dir, 'checkpoint.json');
-    if (existsSync(ck) && statSync(ck).mtimeMs >= statSync(join(SAVED, f)).mtimeMs) continue;
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(ck, gunzipSync(readFileSync(join(SAVED, f))));
-    for (const extra of SMALL_FILES) if (existsSync(join(SAVED, `${name}.${extra}`))) writeFileSync(join(dir, extra), readFileSync(join(SAVED, `${name}.${extra}`)));
-    console.log(`restored ${name} from results/checkpoints/${f}`);
-  }
-  // finished stages: their outputs and small files (summary.json marks them done)
-  for (const s of plan.stages) {
-    const prod = join(PRODUCTS, s.name);
-    const finished = existsSync(prod) || (!s.done && existsSync(join(SAVED, `${s.name}.summary.json`)));
-    if (!finished || existsSync(join(SAVED, `${s.name}.json.gz`)) || isDone(s)) continue;
-    const dir = folder(s);
-    mkdirSync(dir, { recursive: true });
-    if (existsSync(prod)) {
-      for (const f of readdirSync(prod).filter((n) => n.endsWith('.gz'))) {
-        const target = join(dir, f.slice(0, -'.gz'.length));
-        if (!existsSync(target)) writeFileSync(target, gunzipSync(readFileSync(join(prod, f))));
-      }
-    }
-    restoreSmallFiles(s.name, dir);
-    console.log(`restored ${s.name} (finished) from results/checkpoints/`);
-  }
 }
 
 const stageArgs = (s: Stage) => s.args.map((a) => a.replaceAll('RUN', folder(s)));
@@ -165,7 +71,7 @@ function runStage(s: Stage): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(root, 'cli/bin/bitswitch.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tee = (d: Buffer) => { process.stdout.write(d); writeFileSync(log, d, { flag: 'a' }); if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveCheckpoint(s); };
+    const tee = (d: Buffer) => { process.stdout.write(d); writeFileSync(log, d, { flag: 'a' }); if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveStage(carry, s); };
     child.stdout.on('data', tee);
     child.stderr.on('data', tee);
     const stop = () => child.kill('SIGINT');
@@ -173,7 +79,7 @@ function runStage(s: Stage): Promise<number> {
     process.once('SIGTERM', stop);
     child.on('close', (code) => {
       if (code === 0) summarizeStage(s, (performance.now() - t0) / 1000);
-      saveCheckpoint(s);
+      saveStage(carry, s);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve(code ?? 1);
@@ -213,9 +119,9 @@ if (argv.includes('--check')) {
   console.log('reproduce --check: every published model gives its card\'s accuracies');
   process.exit(0);
 }
-if (argv.includes('--restore')) restore();
+if (argv.includes('--restore')) for (const line of restoreStages(carry)) console.log(line);
 if (argv.includes('--save') || argv.includes('--report')) {
-  if (argv.includes('--save')) for (const s of plan.stages) saveCheckpoint(s);
+  if (argv.includes('--save')) for (const s of plan.stages) saveStage(carry, s);
   const r = await buildReport(root, planFile);
   for (const [p, svg] of Object.entries(r.plots)) writeAtomic(join(root, p), svg);
   writeAtomic(join(root, 'results/REPORT.md'), r.markdown);
@@ -234,7 +140,7 @@ if (only && !plan.stages.some((s) => s.name === only)) {
 for (const s of plan.stages) {
   if (only && s.name !== only) continue;
   if (isDone(s)) {
-    if (summarizeStage(s)) saveCheckpoint(s);
+    if (summarizeStage(s)) saveStage(carry, s);
     await publishStage(s);
     continue;
   }
