@@ -6,6 +6,12 @@
 // (f32x4.div is IEEE division, f32x4.nearest rounds half to even); sums over a tensor
 // accumulate in f64, lane by lane in a fixed order, so a result never depends on the caller.
 
+/** The upper two f32 lanes of v as f64x2. */
+// @ts-ignore: decorator
+@inline function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // ---- fake quantizer ----------------------------------------------------------------------
 // Levels: W̃_h = clip(nearest(x/s), hn, hp); W̃_l = clip(nearest(W̃_h/step) or floor, lo, hi).
 // The unsigned activation quantizer is hn = lo = 0, hp = hi = Q, step = 1.
@@ -87,7 +93,7 @@ export function fakeQuantGrad(dy: usize, src: usize, dx: usize, rows: i32, width
       v128.store(dx + at, f32x4.mul(d, inside));
       const t = f32x4.mul(d, f32x4.sub(wl, f32x4.mul(v, inside)));
       a0 = f64x2.add(a0, f64x2.promote_low_f32x4(t));
-      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(i8x16.shuffle(t, t, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
+      a1 = f64x2.add(a1, promoteHigh(t));
     }
     let sum = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1) + f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1);
     for (; i < total; i++) {
@@ -121,6 +127,18 @@ export function fakeQuantGrad(dy: usize, src: usize, dx: usize, rows: i32, width
 // ---- BatchNorm over N·H·W of channels-last data ------------------------------------------
 // `rows` = N·H·W, `channels` = C; per-channel f64 sums live in the caller's scratch.
 
+/** x̂ = (x − mean)·rstd of 4 channels, in f32. */
+// @ts-ignore: decorator
+@inline function xhat4(x: usize, mean: usize, rstd: usize): v128 {
+  return f32x4.mul(f32x4.sub(v128.load(x), v128.load(mean)), v128.load(rstd));
+}
+
+/** x̂ = (x − mean)·rstd of one channel, in f32. */
+// @ts-ignore: decorator
+@inline function xhat1(x: usize, mean: usize, rstd: usize): f32 {
+  return (load<f32>(x) - load<f32>(mean)) * load<f32>(rstd);
+}
+
 /** sum[c] += Σ x[r][c] (f64). */
 export function channelSums(src: usize, rows: i32, channels: i32, sum: usize): void {
   for (let r: usize = 0; r < <usize>rows; r++) {
@@ -130,7 +148,7 @@ export function channelSums(src: usize, rows: i32, channels: i32, sum: usize): v
       const x = v128.load(row + (<usize>c << 2));
       const a = sum + (<usize>c << 3);
       v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(x)));
-      v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i8x16.shuffle(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))), 16);
+      v128.store(a, f64x2.add(v128.load(a, 16), promoteHigh(x)), 16);
     }
     for (; c < channels; c++) {
       const a = sum + (<usize>c << 3);
@@ -147,7 +165,7 @@ export function channelSquares(src: usize, rows: i32, channels: i32, mean: usize
     for (; c + 4 <= channels; c += 4) {
       const d = f32x4.sub(v128.load(row + (<usize>c << 2)), v128.load(mean + (<usize>c << 2)));
       const lo = f64x2.promote_low_f32x4(d);
-      const hi = f64x2.promote_low_f32x4(i8x16.shuffle(d, d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const hi = promoteHigh(d);
       const a = sq + (<usize>c << 3);
       v128.store(a, f64x2.add(v128.load(a), f64x2.mul(lo, lo)));
       v128.store(a, f64x2.add(v128.load(a, 16), f64x2.mul(hi, hi)), 16);
@@ -167,12 +185,12 @@ export function normalize(src: usize, dst: usize, rows: i32, channels: i32, mean
     let c = 0;
     for (; c + 4 <= channels; c += 4) {
       const p = <usize>c << 2;
-      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      const xh = xhat4(src + off + p, mean + p, rstd + p);
       v128.store(dst + off + p, f32x4.add(f32x4.mul(xh, v128.load(gamma + p)), v128.load(beta + p)));
     }
     for (; c < channels; c++) {
       const p = <usize>c << 2;
-      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      const xh = xhat1(src + off + p, mean + p, rstd + p);
       store<f32>(dst + off + p, xh * load<f32>(gamma + p) + load<f32>(beta + p));
     }
   }
@@ -186,11 +204,11 @@ export function normalizeGradSums(dy: usize, src: usize, rows: i32, channels: i3
     for (; c + 4 <= channels; c += 4) {
       const p = <usize>c << 2;
       const d = v128.load(dy + off + p);
-      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      const xh = xhat4(src + off + p, mean + p, rstd + p);
       const dlo = f64x2.promote_low_f32x4(d);
-      const dhi = f64x2.promote_low_f32x4(i8x16.shuffle(d, d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const dhi = promoteHigh(d);
       const xlo = f64x2.promote_low_f32x4(xh);
-      const xhi = f64x2.promote_low_f32x4(i8x16.shuffle(xh, xh, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      const xhi = promoteHigh(xh);
       const a = db + (<usize>c << 3), g = dg + (<usize>c << 3);
       v128.store(a, f64x2.add(v128.load(a), dlo));
       v128.store(a, f64x2.add(v128.load(a, 16), dhi), 16);
@@ -200,7 +218,7 @@ export function normalizeGradSums(dy: usize, src: usize, rows: i32, channels: i3
     for (; c < channels; c++) {
       const p = <usize>c << 2;
       const d = load<f32>(dy + off + p);
-      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      const xh = xhat1(src + off + p, mean + p, rstd + p);
       const a = db + (<usize>c << 3), g = dg + (<usize>c << 3);
       store<f64>(a, load<f64>(a) + <f64>d);
       store<f64>(g, load<f64>(g) + <f64>d * <f64>xh);
@@ -220,13 +238,13 @@ export function normalizeGrad(dy: usize, src: usize, dx: usize, rows: i32, chann
     let c = 0;
     for (; c + 4 <= channels; c += 4) {
       const p = <usize>c << 2;
-      const xh = f32x4.mul(f32x4.sub(v128.load(src + off + p), v128.load(mean + p)), v128.load(rstd + p));
+      const xh = xhat4(src + off + p, mean + p, rstd + p);
       const inner = f32x4.sub(f32x4.sub(f32x4.mul(v128.load(dy + off + p), vm), v128.load(dbeta + p)), f32x4.mul(xh, v128.load(dgamma + p)));
       v128.store(dx + off + p, f32x4.mul(inner, v128.load(k + p)));
     }
     for (; c < channels; c++) {
       const p = <usize>c << 2;
-      const xh = (load<f32>(src + off + p) - load<f32>(mean + p)) * load<f32>(rstd + p);
+      const xh = xhat1(src + off + p, mean + p, rstd + p);
       const inner = (load<f32>(dy + off + p) * m - load<f32>(dbeta + p)) - xh * load<f32>(dgamma + p);
       store<f32>(dx + off + p, inner * load<f32>(k + p));
     }

@@ -8,6 +8,7 @@
 // float32 sums in the last bits.
 import * as tf from '@tensorflow/tfjs';
 import { createTrainingKernels, type TrainingKernels } from '@bitswitch/kernels';
+import type { Conv2DBackpropFilterAttrs } from './Conv2DBackpropFilter.ts';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
@@ -172,14 +173,6 @@ function batchNormTrainGradKernel({ inputs, backend }: KernelArgs): tf.TensorInf
   k.normalizeGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, dbeta), ptr(be, dgamma), ptr(be, factor), rows);
   be.disposeData(factor.dataId);
   return [dx, dgamma, dbeta];
-}
-
-interface Conv2DBackpropFilterAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
 }
 
 /**
