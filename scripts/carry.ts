@@ -23,7 +23,7 @@ export interface Stage {
 export interface Carry { stages: Stage[]; runs: string; saved: string }
 
 /** Small files of a stage kept beside its checkpoint in SAVED (NAME.FILE). */
-export const SMALL_FILES = ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json'];
+export const SMALL_FILES = ['recipe.json', 'metrics.jsonl', 'init.json', 'summary.json', 'runs.jsonl'];
 
 const folder = (c: Carry, s: Stage) => join(c.runs, s.name);
 const products = (c: Carry) => join(c.saved, 'products');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { renderSvg } from '@bitswitch/search';
 import { mixedSection } from './mixed.ts';
 import { readCards, type Card } from './models.ts';
+import { readSegments, segmentsTable } from './segments.ts';
 
 interface Stage { name: string; args: string[]; publish?: string }
 interface EpochLine { phase: string; epoch: number; accuracy: Record<string, number>; seconds: number; imagesPerSec: number }
@@ -174,6 +175,14 @@ export async function buildReport(root: string, planFile = join(root, 'results/p
       const r = c.runtime[k];
       return `${k} ${c.trainer[k] === undefined ? '—' : f2(100 * c.trainer[k])} / ${f2((100 * r.correct) / r.total)}`;
     }).join('; ')} | ${c.commit} |`),
+    '',
+    '## Runs',
+    '',
+    'Each time `pnpm reproduce` ran a stage\'s command (the first run, then each `--resume`): the commit',
+    '("+changes": tracked code differed from it), machine, backend and workers, summed wall time',
+    '(results/checkpoints/STAGE.runs.jsonl). Stages that ran before this log existed are not listed.',
+    '',
+    ...segmentsTable(plan.stages, (name) => readSegments(join(root, 'results/checkpoints', `${name}.runs.jsonl`))),
     '',
     '## Training curves',
     '',

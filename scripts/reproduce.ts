@@ -31,6 +31,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
+import { appendSegment, currentCommit, machine, parseRunInfo } from './segments.ts';
 import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
 import { check, publish, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
@@ -69,16 +70,29 @@ function runStage(s: Stage): Promise<number> {
   console.log(`\n== ${s.name}: bitswitch ${args.join(' ')}`);
   const log = join(folder(s), 'log.txt');
   const t0 = performance.now();
+  const startedAt = new Date().toISOString();
+  const commit = currentCommit(root);
+  let head = ''; // the start of the output, where the command names its backend and workers
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(root, 'cli/bin/bitswitch.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tee = (d: Buffer) => { process.stdout.write(d); writeFileSync(log, d, { flag: 'a' }); if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveStage(carry, s); };
+    const tee = (d: Buffer) => {
+      process.stdout.write(d);
+      writeFileSync(log, d, { flag: 'a' });
+      if (head.length < 4096) head += String(d);
+      if (/^\s+\d+\s+(pretrain|quant)/m.test(String(d))) saveStage(carry, s);
+    };
     child.stdout.on('data', tee);
     child.stderr.on('data', tee);
     const stop = () => child.kill('SIGINT');
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     child.on('close', (code) => {
-      if (code === 0) summarizeStage(s, (performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      appendSegment(folder(s), {
+        started: startedAt, seconds: Math.round(seconds), exit: code ?? 1, commit, command: `bitswitch ${args.join(' ').replaceAll(root, '')}`,
+        machine: machine(), node: process.version, ...parseRunInfo(head),
+      });
+      if (code === 0) summarizeStage(s, seconds);
       saveStage(carry, s);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
