@@ -18,6 +18,8 @@ export interface TrainingKernels {
   convFilterGrad(x: number, dy: number, dw: number, B: number, H: number, W: number, Cin: number, Ho: number, Wo: number, Cout: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
   convFilterGradScratchBytes(): number;
+  convInputGrad(dy: number, wt: number, dx: number, B: number, H: number, W: number, Cin: number, Ho: number, Wo: number, Cout: number,
+    fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
 }
 
 let module: WebAssembly.Module | null | undefined;

@@ -1,6 +1,6 @@
 // The wasm backend's Conv2DBackpropFilter (missing upstream: a direct SIMD kernel, and the
-// Conv2D-based one it falls back to) and Conv2DBackpropInput (replaced) against the cpu
-// backend's kernels, on many shapes.
+// Conv2D-based one it falls back to) and Conv2DBackpropInput (replaced: a direct SIMD kernel for
+// strided convolutions, else a Conv2D) against the cpu backend's kernels, on many shapes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
@@ -90,14 +90,16 @@ async function matchesCpu(): Promise<void> {
   }
 }
 
-test('wasm Conv2DBackpropFilter (direct kernel) and Conv2DBackpropInput match the cpu backend', matchesCpu);
+test('wasm Conv2DBackpropFilter and Conv2DBackpropInput (direct kernels where they apply) match the cpu backend', matchesCpu);
 
-test('wasm Conv2DBackpropFilter via Conv2D (BITSWITCH_CONV_FILTER=conv2d) matches the cpu backend', async () => {
+test('wasm Conv2DBackpropFilter and Conv2DBackpropInput via Conv2D (BITSWITCH_CONV_FILTER/INPUT=conv2d) match the cpu backend', async () => {
   process.env.BITSWITCH_CONV_FILTER = 'conv2d';
+  process.env.BITSWITCH_CONV_INPUT = 'conv2d';
   try {
     await matchesCpu();
   } finally {
     delete process.env.BITSWITCH_CONV_FILTER;
+    delete process.env.BITSWITCH_CONV_INPUT;
   }
 });
 

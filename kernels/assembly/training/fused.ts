@@ -369,3 +369,96 @@ export function convFilterGrad(x: usize, dy: usize, dw: usize, B: i32, H: i32, W
     }
   }
 }
+
+// ---- Conv2D input gradient for strided convolutions ----------------------------------------
+// dx[b][h][w][ci] = Σ_{i,j} Σ_co dy[b][oy][ox][co] · W[i][j][ci][co] over the taps where
+// oy = (h + pt − i)/sh and ox = (w + pl − j)/sw are whole and inside dy. With stride 2 a pixel has
+// about a quarter of the taps, which the zero-upsampled Conv2D would multiply by zeros.
+// wt: the filter as [fh][fw][Cout][Cin] (the caller transposes it), so a tap's column of W for one
+// output channel is contiguous. Per chunk of input pixels and tap, the listed (dx row, dy row)
+// pairs go 4 at a time through 8-channel blocks with the sums over co in registers.
+
+/** dx[e][c..c+8] += Σ_co dy[e][co]·wt[co][c..c+8] for 4 list entries e (entries past n: none). */
+function tapBlock4x8(dy: usize, dx: usize, wt: usize, list: usize, q: i32, n: i32, c: i32, Cin: i32, Cout: i32): void {
+  const e0 = list + (<usize>q << 3);
+  const full = q + 4 <= n;
+  const d0 = dy + <usize>load<i32>(e0, 4);
+  const d1 = full || q + 1 < n ? dy + <usize>load<i32>(e0, 12) : d0;
+  const d2 = full || q + 2 < n ? dy + <usize>load<i32>(e0, 20) : d0;
+  const d3 = full || q + 3 < n ? dy + <usize>load<i32>(e0, 28) : d0;
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  const rowBytes = <usize>Cin << 2;
+  let w = wt + (<usize>c << 2);
+  for (let co = 0; co < Cout; co++) {
+    const w0 = v128.load(w), w1 = v128.load(w, 16);
+    const off = <usize>co << 2;
+    const y0 = v128.load32_splat(d0 + off), y1 = v128.load32_splat(d1 + off), y2 = v128.load32_splat(d2 + off), y3 = v128.load32_splat(d3 + off);
+    a00 = fma(a00, y0, w0); a01 = fma(a01, y0, w1);
+    a10 = fma(a10, y1, w0); a11 = fma(a11, y1, w1);
+    a20 = fma(a20, y2, w0); a21 = fma(a21, y2, w1);
+    a30 = fma(a30, y3, w0); a31 = fma(a31, y3, w1);
+    w += rowBytes;
+  }
+  const cb = <usize>c << 2;
+  const o0 = dx + <usize>load<i32>(e0) + cb;
+  v128.store(o0, f32x4.add(v128.load(o0), a00)); v128.store(o0, f32x4.add(v128.load(o0, 16), a01), 16);
+  if (!full && q + 1 >= n) return;
+  const o1 = dx + <usize>load<i32>(e0, 8) + cb;
+  v128.store(o1, f32x4.add(v128.load(o1), a10)); v128.store(o1, f32x4.add(v128.load(o1, 16), a11), 16);
+  if (!full && q + 2 >= n) return;
+  const o2 = dx + <usize>load<i32>(e0, 16) + cb;
+  v128.store(o2, f32x4.add(v128.load(o2), a20)); v128.store(o2, f32x4.add(v128.load(o2, 16), a21), 16);
+  if (!full && q + 3 >= n) return;
+  const o3 = dx + <usize>load<i32>(e0, 24) + cb;
+  v128.store(o3, f32x4.add(v128.load(o3), a30)); v128.store(o3, f32x4.add(v128.load(o3, 16), a31), 16);
+}
+
+/** One list entry × input channels c..c+cols−1, scalar. */
+function tapScalar(dy: usize, dx: usize, wt: usize, e: usize, c: i32, cols: i32, Cin: i32, Cout: i32): void {
+  const d = dy + <usize>load<i32>(e, 4);
+  const o = dx + <usize>load<i32>(e);
+  for (let k = c; k < c + cols; k++) {
+    let a: f32 = 0;
+    for (let co = 0; co < Cout; co++) a += load<f32>(d + (<usize>co << 2)) * load<f32>(wt + ((<usize>co * <usize>Cin + <usize>k) << 2));
+    store<f32>(o + (<usize>k << 2), load<f32>(o + (<usize>k << 2)) + a);
+  }
+}
+
+/**
+ * dx [B,H,W,Cin] (overwritten) of a Conv2D with output gradient dy [B,Ho,Wo,Cout], filter wt
+ * [fh][fw][Cout][Cin], strides sh, sw and top/left padding pt, pl. `scratch`: convFilterGradScratchBytes().
+ */
+export function convInputGrad(dy: usize, wt: usize, dx: usize, B: i32, H: i32, W: i32, Cin: i32, Ho: i32, Wo: i32, Cout: i32,
+  fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, scratch: usize): void {
+  memory.fill(dx, 0, <usize>(B * H * W * Cin) << 2);
+  const pixels = B * H * W;
+  const tapBytes = <usize>(Cout * Cin) << 2;
+  for (let p0 = 0; p0 < pixels; p0 += CHUNK) {
+    const p1 = min(p0 + CHUNK, pixels);
+    for (let i = 0; i < fh; i++) {
+      for (let j = 0; j < fw; j++) {
+        let n = 0;
+        for (let p = p0; p < p1; p++) {
+          const w = p % W;
+          const t = p / W;
+          const h = t % H;
+          const b = t / H;
+          const ry = h + pt - i, rx = w + pl - j;
+          if (ry < 0 || rx < 0 || ry % sh != 0 || rx % sw != 0) continue;
+          const oy = ry / sh, ox = rx / sw;
+          if (oy >= Ho || ox >= Wo) continue;
+          const e = scratch + (<usize>n << 3);
+          store<i32>(e, p * Cin << 2);
+          store<i32>(e, ((b * Ho + oy) * Wo + ox) * Cout << 2, 4);
+          n++;
+        }
+        if (n == 0) continue;
+        const tap = wt + <usize>(i * fw + j) * tapBytes;
+        let c = 0;
+        for (; c + 8 <= Cin; c += 8) for (let q = 0; q < n; q += 4) tapBlock4x8(dy, dx, tap, scratch, q, n, c, Cin, Cout);
+        if (c < Cin) for (let q = 0; q < n; q++) tapScalar(dy, dx, tap, scratch + (<usize>q << 3), c, Cin - c, Cin, Cout);
+      }
+    }
+  }
+}

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterViaConv2D } from './kernels/Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
-import { fusedConv2DBackpropFilter, registerFusedKernels } from './kernels/fused.ts';
+import { fusedConv2DBackpropFilter, fusedConv2DBackpropInput, registerFusedKernels } from './kernels/fused.ts';
 
 let registered = false;
 let builtinBackpropInput: tf.KernelConfig | undefined;
@@ -27,6 +27,11 @@ export function builtinWasmConv2DBackpropInput(): tf.KernelConfig | undefined {
 /** Whether Conv2DBackpropFilter takes the direct kernel (BITSWITCH_CONV_FILTER=conv2d: the Conv2D-based one). */
 function directFilterGrad(): boolean {
   return (typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_CONV_FILTER) !== 'conv2d';
+}
+
+/** Whether strided Conv2DBackpropInput takes the direct kernel (BITSWITCH_CONV_INPUT=conv2d: the Conv2D-based one). */
+function directInputGrad(): boolean {
+  return (typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_CONV_INPUT) !== 'conv2d';
 }
 
 /** Identity without a copy: the output is the input's data with one more reference. */
@@ -55,5 +60,9 @@ export function registerWasmKernels(): void {
   if (tf.getKernel('Identity', 'wasm')) tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharedIdentity });
   const fallback = builtinWasmConv2DBackpropInput()?.kernelFunc;
-  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInputViaConv2D('wasm', fallback) });
+  const inputViaConv2D = conv2DBackpropInputViaConv2D('wasm', fallback);
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropInput', backendName: 'wasm',
+    kernelFunc: (args) => (directInputGrad() && fusedConv2DBackpropInput(args as never)) || inputViaConv2D(args),
+  });
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { callKernel, release } from './call.ts';
 
-interface Conv2DBackpropInputAttrs {
+export interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';

@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createTrainingKernels, type TrainingKernels } from '@bitswitch/kernels';
 import type { Conv2DBackpropFilterAttrs } from './Conv2DBackpropFilter.ts';
+import type { Conv2DBackpropInputAttrs } from './Conv2DBackpropInput.ts';
+import { callKernel, release } from './call.ts';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
@@ -197,6 +199,34 @@ export function fusedConv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs
     be.wasm._free(scratch);
   }
   return dw;
+}
+
+/**
+ * Conv2DBackpropInput of a strided convolution as one direct SIMD pass that visits only the taps
+ * each input pixel has, or null where it does not apply (stride 1, where XNNPACK's Conv2D on the
+ * flipped filter is as fast; NCHW; no training kernels).
+ */
+export function fusedConv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
+  const be = backend as WasmBackend;
+  const k = kernelsOf(be);
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
+  if (!k || dataFormat !== 'NHWC') return null;
+  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+  if (info.strideHeight === 1 && info.strideWidth === 1) return null;
+  const [B, H, W, Cin] = inputShape;
+  const [, Ho, Wo, Cout] = dy.shape as number[];
+  const wt = callKernel('Transpose', 'wasm', backend as tf.KernelBackend, { x: filter }, { perm: [0, 1, 3, 2] });
+  const dx = be.makeOutput(inputShape, 'float32');
+  const scratch = be.wasm._malloc(k.convFilterGradScratchBytes());
+  try {
+    k.convInputGrad(ptr(be, dy), ptr(be, wt), ptr(be, dx), B, H, W, Cin, Ho!, Wo!, Cout!,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch);
+  } finally {
+    be.wasm._free(scratch);
+    release(backend as tf.KernelBackend, wt);
+  }
+  return dx;
 }
 
 let registered = false;
