@@ -180,6 +180,28 @@ test('a training forward pass on wasm runs the fused kernels, and its loss and g
   net.dispose();
 });
 
+test('evaluation passes with the fused kernels give the composite logits bit for bit at every precision', async () => {
+  const spec = buildModel('resnet8', [10, 10, 1]);
+  const net = new Network(spec, { bits: [8, 6, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(5));
+  const rng = new Rng(6);
+  // moving statistics and scales away from their initial values, as after training
+  for (const [name, v] of net.vars) {
+    const r = () => Float32Array.from({ length: v.size }, () => rng.uniform());
+    if (name.includes('/mean@')) v.assign(tf.tensor(r().map((a) => a - 0.5), v.shape));
+    if (name.includes('/var@')) v.assign(tf.tensor(r().map((a) => 0.2 + a), v.shape));
+    if (name.includes('scale')) v.assign(tf.tensor(r().map((a) => 0.02 + 0.05 * a), v.shape));
+  }
+  const x = tf.tensor4d(Float32Array.from({ length: 5 * 100 }, () => rng.normal()), [5, 10, 10, 1]);
+  for (const bits of [null, 8, 6, 4, 2]) {
+    const run = (fused: boolean) => tf.tidy(() => Float32Array.from(net.forward(x, bits, false, undefined, { fused }).logits.dataSync() as Float32Array));
+    sameBits(run(true), run(false), `logits at ${bits ?? 'fp32'}`);
+  }
+  const names = new Set((await tf.profile(() => { tf.tidy(() => net.forward(x, 4, false, undefined, { fused: true }).logits.dataSync()); })).kernels.map((k) => k.name));
+  assert.ok(names.has('BitswitchBatchNormInfer') && names.has('BitswitchFakeQuant'), [...names].join(' '));
+  x.dispose();
+  net.dispose();
+});
+
 test('Identity on wasm shares data: a clone outlives its disposed source with the same values', () => {
   const a = tf.tensor([1, 2, 3]);
   const b = tf.clone(a);

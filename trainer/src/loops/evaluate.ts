@@ -23,7 +23,7 @@ async function countCorrect(net: Network, ds: Dataset, split: Split, bits: BitCh
   for (let i = 0; i < split.count; i += batch) {
     const idx = Int32Array.from({ length: Math.min(batch, split.count - i) }, (_, j) => i + j);
     const { x, y } = makeBatch(ds, split, idx, NO_AUGMENT, new Rng(0));
-    const classes = tf.tidy(() => net.forward(tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]), bits, false).logits.argMax(1));
+    const classes = tf.tidy(() => net.forward(tf.tensor4d(x, [idx.length, ds.height, ds.width, ds.channels]), bits, false, undefined, { fused: true }).logits.argMax(1));
     const pred = await classes.data();
     classes.dispose();
     for (let j = 0; j < idx.length; j++) {

@@ -6,7 +6,7 @@ import { signedRange } from '@bitswitch/format';
 import { Rng } from '../math/rng.ts';
 import { batchNormTrain } from './batch-norm.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
-import { fusedKernelsActive } from '../tfjs/kernels/fused.ts';
+import { BN_INFER, fusedKernelsActive } from '../tfjs/kernels/fused.ts';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale, type WeightQuantizer } from '../quant/quantizers.ts';
 
 export interface QuantConfig {
@@ -159,15 +159,20 @@ export class Network {
       mean = this.v(`${node.name}/mean@${key}`);
       variance = this.v(`${node.name}/var@${key}`);
     }
+    if (fused) {
+      return tf.tidy(() => tf.engine().runKernel(BN_INFER, { x, mean, rstd: tf.rsqrt(tf.add(variance, node.epsilon)), gamma, beta }) as tf.Tensor);
+    }
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, node.epsilon))), gamma), beta);
   }
 
   /**
-   * Training passes (`training`) on the wasm backend use the fused kernels (kernels/fused.ts);
-   * other passes keep the composite ops, which second-order gradients (Hessian traces) need.
+   * On the wasm backend, training passes (`training`) and passes asked for with `opts.fused`
+   * (evaluation: no gradients) use the fused kernels (kernels/fused.ts), whose forward values are
+   * the composite ops' bit for bit; other passes keep the composite ops, which second-order
+   * gradients (Hessian traces) need.
    */
-  forward(input: tf.Tensor4D, bits: BitChoice, training: boolean, hook?: QuantInputHook): ForwardResult {
-    const fused = training && fusedKernelsActive();
+  forward(input: tf.Tensor4D, bits: BitChoice, training: boolean, hook?: QuantInputHook, opts: { fused?: boolean } = {}): ForwardResult {
+    const fused = (opts.fused ?? training) && fusedKernelsActive();
     const out = new Map<string, tf.Tensor>([['input', input]]);
     const bnUpdates: BnUpdate[] = [];
     let last: tf.Tensor = input;

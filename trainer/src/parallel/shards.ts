@@ -147,7 +147,7 @@ export class ShardComputer {
     const [H, W, C] = this.shape;
     const px = H * W * C;
     if (e === s) return new Int32Array(0);
-    const classes = tf.tidy(() => this.nets[i].forward(tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]), bits, false).logits.argMax(1));
+    const classes = tf.tidy(() => this.nets[i].forward(tf.tensor4d(x.subarray(s * px, e * px), [e - s, H, W, C]), bits, false, undefined, { fused: true }).logits.argMax(1));
     try { return (await classes.data()) as Int32Array; } finally { classes.dispose(); }
   }
 

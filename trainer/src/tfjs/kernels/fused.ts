@@ -24,6 +24,7 @@ export const FAKE_QUANT = 'BitswitchFakeQuant';
 export const FAKE_QUANT_GRAD = 'BitswitchFakeQuantGrad';
 export const BN_TRAIN = 'BitswitchBatchNormTrain';
 export const BN_TRAIN_GRAD = 'BitswitchBatchNormTrainGrad';
+export const BN_INFER = 'BitswitchBatchNormInfer';
 
 /**
  * Fake quantizer with one scale per tensor (s of shape [1]) or per last-axis channel ([C]):
@@ -147,6 +148,17 @@ function batchNormTrainKernel({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   return [y, mean, variance, rstd];
 }
 
+/** Inference BN with the moving statistics: y = ((x − mean)·rstd)·γ + β, the composite ops' order. */
+function batchNormInferKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const { x, mean, rstd, gamma, beta } = inputs as Record<'x' | 'mean' | 'rstd' | 'gamma' | 'beta', tf.TensorInfo>;
+  const C = x.shape[x.shape.length - 1]!;
+  const y = be.makeOutput(x.shape, 'float32');
+  k.normalize(ptr(be, x), ptr(be, y), x.shape.reduce((a, b) => a * b, 1) / C, C, ptr(be, mean), ptr(be, rstd), ptr(be, gamma), ptr(be, beta));
+  return y;
+}
+
 /**
  * Closed-form BN gradient (batch-norm.ts), x̂ recomputed from x, mean and rstd:
  * dβ = Σ dy, dγ = Σ dy·x̂, dx = ((m·dy − dβ) − x̂·dγ)·(γ·rstd/m).
@@ -239,6 +251,7 @@ export function registerFusedKernels(): void {
   tf.registerKernel({ kernelName: FAKE_QUANT_GRAD, backendName: 'wasm', kernelFunc: fakeQuantGrad as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BN_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: BN_INFER, backendName: 'wasm', kernelFunc: batchNormInferKernel as unknown as tf.KernelFunc });
 }
 
 /**
