@@ -1,11 +1,12 @@
-// Fused training kernels for the wasm backend: the fake quantizer (forward and STE gradient) and
-// training-mode BatchNorm (forward and closed-form gradient), each one to three SIMD passes over
-// the backend's heap (@bitswitch/kernels' training module, instantiated on tfjs's own memory)
-// instead of 5–10 separate element-wise kernels with a tensor allocated per step.
-// The math is the composite version's (quantizers.ts, batch-norm.ts): forward values are
-// bit-identical (float32 rounding after every operation, round half to even); sums over a
-// tensor accumulate in float64, so gradients and BN statistics can differ from the composite
-// float32 sums in the last bits.
+// Fused training kernels for the wasm backend, run by @bitswitch/kernels' training module on
+// tfjs's own heap: the fake quantizer (forward and STE gradient) and BatchNorm (training forward,
+// closed-form gradient, inference), each one to three SIMD passes instead of 5–10 separate
+// element-wise kernels with a tensor allocated per step; and the Conv2D gradients tfjs computes
+// slowly (the filter gradient; the input gradient of strided convolutions).
+// The quantizer and BatchNorm math is the composite version's (quantizers.ts, batch-norm.ts):
+// forward values are bit-identical (float32 rounding after every operation, round half to
+// even); sums over a tensor accumulate in float64, so gradients and BN statistics can differ
+// from the composite float32 sums in the last bits.
 import * as tf from '@tensorflow/tfjs';
 import { createTrainingKernels, type TrainingKernels } from '@bitswitch/kernels';
 import type { Conv2DBackpropFilterAttrs } from './Conv2DBackpropFilter.ts';
