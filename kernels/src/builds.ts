@@ -1,5 +1,5 @@
 // Which wasm builds this engine can run, and their bytes (embedded; no fs, so it works in browsers).
-import { TRAINING_WASM_BASE64, WASM_BASE64 } from './generated/wasm.ts';
+import { WASM_BASE64 } from './generated/wasm.ts';
 
 export type BuildName = 'relaxed' | 'simd' | 'scalar';
 
@@ -34,9 +34,7 @@ export function sharedBuildBytes(build: BuildName): Uint8Array<ArrayBuffer> {
 
 /** The bytes of the trainer's fused kernels (SIMD; they import TensorFlow.js's wasm memory). */
 export function trainingBytes(): Uint8Array<ArrayBuffer> {
-  let bytes = bytesCache.get('training');
-  if (!bytes) { bytes = decodeBase64(TRAINING_WASM_BASE64); bytesCache.set('training', bytes); }
-  return bytes;
+  return decoded('training');
 }
 
 /** The bytes of an entry of src/generated/wasm.ts, decoded once. */

@@ -17,7 +17,7 @@ export interface TrainingKernels {
     dbeta: number, dgamma: number, k: number, m: number): void;
   convFilterGrad(x: number, dy: number, dw: number, B: number, H: number, W: number, Cin: number, Ho: number, Wo: number, Cout: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
-  convFilterGradScratchBytes(): number;
+  convGradScratchBytes(): number;
   convInputGrad(dy: number, wt: number, dx: number, B: number, H: number, W: number, Cin: number, Ho: number, Wo: number, Cout: number,
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
 }

@@ -259,8 +259,8 @@ export function normalizeGrad(dy: usize, src: usize, dx: usize, rows: i32, chann
 
 const CHUNK = 128;
 
-/** Bytes of scratch convFilterGrad needs (its pixel list). */
-export function convFilterGradScratchBytes(): i32 {
+/** Bytes of scratch convFilterGrad and convInputGrad need (their pixel list). */
+export function convGradScratchBytes(): i32 {
   return CHUNK * 8;
 }
 
@@ -322,7 +322,7 @@ function block1x4(x: usize, dy: usize, list: usize, n: i32, ci: i32, co: i32, Co
 
 /**
  * dW (fh·fw·Cin·Cout floats, overwritten) of a Conv2D with input x [B,H,W,Cin], output gradient
- * dy [B,Ho,Wo,Cout], strides sh, sw and top/left padding pt, pl. `scratch`: convFilterGradScratchBytes().
+ * dy [B,Ho,Wo,Cout], strides sh, sw and top/left padding pt, pl. `scratch`: convGradScratchBytes().
  */
 export function convFilterGrad(x: usize, dy: usize, dw: usize, B: i32, H: i32, W: i32, Cin: i32, Ho: i32, Wo: i32, Cout: i32,
   fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, scratch: usize): void {
@@ -427,7 +427,7 @@ function tapScalar(dy: usize, dx: usize, wt: usize, e: usize, c: i32, cols: i32,
 
 /**
  * dx [B,H,W,Cin] (overwritten) of a Conv2D with output gradient dy [B,Ho,Wo,Cout], filter wt
- * [fh][fw][Cout][Cin], strides sh, sw and top/left padding pt, pl. `scratch`: convFilterGradScratchBytes().
+ * [fh][fw][Cout][Cin], strides sh, sw and top/left padding pt, pl. `scratch`: convGradScratchBytes().
  */
 export function convInputGrad(dy: usize, wt: usize, dx: usize, B: i32, H: i32, W: i32, Cin: i32, Ho: i32, Wo: i32, Cout: i32,
   fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, scratch: usize): void {
