@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterViaConv2D } from './kernels/Conv2DBackpropFilter.ts';
 import { conv2DBackpropInputViaConv2D } from './kernels/Conv2DBackpropInput.ts';
-import { fusedConv2DBackpropFilter, fusedConv2DBackpropInput, registerFusedKernels } from './kernels/fused.ts';
+import { envSetting, fusedConv2DBackpropFilter, fusedConv2DBackpropInput, registerFusedKernels } from './kernels/fused.ts';
 
 let registered = false;
 let builtinBackpropInput: tf.KernelConfig | undefined;
@@ -26,12 +26,12 @@ export function builtinWasmConv2DBackpropInput(): tf.KernelConfig | undefined {
 
 /** Whether Conv2DBackpropFilter takes the direct kernel (BITSWITCH_CONV_FILTER=conv2d: the Conv2D-based one). */
 function directFilterGrad(): boolean {
-  return (typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_CONV_FILTER) !== 'conv2d';
+  return envSetting('BITSWITCH_CONV_FILTER') !== 'conv2d';
 }
 
 /** Whether strided Conv2DBackpropInput takes the direct kernel (BITSWITCH_CONV_INPUT=conv2d: the Conv2D-based one). */
 function directInputGrad(): boolean {
-  return (typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_CONV_INPUT) !== 'conv2d';
+  return envSetting('BITSWITCH_CONV_INPUT') !== 'conv2d';
 }
 
 /** Identity without a copy: the output is the input's data with one more reference. */

@@ -16,6 +16,8 @@ import { callKernel, release } from './call.ts';
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A float32 view of a tensor's data on the heap (made anew: the heap can grow). */
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
   disposeData(dataId: tf.DataId): boolean;
   wasm: { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
@@ -63,20 +65,29 @@ function need(be: WasmBackend): TrainingKernels {
 
 const ptr = (be: WasmBackend, t: tf.TensorInfo): number => be.dataIdMap.get(t.dataId)!.memoryOffset;
 
-/** f64 scratch on the backend's heap, zeroed; `use` gets its offset and a view re-made after any growth. */
-function withScratch<T>(be: WasmBackend, memory: () => ArrayBuffer, doubles: number, use: (at: number, view: () => Float64Array) => T): T {
-  const at = be.wasm._malloc(doubles * 8);
+/** `bytes` of the backend's heap for the duration of `use`, freed after (also on a throw). */
+function withHeap<T>(be: WasmBackend, bytes: number, use: (at: number) => T): T {
+  const at = be.wasm._malloc(bytes);
   try {
-    const view = () => new Float64Array(memory(), at, doubles);
-    view().fill(0);
-    return use(at, view);
+    return use(at);
   } finally {
     be.wasm._free(at);
   }
 }
 
-function memoryOf(be: WasmBackend): () => ArrayBuffer {
-  return () => be.wasm.asm!.memory!.buffer;
+/** `doubles` zeroed f64 accumulators on the backend's heap; `view` makes a view anew (the heap can grow). */
+function withSums<T>(be: WasmBackend, doubles: number, use: (at: number, view: () => Float64Array) => T): T {
+  return withHeap(be, doubles * 8, (at) => {
+    const view = () => new Float64Array(be.wasm.asm!.memory!.buffer, at, doubles);
+    view().fill(0);
+    return use(at, view);
+  });
+}
+
+/** Channels-last data as rows × C. */
+function channelsLast(x: tf.TensorInfo): { rows: number; C: number } {
+  const C = x.shape[x.shape.length - 1]!;
+  return { rows: x.shape.reduce((a, b) => a * b, 1) / C, C };
 }
 
 function scaleLayout(x: tf.TensorInfo, s: tf.TensorInfo, kernel: string): { rows: number; width: number; perColumn: boolean } {
@@ -110,10 +121,10 @@ function fakeQuantGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const dx = be.makeOutput(x.shape, 'float32');
   const ds = be.makeOutput(s.shape, 'float32');
   const C = perColumn ? width : 1;
-  withScratch(be, memoryOf(be), C, (acc, view) => {
+  withSums(be, C, (acc, view) => {
     k.fakeQuantGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), rows, width, ptr(be, s), perColumn, a.hn, a.hp, a.n, a.p, a.step, a.floor, acc);
     const sums = view();
-    const out = new Float32Array(memoryOf(be)(), ptr(be, ds), C);
+    const out = be.typedArrayFromHeap(ds);
     const factor = f32(a.step * a.g);
     for (let c = 0; c < C; c++) out[c] = f32(sums[c]!) * factor;
   });
@@ -126,23 +137,21 @@ function batchNormTrainKernel({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const k = need(be);
   const { epsilon } = attrs as unknown as { epsilon: number };
   const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-  const C = x.shape[x.shape.length - 1]!;
-  const rows = x.shape.reduce((a, b) => a * b, 1) / C;
+  const { rows, C } = channelsLast(x);
   const y = be.makeOutput(x.shape, 'float32');
   const mean = be.makeOutput([C], 'float32');
   const variance = be.makeOutput([C], 'float32');
   const rstd = be.makeOutput([C], 'float32');
-  const mem = memoryOf(be);
-  withScratch(be, mem, C, (sum, view) => {
+  withSums(be, C, (sum, view) => {
     k.channelSums(ptr(be, x), rows, C, sum);
-    const M = new Float32Array(mem(), ptr(be, mean), C);
+    const M = be.typedArrayFromHeap(mean);
     const s = view();
     for (let c = 0; c < C; c++) M[c] = s[c]! / rows;
     s.fill(0);
     k.channelSquares(ptr(be, x), rows, C, ptr(be, mean), sum);
     const sq = view();
-    const V = new Float32Array(mem(), ptr(be, variance), C);
-    const R = new Float32Array(mem(), ptr(be, rstd), C);
+    const V = be.typedArrayFromHeap(variance);
+    const R = be.typedArrayFromHeap(rstd);
     for (let c = 0; c < C; c++) { V[c] = sq[c]! / rows; R[c] = 1 / Math.sqrt(f32(V[c]! + epsilon)); }
   });
   k.normalize(ptr(be, x), ptr(be, y), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, gamma), ptr(be, beta));
@@ -154,9 +163,9 @@ function batchNormInferKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackend;
   const k = need(be);
   const { x, mean, rstd, gamma, beta } = inputs as Record<'x' | 'mean' | 'rstd' | 'gamma' | 'beta', tf.TensorInfo>;
-  const C = x.shape[x.shape.length - 1]!;
+  const { rows, C } = channelsLast(x);
   const y = be.makeOutput(x.shape, 'float32');
-  k.normalize(ptr(be, x), ptr(be, y), x.shape.reduce((a, b) => a * b, 1) / C, C, ptr(be, mean), ptr(be, rstd), ptr(be, gamma), ptr(be, beta));
+  k.normalize(ptr(be, x), ptr(be, y), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, gamma), ptr(be, beta));
   return y;
 }
 
@@ -168,21 +177,19 @@ function batchNormTrainGradKernel({ inputs, backend }: KernelArgs): tf.TensorInf
   const be = backend as WasmBackend;
   const k = need(be);
   const { dy, x, mean, rstd, gamma } = inputs as Record<'dy' | 'x' | 'mean' | 'rstd' | 'gamma', tf.TensorInfo>;
-  const C = x.shape[x.shape.length - 1]!;
-  const rows = x.shape.reduce((a, b) => a * b, 1) / C;
+  const { rows, C } = channelsLast(x);
   const dx = be.makeOutput(x.shape, 'float32');
   const dgamma = be.makeOutput([C], 'float32');
   const dbeta = be.makeOutput([C], 'float32');
   const factor = be.makeOutput([C], 'float32');
-  const mem = memoryOf(be);
-  withScratch(be, mem, 2 * C, (sums, view) => {
+  withSums(be, 2 * C, (sums, view) => {
     k.normalizeGradSums(ptr(be, dy), ptr(be, x), rows, C, ptr(be, mean), ptr(be, rstd), sums, sums + 8 * C);
     const s = view();
-    const DB = new Float32Array(mem(), ptr(be, dbeta), C);
-    const DG = new Float32Array(mem(), ptr(be, dgamma), C);
-    const K = new Float32Array(mem(), ptr(be, factor), C);
-    const G = new Float32Array(mem(), ptr(be, gamma), C);
-    const R = new Float32Array(mem(), ptr(be, rstd), C);
+    const DB = be.typedArrayFromHeap(dbeta);
+    const DG = be.typedArrayFromHeap(dgamma);
+    const K = be.typedArrayFromHeap(factor);
+    const G = be.typedArrayFromHeap(gamma);
+    const R = be.typedArrayFromHeap(rstd);
     for (let c = 0; c < C; c++) { DB[c] = s[c]!; DG[c] = s[C + c]!; K[c] = f32(G[c]! * R[c]!) / rows; }
   });
   k.normalizeGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), rows, C, ptr(be, mean), ptr(be, rstd), ptr(be, dbeta), ptr(be, dgamma), ptr(be, factor), rows);
@@ -204,13 +211,8 @@ export function fusedConv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs
   const [B, H, W, Cin] = x.shape as number[];
   const [, Ho, Wo, Cout] = dy.shape as number[];
   const dw = be.makeOutput(filterShape, 'float32');
-  const scratch = be.wasm._malloc(k.convFilterGradScratchBytes());
-  try {
-    k.convFilterGrad(ptr(be, x), ptr(be, dy), ptr(be, dw), B!, H!, W!, Cin!, Ho!, Wo!, Cout!,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch);
-  } finally {
-    be.wasm._free(scratch);
-  }
+  withHeap(be, k.convGradScratchBytes(), (scratch) => k.convFilterGrad(ptr(be, x), ptr(be, dy), ptr(be, dw), B!, H!, W!, Cin!, Ho!, Wo!, Cout!,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch));
   return dw;
 }
 
@@ -231,15 +233,18 @@ export function fusedConv2DBackpropInput({ inputs, backend, attrs }: KernelArgs)
   const [, Ho, Wo, Cout] = dy.shape as number[];
   const wt = callKernel('Transpose', 'wasm', backend as tf.KernelBackend, { x: filter }, { perm: [0, 1, 3, 2] });
   const dx = be.makeOutput(inputShape, 'float32');
-  const scratch = be.wasm._malloc(k.convFilterGradScratchBytes());
   try {
-    k.convInputGrad(ptr(be, dy), ptr(be, wt), ptr(be, dx), B, H, W, Cin, Ho!, Wo!, Cout!,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch);
+    withHeap(be, k.convGradScratchBytes(), (scratch) => k.convInputGrad(ptr(be, dy), ptr(be, wt), ptr(be, dx), B, H, W, Cin, Ho!, Wo!, Cout!,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, scratch));
   } finally {
-    be.wasm._free(scratch);
     release(backend as tf.KernelBackend, wt);
   }
   return dx;
+}
+
+/** An environment variable, read at each call (tests switch paths at run time); undefined in browsers. */
+export function envSetting(name: string): string | undefined {
+  return typeof process === 'undefined' ? undefined : process.env?.[name];
 }
 
 let registered = false;
@@ -260,7 +265,6 @@ export function registerFusedKernels(): void {
  * SIMD, unless BITSWITCH_FUSED=off (the composite ops, for comparison).
  */
 export function fusedKernelsActive(): boolean {
-  const env = typeof process === 'undefined' ? undefined : process.env?.BITSWITCH_FUSED;
-  if (!registered || env === 'off' || tf.getBackend() !== 'wasm') return false;
+  if (!registered || envSetting('BITSWITCH_FUSED') === 'off' || tf.getBackend() !== 'wasm') return false;
   return kernelsOf(tf.backend() as unknown as WasmBackend) !== null;
 }
