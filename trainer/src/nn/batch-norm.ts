@@ -34,7 +34,7 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
   let stash: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   // The fused kernel pair (kernels/fused.ts): the same math in two passes each way; x̂ is
   // recomputed in the gradient from x, the mean and 1/√(σ² + ε) instead of being kept.
-  const fusedOp = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const fusedForward = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const [value, mean, variance, rstd] = tf.engine().runKernel(BN_TRAIN, { x: xs, gamma: g, beta: b }, { epsilon }) as tf.Tensor[];
     save([xs, mean!, rstd!, g]);
     stash = { mean: tf.keep(mean as tf.Tensor1D), variance: tf.keep(variance as tf.Tensor1D) };
@@ -45,8 +45,8 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
         return tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x: x0, mean: m0, rstd: r0, gamma: g0 }) as tf.Tensor[];
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const op = fused ? fusedOp : tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  };
+  const compositeForward = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const { mean, variance } = tf.moments(xs, AXES);
     const rstd = tf.rsqrt(tf.add(variance, epsilon));
     const xhat = tf.mul(tf.sub(xs, mean), rstd);
@@ -66,7 +66,8 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
         return [dx, dGamma, dBeta];
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  };
+  const op = tf.customGrad((fused ? fusedForward : compositeForward) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, gamma, beta) as tf.Tensor4D;
   const { mean, variance } = stash!;
   // Hand the kept statistics to the caller's scope (a tidy around us disposes them as usual).
