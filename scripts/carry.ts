@@ -110,3 +110,34 @@ export function restoreStages(c: Carry): string[] {
   }
   return lines;
 }
+
+const flagOf = (args: readonly string[], name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+/**
+ * What is wrong with a plan before any stage runs, one line each: a stage waiting for one that is
+ * not in the plan, or one that publishes a model its command does not write. `train` writes
+ * model.bsw only for Double Rounding (the format stores int8 weights and derives the lower bits
+ * from them) trained jointly; floor-based switching, separate scales per bit and separately
+ * trained networks are evaluated in the trainer only. `recipeOf` reads a --recipe file.
+ */
+export function planProblems(stages: readonly Stage[], recipeOf: (file: string) => Record<string, unknown>): string[] {
+  const names = new Set(stages.map((s) => s.name));
+  const out: string[] = [];
+  for (const s of stages) {
+    for (const a of s.after ?? []) if (!names.has(a)) out.push(`stage ${s.name}: after: expected a stage of this plan, got "${a}"`);
+    if (!s.publish) continue;
+    const command = s.args[0];
+    if (command === 'pareto') continue;
+    if (command !== 'train') { out.push(`stage ${s.name}: publish: expected a train or pareto stage (they write a .bsw), got "${command}"`); continue; }
+    const recipeFile = flagOf(s.args, '--recipe');
+    const recipe = recipeFile ? recipeOf(recipeFile) : {};
+    const quantizer = flagOf(s.args, '--quantizer') ?? String(recipe.quantizer ?? 'double-rounding');
+    const algorithm = flagOf(s.args, '--algorithm') ?? String(recipe.algorithm ?? 'a2');
+    if (quantizer !== 'double-rounding') out.push(`stage ${s.name}: publish: expected --quantizer double-rounding (the only one a .bsw stores), got "${quantizer}"; drop publish`);
+    else if (algorithm === 'separate') out.push(`stage ${s.name}: publish: --algorithm separate writes one file per bit (model-wB.bsw), not model.bsw; drop publish`);
+  }
+  return out;
+}

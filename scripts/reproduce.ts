@@ -30,7 +30,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
+import { planProblems, restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
 import { appendSegment, currentCommit, machine, parseRunInfo } from './segments.ts';
 import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
 import { check, publish, writeAtomic } from './models.ts';
@@ -44,6 +44,11 @@ if (!existsSync(planFile)) {
   process.exit(1);
 }
 const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { stages: Stage[] };
+const planErrors = planProblems(plan.stages, (f) => JSON.parse(readFileSync(resolve(root, f), 'utf8')) as Record<string, unknown>);
+if (planErrors.length) {
+  for (const e of planErrors) console.error(`reproduce: ${planFile}: ${e}`);
+  process.exit(1);
+}
 const RUNS = join(root, 'runs/reproduce');
 const SAVED = join(root, 'results/checkpoints');
 

@@ -2,10 +2,11 @@
 // results/checkpoints/ and what --restore brings back on a fresh clone, in a scratch folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreStages, saveStage, stageDone, stageProducts, type Carry, type Stage } from '../scripts/carry.ts';
+import { fileURLToPath } from 'node:url';
+import { planProblems, restoreStages, saveStage, stageDone, stageProducts, type Carry, type Stage } from '../scripts/carry.ts';
 
 const STAGES: Stage[] = [
   { name: 'fp32', args: ['pretrain', '--out', 'RUN'] },
@@ -117,6 +118,29 @@ test('a stage finished in the commit replaces what an unfinished local run of it
   assert.is(read(join(fp32, 'metrics.jsonl')), '{"epoch":0}\n{"epoch":1}\n');
   assert.is(read(join(fp32, 'model-fp32.json')), '{"final":true}');
   rmSync(c.root, { recursive: true });
+});
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const recipeOf = (f: string) => JSON.parse(readFileSync(join(repo, f), 'utf8')) as Record<string, unknown>;
+
+test('plan check: publish only where the command writes a .bsw, after only names stages of the plan', () => {
+  const train = (name: string, ...flags: string[]): Stage => ({ name, args: ['train', '--recipe', 'trainer/recipes/fashion-resnet8-joint.json', ...flags, '--out', 'RUN'], publish: name });
+  assert.equal(planProblems([train('dr'), train('dr-explicit', '--quantizer', 'double-rounding'), train('a1', '--algorithm', 'a1')], recipeOf), []);
+  assert.equal(planProblems([train('fl', '--quantizer', 'floor')], recipeOf), ['stage fl: publish: expected --quantizer double-rounding (the only one a .bsw stores), got "floor"; drop publish']);
+  assert.match(planProblems([train('sep', '--algorithm', 'separate')], recipeOf)[0]!, /^stage sep: publish: --algorithm separate writes one file per bit/);
+  assert.match(planProblems([{ name: 'p', args: ['pretrain', '--out', 'RUN'], publish: 'p' }], recipeOf)[0]!, /^stage p: publish: expected a train or pareto stage/);
+  assert.equal(planProblems([{ name: 'x', after: ['nope'], args: ['search'] }], recipeOf), ['stage x: after: expected a stage of this plan, got "nope"']);
+  // the quantizer can come from the recipe file too
+  assert.match(planProblems([train('r')], () => ({ quantizer: 'dorefa' }))[0]!, /got "dorefa"/);
+});
+
+test('the committed plans pass the plan check', () => {
+  const plans = ['results/plan.json', ...readdirSync(join(repo, 'test/fixtures')).filter((f) => /^reproduce-.*plan\.json$/.test(f)).map((f) => `test/fixtures/${f}`)];
+  assert.ok(plans.length >= 3, plans.join(', '));
+  for (const p of plans) {
+    const plan = JSON.parse(readFileSync(join(repo, p), 'utf8')) as { stages: Stage[] };
+    assert.equal(planProblems(plan.stages, recipeOf), [], p);
+  }
 });
 
 test.run();
