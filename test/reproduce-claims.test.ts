@@ -1,0 +1,80 @@
+// The report's claim verdicts (scripts/claims.ts) from synthetic arm summaries in a scratch folder.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, verdict } from '../scripts/claims.ts';
+
+const ARMS = ['alrs-code', 'alrs-off', 'alrs-paper', 'floor', 'a1', 'separate-scales', 'separate-training', 'distill'];
+const STAGES = ARMS.flatMap((a) => [1, 2].map((s) => ({ name: `fashion-r8-${a}-s${s}` })));
+
+function scratch(runs: Record<string, { w2: number; w4?: number; seconds?: number; floorHits?: number }>): string {
+  const root = mkdtempSync(join(tmpdir(), 'bitswitch-claims-'));
+  mkdirSync(join(root, 'results/checkpoints'), { recursive: true });
+  for (const [stage, r] of Object.entries(runs)) {
+    const summary = {
+      accuracy: { w8a8: 0.9, w6a6: 0.9, w4a4: r.w4 ?? 0.9, w2a2: r.w2 }, seconds: r.seconds ?? 1000,
+      ...(r.floorHits === undefined ? {} : { alrsFloorHits: { 2: r.floorHits, 8: 0 }, alrsSteps: { 2: 100, 8: 100 } }),
+    };
+    writeFileSync(join(root, 'results/checkpoints', `fashion-r8-${stage}.summary.json`), JSON.stringify(summary));
+  }
+  return root;
+}
+
+test('verdicts: none, one seed, every seed one way, seeds disagreeing', () => {
+  assert.is(verdict([]), 'not run yet');
+  assert.is(verdict([0.01]), 'one seed');
+  assert.is(verdict([0.01, 0.002]), 'holds');
+  assert.is(verdict([-0.01, -0.002]), 'does not hold');
+  assert.is(verdict([0.01, -0.002]), 'within the seed spread');
+  assert.is(verdict([0.01, 0]), 'within the seed spread');
+  assert.is(deltaText([0.0052]), '+0.52 pp');
+  assert.is(deltaText([0.004, -0.001]), '+0.15 pp (+0.40, −0.10)');
+});
+
+test('arms pair by seed; a seed only one arm has is left out', () => {
+  const root = scratch({ 'alrs-code-s1': { w2: 0.85 }, 'alrs-code-s2': { w2: 0.86 }, 'alrs-off-s2': { w2: 0.84 } });
+  try {
+    const code = armRuns(root, STAGES, 'r8-alrs-code');
+    const off = armRuns(root, STAGES, 'r8-alrs-off');
+    assert.equal([...code.keys()], [1, 2]);
+    const d = pairedDeltas(code, off, 'w2a2');
+    assert.is(d.length, 1);
+    assert.ok(Math.abs(d[0]! - 0.02) < 1e-12);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('ablation lines: holds with two agreeing seeds, first answer with one, floor-hit rate of eq. 6, joint time saving', () => {
+  const root = scratch({
+    'alrs-code-s1': { w2: 0.86, w4: 0.91, seconds: 2000 }, 'alrs-code-s2': { w2: 0.87, w4: 0.90, seconds: 2200 },
+    'alrs-off-s1': { w2: 0.85, w4: 0.90 }, 'alrs-off-s2': { w2: 0.86, w4: 0.91 },
+    'alrs-paper-s1': { w2: 0.80, floorHits: 50 },
+    'floor-s1': { w2: 0.88 }, 'floor-s2': { w2: 0.88 },
+    'a1-s1': { w2: 0.87 }, 'a1-s2': { w2: 0.85 },
+    'separate-training-s1': { w2: 0.87, seconds: 4000 }, 'separate-training-s2': { w2: 0.88, seconds: 4400 },
+  });
+  try {
+    const lines = ablationClaims(root, STAGES);
+    const find = (t: string) => lines.find((l) => l.includes(t))!;
+    assert.match(find('ALRS helps'), 'holds at w2a2 (+1.00 pp (+1.00, +1.00); 2 seeds); w4a4 +0.00 pp (+1.00, −1.00)');
+    assert.match(find('code form'), 'not decided: one seed so far (w2a2 +6.00 pp)');
+    assert.match(find('code form'), 'floored to 0 on 25.0 % of the scale steps');
+    assert.match(find('Double Rounding'), 'does not hold at w2a2');
+    assert.match(find('A.2'), 'not shown at w2a2: the seeds disagree');
+    assert.match(find('self-distillation'), 'not run yet');
+    assert.match(find('Joint training'), 'joint training took 50 % less time than the four separate runs together (50 %, 50 %)');
+    assert.match(find('Joint training'), 'w2a2 −1.00 pp (−1.00, −1.00)');
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('headline: met, partly met and missed goals against FP32', () => {
+  const goals = { w8a8: 0.3, w4a4: 0.3, w2a2: 1.5 };
+  assert.is(headlineClaim('{8,4,2}', undefined, undefined, goals), '{8,4,2}: not finished yet');
+  assert.is(headlineClaim('{8,4,2}', 0.94, { w8a8: 0.939, w4a4: 0.938, w2a2: 0.93 }, goals),
+    '{8,4,2}: holds (against FP32: w8a8 −0.10 pp, w4a4 −0.20 pp, w2a2 −1.00 pp; goals: w8a8/w4a4 within 0.3 pp, w2a2 within 1.5 pp)');
+  assert.match(headlineClaim('{8,4,2}', 0.94, { w8a8: 0.9415, w4a4: 0.935, w2a2: 0.92 }, goals), '{8,4,2}: holds at w8a8, not at w4a4, w2a2 (against FP32: w8a8 +0.15 pp');
+  assert.match(headlineClaim('{8,4,2}', 0.94, { w8a8: 0.93, w4a4: 0.93, w2a2: 0.9 }, goals), '{8,4,2}: does not hold');
+});
+
+test.run();
