@@ -12,6 +12,7 @@ import { batchNormTrain } from '../src/nn/batch-norm.ts';
 import { Network } from '../src/nn/network.ts';
 import { buildModel } from '../src/nn/models.ts';
 import { Rng } from '../src/math/rng.ts';
+import { Adam } from '../src/math/adam.ts';
 
 await initBackend('wasm');
 
@@ -200,6 +201,42 @@ test('evaluation passes with the fused kernels give the composite logits bit for
   assert.ok(names.has('BitswitchBatchNormInfer') && names.has('BitswitchFakeQuant'), [...names].join(' '));
   x.dispose();
   net.dispose();
+});
+
+test('Adam: one fused pass per variable gives the composite ops\' bits over several steps (sizes not a multiple of 4, with and without weight decay)', async () => {
+  const shapes = [[1], [3], [5, 7], [3, 3, 4, 6], [37]];
+  for (const weightDecay of [0, 5e-5]) {
+    const run = async (fused: boolean) => {
+      if (!fused) process.env.BITSWITCH_FUSED = 'off';
+      try {
+        const r = new Rng(3);
+        const vars = new Map(shapes.map((sh, i) => [`v${i}`, tf.variable(tf.tensor(values(r, sh.reduce((a, b) => a * b, 1), 2), sh), true, `adam-test-${fused}-${weightDecay}-${i}`)] as const));
+        const opt = new Adam({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay });
+        for (let step = 0; step < 4; step++) {
+          // gradients of very different sizes, some exact zeros; the last variable has none at step 2
+          const grads = Object.fromEntries([...vars.keys()].filter((k, i) => !(step === 2 && i === shapes.length - 1))
+            .map((k) => [k, tf.tensor(values(r, vars.get(k)!.size, step === 1 ? 1e-6 : 3).map((x, j) => (j % 5 === 0 ? 0 : x)), vars.get(k)!.shape)]));
+          opt.apply(vars, grads, 5e-4 * (1 + step));
+          Object.values(grads).forEach((g) => g.dispose());
+        }
+        const state = await opt.getState();
+        const out = { p: [...vars.values()].map((v) => Float32Array.from(v.dataSync() as Float32Array)), m: Object.values(state.m), v: Object.values(state.v) };
+        vars.forEach((v) => v.dispose());
+        opt.dispose();
+        return out;
+      } finally {
+        delete process.env.BITSWITCH_FUSED;
+      }
+    };
+    const names = new Set((await tf.profile(async () => { await run(true); })).kernels.map((k) => k.name));
+    assert.ok(names.has('BitswitchAdam') && !names.has('RealDiv'), [...names].join(' '));
+    const a = await run(true), b = await run(false);
+    for (let i = 0; i < shapes.length; i++) {
+      sameBits(a.p[i]!, b.p[i]!, `p${i} (wd ${weightDecay})`);
+      sameBits(a.m[i]!, b.m[i]!, `m${i} (wd ${weightDecay})`);
+      sameBits(a.v[i]!, b.v[i]!, `v${i} (wd ${weightDecay})`);
+    }
+  }
 });
 
 test('Identity on wasm shares data: a clone outlives its disposed source with the same values', () => {

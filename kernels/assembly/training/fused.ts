@@ -462,3 +462,42 @@ export function convInputGrad(dy: usize, wt: usize, dx: usize, B: i32, H: i32, W
     }
   }
 }
+
+// ---- Adam ----------------------------------------------------------------------------------------
+// One pass of Adam with L2 weight decay over n floats, in the order and float32 rounding of the
+// composite ops (trainer/src/math/adam.ts), so both give the same bits:
+//   g = g0 + p·wd (when wd ≠ 0); m' = m·b1 + g·nb1; v' = v·b2 + (g·g)·nb2;
+//   p' = p − ((m'/c1) / (sqrt(v'/c2) + eps))·lr,  nb1 = 1 − b1 and nb2 = 1 − b2 as the caller rounded them.
+// Outputs go to p2, m2, v2 (they may alias p, m, v).
+
+export function adam(p: usize, g: usize, m: usize, v: usize, p2: usize, m2: usize, v2: usize, n: i32,
+  wd: f32, b1: f32, nb1: f32, b2: f32, nb2: f32, c1: f32, c2: f32, eps: f32, lr: f32): void {
+  const decay = wd != 0;
+  const W = f32x4.splat(wd), B1 = f32x4.splat(b1), NB1 = f32x4.splat(nb1), B2 = f32x4.splat(b2), NB2 = f32x4.splat(nb2);
+  const C1 = f32x4.splat(c1), C2 = f32x4.splat(c2), E = f32x4.splat(eps), L = f32x4.splat(lr);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const pv = v128.load(p + o);
+    const g0 = v128.load(g + o);
+    const gv = decay ? f32x4.add(g0, f32x4.mul(pv, W)) : g0;
+    const m1 = f32x4.add(f32x4.mul(v128.load(m + o), B1), f32x4.mul(gv, NB1));
+    const v1 = f32x4.add(f32x4.mul(v128.load(v + o), B2), f32x4.mul(f32x4.mul(gv, gv), NB2));
+    const u = f32x4.div(f32x4.div(m1, C1), f32x4.add(f32x4.sqrt(f32x4.div(v1, C2)), E));
+    v128.store(p2 + o, f32x4.sub(pv, f32x4.mul(u, L)));
+    v128.store(m2 + o, m1);
+    v128.store(v2 + o, v1);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    const g0 = load<f32>(g + o);
+    const gv = decay ? g0 + pv * wd : g0;
+    const m1 = load<f32>(m + o) * b1 + gv * nb1;
+    const v1 = load<f32>(v + o) * b2 + (gv * gv) * nb2;
+    const u = (m1 / c1) / (Mathf.sqrt(v1 / c2) + eps);
+    store<f32>(p2 + o, pv - u * lr);
+    store<f32>(m2 + o, m1);
+    store<f32>(v2 + o, v1);
+  }
+}

@@ -3,6 +3,7 @@
 // gradient as PyTorch's Adam(weight_decay) does. Variables without a gradient this step are
 // left untouched (PyTorch skips parameters whose grad is None).
 import * as tf from '@tensorflow/tfjs';
+import { ADAM, fusedKernelsActive, type AdamAttrs } from '../tfjs/kernels/fused.ts';
 
 export interface AdamConfig { beta1: number; beta2: number; epsilon: number; weightDecay: number }
 export const ADAM_DEFAULTS: AdamConfig = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
@@ -34,11 +35,21 @@ export class Adam {
     const { beta1, beta2, epsilon, weightDecay } = this.config;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
+    // on wasm one fused pass per variable (the same float32 operations in the same order)
+    const fused = fusedKernelsActive();
+    const attrs: AdamAttrs = { wd: weightDecay, b1: beta1, nb1: 1 - beta1, b2: beta2, nb2: 1 - beta2, c1, c2, eps: epsilon, lr };
     tf.tidy(() => {
       for (const [name, g0] of Object.entries(grads)) {
         const p = vars.get(name);
         if (!p) throw new RangeError(`grads: no variable named ${name}`);
         const [m, v] = this.moments(name, p);
+        if (fused) {
+          const [p2, m2, v2] = tf.engine().runKernel(ADAM, { p, g: g0, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          m.assign(m2!);
+          v.assign(v2!);
+          p.assign(p2!);
+          continue;
+        }
         const g = weightDecay ? tf.add(g0, tf.mul(p, weightDecay)) : g0;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));

@@ -28,6 +28,13 @@ export const FAKE_QUANT_GRAD = 'BitswitchFakeQuantGrad';
 export const BN_TRAIN = 'BitswitchBatchNormTrain';
 export const BN_TRAIN_GRAD = 'BitswitchBatchNormTrainGrad';
 export const BN_INFER = 'BitswitchBatchNormInfer';
+export const ADAM = 'BitswitchAdam';
+
+/**
+ * One Adam step's constants, each a float32 as the composite ops round them: nb1 = 1 − β1 and
+ * nb2 = 1 − β2 and the bias corrections c1, c2 computed in float64 first.
+ */
+export interface AdamAttrs { wd: number; b1: number; nb1: number; b2: number; nb2: number; c1: number; c2: number; eps: number; lr: number }
 
 /**
  * Fake quantizer with one scale per tensor (s of shape [1]) or per last-axis channel ([C]):
@@ -197,6 +204,20 @@ function batchNormTrainGradKernel({ inputs, backend }: KernelArgs): tf.TensorInf
   return [dx, dgamma, dbeta];
 }
 
+/** Adam on p, g, m, v (same shape): outputs p', m', v' (math/adam.ts, the same bits as its composite ops). */
+function adamKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const a = attrs as unknown as AdamAttrs;
+  const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>;
+  const n = p.shape.reduce((x, y) => x * y, 1);
+  for (const t of [g, m, v]) if (t.shape.reduce((x, y) => x * y, 1) !== n) throw new RangeError(`${ADAM}: p, g, m and v must have the same size, got [${p.shape}], [${g.shape}], [${m.shape}], [${v.shape}]`);
+  const out = [be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32')];
+  k.adam(ptr(be, p), ptr(be, g), ptr(be, m), ptr(be, v), ptr(be, out[0]!), ptr(be, out[1]!), ptr(be, out[2]!), n,
+    a.wd, a.b1, a.nb1, a.b2, a.nb2, a.c1, a.c2, a.eps, a.lr);
+  return out;
+}
+
 /**
  * Conv2DBackpropFilter as one direct SIMD pass over x and dy (no transposes), or null where it
  * does not apply (NCHW, or no training kernels): the caller then takes the Conv2D-based kernel.
@@ -258,6 +279,7 @@ export function registerFusedKernels(): void {
   tf.registerKernel({ kernelName: BN_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BN_INFER, backendName: 'wasm', kernelFunc: batchNormInferKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ADAM, backendName: 'wasm', kernelFunc: adamKernel as unknown as tf.KernelFunc });
 }
 
 /**
