@@ -22,6 +22,7 @@ export interface TrainingKernels {
     fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, scratch: number): void;
   adam(p: number, g: number, m: number, v: number, p2: number, m2: number, v2: number, n: number,
     wd: number, b1: number, nb1: number, b2: number, nb2: number, c1: number, c2: number, eps: number, lr: number): void;
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
 }
 
 let module: WebAssembly.Module | null | undefined;

@@ -13,6 +13,7 @@ import { Network } from '../src/nn/network.ts';
 import { buildModel } from '../src/nn/models.ts';
 import { Rng } from '../src/math/rng.ts';
 import { Adam } from '../src/math/adam.ts';
+import { relu } from '../src/nn/relu.ts';
 
 await initBackend('wasm');
 
@@ -166,7 +167,8 @@ test('a training forward pass on wasm runs the fused kernels, and its loss and g
   });
   const prof = await tf.profile(() => { lossAndGrads(); });
   const names = new Set(prof.kernels.map((k) => k.name));
-  for (const k of ['BitswitchFakeQuant', 'BitswitchFakeQuantGrad', 'BitswitchBatchNormTrain', 'BitswitchBatchNormTrainGrad']) assert.ok(names.has(k), `${k} ran`);
+  for (const k of ['BitswitchFakeQuant', 'BitswitchFakeQuantGrad', 'BitswitchBatchNormTrain', 'BitswitchBatchNormTrainGrad', 'BitswitchReluGrad']) assert.ok(names.has(k), `${k} ran`);
+  assert.not.ok(names.has('Step'), 'the ReLU gradient runs no Step kernel');
   const fused = lossAndGrads();
   process.env.BITSWITCH_FUSED = 'off';
   let comp: ReturnType<typeof lossAndGrads>;
@@ -236,6 +238,23 @@ test('Adam: one fused pass per variable gives the composite ops\' bits over seve
       sameBits(a.m[i]!, b.m[i]!, `m${i} (wd ${weightDecay})`);
       sameBits(a.v[i]!, b.v[i]!, `v${i} (wd ${weightDecay})`);
     }
+  }
+});
+
+test('ReLU: the fused gradient is tf.relu\'s bit for bit on every length mod 4 (zeros, negatives, ±0 upstream)', () => {
+  const rng = new Rng(23);
+  for (const n of [1, 2, 3, 4, 5, 8, 13, 64, 101]) {
+    const xs = Float32Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 0 : i % 4 === 1 ? -0 : rng.normal()));
+    const dys = Float32Array.from({ length: n }, (_, i) => (i % 6 === 5 ? -0 : rng.normal()));
+    const grad = (fused: boolean) => tf.tidy(() => {
+      const x = tf.tensor1d(xs);
+      const dy = tf.tensor1d(dys);
+      const [value, dx] = [relu(x, fused), tf.grad((t: tf.Tensor) => relu(t, fused))(x, dy)];
+      return { value: Float32Array.from(value.dataSync() as Float32Array), dx: Float32Array.from(dx.dataSync() as Float32Array) };
+    });
+    const f = grad(true), c = grad(false);
+    sameBits(f.value, c.value, `relu(x), n ${n}`);
+    sameBits(f.dx, c.dx, `dx, n ${n}`);
   }
 });
 

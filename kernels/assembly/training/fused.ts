@@ -501,3 +501,20 @@ export function adam(p: usize, g: usize, m: usize, v: usize, p2: usize, m2: usiz
     store<f32>(v2 + o, v1);
   }
 }
+
+// ---- ReLU gradient -------------------------------------------------------------------------------
+
+/** dx = dy·(x > 0 ? 1 : 0) over n floats: tfjs's ReLU gradient (dy times the step of x) in one pass. */
+export function reluGrad(dy: usize, x: usize, dx: usize, n: i32): void {
+  const one = f32x4.splat(1), zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const step = v128.and(f32x4.gt(v128.load(x + o), zero), one);
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), step));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0));
+  }
+}

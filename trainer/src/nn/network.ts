@@ -7,6 +7,7 @@ import { Rng } from '../math/rng.ts';
 import { batchNormTrain } from './batch-norm.ts';
 import { quantizedNodes, type BatchNormNode, type ConvNode, type DenseNode, type GraphNode, type ModelSpec } from './models.ts';
 import { BN_INFER, fusedKernelsActive } from '../tfjs/kernels/fused.ts';
+import { relu } from './relu.ts';
 import { activationQuantize, doubleRoundingQuantize, dorefaQuantize, lsqGradScale, type WeightQuantizer } from '../quant/quantizers.ts';
 
 export interface QuantConfig {
@@ -181,7 +182,7 @@ export class Network {
       switch (node.op) {
         case 'conv2d': case 'dense': last = this.linear(node, x, bits, fused, hook); break;
         case 'batchnorm': last = this.batchNorm(node, x, bits, training, fused, bnUpdates); break;
-        case 'relu': last = tf.relu(x); break;
+        case 'relu': last = relu(x, fused && training); break;
         case 'add': last = tf.add(x, out.get(node.inputs[1])!); break;
         case 'flatten': last = tf.reshape(x, [x.shape[0], -1]); break;
         case 'globalavgpool': last = tf.mean(x, [1, 2]); break;

@@ -1,8 +1,9 @@
 // Fused training kernels for the wasm backend, run by @bitswitch/kernels' training module on
 // tfjs's own heap: the fake quantizer (forward and STE gradient) and BatchNorm (training forward,
 // closed-form gradient, inference), each one to three SIMD passes instead of 5–10 separate
-// element-wise kernels with a tensor allocated per step; and the Conv2D gradients tfjs computes
-// slowly (the filter gradient; the input gradient of strided convolutions).
+// element-wise kernels with a tensor allocated per step; Adam (one pass per variable) and the
+// ReLU gradient; and the Conv2D gradients tfjs computes slowly (the filter gradient; the input
+// gradient of strided convolutions).
 // The quantizer and BatchNorm math is the composite version's (quantizers.ts, batch-norm.ts):
 // forward values are bit-identical (float32 rounding after every operation, round half to
 // even); sums over a tensor accumulate in float64, so gradients and BN statistics can differ
@@ -29,6 +30,7 @@ export const BN_TRAIN = 'BitswitchBatchNormTrain';
 export const BN_TRAIN_GRAD = 'BitswitchBatchNormTrainGrad';
 export const BN_INFER = 'BitswitchBatchNormInfer';
 export const ADAM = 'BitswitchAdam';
+export const RELU_GRAD = 'BitswitchReluGrad';
 
 /**
  * One Adam step's constants, each a float32 as the composite ops round them: nb1 = 1 − β1 and
@@ -218,6 +220,18 @@ function adamKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return out;
 }
 
+/** dx = dy·step(x): the ReLU gradient in one pass. */
+function reluGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const be = backend as WasmBackend;
+  const k = need(be);
+  const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  if (dy.shape.reduce((a, b) => a * b, 1) !== n) throw new RangeError(`${RELU_GRAD}: dy and x must have the same size, got [${dy.shape}] and [${x.shape}]`);
+  const dx = be.makeOutput(x.shape, 'float32');
+  k.reluGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), n);
+  return dx;
+}
+
 /**
  * Conv2DBackpropFilter as one direct SIMD pass over x and dy (no transposes), or null where it
  * does not apply (NCHW, or no training kernels): the caller then takes the Conv2D-based kernel.
@@ -280,6 +294,7 @@ export function registerFusedKernels(): void {
   tf.registerKernel({ kernelName: BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: BN_INFER, backendName: 'wasm', kernelFunc: batchNormInferKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: ADAM, backendName: 'wasm', kernelFunc: adamKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: RELU_GRAD, backendName: 'wasm', kernelFunc: reluGradKernel as unknown as tf.KernelFunc });
 }
 
 /**
