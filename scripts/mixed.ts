@@ -204,7 +204,10 @@ export function compare(hasb: Map<number, ParetoSummary>, uniform: Map<number, P
   });
 }
 
-/** The plain answer to "HASB + ILP beats uniform sampling" from the per-budget verdicts. */
+/**
+ * The plain answer to "HASB + ILP beats uniform sampling" from the per-budget verdicts: a side wins
+ * when every seed favours it at more than half of the budgets and the other side at none.
+ */
 export function claimVerdict(rows: readonly { deltas: number[]; verdict: Verdict }[], seeds: number): string {
   const measured = rows.filter((r) => r.deltas.length);
   if (!measured.length) return 'not run yet';
@@ -213,7 +216,7 @@ export function claimVerdict(rows: readonly { deltas: number[]; verdict: Verdict
   const counts = `every seed favours HASB at ${h} of ${measured.length} budgets, uniform sampling at ${u}`;
   if (seeds < 2) return `not decided: one seed pair only (${counts})`;
   if (u === 0 && h * 2 > measured.length) return `holds (${counts}; ${seeds} seeds)`;
-  if (u > 0 && h === 0) return `does not hold: uniform sampling is better (${counts}; ${seeds} seeds)`;
+  if (h === 0 && u * 2 > measured.length) return `does not hold: uniform sampling is better (${counts}; ${seeds} seeds)`;
   return `not shown: the difference is within the seed spread (${counts}; ${seeds} seeds)`;
 }
 

@@ -111,6 +111,9 @@ test('HASB vs uniform: a side is named at a budget only when every seed agrees, 
   assert.match(claimVerdict(rows, 2), /^not shown/);
   assert.match(claimVerdict([rows[0], rows[0], rows[1]], 2), /^holds \(every seed favours HASB at 2 of 3 budgets, uniform sampling at 0/);
   assert.match(claimVerdict([{ deltas: [-0.01, -0.02], verdict: 'uniform' }], 2), /^does not hold/);
+  const uni = { deltas: [-0.01, -0.02], verdict: 'uniform' as const };
+  assert.match(claimVerdict([uni, rows[1], rows[1]], 2), /^not shown/, 'one budget of three is not enough for either side');
+  assert.match(claimVerdict([uni, uni, rows[1]], 2), /^does not hold/);
   assert.match(claimVerdict([rows[0]], 1), /^not decided: one seed pair only/);
   assert.is(claimVerdict([{ deltas: [], verdict: 'within spread' }], 0), 'not run yet');
 });
