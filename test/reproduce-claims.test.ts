@@ -5,9 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, verdict } from '../scripts/claims.ts';
+import { reestimation } from '../scripts/report.ts';
 
 const ARMS = ['alrs-code', 'alrs-off', 'alrs-paper', 'floor', 'a1', 'separate-scales', 'separate-training', 'distill'];
-const STAGES = ARMS.flatMap((a) => [1, 2].map((s) => ({ name: `fashion-r8-${a}-s${s}` })));
+const STAGES = ARMS.flatMap((a) => [1, 2].map((s) => ({ name: `fashion-r8-${a}-s${s}`, args: ['train'] })));
 
 function scratch(runs: Record<string, { w2: number; w4?: number; seconds?: number; floorHits?: number }>): string {
   const root = mkdtempSync(join(tmpdir(), 'bitswitch-claims-'));
@@ -75,6 +76,17 @@ test('headline: met, partly met and missed goals against FP32', () => {
     '{8,4,2}: holds (against FP32: w8a8 −0.10 pp, w4a4 −0.20 pp, w2a2 −1.00 pp; goals: w8a8/w4a4 within 0.3 pp, w2a2 within 1.5 pp)');
   assert.match(headlineClaim('{8,4,2}', 0.94, { w8a8: 0.9415, w4a4: 0.935, w2a2: 0.92 }, goals), '{8,4,2}: holds at w8a8, not at w4a4, w2a2 (against FP32: w8a8 +0.15 pp');
   assert.match(headlineClaim('{8,4,2}', 0.94, { w8a8: 0.93, w4a4: 0.93, w2a2: 0.9 }, goals), '{8,4,2}: does not hold');
+});
+
+test('BatchNorm re-estimation table: moving averages → re-estimated for the stages that did it', () => {
+  const root = scratch({ 'alrs-code-s1': { w2: 0.9 } });
+  try {
+    assert.equal(reestimation(root, STAGES), ['No finished stage has re-estimated statistics yet.']);
+    writeFileSync(join(root, 'results/checkpoints/fashion-r8-a1-s1.summary.json'), JSON.stringify({
+      accuracy: { w8a8: 0.93, w2a2: 0.91 }, seconds: 1, bnReestimate: { images: 4096, movingAverages: { w8a8: 0.925, w2a2: 0.88 } },
+    }));
+    assert.equal(reestimation(root, STAGES), ['| stage | images | w8a8 | w2a2 |', '|---|---|---|---|', '| fashion-r8-a1-s1 | 4096 | 92.50 → 93.00 | 88.00 → 91.00 |']);
+  } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
 test.run();

@@ -8,7 +8,7 @@ import { parseNumber } from './options.ts';
 export interface TrainOptions {
   recipe?: string; model?: string; data?: string; bits?: string; alrs?: string; algorithm?: string; quantizer?: string;
   epochs?: string; pretrainEpochs?: string; batchSize?: string; lr?: string; pretrainLr?: string; scaleLrFactor?: string;
-  distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string;
+  distill?: boolean; perChannel?: boolean; seed?: string; trainLimit?: string; testLimit?: string; checkpointEvery?: string; bnReestimate?: string;
   shards?: string; init?: string; out: string; resume?: boolean; backend?: string; progress?: boolean; logSteps?: boolean; workers?: string;
 }
 
@@ -25,7 +25,7 @@ function flagFields(o: Omit<TrainOptions, 'out'>): [flag: string, field: keyof R
     ['epochs', 'epochs', '--epochs'], ['pretrainEpochs', 'pretrainEpochs', '--pretrain-epochs'], ['batchSize', 'batchSize', '--batch-size'],
     ['lr', 'lr', '--lr'], ['pretrainLr', 'pretrainLr', '--pretrain-lr'], ['scaleLrFactor', 'scaleLrFactor', '--scale-lr-factor'],
     ['seed', 'seed', '--seed'], ['trainLimit', 'trainLimit', '--train-limit'], ['testLimit', 'testLimit', '--test-limit'],
-    ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'], ['shards', 'shards', '--shards'],
+    ['checkpointEvery', 'checkpointEvery', '--checkpoint-every'], ['shards', 'shards', '--shards'], ['bnReestimate', 'bnReestimate', '--bn-reestimate'],
   ];
   for (const [opt, field, flag] of nums) if (o[opt] !== undefined) out.push([flag, field, parseNumber(o[opt] as string, flag)]);
   if (o.distill) out.push(['--distill', 'distill', true]);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const cli = join(root, 'cli/bin/bitswitch.mjs');
@@ -63,6 +63,28 @@ test('SIGKILL at several points, resume, and the end state is bitwise equal to a
   assert.is(ca.epoch, 2);
   assert.ok(bytesOf(ca) === bytesOf(cb), 'final checkpoints differ');
   assert.equal(readFileSync(join(a, 'model.bsw')), readFileSync(join(b, 'model.bsw')));
+});
+
+test('a resumed epoch is timed whole: its steps before the stop count (the checkpoint keeps their time); BN re-estimation is in the summary', async () => {
+  const c = join(dir, 'c');
+  const r = await run(c, false, 'step epoch=1 step=3');
+  assert.is(r.signal, 'SIGKILL', r.log);
+  const path = join(c, 'checkpoint.json');
+  const ck = loadCheckpoint<{ epoch: number; step: number; epochSeconds: number }>(path);
+  assert.equal([ck.epoch, ck.step], [1, 2]);
+  assert.ok(ck.epochSeconds > 0, `the mid-epoch checkpoint holds the epoch's time so far (${ck.epochSeconds})`);
+  // as if the steps before the stop had taken 1000 s
+  saveCheckpoint(path, { ...ck, epochSeconds: 1000 });
+  const last = await run(c, true);
+  assert.is(last.code, 0, last.log);
+  const epochs = readFileSync(join(c, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; imagesPerSec: number });
+  assert.ok(epochs[1]!.seconds >= 1000 && epochs[1]!.seconds < 1100, `epoch 2 took ${epochs[1]!.seconds} s`);
+  assert.ok(epochs[1]!.imagesPerSec < 1, `images/s over the whole epoch (${epochs[1]!.imagesPerSec})`);
+  const summary = JSON.parse(readFileSync(join(c, 'summary.json'), 'utf8')) as { seconds: number; bnReestimate: { images: number; movingAverages: Record<string, number> }; accuracy: Record<string, number> };
+  assert.ok(summary.seconds >= 1000, `training time sums the epochs (${summary.seconds})`);
+  assert.ok(summary.bnReestimate.images > 0 && summary.bnReestimate.images % 16 === 0, JSON.stringify(summary.bnReestimate));
+  assert.equal(Object.keys(summary.bnReestimate.movingAverages), Object.keys(summary.accuracy));
+  assert.match(last.log, /BatchNorm statistics re-estimated over \d+ training images/);
 });
 
 test.run();

@@ -47,10 +47,22 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   const t0 = Date.now();
   const r = trainer.recipe;
   if (!(await runWithProgress(trainer, o))) return {};
-  const final = trainer.history[trainer.history.length - 1]?.accuracy ?? {};
+  // its evaluation starts the ranks again (runWithProgress closed them): close them after
+  let bn: Awaited<ReturnType<Trainer['reestimateBn']>>;
+  try {
+    bn = await trainer.reestimateBn();
+  } finally {
+    await trainer.close();
+  }
+  if (bn) {
+    const show = (k: string) => `${k} ${pct(bn.before[k]!).trim()} → ${pct(bn.after[k]!).trim()}%`;
+    console.log(`BatchNorm statistics re-estimated over ${bn.images} training images (test accuracy, moving averages → re-estimated): ${Object.keys(bn.after).map(show).join(', ')}`);
+  }
+  const final = bn?.after ?? trainer.history[trainer.history.length - 1]?.accuracy ?? {};
   const exported = await exportRun(trainer, backend, init, final);
   const summary = {
-    recipe: r, backend: backend.name, workers: trainer.workers, ...(init ? { init } : {}), seconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
+    recipe: r, backend: backend.name, workers: trainer.workers, ...(init ? { init } : {}), seconds: Number(trainer.history.reduce((a, h) => a + h.seconds, 0).toFixed(3)), processSeconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
+    ...(bn ? { bnReestimate: { images: bn.images, movingAverages: bn.before } } : {}),
     alrsFloorHits: trainer.alrsFloorHits, alrsSteps: trainer.alrsSteps,
   };
   writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -111,6 +123,7 @@ export function register(program: Command): void {
     .option('--distill', 'self-distillation from the highest bit')
     .option('--per-channel', 'one weight scale per output channel')
     .option('--init <file>', 'start from an FP32 model (model-fp32.json from `bitswitch pretrain`, e.g. models/*.json, or a float .onnx of the same architecture); skips pre-training')
+    .option('--bn-reestimate <images>', `after training, re-estimate each bit's BatchNorm statistics over this many training images; 0 keeps the moving averages ${dflt('bnReestimate')}`)
     .option('--log-steps', 'print one line per step');
   runOptions(train).action(async (opts: TrainOptions) => { await trainCommand(opts); });
 }

@@ -42,6 +42,11 @@ export interface Recipe {
   seed: number;
   /** Checkpoint every N optimizer batches (and at the end of each epoch); 0 = epochs only. */
   checkpointEvery: number;
+  /**
+   * After quantized training, re-estimate every bit's BatchNorm statistics over this many training
+   * images (bn-reestimate.ts) before the model is exported; 0 keeps the moving averages.
+   */
+  bnReestimate: number;
   /** Use only the first N training / test images of a stratified subset (null = all). */
   trainLimit: number | null;
   testLimit: number | null;
@@ -51,7 +56,7 @@ export const DEFAULT_RECIPE: Recipe = {
   model: 'resnet20', data: 'fashion-mnist', bits: [8, 6, 4, 2], quantizer: 'double-rounding', perChannel: false,
   algorithm: 'a2', alrs: 'code', pretrainEpochs: 2, epochs: 10, batchSize: 128, shards: null, pretrainLr: 1e-3, lr: 5e-4,
   weightDecay: 5e-5, scaleLrFactor: 1, distill: false, augment: { pad: 2, flip: false }, seed: 1, checkpointEvery: 50,
-  trainLimit: null, testLimit: null,
+  bnReestimate: 4096, trainLimit: null, testLimit: null,
 };
 
 function oneOf<T extends string>(v: unknown, list: readonly T[], field: string): T {
@@ -92,6 +97,7 @@ export function resolveRecipe(partial: Partial<Recipe>, source = 'recipe', name?
   num(r.augment.pad, f('augment.pad'), 0, 16, true);
   num(r.seed, f('seed'), 0, 2 ** 32 - 1, true);
   num(r.checkpointEvery, f('checkpointEvery'), 0, 1e9, true);
+  num(r.bnReestimate, f('bnReestimate'), 0, 1e9, true);
   if (r.trainLimit !== null) num(r.trainLimit, f('trainLimit'), 1, 1e9, true);
   if (r.testLimit !== null) num(r.testLimit, f('testLimit'), 1, 1e9, true);
   return r;

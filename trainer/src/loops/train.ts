@@ -16,6 +16,7 @@ import type { GradRequest } from '../parallel/shards.ts';
 import { resolveRecipe, type Recipe } from './recipe.ts';
 import { Rng, deriveRng, type RngState } from '../math/rng.ts';
 import { calibrate } from './calibrate.ts';
+import { reestimateBn, reestimationImages } from './bn-reestimate.ts';
 import { precisionName } from './evaluate.ts';
 import { DivergenceError, ScaleRates, trainStep, type StepOptimizers } from './step.ts';
 
@@ -35,6 +36,7 @@ export interface EpochInfo {
   /** Test accuracy in [0, 1] by precision: 'fp32' or 'w8a8', 'w6a6', … */
   accuracy: Record<string, number>;
   loss: number;
+  /** Wall time of the epoch's steps (its evaluation excluded), the part before a stop included. */
   seconds: number;
   imagesPerSec: number;
   /** eq. 6 floor hits / scale steps per bit so far (ALRS 'paper'). */
@@ -73,6 +75,8 @@ interface CheckpointState {
   nets: Record<string, Float32Array>[];
   optimizers: { pre: AdamState; w: AdamState; s: AdamState }[];
   history: EpochInfo[];
+  /** Seconds the current epoch's steps took before this checkpoint (absent in older ones: 0). */
+  epochSeconds?: number;
 }
 
 function isFiniteArray(a: ArrayLike<number>): boolean {
@@ -152,6 +156,8 @@ export class Trainer {
     t.augRng = new Rng(st.augRng);
     t.alrs.load(st.alrsFloorHits, st.alrsSteps);
     t.history = st.history;
+    t.resumedSeconds = st.epochSeconds ?? 0;
+    t.untimedSteps = st.epochSeconds === undefined ? st.step : 0;
     t.nets.forEach((n, i) => {
       n.load(st.nets[i]);
       t.opts[i].pre.setState(st.optimizers[i].pre, n.vars);
@@ -175,12 +181,19 @@ export class Trainer {
       nets,
       optimizers: await Promise.all(this.opts.map(async (o) => ({ pre: await o.pre.getState(), w: await o.w.getState(), s: await o.s.getState() }))),
       history: this.history,
+      epochSeconds: this.step > 0 && this.epochStart !== undefined ? (Date.now() - this.epochStart) / 1000 : 0,
     };
     saveCheckpoint(path, st);
     return path;
   }
 
   private stopRequested = false;
+  /** When the current epoch's steps started, moved back by the time they took before a resume. */
+  private epochStart?: number;
+  /** Seconds of the current epoch's steps before this process (from the checkpoint). */
+  private resumedSeconds = 0;
+  /** Steps of the current epoch before a resume from a checkpoint that did not time them. */
+  private untimedSteps = 0;
 
   /** Asks run() to stop after the step in progress (for Ctrl-C); it then throws InterruptedError. */
   requestStop(): void { this.stopRequested = true; }
@@ -194,10 +207,14 @@ export class Trainer {
       const phase = this.phaseOf(this.epoch);
       if (phase === 'quant' && !this.calibrated) await this.calibrate();
       const perm = deriveRng(r.seed, 1, this.epoch).permutation(this.train.count);
-      const t0 = Date.now();
+      // an epoch's time counts its steps before a stop too, so a resumed epoch is timed whole
+      const t0 = Date.now() - 1000 * this.resumedSeconds;
+      const untimed = this.untimedSteps;
+      this.resumedSeconds = 0;
+      this.untimedSteps = 0;
+      this.epochStart = t0;
       let lossSum = 0;
       let lossCount = 0;
-      const first = this.step;
       for (; this.step < S; ) {
         const ts = Date.now();
         const idx = perm.subarray(this.step * r.batchSize, (this.step + 1) * r.batchSize);
@@ -226,7 +243,7 @@ export class Trainer {
       const seconds = (Date.now() - t0) / 1000;
       const info: EpochInfo = {
         phase, epoch: this.epoch, accuracy: await this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds,
-        imagesPerSec: ((S - first) * r.batchSize) / Math.max(seconds, 1e-9),
+        imagesPerSec: ((S - untimed) * r.batchSize) / Math.max(seconds, 1e-9),
         alrsFloorHits: { ...this.alrsFloorHits }, alrsSteps: { ...this.alrsSteps },
       };
       this.history.push(info);
@@ -330,6 +347,23 @@ export class Trainer {
   async calibrate(): Promise<void> {
     await calibrate(this.nets, this.ds, this.train);
     this.calibrated = true;
+  }
+
+  /**
+   * After quantized training (recipe.bnReestimate > 0): every network's BatchNorm statistics at its
+   * bits re-estimated over that many training images in batches of the BN shard size
+   * (bn-reestimate.ts), and the test accuracy measured again. `before` is the last epoch's (moving
+   * averages). Starts from the checkpoint's statistics, which it does not overwrite, so a run
+   * stopped here does the same again on resume. Undefined when off or nothing was trained.
+   */
+  async reestimateBn(): Promise<{ images: number; before: Record<string, number>; after: Record<string, number> } | undefined> {
+    const r = this.recipe;
+    const last = this.history[this.history.length - 1];
+    if (!r.bnReestimate || r.epochs === 0 || !last || last.phase !== 'quant') return undefined;
+    const batch = Math.floor(r.batchSize / r.shards!);
+    const indices = reestimationImages(this.train, r.bnReestimate, batch, r.seed);
+    for (const net of this.nets) await reestimateBn(net, this.ds, this.train, net.quant.bits, indices, batch);
+    return { images: indices.length, before: last.accuracy, after: await this.evaluateAll('quant') };
   }
 
   /** Test accuracy at every precision the current phase trains, the images split across the ranks. */
