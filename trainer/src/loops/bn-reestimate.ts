@@ -1,11 +1,12 @@
 // BatchNorm statistics re-estimated after training. During training each bit-width's moving
 // averages follow the batch statistics with momentum 0.9 (about the last ten batches), while the
 // weights move under them; with small (ghost) batches they end noisy and a little stale, which
-// costs accuracy at inference, most at 2 bits. Re-estimation runs the final weights over a fixed
-// set of training images, batch by batch at the training shard size, in training mode, and sets
-// each statistic to the average of its batch means and batch (biased) variances: what the moving
-// average estimates, without its noise and lag. Weights, scales and BN affine parameters are not
-// touched.
+// costs accuracy at inference, most at 2 bits, above all while the learning rate is high. Re-
+// estimation runs the final weights over a fixed set of training images, batch by batch at the
+// training shard size, in training mode, and sets each statistic to the average of its batch
+// means and batch (biased) variances: the moving average's quantity without its noise and lag,
+// except that the images are not augmented (as the test images are not), where training saw
+// augmented ones. Weights, scales and BN affine parameters are not touched.
 import * as tf from '@tensorflow/tfjs';
 import { makeBatch, NO_AUGMENT, type Dataset, type Split } from '../data/datasets.ts';
 import { Rng, deriveRng } from '../math/rng.ts';
