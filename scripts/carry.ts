@@ -111,10 +111,17 @@ export function restoreStages(c: Carry): string[] {
   return lines;
 }
 
-const flagOf = (args: readonly string[], name: string): string | undefined => {
+/** The value after flag `name` in a stage's arguments. */
+export function flagValue(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
-};
+}
+
+/** A stage's committed summary (results/checkpoints/STAGE.summary.json), or undefined before it finished. */
+export function savedSummary<T>(root: string, stage: string): T | undefined {
+  const f = join(root, 'results/checkpoints', `${stage}.summary.json`);
+  return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as T : undefined;
+}
 
 /**
  * What is wrong with a plan before any stage runs, one line each: a stage waiting for one that is
@@ -132,10 +139,10 @@ export function planProblems(stages: readonly Stage[], recipeOf: (file: string) 
     const command = s.args[0];
     if (command === 'pareto') continue;
     if (command !== 'train') { out.push(`stage ${s.name}: publish: expected a train or pareto stage (they write a .bsw), got "${command}"`); continue; }
-    const recipeFile = flagOf(s.args, '--recipe');
+    const recipeFile = flagValue(s.args, '--recipe');
     const recipe = recipeFile ? recipeOf(recipeFile) : {};
-    const quantizer = flagOf(s.args, '--quantizer') ?? String(recipe.quantizer ?? 'double-rounding');
-    const algorithm = flagOf(s.args, '--algorithm') ?? String(recipe.algorithm ?? 'a2');
+    const quantizer = flagValue(s.args, '--quantizer') ?? String(recipe.quantizer ?? 'double-rounding');
+    const algorithm = flagValue(s.args, '--algorithm') ?? String(recipe.algorithm ?? 'a2');
     if (quantizer !== 'double-rounding') out.push(`stage ${s.name}: publish: expected --quantizer double-rounding (the only one a .bsw stores), got "${quantizer}"; drop publish`);
     else if (algorithm === 'separate') out.push(`stage ${s.name}: publish: --algorithm separate writes one file per bit (model-wB.bsw), not model.bsw; drop publish`);
   }

@@ -2,8 +2,7 @@
 // headline from the published ResNet-20 cards (runtime accuracy against the goals), each ablation
 // claim from the ResNet-8 arms run with the same seed (paired differences; a side is named only
 // when every seed agrees, and a claim is decided only with two seeds or more).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { savedSummary } from './carry.ts';
 
 interface Stage { name: string }
 
@@ -15,8 +14,8 @@ export function armRuns(root: string, stages: readonly Stage[], arm: string): Ma
   const out = new Map<number, ArmRun>();
   for (const s of stages) {
     const m = new RegExp(`^fashion-${arm}-s(\\d+)$`).exec(s.name);
-    const f = join(root, 'results/checkpoints', `${s.name}.summary.json`);
-    if (m && existsSync(f)) out.set(Number(m[1]), JSON.parse(readFileSync(f, 'utf8')) as ArmRun);
+    const run = m ? savedSummary<ArmRun>(root, s.name) : undefined;
+    if (run) out.set(Number(m![1]), run);
   }
   return out;
 }

@@ -9,14 +9,11 @@ import { readModel } from '@bitswitch/format';
 import { costSpaceFromModel, renderSvg } from '@bitswitch/search';
 import { subnetMetrics } from '@bitswitch/search/run';
 import { loadDataset } from '@bitswitch/trainer';
+import { flagValue, savedSummary } from './carry.ts';
 
 /** Commands that draw a progress bar (and so take --no-progress). */
 export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
 
-const flag = (args: readonly string[], name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 
 /** The model file a stage publishes: a pareto stage's input (the searched SuperNet), else the run's model.bsw. */
 export function publishedModel(args: readonly string[], dir: string): string {
@@ -73,16 +70,16 @@ interface TrainedOn { backend: string; workers: number }
 export function summarize(args: readonly string[], dir: string, wallSeconds: number, upstream: readonly Record<string, unknown>[] = []): object | undefined {
   const command = args[0];
   // wall time unknown (a stage finished before a stop and summarized later) is left out
-  const base = { command, ...(Number.isFinite(wallSeconds) ? { wallSeconds: Number(wallSeconds.toFixed(1)) } : {}), workers: Number(flag(args, '--workers') ?? cpus().length) };
+  const base = { command, ...(Number.isFinite(wallSeconds) ? { wallSeconds: Number(wallSeconds.toFixed(1)) } : {}), workers: Number(flagValue(args, '--workers') ?? cpus().length) };
   if (command === 'sensitivity') {
-    const m = readModel(readFileSync(flag(args, '--out')!));
+    const m = readModel(readFileSync(flagValue(args, '--out')!));
     return {
-      ...base, backend: backendOf(dir), images: Number(flag(args, '--images') ?? 1000),
+      ...base, backend: backendOf(dir), images: Number(flagValue(args, '--images') ?? 1000),
       layers: m.sensitivity!.map((s) => ({ layer: s.layer, hessianTrace: s.hessianTrace, stdErr: s.hessianTraceStdErr, probes: s.probes, params: s.params, macs: s.macs })),
     };
   }
   if (command === 'supernet') {
-    const meta = readModel(readFileSync(flag(args, '--out')!)).metadata as unknown as SupernetMeta;
+    const meta = readModel(readFileSync(flagValue(args, '--out')!)).metadata as unknown as SupernetMeta;
     return {
       ...base, backend: backendOf(dir), recipe: { model: meta.model, ...meta.supernet },
       seconds: Number(meta.history.reduce((a, h) => a + h.seconds, 0).toFixed(1)), accuracy: meta.accuracy,
@@ -90,12 +87,12 @@ export function summarize(args: readonly string[], dir: string, wallSeconds: num
     };
   }
   if (command === 'search') {
-    const m = readModel(readFileSync(flag(args, '--out') ?? args[1]));
-    return { ...base, budget: flag(args, '--budget'), subnets: m.subnets?.length ?? 0, trainedOn: trainedOn(upstream) };
+    const m = readModel(readFileSync(flagValue(args, '--out') ?? args[1]));
+    return { ...base, budget: flagValue(args, '--budget'), subnets: m.subnets?.length ?? 0, trainedOn: trainedOn(upstream) };
   }
   if (command === 'eval') {
     // the trainer's (fake-quant) accuracy of every SubNet of the searched file, for the pareto stage after it
-    const r = JSON.parse(readFileSync(flag(args, '--json')!, 'utf8')) as { testImages: number; math: string; accuracy: Record<string, number> };
+    const r = JSON.parse(readFileSync(flagValue(args, '--json')!, 'utf8')) as { testImages: number; math: string; accuracy: Record<string, number> };
     return { ...base, math: r.math, testImages: r.testImages, accuracy: r.accuracy, trainedOn: trainedOn(upstream) };
   }
   if (command === 'pareto') {
@@ -117,11 +114,11 @@ function trainedOn(upstream: readonly Record<string, unknown>[]): TrainedOn {
 function paretoSummary(args: readonly string[], base: { command: string; wallSeconds?: number }, trained: TrainedOn, trainer?: Record<string, number>): ParetoSummary & { wallSeconds?: number } {
   const model = readModel(readFileSync(args[1]));
   const meta = model.metadata as unknown as SupernetMeta;
-  const result = JSON.parse(readFileSync(flag(args, '--json')!, 'utf8')) as { x: string; series: { points: { name: string; bits: number[]; accuracy: number }[]; frontier: { name: string }[] }[] };
+  const result = JSON.parse(readFileSync(flagValue(args, '--json')!, 'utf8')) as { x: string; series: { points: { name: string; bits: number[]; accuracy: number }[]; frontier: { name: string }[] }[] };
   const [series] = result.series;
   const space = costSpaceFromModel(model);
-  const limit = flag(args, '--limit');
-  const data = flag(args, '--data')!;
+  const limit = flagValue(args, '--limit');
+  const data = flagValue(args, '--data')!;
   return {
     ...base, command: 'pareto', ...trained,
     recipe: { model: meta.model, ...meta.supernet },
@@ -238,17 +235,13 @@ function frontierSpec(rows: { sampler: string; budget: number; mean: number; lo:
   } as Parameters<typeof renderSvg>[0];
 }
 
-const summaryOf = <T>(root: string, stage: string): T | undefined => {
-  const f = join(root, 'results/checkpoints', `${stage}.summary.json`);
-  return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as T : undefined;
-};
 
 export const FRONTIER_PLOT = 'results/curves/mixed-precision-frontier.svg';
 
 /** The report's mixed-precision section and its plot (none until a pareto stage has finished); `claim` is the one-line answer. */
 export async function mixedSection(root: string, stages: readonly Stage[]): Promise<{ lines: string[]; plots: Record<string, string>; claim: string }> {
   const pareto = stages.filter((s) => s.args[0] === 'pareto');
-  const done = pareto.map((s) => ({ stage: s.name, summary: summaryOf<ParetoSummary>(root, s.name) }));
+  const done = pareto.map((s) => ({ stage: s.name, summary: savedSummary<ParetoSummary>(root, s.name) }));
   const runs = done.filter((d): d is { stage: string; summary: ParetoSummary } => !!d.summary);
   const bySampler = new Map<string, Map<number, ParetoSummary>>();
   for (const { summary } of runs) {
@@ -256,7 +249,7 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
     m.set(summary.recipe.seed, summary);
     bySampler.set(summary.recipe.sampling, m);
   }
-  const sens = stages.filter((s) => s.args[0] === 'sensitivity').map((s) => summaryOf<{ layers: { layer: string; hessianTrace: number; stdErr?: number; probes?: number; params: number }[]; images: number; wallSeconds?: number }>(root, s.name)).find(Boolean);
+  const sens = stages.filter((s) => s.args[0] === 'sensitivity').map((s) => savedSummary<{ layers: { layer: string; hessianTrace: number; stdErr?: number; probes?: number; params: number }[]; images: number; wallSeconds?: number }>(root, s.name)).find(Boolean);
   const lines: string[] = [
     'Hutchinson traces of the joint ResNet-8 ({8,6,4,2}, ALRS code form, seed 1), then for each seed a HASB and a',
     'uniform-sampling SuperNet (Algorithm A.3, same recipe, seed, data order and augmentation; only the sampling',

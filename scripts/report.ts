@@ -5,8 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSvg } from '@bitswitch/search';
-import { ablationClaims, headlineClaim } from './claims.ts';
-import { mixedSection } from './mixed.ts';
+import { savedSummary } from './carry.ts';
+import { ablationClaims, armRuns, headlineClaim } from './claims.ts';
+import { mixedSection, spreadPct } from './mixed.ts';
 import { readCards, type Card } from './models.ts';
 import { readSegments, segmentsTable } from './segments.ts';
 
@@ -63,9 +64,18 @@ function stageRow(root: string, s: Stage): string {
   return `| ${s.name} | ${state} | ${lines.length} | ${acc} | ${time ? `${(time / 3600).toFixed(1)} h` : '—'} |`;
 }
 
-function headline(root: string, cards: Card[]): string[] {
+/** The published ResNet-20 joint models, by bit list. */
+const HEADLINE_MODELS = [['fashion-resnet20-w8642', '{8,6,4,2}'], ['fashion-resnet20-w432', '{4,3,2}']] as const;
+
+/** The FP32 ResNet-20's last test accuracy in [0, 1], undefined before its first epoch. */
+function fp32Accuracy(root: string): number | undefined {
   const fp = epochs(root, 'fashion-resnet20-fp32');
-  const fpAcc = fp.length ? 100 * fp[fp.length - 1].accuracy.fp32 : undefined;
+  return fp.length ? fp[fp.length - 1].accuracy.fp32 : undefined;
+}
+
+function headline(root: string, cards: Card[]): string[] {
+  const fp = fp32Accuracy(root);
+  const fpAcc = fp === undefined ? undefined : 100 * fp;
   const fpDone = finished(root, 'fashion-resnet20-fp32');
   const out = [
     '| | FP32 | w8a8 | w6a6 | w4a4 | w3a3 | w2a2 |',
@@ -73,7 +83,7 @@ function headline(root: string, cards: Card[]): string[] {
     `| paper, CIFAR-10, {8,6,4,2} with ALRS | ${PAPER.fp} | ${['w8a8', 'w6a6', 'w4a4', 'w3a3', 'w2a2'].map((k) => PAPER.w8642[k] ?? '').join(' | ')} |`,
     `| paper, CIFAR-10, {4,3,2} with ALRS | ${PAPER.fp} | | | ${['w4a4', 'w3a3', 'w2a2'].map((k) => PAPER.w432[k]).join(' | ')} |`,
   ];
-  for (const [name, label] of [['fashion-resnet20-w8642', '{8,6,4,2}'], ['fashion-resnet20-w432', '{4,3,2}']] as const) {
+  for (const [name, label] of HEADLINE_MODELS) {
     const card = cards.find((c) => c.name === name);
     const cells = ['w8a8', 'w6a6', 'w4a4', 'w3a3', 'w2a2'].map((k) => {
       const r = card?.runtime[k];
@@ -89,9 +99,8 @@ function headline(root: string, cards: Card[]): string[] {
 
 /** One line per bit list: does the published ResNet-20 model meet the goals (runtime accuracy, full test split)? */
 function headlineClaims(root: string, cards: Card[]): string[] {
-  const fp = epochs(root, 'fashion-resnet20-fp32');
-  const fpAcc = fp.length ? fp[fp.length - 1].accuracy.fp32 : undefined;
-  return [['fashion-resnet20-w8642', '{8,6,4,2}'], ['fashion-resnet20-w432', '{4,3,2}']].map(([name, label]) => {
+  const fpAcc = fp32Accuracy(root);
+  return HEADLINE_MODELS.map(([name, label]) => {
     const card = cards.find((c) => c.name === name);
     const runtime = card && Object.fromEntries(Object.entries(card.runtime).map(([k, r]) => [k, r.correct / r.total]));
     return `  - ${headlineClaim(label, fpAcc, runtime, GOAL_PP)}.`;
@@ -118,19 +127,7 @@ export function reestimation(root: string, stages: Stage[]): string[] {
   ];
 }
 
-function summaryOf(root: string, stage: string): Summary | undefined {
-  const f = join(root, 'results/checkpoints', `${stage}.summary.json`);
-  return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as Summary : undefined;
-}
-
-/** "mean ± half-range (n)" over seeds, in %; one seed shows its value alone. */
-function spread(values: number[]): string {
-  if (!values.length) return '—';
-  const mean = values.reduce((a, v) => a + v, 0) / values.length;
-  if (values.length === 1) return f2(100 * mean);
-  const half = (Math.max(...values) - Math.min(...values)) / 2;
-  return `${f2(100 * mean)} ± ${f2(100 * half)} (${values.length})`;
-}
+const summaryOf = (root: string, stage: string) => savedSummary<Summary>(root, stage);
 
 const ARMS: [string, string][] = [
   ['r8-alrs-code', 'A.2, Double Rounding, ALRS code form (λ·0.1^rank)'],
@@ -145,8 +142,8 @@ const ARMS: [string, string][] = [
 
 function ablations(root: string, stages: Stage[]): string[] {
   const rows = ARMS.map(([arm, label]) => {
-    const done = stages.filter((s) => s.name.startsWith(`fashion-${arm}-s`)).map((s) => summaryOf(root, s.name)).filter((x): x is Summary => !!x);
-    const cells = ['w8a8', 'w6a6', 'w4a4', 'w2a2'].map((k) => spread(done.map((d) => d.accuracy[k]).filter((v) => v !== undefined)));
+    const done = [...armRuns(root, stages, arm).values()];
+    const cells = ['w8a8', 'w6a6', 'w4a4', 'w2a2'].map((k) => spreadPct(done.map((d) => d.accuracy[k]).filter((v) => v !== undefined)));
     const hours = done.length ? `${(done.reduce((a, d) => a + d.seconds, 0) / done.length / 3600).toFixed(2)} h` : '—';
     return `| ${label} | ${cells.join(' | ')} | ${hours} |`;
   });
