@@ -38,12 +38,11 @@ export async function reestimateBn(net: Network, ds: Dataset, split: Split, bits
       // read asynchronously: a GPU backend has no synchronous read in Node
       const values = await Promise.all(kept.map((t) => t.data() as Promise<Float32Array>));
       tf.dispose(kept);
-      for (const [j, set] of sets.entries()) {
-        const u = { ...set, mean: values[2 * j]!, variance: values[2 * j + 1]! };
-        const k = `${u.name}@${u.key}`;
-        let s = sums.get(k);
-        if (!s) sums.set(k, s = { name: u.name, key: u.key, mean: new Float64Array(u.mean.length), variance: new Float64Array(u.variance.length) });
-        for (let c = 0; c < u.mean.length; c++) { s.mean[c] += u.mean[c]!; s.variance[c] += u.variance[c]!; }
+      for (const [j, { name, key }] of sets.entries()) {
+        const mean = values[2 * j]!, variance = values[2 * j + 1]!;
+        let s = sums.get(`${name}@${key}`);
+        if (!s) sums.set(`${name}@${key}`, s = { name, key, mean: new Float64Array(mean.length), variance: new Float64Array(mean.length) });
+        for (let c = 0; c < mean.length; c++) { s.mean[c] += mean[c]!; s.variance[c] += variance[c]!; }
       }
     }
     // momentum 0: each statistic becomes the average

@@ -156,8 +156,7 @@ export class Trainer {
     t.augRng = new Rng(st.augRng);
     t.alrs.load(st.alrsFloorHits, st.alrsSteps);
     t.history = st.history;
-    t.resumedSeconds = st.epochSeconds ?? 0;
-    t.untimedSteps = st.epochSeconds === undefined ? st.step : 0;
+    t.resumedSeconds = st.epochSeconds;
     t.nets.forEach((n, i) => {
       n.load(st.nets[i]);
       t.opts[i].pre.setState(st.optimizers[i].pre, n.vars);
@@ -190,10 +189,8 @@ export class Trainer {
   private stopRequested = false;
   /** When the current epoch's steps started, moved back by the time they took before a resume. */
   private epochStart?: number;
-  /** Seconds of the current epoch's steps before this process (from the checkpoint). */
-  private resumedSeconds = 0;
-  /** Steps of the current epoch before a resume from a checkpoint that did not time them. */
-  private untimedSteps = 0;
+  /** Seconds of the current epoch's steps before this process (from the checkpoint; undefined: it did not time them). */
+  private resumedSeconds: number | undefined = 0;
 
   /** Asks run() to stop after the step in progress (for Ctrl-C); it then throws InterruptedError. */
   requestStop(): void { this.stopRequested = true; }
@@ -208,10 +205,9 @@ export class Trainer {
       if (phase === 'quant' && !this.calibrated) await this.calibrate();
       const perm = deriveRng(r.seed, 1, this.epoch).permutation(this.train.count);
       // an epoch's time counts its steps before a stop too, so a resumed epoch is timed whole
-      const t0 = Date.now() - 1000 * this.resumedSeconds;
-      const untimed = this.untimedSteps;
+      const t0 = Date.now() - 1000 * (this.resumedSeconds ?? 0);
+      const untimed = this.resumedSeconds === undefined ? this.step : 0;
       this.resumedSeconds = 0;
-      this.untimedSteps = 0;
       this.epochStart = t0;
       let lossSum = 0;
       let lossCount = 0;

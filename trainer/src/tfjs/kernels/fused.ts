@@ -96,13 +96,13 @@ function withSums<T>(be: WasmBackend, doubles: number, use: (at: number, view: (
 /** Channels-last data as rows × C. */
 function channelsLast(x: tf.TensorInfo): { rows: number; C: number } {
   const C = x.shape[x.shape.length - 1]!;
-  return { rows: x.shape.reduce((a, b) => a * b, 1) / C, C };
+  return { rows: tf.util.sizeFromShape(x.shape) / C, C };
 }
 
 function scaleLayout(x: tf.TensorInfo, s: tf.TensorInfo, kernel: string): { rows: number; width: number; perColumn: boolean } {
-  const size = x.shape.reduce((a, b) => a * b, 1);
+  const size = tf.util.sizeFromShape(x.shape);
   const last = x.shape[x.shape.length - 1] ?? 1;
-  const C = s.shape.reduce((a, b) => a * b, 1);
+  const C = tf.util.sizeFromShape(s.shape);
   if (C === 1) return { rows: size, width: 1, perColumn: false };
   if (s.shape.length !== 1 || C !== last) throw new RangeError(`${kernel}: scale must have shape [1] or [${last}], got [${s.shape}]`);
   return { rows: size / last, width: last, perColumn: true };
@@ -212,8 +212,8 @@ function adamKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const k = need(be);
   const a = attrs as unknown as AdamAttrs;
   const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>;
-  const n = p.shape.reduce((x, y) => x * y, 1);
-  for (const t of [g, m, v]) if (t.shape.reduce((x, y) => x * y, 1) !== n) throw new RangeError(`${ADAM}: p, g, m and v must have the same size, got [${p.shape}], [${g.shape}], [${m.shape}], [${v.shape}]`);
+  const n = tf.util.sizeFromShape(p.shape);
+  for (const t of [g, m, v]) if (tf.util.sizeFromShape(t.shape) !== n) throw new RangeError(`${ADAM}: p, g, m and v must have the same size, got [${p.shape}], [${g.shape}], [${m.shape}], [${v.shape}]`);
   const out = [be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32'), be.makeOutput(p.shape, 'float32')];
   k.adam(ptr(be, p), ptr(be, g), ptr(be, m), ptr(be, v), ptr(be, out[0]!), ptr(be, out[1]!), ptr(be, out[2]!), n,
     a.wd, a.b1, a.nb1, a.b2, a.nb2, a.c1, a.c2, a.eps, a.lr);
@@ -225,8 +225,8 @@ function reluGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const be = backend as WasmBackend;
   const k = need(be);
   const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
-  const n = x.shape.reduce((a, b) => a * b, 1);
-  if (dy.shape.reduce((a, b) => a * b, 1) !== n) throw new RangeError(`${RELU_GRAD}: dy and x must have the same size, got [${dy.shape}] and [${x.shape}]`);
+  const n = tf.util.sizeFromShape(x.shape);
+  if (tf.util.sizeFromShape(dy.shape) !== n) throw new RangeError(`${RELU_GRAD}: dy and x must have the same size, got [${dy.shape}] and [${x.shape}]`);
   const dx = be.makeOutput(x.shape, 'float32');
   k.reluGrad(ptr(be, dy), ptr(be, x), ptr(be, dx), n);
   return dx;
