@@ -1,7 +1,6 @@
 // The mixed-precision stages of the reproduction (Hutchinson traces → HASB and uniform SuperNets →
 // ILP sweep → every SubNet run by the runtime): the small summary.json that `pnpm reproduce` keeps for
-// the commands that write none themselves (sensitivity, supernet, search, pareto), the model a pareto
-// stage publishes, and the report's section on them (frontiers per sampler, mean ± spread over seeds).
+// the commands that write none themselves (sensitivity, supernet, search, pareto) and the report's section on them (frontiers per sampler, mean ± spread over seeds).
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +13,6 @@ import { flagValue, savedSummary } from './carry.ts';
 /** Commands that draw a progress bar (and so take --no-progress). */
 export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
 
-
-/** The model file a stage publishes: a pareto stage's input (the searched SuperNet), else the run's model.bsw. */
-export function publishedModel(args: readonly string[], dir: string): string {
-  return args[0] === 'pareto' ? args[1] : join(dir, 'model.bsw');
-}
 
 /** The backend a command reported on its first "backend NAME" line of the stage's log. */
 function backendOf(dir: string): string {

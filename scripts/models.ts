@@ -70,8 +70,8 @@ const pct = (a: number) => `${(100 * a).toFixed(2)} %`;
 
 export function commitOf(root: string): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return dirty ? `${head}+changes` : head;
   } catch {
     return 'unknown';
@@ -153,6 +153,21 @@ async function frontierCounts(bytes: Uint8Array, model: Model, data: string, sum
   return out;
 }
 
+/** One file a finished stage publishes, as models/NAME.bsw. */
+export interface Published { name: string; file: string }
+
+/**
+ * The files a finished stage (its folder holds summary.json) publishes under the plan's name NAME:
+ * a pareto stage's input (the searched SuperNet); a separately trained run's one file per bit,
+ * model-wB.bsw, as NAME-wB; any other train stage's model.bsw.
+ */
+export function publishedFiles(args: readonly string[], dir: string, name: string): Published[] {
+  if (args[0] === 'pareto') return [{ name, file: args[1]! }];
+  const { recipe } = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { recipe: { algorithm?: string; bits: number[] } };
+  if (recipe.algorithm === 'separate') return recipe.bits.map((b) => ({ name: `${name}-w${b}`, file: join(dir, `model-w${b}.bsw`) }));
+  return [{ name, file: join(dir, 'model.bsw') }];
+}
+
 /**
  * models/NAME.{bsw,card.json,md} from a finished run folder (summary.json in it) and its model file
  * (default: model.bsw in the folder). A SuperNet's summary lists its evaluated SubNets (a pareto
@@ -172,7 +187,7 @@ export async function publish(root: string, name: string, runDir: string, comman
   const subnets = summary.points && await frontierCounts(bytes, model, data, summary);
   const card: Card = {
     name, file: `${name}.bsw`, sha256: sha256(bytes), model: summary.recipe.model, data, split: String(model.metadata?.split ?? summary.split ?? 'unrecorded'), bits: [...model.bits],
-    trainer: summary.accuracy, runtime: await runtimeAccuracy(bytes, model, data), subset: 'spread', ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
+    trainer: Object.fromEntries(Object.entries(summary.accuracy).filter(([k]) => model.bits.some((b) => k === `w${b}a${b}`))), runtime: await runtimeAccuracy(bytes, model, data), subset: 'spread', ...(subnets ? { subnets } : {}), recipe: summary.recipe, command,
     commit: commitOf(root), machine: machine(), backend: summary.backend, workers: summary.workers, trainSeconds: summary.seconds,
     date: new Date().toISOString(),
   };
@@ -194,7 +209,9 @@ export function cardMarkdown(c: Card): string {
     '',
     c.subnets
       ? `${c.model} SuperNet (mixed precision, transitional BatchNorm) at ${c.bits.join('/')} bits on ${c.data}: one stored file, each quantized layer switched to any of these bits at load time.`
-      : `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
+      : c.bits.length === 1
+        ? `${c.model} trained alone at ${c.bits[0]} bits on ${c.data} (one of the separately trained per-bit models that joint training is compared with).`
+        : `${c.model} trained jointly at ${c.bits.join('/')} bits on ${c.data}: one stored file, switched to any of these precisions at load time.`,
     '',
     '| field | value |',
     '|---|---|',

@@ -32,8 +32,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { planProblems, restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
 import { appendSegment, currentCommit, machine, parseRunInfo } from './segments.ts';
-import { WITH_PROGRESS, publishedModel, summarize, summaryText } from './mixed.ts';
-import { check, publish, writeAtomic } from './models.ts';
+import { WITH_PROGRESS, summarize, summaryText } from './mixed.ts';
+import { check, publish, publishedFiles, writeAtomic } from './models.ts';
 import { buildReport } from './report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -118,13 +118,16 @@ function summarizeStage(s: Stage, seconds?: number): boolean {
 
 const command = (s: Stage) => `bitswitch ${s.args.join(' ').replaceAll('RUN', `runs/reproduce/${s.name}`)}`;
 
-/** Publishes a finished stage's model unless its card is newer than the run's summary. */
+/** Publishes a finished stage's model files, each unless its card is newer than the run's summary. */
 async function publishStage(s: Stage): Promise<void> {
   if (!s.publish || !isDone(s)) return;
-  const card = join(root, 'models', `${s.publish}.card.json`);
-  if (existsSync(card) && statSync(card).mtimeMs >= statSync(join(folder(s), 'summary.json')).mtimeMs) return;
-  const c = await publish(root, s.publish, folder(s), command(s), publishedModel(stageArgs(s), folder(s)));
-  console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
+  const summaryTime = statSync(join(folder(s), 'summary.json')).mtimeMs;
+  for (const p of publishedFiles(stageArgs(s), folder(s), s.publish)) {
+    const card = join(root, 'models', `${p.name}.card.json`);
+    if (existsSync(card) && statSync(card).mtimeMs >= summaryTime) continue;
+    const c = await publish(root, p.name, folder(s), command(s), p.file);
+    console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
+  }
 }
 
 if (argv.includes('--check')) {

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, verdict } from '../scripts/claims.ts';
-import { reestimation } from '../scripts/report.ts';
+import { armRuntime, reestimation } from '../scripts/report.ts';
+import type { Card } from '../scripts/models.ts';
 
 const ARMS = ['alrs-code', 'alrs-off', 'alrs-paper', 'floor', 'a1', 'separate-scales', 'separate-training', 'distill'];
 const STAGES = ARMS.flatMap((a) => [1, 2].map((s) => ({ name: `fashion-r8-${a}-s${s}`, args: ['train'] })));
@@ -87,6 +88,18 @@ test('BatchNorm re-estimation table: moving averages → re-estimated for the st
     }));
     assert.equal(reestimation(root, STAGES), ['| stage | images | w8a8 | w2a2 |', '|---|---|---|---|', '| fashion-r8-a1-s1 | 4096 | 92.50 → 93.00 | 88.00 → 91.00 |']);
   } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('runtime figures of an arm: joint files by seed, per-bit files of one seed merged, other arms and names left out', () => {
+  const card = (name: string, runtime: Record<string, number>) => ({ name, runtime: Object.fromEntries(Object.entries(runtime).map(([k, c]) => [k, { correct: c, total: 10000, correctInSubset: 0 }])) }) as unknown as Card;
+  const cards = [
+    card('fashion-r8-alrs-code-s1', { w8a8: 9100, w2a2: 8800 }), card('fashion-r8-alrs-code-s2', { w8a8: 9200, w2a2: 8700 }),
+    card('fashion-r8-alrs-code-s1-extra', { w8a8: 1 }), card('fashion-r8-alrs-off-s1', { w8a8: 1 }),
+    card('fashion-r8-separate-training-s1-w8', { w8a8: 9150 }), card('fashion-r8-separate-training-s1-w2', { w2a2: 8900 }),
+  ];
+  assert.equal([...armRuntime(cards, 'r8-alrs-code')], [[1, { w8a8: 0.91, w2a2: 0.88 }], [2, { w8a8: 0.92, w2a2: 0.87 }]]);
+  assert.equal([...armRuntime(cards, 'r8-separate-training')], [[1, { w8a8: 0.915, w2a2: 0.89 }]]);
+  assert.equal([...armRuntime(cards, 'r8-distill')], []);
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizedLayers, readModel } from '@bitswitch/format';
 import { FRONTIER_PLOT, bestWithin, claimVerdict, compare, mixedSection, summarize, sweptBudgets, type ParetoSummary, type SubnetPoint } from '../scripts/mixed.ts';
-import { check, readCards, runtimeAccuracy, subsetIndices, SUBSET, type Card } from '../scripts/models.ts';
+import { check, publish, publishedFiles, readCards, runtimeAccuracy, subsetIndices, SUBSET, type Card } from '../scripts/models.ts';
 import { buildReport } from '../scripts/report.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -167,6 +167,37 @@ test('an eval stage\'s summary carries the trainer\'s SubNet accuracies (and whe
     writeFileSync(json, JSON.stringify({ file: 'x.bsw', data: 'fashion-mnist', testImages: 10000, math: 'tfjs', accuracy: { w8a8: 0.9, 'avg-bits<=3': 0.87 } }));
     const s = summarize(['eval', 'x.bsw', '--subnets', '^avg', '--json', json], dir, 2, [{ command: 'search', trainedOn: { backend: 'wasm', workers: 2 } }]) as Record<string, unknown>;
     assert.equal(s, { command: 'eval', wallSeconds: 2, workers: s.workers, math: 'tfjs', testImages: 10000, accuracy: { w8a8: 0.9, 'avg-bits<=3': 0.87 }, trainedOn: { backend: 'wasm', workers: 2 } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a separately trained run publishes one file per bit, each with its own card, run by the runtime', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-publish-'));
+  try {
+    const recipe = join(dir, 'recipe.json');
+    writeFileSync(recipe, JSON.stringify({
+      model: 'small-cnn', modelOptions: { channels: [4, 6, 8], hidden: 8 }, data: 'mnist', bits: [8, 2], algorithm: 'separate', pretrainEpochs: 1, epochs: 1,
+      batchSize: 16, trainLimit: 64, testLimit: 40, checkpointEvery: 0, bnReestimate: 32,
+    }));
+    const run = join(dir, 'run');
+    const r = spawnSync(process.execPath, ['cli/bin/bitswitch.mjs', 'train', '--recipe', recipe, '--out', run, '--backend', 'cpu', '--workers', '1', '--no-progress'], { cwd: root, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(publishedFiles(['pareto', 'x/supernet.bsw'], run, 'p'), [{ name: 'p', file: 'x/supernet.bsw' }]);
+    const files = publishedFiles(['train'], run, 'sep');
+    assert.equal(files, [{ name: 'sep-w8', file: join(run, 'model-w8.bsw') }, { name: 'sep-w2', file: join(run, 'model-w2.bsw') }]);
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { accuracy: Record<string, number> };
+    for (const [i, f] of files.entries()) {
+      const b = [8, 2][i]!;
+      const k = `w${b}a${b}`;
+      const card = await publish(dir, f.name, run, 'bitswitch train …', f.file);
+      assert.equal(card.bits, [b]);
+      assert.equal(card.trainer, { [k]: summary.accuracy[k] }, 'the card keeps the trainer accuracy of its own bit only');
+      assert.equal(Object.keys(card.runtime), [k]);
+      assert.is(card.runtime[k]!.total, 10000);
+      assert.ok(readFileSync(join(dir, 'models', `${f.name}.md`), 'utf8').includes(`trained alone at ${b} bits`));
+    }
+    assert.equal(await check(dir, true, () => {}), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
