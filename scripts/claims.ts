@@ -27,7 +27,8 @@ export function pairedDeltas(a: Map<number, ArmRun>, b: Map<number, ArmRun>, pre
     .filter(([x, y]) => x !== undefined && y !== undefined).map(([x, y]) => x! - y!);
 }
 
-const signedPp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+/** A difference of accuracies in percentage points with its sign: +0.52, −0.10 (a minus sign, not a hyphen). */
+export const signedPp = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
 
 /** "+0.52 pp" for one seed, "+0.40 pp (+0.52, +0.28)" for more. */
 export function deltaText(deltas: readonly number[]): string {

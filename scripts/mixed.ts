@@ -9,6 +9,7 @@ import { costSpaceFromModel, renderSvg } from '@bitswitch/search';
 import { subnetMetrics } from '@bitswitch/search/run';
 import { loadDataset } from '@bitswitch/trainer';
 import { flagValue, savedSummary } from './carry.ts';
+import { signedPp } from './claims.ts';
 
 /** Commands that draw a progress bar (and so take --no-progress). */
 export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
@@ -279,10 +280,9 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
     '| avg bits ≤ | HASB | uniform | Δ (pp) | every seed favours |',
     '|---|---|---|---|---|',
     ...rows.map((r) => {
-      const signed = (x: number) => (x >= 0 ? '+' : '') + pp(x);
       const mean = r.deltas.reduce((a, x) => a + x, 0) / r.deltas.length;
-      const d = r.deltas.length === 0 ? '—' : r.deltas.length === 1 ? signed(mean)
-        : `${signed(mean)} ± ${pp((Math.max(...r.deltas) - Math.min(...r.deltas)) / 2)} (${r.deltas.map(signed).join(', ')})`;
+      const d = r.deltas.length === 0 ? '—' : r.deltas.length === 1 ? signedPp(mean)
+        : `${signedPp(mean)} ± ${pp((Math.max(...r.deltas) - Math.min(...r.deltas)) / 2)} (${r.deltas.map(signedPp).join(', ')})`;
       return `| ${r.budget.toFixed(2)} | ${spreadPct(series('hasb', r.budget))} | ${spreadPct(series('uniform', r.budget))} | ${d} | ${r.deltas.length ? r.verdict : '—'} |`;
     }),
     '',

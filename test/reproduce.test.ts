@@ -134,10 +134,11 @@ test('the mixed-precision section: "not run yet", then tables and a plot from pa
     const write = (name: string, s: object) => writeFileSync(join(dir, 'results/checkpoints', `${name}.summary.json`), JSON.stringify(s));
     write('p-hasb-1', run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.86)]));
     write('p-hasb-2', run('hasb', 2, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.85)]));
-    write('p-uniform-1', run('uniform', 1, [{ ...point('avg-bits<=2', 2, 0.77), trainerAccuracy: 0.765 }, point('avg-bits<=3', 3, 0.84)]));
+    write('p-uniform-1', run('uniform', 1, [{ ...point('avg-bits<=2', 2, 0.77), trainerAccuracy: 0.765 }, point('avg-bits<=3', 3, 0.87)]));
     const partial = await mixedSection(dir, stages);
     assert.ok(partial.lines.some((l) => l.includes('3 of 4 (not run yet: p-uniform-2)')), partial.lines.join('\n'));
     assert.ok(partial.lines.includes('| 2.00 | 79.00 ± 1.00 (2) | 77.00 | +3.00 | HASB |'), partial.lines.join('\n'));
+    assert.ok(partial.lines.includes('| 3.00 | 85.50 ± 0.50 (2) | 87.00 | −1.00 | uniform |'), partial.lines.join('\n'));
     assert.match(partial.claim, /^not decided: one seed pair only/);
     // the trainer's accuracy of the best runtime SubNet at each cap, where an eval stage gave one
     assert.ok(partial.lines.includes('| 2.00 | — | 76.50 |'), partial.lines.join('\n'));

@@ -87,4 +87,21 @@ test('a resumed epoch is timed whole: its steps before the stop count (the check
   assert.match(last.log, /BatchNorm statistics re-estimated over \d+ training images/);
 });
 
+test('a checkpoint that did not time its epoch (written before epochSeconds existed): images/s counts the steps after the resume only', async () => {
+  const d = join(dir, 'd');
+  const r = await run(d, false, 'step epoch=1 step=3');
+  assert.is(r.signal, 'SIGKILL', r.log);
+  const path = join(d, 'checkpoint.json');
+  const { epochSeconds: _timed, ...ck } = loadCheckpoint<{ epoch: number; step: number; epochSeconds?: number }>(path);
+  assert.equal([ck.epoch, ck.step], [1, 2]);
+  saveCheckpoint(path, ck);
+  const last = await run(d, true);
+  assert.is(last.code, 0, last.log);
+  const epochs = readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; imagesPerSec: number });
+  // 4 steps of 16 images per epoch; the 2 before the stop were not timed, so 32 images over the time after the resume
+  const images = epochs[1]!.imagesPerSec * epochs[1]!.seconds;
+  assert.ok(Math.abs(images - 32) < 0.5, `images/s × seconds = ${images}`);
+  assert.ok(epochs[1]!.seconds < 100, `the epoch's time is the time after the resume (${epochs[1]!.seconds} s)`);
+});
+
 test.run();
