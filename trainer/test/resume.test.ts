@@ -65,43 +65,51 @@ test('SIGKILL at several points, resume, and the end state is bitwise equal to a
   assert.equal(readFileSync(join(a, 'model.bsw')), readFileSync(join(b, 'model.bsw')));
 });
 
-test('a resumed epoch is timed whole: its steps before the stop count (the checkpoint keeps their time); BN re-estimation is in the summary', async () => {
+test('a resumed epoch is timed whole, in wall and CPU time: its steps before the stop count (the checkpoint keeps their time); BN re-estimation is in the summary', async () => {
   const c = join(dir, 'c');
   const r = await run(c, false, 'step epoch=1 step=3');
   assert.is(r.signal, 'SIGKILL', r.log);
   const path = join(c, 'checkpoint.json');
-  const ck = loadCheckpoint<{ epoch: number; step: number; epochSeconds: number }>(path);
+  const ck = loadCheckpoint<{ epoch: number; step: number; epochSeconds: number; epochCpuSeconds: number }>(path);
   assert.equal([ck.epoch, ck.step], [1, 2]);
   assert.ok(ck.epochSeconds > 0, `the mid-epoch checkpoint holds the epoch's time so far (${ck.epochSeconds})`);
-  // as if the steps before the stop had taken 1000 s
-  saveCheckpoint(path, { ...ck, epochSeconds: 1000 });
+  assert.ok(ck.epochCpuSeconds > 0, `and its CPU time (${ck.epochCpuSeconds})`);
+  // as if the steps before the stop had taken 1000 s, 500 s of CPU time
+  saveCheckpoint(path, { ...ck, epochSeconds: 1000, epochCpuSeconds: 500 });
   const last = await run(c, true);
   assert.is(last.code, 0, last.log);
-  const epochs = readFileSync(join(c, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; imagesPerSec: number });
+  const epochs = readFileSync(join(c, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; cpuSeconds: number; imagesPerSec: number });
   assert.ok(epochs[1]!.seconds >= 1000 && epochs[1]!.seconds < 1100, `epoch 2 took ${epochs[1]!.seconds} s`);
+  assert.ok(epochs[1]!.cpuSeconds >= 500 && epochs[1]!.cpuSeconds < 600, `epoch 2 took ${epochs[1]!.cpuSeconds} s of CPU time`);
+  assert.ok(epochs[0]!.cpuSeconds > 0 && epochs[0]!.cpuSeconds < 100, `epoch 1, not stopped: ${epochs[0]!.cpuSeconds} s of CPU time`);
   assert.ok(epochs[1]!.imagesPerSec < 1, `images/s over the whole epoch (${epochs[1]!.imagesPerSec})`);
-  const summary = JSON.parse(readFileSync(join(c, 'summary.json'), 'utf8')) as { seconds: number; bnReestimate: { images: number; movingAverages: Record<string, number> }; accuracy: Record<string, number> };
+  const summary = JSON.parse(readFileSync(join(c, 'summary.json'), 'utf8')) as { seconds: number; cpuSeconds: number; bnReestimate: { images: number; movingAverages: Record<string, number> }; accuracy: Record<string, number> };
   assert.ok(summary.seconds >= 1000, `training time sums the epochs (${summary.seconds})`);
+  assert.ok(Math.abs(summary.cpuSeconds - epochs[0]!.cpuSeconds - epochs[1]!.cpuSeconds) < 0.01, `CPU time sums the epochs (${summary.cpuSeconds})`);
   assert.ok(summary.bnReestimate.images > 0 && summary.bnReestimate.images % 16 === 0, JSON.stringify(summary.bnReestimate));
   assert.equal(Object.keys(summary.bnReestimate.movingAverages), Object.keys(summary.accuracy));
   assert.match(last.log, /BatchNorm statistics re-estimated over \d+ training images/);
 });
 
-test('a checkpoint that did not time its epoch (written before epochSeconds existed): images/s counts the steps after the resume only', async () => {
+test('a checkpoint that did not time its epoch (written before epochSeconds existed): images/s counts the steps after the resume only, and no CPU time is claimed for that epoch', async () => {
   const d = join(dir, 'd');
   const r = await run(d, false, 'step epoch=1 step=3');
   assert.is(r.signal, 'SIGKILL', r.log);
   const path = join(d, 'checkpoint.json');
-  const { epochSeconds: _timed, ...ck } = loadCheckpoint<{ epoch: number; step: number; epochSeconds?: number }>(path);
+  const { epochSeconds: _timed, epochCpuSeconds: _cpu, ...ck } = loadCheckpoint<{ epoch: number; step: number; epochSeconds?: number; epochCpuSeconds?: number }>(path);
   assert.equal([ck.epoch, ck.step], [1, 2]);
   saveCheckpoint(path, ck);
   const last = await run(d, true);
   assert.is(last.code, 0, last.log);
-  const epochs = readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; imagesPerSec: number });
+  const epochs = readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; cpuSeconds?: number; imagesPerSec: number });
   // 4 steps of 16 images per epoch; the 2 before the stop were not timed, so 32 images over the time after the resume
   const images = epochs[1]!.imagesPerSec * epochs[1]!.seconds;
   assert.ok(Math.abs(images - 32) < 0.5, `images/s × seconds = ${images}`);
   assert.ok(epochs[1]!.seconds < 100, `the epoch's time is the time after the resume (${epochs[1]!.seconds} s)`);
+  // CPU time is not given for part of an epoch, nor summed in the summary then
+  assert.ok(epochs[0]!.cpuSeconds! > 0);
+  assert.is(epochs[1]!.cpuSeconds, undefined);
+  assert.is((JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')) as { cpuSeconds?: number }).cpuSeconds, undefined);
 });
 
 test.run();

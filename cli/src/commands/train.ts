@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readModel, writeModel } from '@bitswitch/format';
 import {
   Trainer, evaluate, exportModel, fileDigest, fp32Card, fp32FromNetwork, hasCheckpoint, initNetwork, inputDescriptor, loadDataset, loadInit,
-  networkFromModel, precisionName, saveFp32, splitName, workerCount, writeFileAtomic, type BackendChoice,
+  networkFromModel, precisionName, saveFp32, splitName, workerCount, writeFileAtomic, type BackendChoice, type EpochInfo,
 } from '@bitswitch/trainer';
 import type { Command } from 'commander';
 import { reportFallThrough, startBackend } from '../backend.ts';
@@ -61,13 +61,18 @@ export async function trainCommand(o: TrainOptions): Promise<Record<string, numb
   const final = bn?.after ?? trainer.history[trainer.history.length - 1]?.accuracy ?? {};
   const exported = await exportRun(trainer, backend, init, final);
   const summary = {
-    recipe: r, backend: backend.name, workers: trainer.workers, ...(init ? { init } : {}), seconds: Number(trainer.history.reduce((a, h) => a + h.seconds, 0).toFixed(3)), processSeconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
+    recipe: r, backend: backend.name, workers: trainer.workers, ...(init ? { init } : {}), seconds: Number(trainer.history.reduce((a, h) => a + h.seconds, 0).toFixed(3)), ...cpuSecondsOf(trainer.history), processSeconds: (Date.now() - t0) / 1000, accuracy: final, exportedAccuracy: exported,
     ...(bn ? { bnReestimate: { images: bn.images, movingAverages: bn.before } } : {}),
     alrsFloorHits: trainer.alrsFloorHits, alrsSteps: trainer.alrsSteps,
   };
   writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   if (r.alrs === 'paper') console.log(`ALRS eq. 6 floor hits (rate clipped to 0) per bit: ${JSON.stringify(trainer.alrsFloorHits)} of ${JSON.stringify(trainer.alrsSteps)} steps`);
   return final;
+}
+
+/** Summed CPU seconds of the epochs' steps, when every epoch recorded them (a run resumed from an older checkpoint may not have). */
+function cpuSecondsOf(history: readonly EpochInfo[]): { cpuSeconds?: number } {
+  return history.length && history.every((h) => h.cpuSeconds !== undefined) ? { cpuSeconds: Number(history.reduce((a, h) => a + h.cpuSeconds!, 0).toFixed(3)) } : {};
 }
 
 /**

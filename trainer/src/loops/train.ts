@@ -38,6 +38,12 @@ export interface EpochInfo {
   loss: number;
   /** Wall time of the epoch's steps (its evaluation excluded), the part before a stop included. */
   seconds: number;
+  /**
+   * CPU time of the process (every thread, the workers' too) over the same steps: unlike the wall
+   * time it does not count time taken by other jobs on a shared machine, or time stopped. Undefined
+   * when part of the epoch ran in a process that did not record it.
+   */
+  cpuSeconds?: number;
   imagesPerSec: number;
   /** eq. 6 floor hits / scale steps per bit so far (ALRS 'paper'). */
   alrsFloorHits: Record<string, number>;
@@ -77,6 +83,14 @@ interface CheckpointState {
   history: EpochInfo[];
   /** Seconds the current epoch's steps took before this checkpoint (absent in older ones: 0). */
   epochSeconds?: number;
+  /** CPU seconds of the same steps (absent: not recorded). */
+  epochCpuSeconds?: number;
+}
+
+/** CPU seconds this process has used, every thread. */
+function cpuSecondsNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 function isFiniteArray(a: ArrayLike<number>): boolean {
@@ -157,6 +171,8 @@ export class Trainer {
     t.alrs.load(st.alrsFloorHits, st.alrsSteps);
     t.history = st.history;
     t.resumedSeconds = st.epochSeconds;
+    // a checkpoint at an epoch's start has no steps to account for
+    t.resumedCpuSeconds = st.step === 0 ? 0 : st.epochCpuSeconds;
     t.nets.forEach((n, i) => {
       n.load(st.nets[i]);
       t.opts[i].pre.setState(st.optimizers[i].pre, n.vars);
@@ -181,6 +197,7 @@ export class Trainer {
       optimizers: await Promise.all(this.opts.map(async (o) => ({ pre: await o.pre.getState(), w: await o.w.getState(), s: await o.s.getState() }))),
       history: this.history,
       epochSeconds: this.step > 0 && this.epochStart !== undefined ? (Date.now() - this.epochStart) / 1000 : 0,
+      epochCpuSeconds: this.step === 0 ? 0 : this.epochCpuStart === undefined ? undefined : cpuSecondsNow() - this.epochCpuStart,
     };
     saveCheckpoint(path, st);
     return path;
@@ -191,6 +208,10 @@ export class Trainer {
   private epochStart?: number;
   /** Seconds of the current epoch's steps before this process (from the checkpoint; undefined: it did not time them). */
   private resumedSeconds: number | undefined = 0;
+  /** The process CPU time at the current epoch's start, moved back by the steps before a resume; undefined: not known. */
+  private epochCpuStart?: number;
+  /** CPU seconds of the current epoch's steps before this process (undefined: not recorded). */
+  private resumedCpuSeconds: number | undefined = 0;
 
   /** Asks run() to stop after the step in progress (for Ctrl-C); it then throws InterruptedError. */
   requestStop(): void { this.stopRequested = true; }
@@ -209,6 +230,8 @@ export class Trainer {
       const untimed = this.resumedSeconds === undefined ? this.step : 0;
       this.resumedSeconds = 0;
       this.epochStart = t0;
+      this.epochCpuStart = this.resumedCpuSeconds === undefined ? undefined : cpuSecondsNow() - this.resumedCpuSeconds;
+      this.resumedCpuSeconds = 0;
       let lossSum = 0;
       let lossCount = 0;
       for (; this.step < S; ) {
@@ -237,8 +260,9 @@ export class Trainer {
         }
       }
       const seconds = (Date.now() - t0) / 1000;
+      const cpuSeconds = this.epochCpuStart === undefined ? undefined : cpuSecondsNow() - this.epochCpuStart;
       const info: EpochInfo = {
-        phase, epoch: this.epoch, accuracy: await this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds,
+        phase, epoch: this.epoch, accuracy: await this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds, ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
         imagesPerSec: ((S - untimed) * r.batchSize) / Math.max(seconds, 1e-9),
         alrsFloorHits: { ...this.alrsFloorHits }, alrsSteps: { ...this.alrsSteps },
       };
