@@ -2,6 +2,8 @@
 // headline from the published ResNet-20 cards (runtime accuracy against the goals), each ablation
 // claim from the ResNet-8 arms run with the same seed (paired differences; a side is named only
 // when every seed agrees, and a claim is decided only with two seeds or more).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { savedSummary } from './carry.ts';
 
 interface Stage { name: string }
@@ -88,36 +90,52 @@ function claimLine(c: Claim, runs: Map<string, Map<number, ArmRun>>): string {
   return `- **${c.title}**: ${answer}${rest.length ? `; ${rest.join(', ')}` : ''}${note ? `; ${note}` : ''} (${c.paper}).`;
 }
 
+/** The committed per-step measurement of joint against separate training (pnpm bench:train). */
+export const STEP_COST_FILE = 'bench/results/train-joint-vs-separate.json';
+
+interface StepCostRow { model: string; workers: number; jointMsPerStep: number; separateMsPerStep: number; jointVsSeparateWall: number; jointVsSeparateCpu: number; loadavg: number[] }
+
+/** "ResNet-8 joint/separate 1.005 wall, 0.997 CPU; …" from STEP_COST_FILE, or '' without it. */
+export function stepCost(root: string): string {
+  const f = join(root, STEP_COST_FILE);
+  if (!existsSync(f)) return '';
+  const { date, rows } = JSON.parse(readFileSync(f, 'utf8')) as { date: string; rows: StepCostRow[] };
+  const names: Record<string, string> = { resnet8: 'ResNet-8', resnet20: 'ResNet-20' };
+  const per = rows.map((r) => `${names[r.model] ?? r.model} ${r.jointMsPerStep.toFixed(0)} / ${r.separateMsPerStep.toFixed(0)} ms = ${r.jointVsSeparateWall.toFixed(3)} (CPU time ${r.jointVsSeparateCpu.toFixed(3)}, ${r.workers} workers, load ${r.loadavg[0]})`);
+  return `per batch of 128, one joint A.2 step against one step of each of the four separate networks, alternated in one process (${STEP_COST_FILE}, ${date.slice(0, 10)}): ${per.join('; ')}`;
+}
+
 /** Joint training against separately trained per-bit models: accuracy (joint − separate) at every bit and the training-time saving. */
-function jointLine(runs: Map<string, Map<number, ArmRun>>): string {
+function jointLine(runs: Map<string, Map<number, ArmRun>>, perStep: string): string {
   const joint = runs.get('r8-alrs-code') ?? new Map<number, ArmRun>();
   const sep = runs.get('r8-separate-training') ?? new Map<number, ArmRun>();
   const seeds = [...joint.keys()].filter((s) => sep.has(s));
   const title = '- **Joint training is close to separately trained models at lower cost**';
   const paper = 'paper: ~12–27 % less training time';
-  if (!seeds.length) return `${title}: not run yet (${paper}).`;
+  const cost = perStep ? `; ${perStep}` : '';
+  if (!seeds.length) return `${title}: accuracy not run yet${cost} (${paper}).`;
   const acc = ['w8a8', 'w6a6', 'w4a4', 'w2a2'].map((p) => ({ p, d: pairedDeltas(joint, sep, p) })).filter((x) => x.d.length)
     .map((x) => `${x.p} ${deltaText(x.d)}`).join(', ');
   // CPU time (every thread) where both runs recorded it: wall time on a shared machine also counts other jobs
-  const cost = seeds.map((s) => {
+  const bySeed = seeds.map((s) => {
     const j = joint.get(s)!, p = sep.get(s)!;
     const cpu = j.cpuSeconds !== undefined && p.cpuSeconds !== undefined;
     return { seed: s, saving: 1 - (cpu ? j.cpuSeconds! / p.cpuSeconds! : j.seconds / p.seconds), basis: cpu ? 'CPU time' : 'wall time' };
   });
   // the summary figure averages the seeds measured in CPU time when there are any, never both kinds
-  const cpu = cost.filter((c) => c.basis === 'CPU time');
-  const measured = cpu.length ? cpu : cost;
+  const cpu = bySeed.filter((c) => c.basis === 'CPU time');
+  const measured = cpu.length ? cpu : bySeed;
   const mean = measured.reduce((a, c) => a + c.saving, 0) / measured.length;
   const word = (x: number) => (x >= 0 ? `${(100 * x).toFixed(0)} % less` : `${(-100 * x).toFixed(0)} % more`);
-  const time = `joint training took ${word(mean)} ${measured[0]!.basis} than the four separate runs together (${cost.map((c) => `seed ${c.seed}: ${word(c.saving)} ${c.basis}`).join('; ')})`;
-  return `${title}: joint − separate ${acc}; ${time}; ${seeds.length === 1 ? 'one seed so far' : `${seeds.length} seeds`} (${paper}; CPU time of every thread where both runs recorded it, else wall time on a shared 2-core machine).`;
+  const time = `joint training took ${word(mean)} ${measured[0]!.basis} than the four separate runs together (${bySeed.map((c) => `seed ${c.seed}: ${word(c.saving)} ${c.basis}`).join('; ')})`;
+  return `${title}: joint − separate ${acc}; ${time}; ${seeds.length === 1 ? 'one seed so far' : `${seeds.length} seeds`}${cost} (${paper}; run times: CPU time of every thread where both runs recorded it, else wall time on a shared 2-core machine).`;
 }
 
 /** The ablation claims, one line each. */
 export function ablationClaims(root: string, stages: readonly Stage[]): string[] {
   const arms = new Set(CLAIMS.flatMap((c) => [c.better, c.than]).concat('r8-separate-training'));
   const runs = new Map([...arms].map((a) => [a, armRuns(root, stages, a)] as const));
-  return [...CLAIMS.map((c) => claimLine(c, runs)), jointLine(runs)];
+  return [...CLAIMS.map((c) => claimLine(c, runs)), jointLine(runs, stepCost(root))];
 }
 
 /** The headline claim from the runtime's accuracy of a published joint model against FP32 and the loss goals (pp). */

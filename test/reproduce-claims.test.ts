@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, verdict } from '../scripts/claims.ts';
+import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, STEP_COST_FILE, stepCost, verdict } from '../scripts/claims.ts';
 import { armRuntime, reestimation } from '../scripts/report.ts';
 import type { Card } from '../scripts/models.ts';
 
@@ -76,6 +76,22 @@ test('joint vs separate time: wall time only where neither run recorded CPU time
   try {
     const line = ablationClaims(root, STAGES).find((l) => l.includes('Joint training'))!;
     assert.match(line, 'joint training took 50 % less wall time than the four separate runs together (seed 1: 50 % less wall time); one seed so far');
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('joint vs separate: the committed per-step measurement is quoted, with or without finished runs', () => {
+  const root = scratch({});
+  try {
+    assert.is(stepCost(root), '');
+    assert.match(ablationClaims(root, STAGES).at(-1)!, 'accuracy not run yet (paper');
+    mkdirSync(join(root, 'bench/results'), { recursive: true });
+    writeFileSync(join(root, STEP_COST_FILE), JSON.stringify({
+      date: '2026-11-30T16:39:30.765Z',
+      rows: [{ model: 'resnet8', workers: 2, jointMsPerStep: 899.2, separateMsPerStep: 895.0, jointVsSeparateWall: 1.00474, jointVsSeparateCpu: 0.99729, loadavg: [2.84, 2.67, 2.7] }],
+    }));
+    const want = 'ResNet-8 899 / 895 ms = 1.005 (CPU time 0.997, 2 workers, load 2.84)';
+    assert.match(stepCost(root), want);
+    assert.match(ablationClaims(root, STAGES).at(-1)!, `accuracy not run yet; per batch of 128, one joint A.2 step against one step of each of the four separate networks, alternated in one process (${STEP_COST_FILE}, 2026-11-30): ${want} (paper`);
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
