@@ -68,8 +68,9 @@ function stageRow(root: string, s: Stage): string {
 const HEADLINE_MODELS = [['fashion-resnet20-w8642', '{8,6,4,2}'], ['fashion-resnet20-w432', '{4,3,2}']] as const;
 
 /** The FP32 ResNet-20's last test accuracy in [0, 1], undefined before its first epoch. */
-function fp32Accuracy(root: string): number | undefined {
-  const fp = epochs(root, 'fashion-resnet20-fp32');
+/** The last logged test accuracy of an FP32 pre-training stage (default: the headline's ResNet-20). */
+function fp32Accuracy(root: string, stage = 'fashion-resnet20-fp32'): number | undefined {
+  const fp = epochs(root, stage);
   return fp.length ? fp[fp.length - 1].accuracy.fp32 : undefined;
 }
 
@@ -170,7 +171,10 @@ function ablations(root: string, stages: Stage[], cards: readonly Card[]): strin
     const runs = [...armRuntime(cards, arm).values()];
     return `| ${label} | ${PRECISIONS.map((k) => spreadPct(runs.map((r) => r[k]).filter((v): v is number => v !== undefined))).join(' | ')} |`;
   });
+  const fp = fp32Accuracy(root, 'fashion-resnet8-fp32');
   return [
+    `Every arm starts from the same FP32 ResNet-8 (stage fashion-resnet8-fp32): ${fp === undefined ? 'not trained yet' : `${f2(100 * fp)} %`}.`,
+    '',
     '| arm (ResNet-8, same FP32 start, 4 epochs) | w8a8 | w6a6 | w4a4 | w2a2 | training time per seed |',
     '|---|---|---|---|---|---|',
     ...rows,
