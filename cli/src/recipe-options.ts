@@ -48,7 +48,11 @@ export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
 export function checkResumeFlags(o: Omit<TrainOptions, 'out'>, recipe: Recipe): void {
   const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
   const given: [string, keyof Recipe, unknown][] = [...flagFields(o)];
-  if (o.recipe) for (const [k, v] of Object.entries(loadRecipe(o.recipe))) given.push(['--recipe', k as keyof Recipe, v]);
+  // the --recipe file's fields as the run used them: a flag's value replaces the file's, and --init
+  // without --pretrain-epochs means no pre-training (as recipeFromOptions builds a new run's recipe)
+  const set = new Set(given.map(([, field]) => field));
+  if (o.init && o.pretrainEpochs === undefined) given.push(['--init', 'pretrainEpochs', 0]);
+  if (o.recipe) for (const [k, v] of Object.entries(loadRecipe(o.recipe))) if (!set.has(k as keyof Recipe) && !(o.init && k === 'pretrainEpochs')) given.push(['--recipe', k as keyof Recipe, v]);
   for (const [flag, field, value] of given) {
     if (JSON.stringify(value) !== JSON.stringify(recipe[field])) {
       throw new RangeError(`${flag}: a resumed run keeps its recipe (${field} ${show(recipe[field])}); drop ${flag} or start a new --out`);
