@@ -159,12 +159,13 @@ export function armRuntime(cards: readonly Card[], arm: string): Map<number, Rec
 /** Arms whose models no .bsw stores (the format keeps Double Rounding's int8 weights only). */
 const TRAINER_ONLY = new Set(['r8-floor', 'r8-separate-scales']);
 
-function ablations(root: string, stages: Stage[], cards: readonly Card[]): string[] {
+export function ablations(root: string, stages: Stage[], cards: readonly Card[]): string[] {
   const rows = ARMS.map(([arm, label]) => {
     const done = [...armRuns(root, stages, arm).values()];
     const cells = PRECISIONS.map((k) => spreadPct(done.map((d) => d.accuracy[k]).filter((v) => v !== undefined)));
-    const hours = done.length ? `${(done.reduce((a, d) => a + d.seconds, 0) / done.length / 3600).toFixed(2)} h` : '—';
-    return `| ${label} | ${cells.join(' | ')} | ${hours} |`;
+    const hours = (xs: number[]) => (xs.length ? `${(xs.reduce((a, x) => a + x, 0) / xs.length / 3600).toFixed(2)} h` : '—');
+    const cpu = done.map((d) => d.cpuSeconds).filter((x): x is number => x !== undefined);
+    return `| ${label} | ${cells.join(' | ')} | ${hours(done.map((d) => d.seconds))} | ${cpu.length === done.length ? hours(cpu) : '—'} |`;
   });
   const runtimeRows = ARMS.map(([arm, label]) => {
     if (TRAINER_ONLY.has(arm)) return `| ${label} | no file: a .bsw stores Double Rounding's int8 weights only | | | |`;
@@ -175,8 +176,8 @@ function ablations(root: string, stages: Stage[], cards: readonly Card[]): strin
   return [
     `Every arm starts from the same FP32 ResNet-8 (stage fashion-resnet8-fp32): ${fp === undefined ? 'not trained yet' : `${f2(100 * fp)} %`}.`,
     '',
-    '| arm (ResNet-8, same FP32 start, 4 epochs) | w8a8 | w6a6 | w4a4 | w2a2 | training time per seed |',
-    '|---|---|---|---|---|---|',
+    '| arm (ResNet-8, same FP32 start, 4 epochs) | w8a8 | w6a6 | w4a4 | w2a2 | wall time per seed | CPU time per seed |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
     'The same arms run by the runtime (integer kernels) on their published files (models/fashion-r8-*), full',
@@ -223,8 +224,9 @@ export async function buildReport(root: string, planFile = join(root, 'results/p
     '## Ablations on ResNet-8 (Fashion-MNIST)',
     '',
     'Trainer test accuracy (%) at the end of each arm, mean ± half-range over seeds (count). Arms without',
-    'figures have not run yet. Paper, ResNet-20 on CIFAR-10, ALRS off → on: w8 92.17 → 92.25, w6 92.20 → 92.32,',
-    'w4 92.17 → 92.09, w2 89.67 → 90.19.',
+    'figures have not run yet. Times are the steps\' wall time, which on this shared machine also counts other',
+    'jobs, and the process\'s CPU time over them (every thread; — where a run did not record it). Paper,',
+    'ResNet-20 on CIFAR-10, ALRS off → on: w8 92.17 → 92.25, w6 92.20 → 92.32, w4 92.17 → 92.09, w2 89.67 → 90.19.',
     '',
     ...ablations(root, plan.stages, cards),
     '',

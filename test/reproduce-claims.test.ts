@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ablationClaims, armRuns, deltaText, headlineClaim, pairedDeltas, STEP_COST_FILE, stepCost, verdict } from '../scripts/claims.ts';
-import { armRuntime, reestimation } from '../scripts/report.ts';
+import { ablations, armRuntime, reestimation } from '../scripts/report.ts';
 import type { Card } from '../scripts/models.ts';
 
 const ARMS = ['alrs-code', 'alrs-off', 'alrs-paper', 'floor', 'a1', 'separate-scales', 'separate-training', 'distill'];
@@ -92,6 +92,19 @@ test('joint vs separate: the committed per-step measurement is quoted, with or w
     const want = 'ResNet-8 899 / 895 ms = 1.005 (CPU time 0.997, 2 workers, load 2.84)';
     assert.match(stepCost(root), want);
     assert.match(ablationClaims(root, STAGES).at(-1)!, `accuracy not run yet; per batch of 128, one joint A.2 step against one step of each of the four separate networks, alternated in one process (${STEP_COST_FILE}, 2026-11-30): ${want} (paper`);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('ablation table: mean ± half-range per arm, wall time and CPU time per seed (CPU only when every seed recorded it)', () => {
+  const root = scratch({
+    'alrs-code-s1': { w2: 0.86, seconds: 3600, cpuSeconds: 7200 }, 'alrs-code-s2': { w2: 0.88, seconds: 5400, cpuSeconds: 9000 },
+    'alrs-off-s1': { w2: 0.85, seconds: 3600, cpuSeconds: 7200 }, 'alrs-off-s2': { w2: 0.85, seconds: 3600 },
+  });
+  try {
+    const rows = ablations(root, STAGES.map((s) => ({ ...s, args: ['train'] })), []);
+    assert.ok(rows.includes('| A.2, Double Rounding, ALRS code form (λ·0.1^rank) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 87.00 ± 1.00 (2) | 1.25 h | 2.25 h |'), rows.join('\n'));
+    assert.ok(rows.includes('| A.2, ALRS off | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 85.00 ± 0.00 (2) | 1.00 h | — |'), rows.join('\n'));
+    assert.ok(rows.includes('| A.1 (accumulate, one step) | — | — | — | — | — | — |'), rows.join('\n'));
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
