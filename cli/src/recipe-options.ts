@@ -33,29 +33,36 @@ function flagFields(o: Omit<TrainOptions, 'out'>): [flag: string, field: keyof R
   return out;
 }
 
-/** Recipe from --recipe FILE (if any) with the flags on top; an invalid value is named by its flag (or the file and field). */
-export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
-  const r: Partial<Recipe> = o.recipe ? loadRecipe(o.recipe) : {};
-  const flags = flagFields(o);
-  for (const [, field, value] of flags) (r as Record<string, unknown>)[field] = value;
-  // a run that starts from an FP32 model does not pre-train again unless asked to
-  if (o.init && o.pretrainEpochs === undefined) r.pretrainEpochs = 0;
-  const flagOf = new Map<string, string>(flags.map(([flag, field]) => [field, flag]));
-  return resolveRecipe(r, o.recipe ?? 'recipe', (field) => flagOf.get(field) ?? (o.recipe ? `${o.recipe}: ${field}` : `recipe default ${field}`));
+/**
+ * The recipe fields the options set, each with what set it: the --recipe file's fields, then
+ * --init's (a run that starts from an FP32 model does not pre-train again unless asked to), then
+ * the flags, a later one replacing an earlier one's value.
+ */
+function givenFields(o: Omit<TrainOptions, 'out'>): Map<keyof Recipe, [source: string, value: unknown]> {
+  const out = new Map<keyof Recipe, [string, unknown]>();
+  if (o.recipe) for (const [k, v] of Object.entries(loadRecipe(o.recipe))) out.set(k as keyof Recipe, ['--recipe', v]);
+  if (o.init && o.pretrainEpochs === undefined) out.set('pretrainEpochs', ['--init', 0]);
+  for (const [flag, field, value] of flagFields(o)) out.set(field, [flag, value]);
+  return out;
 }
 
-/** Refuses flags that would change a resumed run's recipe (a resumed run keeps its own). */
+/** Recipe from --recipe FILE (if any) with the flags on top; an invalid value is named by its flag (or the file and field). */
+export function recipeFromOptions(o: Omit<TrainOptions, 'out'>): Recipe {
+  const given = givenFields(o);
+  const r = Object.fromEntries([...given].map(([field, [, value]]) => [field, value])) as Partial<Recipe>;
+  const flagOf = (field: string) => {
+    const source = given.get(field as keyof Recipe)?.[0];
+    return source && source !== '--recipe' && source !== '--init' ? source : undefined;
+  };
+  return resolveRecipe(r, o.recipe ?? 'recipe', (field) => flagOf(field) ?? (o.recipe ? `${o.recipe}: ${field}` : `recipe default ${field}`));
+}
+
+/** Refuses options that would change a resumed run's recipe (a resumed run keeps its own), compared as a new run would take them. */
 export function checkResumeFlags(o: Omit<TrainOptions, 'out'>, recipe: Recipe): void {
   const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
-  const given: [string, keyof Recipe, unknown][] = [...flagFields(o)];
-  // the --recipe file's fields as the run used them: a flag's value replaces the file's, and --init
-  // without --pretrain-epochs means no pre-training (as recipeFromOptions builds a new run's recipe)
-  const set = new Set(given.map(([, field]) => field));
-  if (o.init && o.pretrainEpochs === undefined) given.push(['--init', 'pretrainEpochs', 0]);
-  if (o.recipe) for (const [k, v] of Object.entries(loadRecipe(o.recipe))) if (!set.has(k as keyof Recipe) && !(o.init && k === 'pretrainEpochs')) given.push(['--recipe', k as keyof Recipe, v]);
-  for (const [flag, field, value] of given) {
+  for (const [field, [source, value]] of givenFields(o)) {
     if (JSON.stringify(value) !== JSON.stringify(recipe[field])) {
-      throw new RangeError(`${flag}: a resumed run keeps its recipe (${field} ${show(recipe[field])}); drop ${flag} or start a new --out`);
+      throw new RangeError(`${source}: a resumed run keeps its recipe (${field} ${show(recipe[field])}); drop ${source} or start a new --out`);
     }
   }
 }
