@@ -116,13 +116,13 @@ function jointLine(runs: Map<string, Map<number, ArmRun>>, perStep: string): str
   if (!seeds.length) return `${title}: accuracy not run yet${cost} (${paper}).`;
   const acc = ['w8a8', 'w6a6', 'w4a4', 'w2a2'].map((p) => ({ p, d: pairedDeltas(joint, sep, p) })).filter((x) => x.d.length)
     .map((x) => `${x.p} ${deltaText(x.d)}`).join(', ');
-  // CPU time (every thread) where both runs recorded it: wall time on a shared machine also counts other jobs
+  // CPU time (every thread) where both runs recorded it, and a summary figure only from that: wall
+  // time on the shared machine also counts other jobs
   const bySeed = seeds.map((s) => {
     const j = joint.get(s)!, p = sep.get(s)!;
-    const cpu = j.cpuSeconds !== undefined && p.cpuSeconds !== undefined;
-    return { seed: s, saving: 1 - (cpu ? j.cpuSeconds! / p.cpuSeconds! : j.seconds / p.seconds), basis: cpu ? 'CPU time' : 'wall time' };
+    const both = j.cpuSeconds !== undefined && p.cpuSeconds !== undefined;
+    return { seed: s, saving: 1 - (both ? j.cpuSeconds! / p.cpuSeconds! : j.seconds / p.seconds), basis: both ? 'CPU time' : 'wall time' };
   });
-  // a summary figure only from CPU time: wall time on the shared machine also counts other jobs
   const cpu = bySeed.filter((c) => c.basis === 'CPU time');
   const word = (x: number) => (x >= 0 ? `${(100 * x).toFixed(0)} % less` : `${(-100 * x).toFixed(0)} % more`);
   const each = bySeed.map((c) => `seed ${c.seed}: ${word(c.saving)} ${c.basis}`).join('; ');

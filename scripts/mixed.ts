@@ -1,6 +1,7 @@
 // The mixed-precision stages of the reproduction (Hutchinson traces → HASB and uniform SuperNets →
 // ILP sweep → every SubNet run by the runtime): the small summary.json that `pnpm reproduce` keeps for
-// the commands that write none themselves (sensitivity, supernet, search, pareto) and the report's section on them (frontiers per sampler, mean ± spread over seeds).
+// the commands that write none themselves (sensitivity, supernet, search, pareto) and the report's
+// section on them (frontiers per sampler, mean ± spread over seeds).
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,6 @@ import { signedPp } from './claims.ts';
 
 /** Commands that draw a progress bar (and so take --no-progress). */
 export const WITH_PROGRESS = ['train', 'pretrain', 'supernet'];
-
 
 /** The backend a command reported on its first "backend NAME" line of the stage's log. */
 function backendOf(dir: string): string {
@@ -229,7 +229,6 @@ function frontierSpec(rows: { sampler: string; budget: number; mean: number; lo:
     ],
   } as Parameters<typeof renderSvg>[0];
 }
-
 
 export const FRONTIER_PLOT = 'results/curves/mixed-precision-frontier.svg';
 

@@ -67,7 +67,6 @@ function stageRow(root: string, s: Stage): string {
 /** The published ResNet-20 joint models, by bit list. */
 const HEADLINE_MODELS = [['fashion-resnet20-w8642', '{8,6,4,2}'], ['fashion-resnet20-w432', '{4,3,2}']] as const;
 
-/** The FP32 ResNet-20's last test accuracy in [0, 1], undefined before its first epoch. */
 /** The last logged test accuracy of an FP32 pre-training stage (default: the headline's ResNet-20). */
 function fp32Accuracy(root: string, stage = 'fashion-resnet20-fp32'): number | undefined {
   const fp = epochs(root, stage);
@@ -156,19 +155,19 @@ export function armRuntime(cards: readonly Card[], arm: string): Map<number, Rec
   return out;
 }
 
-/** Arms whose models no .bsw stores (the format keeps Double Rounding's int8 weights only). */
-const TRAINER_ONLY = new Set(['r8-floor', 'r8-separate-scales']);
+/** Mean hours of a list of seconds, '—' for none. */
+const meanHours = (xs: readonly number[]) => (xs.length ? `${(xs.reduce((a, x) => a + x, 0) / xs.length / 3600).toFixed(2)} h` : '—');
 
 export function ablations(root: string, stages: Stage[], cards: readonly Card[]): string[] {
   const rows = ARMS.map(([arm, label]) => {
     const done = [...armRuns(root, stages, arm).values()];
     const cells = PRECISIONS.map((k) => spreadPct(done.map((d) => d.accuracy[k]).filter((v) => v !== undefined)));
-    const hours = (xs: number[]) => (xs.length ? `${(xs.reduce((a, x) => a + x, 0) / xs.length / 3600).toFixed(2)} h` : '—');
     const cpu = done.map((d) => d.cpuSeconds).filter((x): x is number => x !== undefined);
-    return `| ${label} | ${cells.join(' | ')} | ${hours(done.map((d) => d.seconds))} | ${cpu.length === done.length ? hours(cpu) : '—'} |`;
+    return `| ${label} | ${cells.join(' | ')} | ${meanHours(done.map((d) => d.seconds))} | ${cpu.length === done.length ? meanHours(cpu) : '—'} |`;
   });
   const runtimeRows = ARMS.map(([arm, label]) => {
-    if (TRAINER_ONLY.has(arm)) return `| ${label} | no file: a .bsw stores Double Rounding's int8 weights only | | | |`;
+    // the plan publishes an arm only where its command writes a .bsw (planProblems)
+    if (!stages.some((s) => s.publish && s.name.startsWith(`fashion-${arm}-s`))) return `| ${label} | no file: a .bsw stores Double Rounding's int8 weights only | | | |`;
     const runs = [...armRuntime(cards, arm).values()];
     return `| ${label} | ${PRECISIONS.map((k) => spreadPct(runs.map((r) => r[k]).filter((v): v is number => v !== undefined))).join(' | ')} |`;
   });

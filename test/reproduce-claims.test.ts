@@ -95,16 +95,20 @@ test('joint vs separate: the committed per-step measurement is quoted, with or w
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
-test('ablation table: mean ± half-range per arm, wall time and CPU time per seed (CPU only when every seed recorded it)', () => {
+test('ablation table: mean ± half-range per arm, wall time and CPU time per seed (CPU only when every seed recorded it); runtime rows only for arms the plan publishes', () => {
   const root = scratch({
     'alrs-code-s1': { w2: 0.86, seconds: 3600, cpuSeconds: 7200 }, 'alrs-code-s2': { w2: 0.88, seconds: 5400, cpuSeconds: 9000 },
     'alrs-off-s1': { w2: 0.85, seconds: 3600, cpuSeconds: 7200 }, 'alrs-off-s2': { w2: 0.85, seconds: 3600 },
   });
   try {
-    const rows = ablations(root, STAGES.map((s) => ({ ...s, args: ['train'] })), []);
+    // the plan publishes the ALRS arms, not the floor arm
+    const rows = ablations(root, STAGES.map((s) => ({ ...s, args: ['train'], ...(s.name.includes('alrs') ? { publish: s.name } : {}) })), []);
     assert.ok(rows.includes('| A.2, Double Rounding, ALRS code form (λ·0.1^rank) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 87.00 ± 1.00 (2) | 1.25 h | 2.25 h |'), rows.join('\n'));
     assert.ok(rows.includes('| A.2, ALRS off | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 90.00 ± 0.00 (2) | 85.00 ± 0.00 (2) | 1.00 h | — |'), rows.join('\n'));
     assert.ok(rows.includes('| A.1 (accumulate, one step) | — | — | — | — | — | — |'), rows.join('\n'));
+    // runtime table: a published arm without cards yet, an arm the plan does not publish
+    assert.ok(rows.includes('| A.2, ALRS off | — | — | — | — |'), rows.join('\n'));
+    assert.ok(rows.includes('| floor-based switching (Bit-Mixer) | no file: a .bsw stores Double Rounding\'s int8 weights only | | | |'), rows.join('\n'));
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
