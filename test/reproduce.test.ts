@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizedLayers, readModel } from '@bitswitch/format';
-import { FRONTIER_PLOT, bestWithin, claimVerdict, compare, mixedSection, summarize, sweptBudgets, type ParetoSummary, type SubnetPoint } from '../scripts/mixed.ts';
+import { FRONTIER_PLOT, bestWithin, claimVerdict, compare, ilpPick, mixedSection, summarize, sweptBudgets, type ParetoSummary, type SubnetPoint } from '../scripts/mixed.ts';
 import { check, publish, publishedFiles, readCards, runtimeAccuracy, subsetIndices, SUBSET, type Card } from '../scripts/models.ts';
 import { buildReport } from '../scripts/report.ts';
 
@@ -102,6 +102,13 @@ test('the frontier is read at each swept budget: the best point whose average bi
   assert.is(bestWithin(pts, 4), 0.85, 'a cheaper better SubNet stays the best at a larger budget');
 });
 
+test('the ILP\'s own pick at a cap is the SubNet named for it, not a pinned one beside it', () => {
+  const pts = [{ ...point('avg-bits<=3', 3, 0.85), bits: [4, 2] }, { ...point('avg-bits<=3/l1@2', 2.5, 0.86), bits: [2, 2] }];
+  assert.equal(ilpPick(pts, 3)?.bits, [4, 2]);
+  assert.is(ilpPick(pts, 2.5), undefined);
+  assert.is(bestWithin(pts, 3), 0.86, 'the pinned SubNet is the best within the cap');
+});
+
 test('HASB vs uniform: a side is named at a budget only when every seed agrees, and the claim from the budgets', () => {
   const h = new Map([[1, run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.86)])], [2, run('hasb', 2, [point('avg-bits<=2', 2, 0.79), point('avg-bits<=3', 3, 0.85)])]]);
   const u = new Map([[1, run('uniform', 1, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.87)])], [2, run('uniform', 2, [point('avg-bits<=2', 2, 0.77), point('avg-bits<=3', 3, 0.84)])]]);
@@ -140,9 +147,10 @@ test('the mixed-precision section: "not run yet", then tables and a plot from pa
     assert.ok(partial.lines.includes('| 2.00 | 79.00 ± 1.00 (2) | 77.00 | +3.00 | HASB |'), partial.lines.join('\n'));
     assert.ok(partial.lines.includes('| 3.00 | 85.50 ± 0.50 (2) | 87.00 | −1.00 | uniform |'), partial.lines.join('\n'));
     assert.match(partial.claim, /^not decided: one seed pair only/);
-    // the trainer's accuracy of the best runtime SubNet at each cap, where an eval stage gave one
-    assert.ok(partial.lines.includes('| 2.00 | — | 76.50 |'), partial.lines.join('\n'));
-    assert.ok(partial.lines.includes('| 3.00 | — | — |'), partial.lines.join('\n'));
+    // the ILP's own pick at each cap: runtime / trainer, the trainer's figure where an eval stage gave one
+    assert.ok(partial.lines.includes('| 2.00 | [] | 79.00 ± 1.00 (2) / — | 77.00 / 76.50 |'), partial.lines.join('\n'));
+    assert.ok(partial.lines.includes('| 3.00 | [] | 85.50 ± 0.50 (2) / — | 87.00 / — |'), partial.lines.join('\n'));
+    assert.ok(partial.lines.some((l) => l.includes('within its cap at 6 of 6 (SuperNet, cap) pairs')), partial.lines.join('\n'));
     assert.match(partial.plots[FRONTIER_PLOT], /^<svg/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
