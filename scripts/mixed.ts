@@ -157,24 +157,25 @@ function uniformName(bits: readonly number[]): string {
   return bits.every((b) => b === bits[0]) ? `w${bits[0]}a${bits[0]}` : '';
 }
 
-/** The point of best runtime accuracy within `budget` average bits (the frontier read at the budget); undefined if none fits. */
-export function bestPointWithin(points: readonly SubnetPoint[], budget: number): SubnetPoint | undefined {
-  let best: SubnetPoint | undefined;
-  for (const p of points) if (p.avgBits <= budget + 1e-9 && (best === undefined || p.accuracy > best.accuracy)) best = p;
+/** Best accuracy among the points within `budget` average bits (the frontier read at the budget); undefined if none fits. */
+export function bestWithin(points: readonly SubnetPoint[], budget: number): number | undefined {
+  let best: number | undefined;
+  for (const p of points) if (p.avgBits <= budget + 1e-9 && (best === undefined || p.accuracy > best)) best = p.accuracy;
   return best;
 }
 
-/** Best accuracy among the points within `budget` average bits (the frontier read at the budget); undefined if none fits. */
-export function bestWithin(points: readonly SubnetPoint[], budget: number): number | undefined {
-  return bestPointWithin(points, budget)?.accuracy;
+/** The cap V of an unpinned sweep SubNet's name avg-bits<=V; undefined for pinned ones (avg-bits<=V/layer@b). */
+function capOf(name: string): number | undefined {
+  const m = /^avg-bits<=([\d.]+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** The swept average-bit caps of the runs (SubNet names avg-bits<=V), ascending. */
 export function sweptBudgets(runs: readonly { points: readonly SubnetPoint[] }[]): number[] {
   const caps = new Set<number>();
   for (const r of runs) for (const p of r.points) {
-    const m = /^avg-bits<=([\d.]+)$/.exec(p.name);
-    if (m) caps.add(Number(m[1]));
+    const cap = capOf(p.name);
+    if (cap !== undefined) caps.add(cap);
   }
   return [...caps].sort((a, b) => a - b);
 }
@@ -232,7 +233,7 @@ function frontierSpec(rows: { sampler: string; budget: number; mean: number; lo:
 
 /** The SubNet the unpinned ILP chose at `budget` (named avg-bits<=V), if the sweep has that cap. */
 export function ilpPick(points: readonly SubnetPoint[], budget: number): SubnetPoint | undefined {
-  return points.find((p) => { const m = /^avg-bits<=([\d.]+)$/.exec(p.name); return !!m && Math.abs(Number(m[1]) - budget) < 1e-9; });
+  return points.find((p) => { const cap = capOf(p.name); return cap !== undefined && Math.abs(cap - budget) < 1e-9; });
 }
 
 /**
