@@ -2,7 +2,7 @@
 // keeps of each stage (saveStage) and how a fresh clone gets it back into runs/reproduce/
 // (restoreStages). A running stage keeps its checkpoint (gzip) and small files; a finished one its
 // small files and the outputs later stages read (products/NAME/FILE.gz), so it comes back as done.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeAtomic } from './models.ts';
@@ -69,11 +69,21 @@ export function saveStage(c: Carry, s: Stage): void {
   for (const f of SMALL_FILES) if (existsSync(join(dir, f))) writeFileSync(join(c.saved, `${s.name}.${f}`), readFileSync(join(dir, f)));
 }
 
+/**
+ * Writes a file restored from SAVED, dated at the Unix epoch: it is as old as the commit it came
+ * from, so it is older than any card published from it, and a run that goes on rewrites it with a
+ * fresh date.
+ */
+function writeRestored(file: string, bytes: Uint8Array): void {
+  writeFileSync(file, bytes);
+  utimesSync(file, new Date(), new Date(0));
+}
+
 /** The saved small files of stage NAME into dir. */
 function restoreSmallFiles(c: Carry, name: string, dir: string): void {
   for (const f of SMALL_FILES) {
     const saved = join(c.saved, `${name}.${f}`);
-    if (existsSync(saved)) writeFileSync(join(dir, f), readFileSync(saved));
+    if (existsSync(saved)) writeRestored(join(dir, f), readFileSync(saved));
   }
 }
 
@@ -103,7 +113,7 @@ export function restoreStages(c: Carry): string[] {
     const dir = folder(c, s);
     mkdirSync(dir, { recursive: true });
     if (existsSync(prod)) {
-      for (const f of readdirSync(prod).filter((n) => n.endsWith('.gz'))) writeFileSync(join(dir, f.slice(0, -'.gz'.length)), gunzipSync(readFileSync(join(prod, f))));
+      for (const f of readdirSync(prod).filter((n) => n.endsWith('.gz'))) writeRestored(join(dir, f.slice(0, -'.gz'.length)), gunzipSync(readFileSync(join(prod, f))));
     }
     restoreSmallFiles(c, s.name, dir);
     lines.push(`restored ${s.name} (finished) from results/checkpoints/`);

@@ -118,13 +118,17 @@ function summarizeStage(s: Stage, seconds?: number): boolean {
 
 const command = (s: Stage) => `bitswitch ${s.args.join(' ').replaceAll('RUN', `runs/reproduce/${s.name}`)}`;
 
-/** Publishes a finished stage's model files, each unless its card is newer than the run's summary. */
+/**
+ * Publishes a finished stage's model files, each unless its card is newer than the run's summary or
+ * the run folder lacks the file: a stage restored on a fresh checkout has no model of its own, and
+ * its committed card and models/ file are the only copy.
+ */
 async function publishStage(s: Stage): Promise<void> {
   if (!s.publish || !isDone(s)) return;
   const summaryTime = statSync(join(folder(s), 'summary.json')).mtimeMs;
   for (const p of publishedFiles(stageArgs(s), folder(s), s.publish)) {
     const card = join(root, 'models', `${p.name}.card.json`);
-    if (existsSync(card) && statSync(card).mtimeMs >= summaryTime) continue;
+    if (existsSync(card) && (statSync(card).mtimeMs >= summaryTime || !existsSync(p.file))) continue;
     const c = await publish(root, p.name, folder(s), command(s), p.file);
     console.log(`published models/${c.file}: ${Object.entries(c.runtime).map(([k, v]) => `${k} ${(100 * v.correct / v.total).toFixed(2)}%`).join(', ')} (runtime)`);
   }

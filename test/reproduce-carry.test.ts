@@ -2,7 +2,7 @@
 // results/checkpoints/ and what --restore brings back on a fresh clone, in a scratch folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,8 @@ test('save, then a fresh clone: the finished stage comes back done with its outp
   assert.ok(stageDone(c, STAGES[0]!));
   assert.is(read(join(fp32, 'model-fp32.json')), '{"weights":[1,2,3]}');
   assert.is(read(join(fp32, 'metrics.jsonl')), '{"epoch":0}\n');
+  // dated at the epoch: older than a card the commit published from them, so nothing is published again
+  for (const f of ['summary.json', 'metrics.jsonl', 'model-fp32.json']) assert.is(statSync(join(fp32, f)).mtimeMs, 0, f);
   assert.not.ok(existsSync(join(fp32, 'checkpoint.json')));
   assert.not.ok(stageDone(c, STAGES[1]!));
   assert.is(read(join(joint, 'checkpoint.json')), '{"epoch":3}');
