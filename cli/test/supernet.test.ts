@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layerCosts, readModel, writeModel, type BatchNormLayer } from '@bitswitch/format';
 import { register, runSupernet, supernetRecipeFromOptions } from '../src/commands/supernet.ts';
-import { Network, Rng, networkToModel, smallCnn } from '@bitswitch/trainer';
+import { InterruptedError, Network, Rng, networkToModel, smallCnn } from '@bitswitch/trainer';
 import type { CommandLike } from '../src/options.ts';
 
 await tf.setBackend('cpu');
@@ -94,6 +94,26 @@ test('runSupernet: an unfinished run\'s checkpoint is refused without --resume, 
   await runSupernet(src, { ...opts, resume: true }, (l) => lines.push(l));
   assert.not.ok(lines.some((l) => l.startsWith('resuming')));
   assert.equal(readModel(readFileSync(out)).layers.length, whole.layers.length);
+});
+
+test('runSupernet: Ctrl-C stops after the step in progress with the position in the checkpoint; --resume finishes it', async () => {
+  const src = await multiFile(true);
+  const out = join(dir, 'interrupted.bsw');
+  const checkpoint = `${out}.checkpoint.json`;
+  const opts = { data: 'mnist', sampling: 'hasb', sigma: '0.5', epochs: '1', trainLimit: '40', testLimit: '20', batch: '20', out, backend: 'cpu', progress: false };
+  const before = process.listenerCount('SIGINT');
+  // the signal arrives while the run is being set up: the first step completes, then it stops
+  const stopped = await runSupernet(src, opts, (l) => { if (l.startsWith('backend')) process.emit('SIGINT'); }).then(() => 'finished', (e: unknown) => e);
+  assert.instance(stopped, InterruptedError);
+  assert.is(process.listenerCount('SIGINT'), before, 'the handler is removed');
+  assert.not.ok(existsSync(out), 'no model file from a stopped run');
+  const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as { epoch: number; step: number };
+  assert.equal([saved.epoch, saved.step], [0, 1]);
+  const lines: string[] = [];
+  await runSupernet(src, { ...opts, resume: true }, (l) => lines.push(l));
+  assert.ok(lines.some((l) => l.startsWith('resuming')));
+  assert.ok(existsSync(out));
+  assert.not.ok(existsSync(checkpoint));
 });
 
 test('runSupernet: HASB without a sensitivity section is refused before training; uniform runs', async () => {

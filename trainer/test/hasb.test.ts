@@ -1,5 +1,5 @@
 import { test } from 'uvu';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -9,6 +9,7 @@ import { layerSensitivities, objectiveTable, searchSpaceFromModel, sectionSensit
 import { rouletteProbabilities } from '../src/math/roulette.ts';
 import type { Dataset } from '../src/data/datasets.ts';
 import { sampleLayerBits, switchProbability, SupernetTrainer } from '../src/loops/supernet.ts';
+import { InterruptedError } from '../src/loops/train.ts';
 import { resolveSupernetRecipe } from '../src/loops/supernet-recipe.ts';
 import { smallCnn } from '../src/nn/models.ts';
 import { Network } from '../src/nn/network.ts';
@@ -205,6 +206,44 @@ test('a SuperNet run stopped after a checkpoint and resumed ends exactly as an u
   assert.equal(history.map((h) => h.loss), wholeHistory.map((h) => h.loss));
   assert.is(history[1].resumedAtStep, 2);
   whole.t.dispose(); whole.sup.dispose(); second.t.dispose(); second.sup.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('requestStop (Ctrl-C) saves the position after the step in progress, mid-epoch or at its end; resuming ends exactly as an uninterrupted run', async () => {
+  const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
+  const recipe = { data: 'mnist', sampling: 'hasb' as const, sigma: 0.8, epochs: 2, batchSize: 8, lr: 1e-3 };
+  const dir = mkdtempSync(join(tmpdir(), 'supernet-stop-'));
+  const ck = join(dir, 'checkpoint.json');
+  const make = () => {
+    const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
+    multi.copyFloatBnToBits();
+    const sup = SuperNetwork.fromMulti(multi);
+    multi.dispose();
+    return { sup, t: new SupernetTrainer(sup, tinyDataset(32, 4), recipe, [2, 0.1, 0.5]) };
+  };
+  const whole = make();
+  const wholeHistory = await whole.t.run();
+  const want = await whole.sup.snapshot();
+  const position = () => { const c = JSON.parse(readFileSync(ck, 'utf8')) as { epoch: number; step: number }; return [c.epoch, c.step]; };
+
+  // 4 steps per epoch; no periodic checkpoint (every 50), so only the stops write one
+  const stops: [number, number, number[]][] = [[0, 4, [1, 0]], [1, 2, [1, 2]]];
+  for (const [epoch, step, at] of stops) {
+    const run = make();
+    if (existsSync(ck)) run.t.resume(ck);
+    const r = await run.t.run({ onStep: (st) => { if (st.epoch === epoch && st.step === step) run.t.requestStop(); } }, ck).then(() => undefined, (e: unknown) => e);
+    assert.instance(r, InterruptedError, `stop at epoch ${epoch} step ${step}`);
+    assert.equal(position(), at, `position saved by the stop at epoch ${epoch} step ${step}`);
+    run.t.dispose(); run.sup.dispose();
+  }
+  const last = make();
+  last.t.resume(ck);
+  const history = await last.t.run({}, ck);
+  const got = await last.sup.snapshot();
+  for (const k of Object.keys(want)) assert.equal(Array.from(got[k]), Array.from(want[k]), k);
+  assert.equal(last.t.counts, whole.t.counts);
+  assert.equal(history.map((h) => h.loss), wholeHistory.map((h) => h.loss));
+  whole.t.dispose(); whole.sup.dispose(); last.t.dispose(); last.sup.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { readModel, writeModel, type LayerSensitivity } from '@bitswitch/format';
 import { sectionSensitivities } from '@bitswitch/search/sensitivity';
 import {
-  ALRS_MODES, DATASETS, SAMPLINGS, SUPERNET_DEFAULTS, SuperNetwork, SupernetTrainer, inputDescriptor, loadDataset, loadMultiPrecision, networkToModel, passedOver,
+  ALRS_MODES, DATASETS, InterruptedError, SAMPLINGS, SUPERNET_DEFAULTS, SuperNetwork, SupernetTrainer, inputDescriptor, loadDataset, loadMultiPrecision, networkToModel, passedOver,
   resolveSupernetRecipe, workerCount, writeFileAtomic, type Dataset, type SupernetEpoch, type SupernetRecipe,
 } from '@bitswitch/trainer';
 import { startBackend } from '../backend.ts';
@@ -109,9 +109,19 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
     trainer.resume(checkpoint);
     log(`resuming ${checkpoint}`);
   }
+  const bar = o.progress === false ? undefined : progressBar();
+  // Ctrl-C: stop after the step in progress with the position saved at --checkpoint; a second one quits at once
+  let stopping = false;
+  const onSigint = () => {
+    bar?.stop();
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.error('stopping after the current step (Ctrl-C again to quit now)…');
+    trainer.requestStop();
+  };
+  process.on('SIGINT', onSigint);
   log(`backend ${backend.name}${passedOver(backend) ? ` (passed over: ${passedOver(backend)})` : ''}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
-  const bar = o.progress === false ? undefined : progressBar();
   let history: SupernetEpoch[];
   try {
     history = await trainer.run({
@@ -125,6 +135,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
     },
     }, checkpoint);
   } finally {
+    process.off('SIGINT', onSigint);
     await trainer.close();
   }
   const accuracy = await trainer.evaluateUniform();
@@ -168,5 +179,13 @@ export function register(program: CommandLike): void {
     .option('--resume', 'continue the unfinished run saved at --checkpoint (same options); without one, start')
     .option('--no-progress', 'no progress bar')
     // errors reach the program's handler, which prints them in the bitswitch style
-    .action(async (model: string, opts: SupernetCliOptions) => { await runSupernet(model, opts); });
+    .action(async (model: string, opts: SupernetCliOptions) => {
+      try {
+        await runSupernet(model, opts);
+      } catch (e) {
+        if (!(e instanceof InterruptedError)) throw e;
+        console.error(`${e.message}; continue with the same command and --resume`);
+        process.exitCode = 130;
+      }
+    });
 }

@@ -13,6 +13,7 @@ import { LazyParallel } from '../parallel/parallel.ts';
 import { evaluate, precisionName } from './evaluate.ts';
 import { DivergenceError, ScaleRates, trainStep } from './step.ts';
 import { resolveSupernetRecipe, type Sampling, type SupernetRecipe } from './supernet-recipe.ts';
+import { InterruptedError } from './train.ts';
 
 /** σ_e = σ · (e + 1) / E: the switching probability grows each epoch (Algorithm A.3). */
 export function switchProbability(sigma: number, epoch: number, epochs: number): number {
@@ -73,6 +74,7 @@ export class SupernetTrainer {
   private step = 0;
   private lossSum = 0;
   private history: SupernetEpoch[] = [];
+  private stopRequested = false;
 
   /** `traces`: per-parameter Hessian traces in quantized-layer order (required for 'hasb'). */
   constructor(readonly net: SuperNetwork, readonly ds: Dataset, recipe: Partial<SupernetRecipe>, traces?: readonly number[], options: { workers?: number; backend?: string } = {}) {
@@ -127,6 +129,9 @@ export class SupernetTrainer {
         this.lossSum += loss;
         this.step++;
         events.onStep?.({ epoch, epochs: r.epochs, step: this.step, steps: S, loss, sigmaE });
+        // yield once so that a Ctrl-C handler gets to run and call requestStop()
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.stopRequested && this.step < S) await this.stopAt(checkpoint);
         if (checkpoint && this.step % every === 0 && this.step < S) await this.saveCheckpoint(checkpoint);
       }
       const info: SupernetEpoch = { epoch, loss: this.lossSum / S, sigmaE, seconds: (Date.now() - t0) / 1000, bitCounts: this.bitCountSummary(), ...(first > 0 ? { resumedAtStep: first } : {}) };
@@ -139,8 +144,18 @@ export class SupernetTrainer {
         this.epoch--;
       }
       events.onEpoch?.(info);
+      // a stop at an epoch's last step: the epoch-end checkpoint just written is the position
+      if (this.stopRequested) throw new InterruptedError(checkpoint);
     }
     return this.history;
+  }
+
+  /** Asks run() to stop after the step in progress (for Ctrl-C); it saves the position to its checkpoint and throws InterruptedError. */
+  requestStop(): void { this.stopRequested = true; }
+
+  private async stopAt(checkpoint: string | undefined): Promise<never> {
+    if (checkpoint) await this.saveCheckpoint(checkpoint);
+    throw new InterruptedError(checkpoint);
   }
 
   /** Writes the whole run state to `path` (atomically). */
