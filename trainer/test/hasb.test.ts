@@ -10,7 +10,7 @@ import { rouletteProbabilities } from '../src/math/roulette.ts';
 import type { Dataset } from '../src/data/datasets.ts';
 import { sampleLayerBits, switchProbability, SupernetTrainer } from '../src/loops/supernet.ts';
 import { InterruptedError } from '../src/loops/train.ts';
-import { resolveSupernetRecipe } from '../src/loops/supernet-recipe.ts';
+import { resolveSupernetRecipe, type SupernetRecipe } from '../src/loops/supernet-recipe.ts';
 import { smallCnn } from '../src/nn/models.ts';
 import { Network } from '../src/nn/network.ts';
 import { Rng, deriveRng } from '../src/math/rng.ts';
@@ -172,17 +172,20 @@ test('HASB sampling without traces is refused', async () => {
   sup.dispose();
 });
 
-test('a SuperNet run stopped after a checkpoint and resumed ends exactly as an uninterrupted run', async () => {
+/** A fresh tiny SuperNet and its trainer, the same weights, data and traces at every call: runs to stop, resume and compare. */
+function tinySupernetRun(recipe: Partial<SupernetRecipe>): { sup: SuperNetwork; t: SupernetTrainer } {
   const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
+  const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
+  multi.copyFloatBnToBits();
+  const sup = SuperNetwork.fromMulti(multi);
+  multi.dispose();
+  return { sup, t: new SupernetTrainer(sup, tinyDataset(32, 4), recipe, [2, 0.1, 0.5]) };
+}
+
+test('a SuperNet run stopped after a checkpoint and resumed ends exactly as an uninterrupted run', async () => {
   const recipe = { data: 'mnist', sampling: 'hasb' as const, sigma: 0.8, epochs: 2, batchSize: 8, lr: 1e-3, alrs: 'paper' as const };
   const dir = mkdtempSync(join(tmpdir(), 'supernet-resume-'));
-  const make = () => {
-    const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
-    multi.copyFloatBnToBits();
-    const sup = SuperNetwork.fromMulti(multi);
-    multi.dispose();
-    return { sup, t: new SupernetTrainer(sup, tinyDataset(32, 4), recipe, [2, 0.1, 0.5]) };
-  };
+  const make = () => tinySupernetRun(recipe);
   const whole = make();
   const wholeHistory = await whole.t.run();
   const want = await whole.sup.snapshot();
@@ -210,17 +213,10 @@ test('a SuperNet run stopped after a checkpoint and resumed ends exactly as an u
 });
 
 test('requestStop (Ctrl-C) saves the position after the step in progress, mid-epoch or at its end; resuming ends exactly as an uninterrupted run', async () => {
-  const spec = smallCnn([8, 8, 1], 3, { channels: [4, 4, 4], hidden: 6 });
   const recipe = { data: 'mnist', sampling: 'hasb' as const, sigma: 0.8, epochs: 2, batchSize: 8, lr: 1e-3 };
   const dir = mkdtempSync(join(tmpdir(), 'supernet-stop-'));
   const ck = join(dir, 'checkpoint.json');
-  const make = () => {
-    const multi = new Network(spec, { bits: [8, 4, 2], quantizer: 'double-rounding', perChannel: false }, new Rng(2));
-    multi.copyFloatBnToBits();
-    const sup = SuperNetwork.fromMulti(multi);
-    multi.dispose();
-    return { sup, t: new SupernetTrainer(sup, tinyDataset(32, 4), recipe, [2, 0.1, 0.5]) };
-  };
+  const make = () => tinySupernetRun(recipe);
   const whole = make();
   const wholeHistory = await whole.t.run();
   const want = await whole.sup.snapshot();
