@@ -199,18 +199,25 @@ export function compare(hasb: Map<number, ParetoSummary>, uniform: Map<number, P
 
 /**
  * The plain answer to "HASB + ILP beats uniform sampling" from the per-budget verdicts: a side wins
- * when every seed favours it at more than half of the budgets and the other side at none.
+ * when every seed favours it at more than half of the budgets and the other side at none. Beside it,
+ * for the reader and not part of the rule: each seed's Δ averaged over the budgets every seed has.
  */
 export function claimVerdict(rows: readonly { deltas: number[]; verdict: Verdict }[], seeds: number): string {
   const measured = rows.filter((r) => r.deltas.length);
   if (!measured.length) return 'not run yet';
   const h = measured.filter((r) => r.verdict === 'HASB').length;
   const u = measured.filter((r) => r.verdict === 'uniform').length;
-  const counts = `every seed favours HASB at ${h} of ${measured.length} budgets, uniform sampling at ${u}`;
+  const full = measured.filter((r) => r.deltas.length === seeds);
+  const perSeed = full.length ? Array.from({ length: seeds }, (_, j) => full.reduce((a, r) => a + r.deltas[j]!, 0) / full.length) : [];
+  const averaged = perSeed.length ? `; Δ averaged over ${full.length} budgets, each seed: ${perSeed.map(signedPp).join(', ')} pp` : '';
+  const counts = `every seed favours HASB at ${h} of ${measured.length} budgets, uniform sampling at ${u}${averaged}`;
   if (seeds < 2) return `not decided: one seed pair only (${counts})`;
   if (u === 0 && h * 2 > measured.length) return `holds (${counts}; ${seeds} seeds)`;
   if (h === 0 && u * 2 > measured.length) return `does not hold: uniform sampling is better (${counts}; ${seeds} seeds)`;
-  return `not shown: the difference is within the seed spread (${counts}; ${seeds} seeds)`;
+  const lean = h === 0 && u > 0 ? 'uniform sampling leads on every seed at some budgets and HASB at none, but at too few budgets for a verdict'
+    : u === 0 && h > 0 ? 'HASB leads on every seed at some budgets and uniform sampling at none, but at too few budgets for a verdict'
+      : 'the difference is within the seed spread';
+  return `not shown: ${lean} (${counts}; ${seeds} seeds)`;
 }
 
 function frontierSpec(rows: { sampler: string; budget: number; mean: number; lo: number; hi: number; n: number }[]) {

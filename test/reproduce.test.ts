@@ -115,11 +115,14 @@ test('HASB vs uniform: a side is named at a budget only when every seed agrees, 
   const rows = compare(h, u, [2, 3]);
   assert.equal(rows.map((r) => r.verdict), ['HASB', 'within spread']);
   assert.equal(rows[0].deltas.map((d) => Number(d.toFixed(4))), [0.02, 0.02]);
-  assert.match(claimVerdict(rows, 2), /^not shown/);
+  assert.match(claimVerdict(rows, 2), /^not shown: HASB leads on every seed at some budgets/);
+  // each seed's Δ averaged over the budgets: seed 1 (+0.02 − 0.01) / 2, seed 2 (+0.02 + 0.01) / 2
+  assert.match(claimVerdict(rows, 2), /uniform sampling at 0; Δ averaged over 2 budgets, each seed: \+0\.50, \+1\.50 pp; 2 seeds\)$/);
   assert.match(claimVerdict([rows[0], rows[0], rows[1]], 2), /^holds \(every seed favours HASB at 2 of 3 budgets, uniform sampling at 0/);
   assert.match(claimVerdict([{ deltas: [-0.01, -0.02], verdict: 'uniform' }], 2), /^does not hold/);
   const uni = { deltas: [-0.01, -0.02], verdict: 'uniform' as const };
-  assert.match(claimVerdict([uni, rows[1], rows[1]], 2), /^not shown/, 'one budget of three is not enough for either side');
+  assert.match(claimVerdict([uni, rows[1], rows[1]], 2), /^not shown: uniform sampling leads on every seed at some budgets and HASB at none, but at too few/, 'one budget of three is not enough for either side');
+  assert.match(claimVerdict([uni, rows[0], rows[1]], 2), /^not shown: the difference is within the seed spread/, 'each side leads at a budget');
   assert.match(claimVerdict([uni, uni, rows[1]], 2), /^does not hold/);
   assert.match(claimVerdict([rows[0]], 1), /^not decided: one seed pair only/);
   assert.is(claimVerdict([{ deltas: [], verdict: 'within spread' }], 0), 'not run yet');
