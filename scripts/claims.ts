@@ -127,7 +127,7 @@ function jointLine(runs: Map<string, Map<number, ArmRun>>, perStep: string): str
   const word = (x: number) => (x >= 0 ? `${(100 * x).toFixed(0)} % less` : `${(-100 * x).toFixed(0)} % more`);
   const each = bySeed.map((c) => `seed ${c.seed}: ${word(c.saving)} ${c.basis}`).join('; ');
   const time = cpu.length
-    ? `joint training took ${word(cpu.reduce((a, c) => a + c.saving, 0) / cpu.length)} CPU time than the four separate runs together (${each})`
+    ? `joint training took ${word(cpu.reduce((a, c) => a + c.saving, 0) / cpu.length)} CPU time than the four separate runs together (${each}; whole runs, each on the machine and under the load its session had)`
     : `run times in wall time only so far (${each}), which on the shared machine also count other jobs: not a measure of cost`;
   return `${title}: joint − separate ${acc}; ${time}; ${seeds.length === 1 ? 'one seed so far' : `${seeds.length} seeds`}${cost} (${paper}; run times: CPU time of every thread where both runs recorded it, else wall time on a shared 2-core machine).`;
 }
