@@ -131,7 +131,10 @@ export class SupernetTrainer {
         events.onStep?.({ epoch, epochs: r.epochs, step: this.step, steps: S, loss, sigmaE });
         // yield once so that a Ctrl-C handler gets to run and call requestStop()
         await new Promise((resolve) => setImmediate(resolve));
-        if (this.stopRequested && this.step < S) await this.stopAt(checkpoint);
+        if (this.stopRequested && this.step < S) {
+          if (checkpoint) await this.saveCheckpoint(checkpoint);
+          throw new InterruptedError(checkpoint);
+        }
         if (checkpoint && this.step % every === 0 && this.step < S) await this.saveCheckpoint(checkpoint);
       }
       const info: SupernetEpoch = { epoch, loss: this.lossSum / S, sigmaE, seconds: (Date.now() - t0) / 1000, bitCounts: this.bitCountSummary(), ...(first > 0 ? { resumedAtStep: first } : {}) };
@@ -152,11 +155,6 @@ export class SupernetTrainer {
 
   /** Asks run() to stop after the step in progress (for Ctrl-C); it saves the position to its checkpoint and throws InterruptedError. */
   requestStop(): void { this.stopRequested = true; }
-
-  private async stopAt(checkpoint: string | undefined): Promise<never> {
-    if (checkpoint) await this.saveCheckpoint(checkpoint);
-    throw new InterruptedError(checkpoint);
-  }
 
   /** Writes the whole run state to `path` (atomically). */
   async saveCheckpoint(path: string): Promise<void> {
