@@ -25,6 +25,27 @@ export function tableHeader(columns: string[]): string {
 }
 
 /**
+ * Ctrl-C calls `requestStop` (the trainer stops after the step in progress and keeps its
+ * checkpoint); a second Ctrl-C prints `quitMessage` and quits at once with status 130. `before`
+ * runs first on each (stop a progress bar, show the cursor). Returns the handler's remover.
+ */
+export function stopOnCtrlC(requestStop: () => void, o: { before?: () => void; quitMessage?: string } = {}): () => void {
+  let stopping = false;
+  const onSigint = () => {
+    o.before?.();
+    if (stopping) {
+      if (o.quitMessage) console.error(o.quitMessage);
+      process.exit(130);
+    }
+    stopping = true;
+    console.error('stopping after the current step (Ctrl-C again to quit now)…');
+    requestStop();
+  };
+  process.on('SIGINT', onSigint);
+  return () => { process.off('SIGINT', onSigint); };
+}
+
+/**
  * Runs the trainer to the end of its recipe with the per-epoch table and progress on stdout;
  * Ctrl-C stops after the step in progress and keeps the checkpoint (a second Ctrl-C quits at
  * once). Returns false when interrupted.
@@ -69,16 +90,7 @@ export async function runWithProgress(trainer: Trainer, o: { out: string; progre
   // Ctrl-C: stop after the step in progress and keep the checkpoint; a second Ctrl-C quits at once
   const showCursor = () => { if (process.stdout.isTTY) process.stdout.write('\x1b[?25h'); };
   const resumeHint = `continue with: bitswitch ${process.argv[2] === 'pretrain' ? 'pretrain' : 'train'} --out ${o.out} --resume`;
-  let stopping = false;
-  const onSigint = () => {
-    bar?.stop();
-    showCursor();
-    if (stopping) { console.error(`interrupted; ${resumeHint}`); process.exit(130); }
-    stopping = true;
-    console.error('stopping after the current step (Ctrl-C again to quit now)…');
-    trainer.requestStop();
-  };
-  process.on('SIGINT', onSigint);
+  const removeSigint = stopOnCtrlC(() => trainer.requestStop(), { before: () => { bar?.stop(); showCursor(); }, quitMessage: `interrupted; ${resumeHint}` });
   try {
     await trainer.run(events);
     return true;
@@ -89,7 +101,7 @@ export async function runWithProgress(trainer: Trainer, o: { out: string; progre
     if (e instanceof WorkerDiedError) throw new WorkerDiedError(`${e.message}; stopping. The last good checkpoint is ${trainer.checkpointPath} — ${resumeHint}`);
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    removeSigint();
     await trainer.close();
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '@bitswitch/trainer';
 import { startBackend } from '../backend.ts';
 import type { CommandLike } from '../options.ts';
+import { stopOnCtrlC } from '../train-report.ts';
 
 export interface SupernetCliOptions {
   data?: string;
@@ -111,15 +112,10 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
   }
   const bar = o.progress === false ? undefined : progressBar();
   // Ctrl-C: stop after the step in progress with the position saved at --checkpoint; a second one quits at once
-  let stopping = false;
-  const onSigint = () => {
-    bar?.stop();
-    if (stopping) process.exit(130);
-    stopping = true;
-    console.error('stopping after the current step (Ctrl-C again to quit now)…');
-    trainer.requestStop();
-  };
-  process.on('SIGINT', onSigint);
+  const removeSigint = stopOnCtrlC(() => trainer.requestStop(), {
+    before: () => bar?.stop(),
+    quitMessage: `interrupted; the last checkpoint is ${checkpoint}; continue with the same command and --resume`,
+  });
   log(`backend ${backend.name}${passedOver(backend) ? ` (passed over: ${passedOver(backend)})` : ''}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   let history: SupernetEpoch[];
@@ -135,7 +131,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
     },
     }, checkpoint);
   } finally {
-    process.off('SIGINT', onSigint);
+    removeSigint();
     await trainer.close();
   }
   const accuracy = await trainer.evaluateUniform();
