@@ -56,7 +56,10 @@ interface Claim { title: string; better: string; than: string; precisions: strin
 const hitRate = (runs: Map<number, ArmRun>): string => {
   let hits = 0, steps = 0;
   for (const r of runs.values()) for (const b of Object.keys(r.alrsSteps ?? {})) { hits += r.alrsFloorHits?.[b] ?? 0; steps += r.alrsSteps![b]!; }
-  return steps ? `eq. 6's rate was negative and floored to 0 on ${((100 * hits) / steps).toFixed(1)} % of the scale steps` : '';
+  if (!steps) return '';
+  // a rate of 0 on every step leaves the scales where they started: say what the arm then measures
+  if (hits === steps) return "eq. 6's rate was negative and floored to 0 on every scale step (100.0 %), so that arm never moved its scales from their initial values: the comparison is learned scales against frozen ones";
+  return `eq. 6's rate was negative and floored to 0 on ${((100 * hits) / steps).toFixed(1)} % of the scale steps`;
 };
 
 export const CLAIMS: Claim[] = [

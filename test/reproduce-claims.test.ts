@@ -11,13 +11,13 @@ import type { Card } from '../scripts/models.ts';
 const ARMS = ['alrs-code', 'alrs-off', 'alrs-paper', 'floor', 'a1', 'separate-scales', 'separate-training', 'distill'];
 const STAGES = ARMS.flatMap((a) => [1, 2].map((s) => ({ name: `fashion-r8-${a}-s${s}`, args: ['train'] })));
 
-function scratch(runs: Record<string, { w2: number; w4?: number; seconds?: number; cpuSeconds?: number; floorHits?: number }>): string {
+function scratch(runs: Record<string, { w2: number; w4?: number; seconds?: number; cpuSeconds?: number; floorHits?: number; floorHits8?: number }>): string {
   const root = mkdtempSync(join(tmpdir(), 'bitswitch-claims-'));
   mkdirSync(join(root, 'results/checkpoints'), { recursive: true });
   for (const [stage, r] of Object.entries(runs)) {
     const summary = {
       accuracy: { w8a8: 0.9, w6a6: 0.9, w4a4: r.w4 ?? 0.9, w2a2: r.w2 }, seconds: r.seconds ?? 1000, ...(r.cpuSeconds === undefined ? {} : { cpuSeconds: r.cpuSeconds }),
-      ...(r.floorHits === undefined ? {} : { alrsFloorHits: { 2: r.floorHits, 8: 0 }, alrsSteps: { 2: 100, 8: 100 } }),
+      ...(r.floorHits === undefined ? {} : { alrsFloorHits: { 2: r.floorHits, 8: r.floorHits8 ?? 0 }, alrsSteps: { 2: 100, 8: 100 } }),
     };
     writeFileSync(join(root, 'results/checkpoints', `fashion-r8-${stage}.summary.json`), JSON.stringify(summary));
   }
@@ -68,6 +68,14 @@ test('ablation lines: holds with two agreeing seeds, first answer with one, floo
     // seed 2 recorded CPU time in both runs (5 % more), seed 1 only wall time (50 % less): the summary figure is the CPU time's
     assert.match(find('Joint training'), 'joint training took 5 % more CPU time than the four separate runs together (seed 1: 50 % less wall time; seed 2: 5 % more CPU time; whole runs, each on the machine and under the load its session had)');
     assert.match(find('Joint training'), 'w2a2 −1.00 pp (−1.00, −1.00)');
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('eq. 6 floored on every step: the line says the arm kept its initial scales', () => {
+  const root = scratch({ 'alrs-code-s1': { w2: 0.86 }, 'alrs-paper-s1': { w2: 0.86, floorHits: 100, floorHits8: 100 } });
+  try {
+    const line = ablationClaims(root, STAGES).find((l) => l.includes('code form'))!;
+    assert.match(line, 'floored to 0 on every scale step (100.0 %), so that arm never moved its scales from their initial values: the comparison is learned scales against frozen ones');
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
