@@ -93,6 +93,33 @@ function cpuSecondsNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/**
+ * One clock (wall or process CPU) over an epoch's steps. A resumed epoch carries the seconds its
+ * checkpoint recorded, so a stopped and resumed epoch is timed whole; a checkpoint that did not record
+ * them leaves only this process's part timed.
+ */
+class EpochClock {
+  private start?: number;
+  private whole = true;
+  /** Seconds of the current epoch's steps before this process; undefined: not recorded. */
+  private carried: number | undefined = 0;
+  constructor(private readonly now: () => number) {}
+  /** On resume: the seconds the checkpoint recorded for the epoch's steps so far. */
+  carry(seconds: number | undefined): void { this.carried = seconds; }
+  /** Starts timing an epoch's steps, counting the carried seconds. */
+  begin(): void {
+    this.whole = this.carried !== undefined;
+    this.start = this.now() - (this.carried ?? 0);
+    this.carried = 0;
+  }
+  /** Whether the clock covers every step of the epoch so far. */
+  get coversEpoch(): boolean { return this.start === undefined ? this.carried !== undefined : this.whole; }
+  /** Seconds of the epoch's steps so far that this clock saw. */
+  elapsed(): number { return this.start === undefined ? this.carried ?? 0 : this.now() - this.start; }
+  /** elapsed() when it covers the whole epoch so far, else undefined. */
+  total(): number | undefined { return this.coversEpoch ? this.elapsed() : undefined; }
+}
+
 function isFiniteArray(a: ArrayLike<number>): boolean {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
   return true;
@@ -170,9 +197,9 @@ export class Trainer {
     t.augRng = new Rng(st.augRng);
     t.alrs.load(st.alrsFloorHits, st.alrsSteps);
     t.history = st.history;
-    t.resumedSeconds = st.epochSeconds;
     // a checkpoint at an epoch's start has no steps to account for
-    t.resumedCpuSeconds = st.step === 0 ? 0 : st.epochCpuSeconds;
+    t.wallClock.carry(st.step === 0 ? 0 : st.epochSeconds);
+    t.cpuClock.carry(st.step === 0 ? 0 : st.epochCpuSeconds);
     t.nets.forEach((n, i) => {
       n.load(st.nets[i]);
       t.opts[i].pre.setState(st.optimizers[i].pre, n.vars);
@@ -196,22 +223,16 @@ export class Trainer {
       nets,
       optimizers: await Promise.all(this.opts.map(async (o) => ({ pre: await o.pre.getState(), w: await o.w.getState(), s: await o.s.getState() }))),
       history: this.history,
-      epochSeconds: this.step > 0 && this.epochStart !== undefined ? (Date.now() - this.epochStart) / 1000 : 0,
-      epochCpuSeconds: this.step === 0 ? 0 : this.epochCpuStart === undefined ? undefined : cpuSecondsNow() - this.epochCpuStart,
+      epochSeconds: this.step === 0 ? 0 : this.wallClock.total(),
+      epochCpuSeconds: this.step === 0 ? 0 : this.cpuClock.total(),
     };
     saveCheckpoint(path, st);
     return path;
   }
 
   private stopRequested = false;
-  /** When the current epoch's steps started, moved back by the time they took before a resume. */
-  private epochStart?: number;
-  /** Seconds of the current epoch's steps before this process (from the checkpoint; undefined: it did not time them). */
-  private resumedSeconds: number | undefined = 0;
-  /** The process CPU time at the current epoch's start, moved back by the steps before a resume; undefined: not known. */
-  private epochCpuStart?: number;
-  /** CPU seconds of the current epoch's steps before this process (undefined: not recorded). */
-  private resumedCpuSeconds: number | undefined = 0;
+  private readonly wallClock = new EpochClock(() => Date.now() / 1000);
+  private readonly cpuClock = new EpochClock(cpuSecondsNow);
 
   /** Asks run() to stop after the step in progress (for Ctrl-C); it then throws InterruptedError. */
   requestStop(): void { this.stopRequested = true; }
@@ -225,13 +246,10 @@ export class Trainer {
       const phase = this.phaseOf(this.epoch);
       if (phase === 'quant' && !this.calibrated) await this.calibrate();
       const perm = deriveRng(r.seed, 1, this.epoch).permutation(this.train.count);
-      // an epoch's time counts its steps before a stop too, so a resumed epoch is timed whole
-      const t0 = Date.now() - 1000 * (this.resumedSeconds ?? 0);
-      const untimed = this.resumedSeconds === undefined ? this.step : 0;
-      this.resumedSeconds = 0;
-      this.epochStart = t0;
-      this.epochCpuStart = this.resumedCpuSeconds === undefined ? undefined : cpuSecondsNow() - this.resumedCpuSeconds;
-      this.resumedCpuSeconds = 0;
+      this.wallClock.begin();
+      this.cpuClock.begin();
+      // steps before a resume that the wall clock did not see are left out of images/s
+      const untimed = this.wallClock.coversEpoch ? 0 : this.step;
       let lossSum = 0;
       let lossCount = 0;
       for (; this.step < S; ) {
@@ -259,8 +277,8 @@ export class Trainer {
           if (p) events.onCheckpoint?.(p, this.epoch, this.step);
         }
       }
-      const seconds = (Date.now() - t0) / 1000;
-      const cpuSeconds = this.epochCpuStart === undefined ? undefined : cpuSecondsNow() - this.epochCpuStart;
+      const seconds = this.wallClock.elapsed();
+      const cpuSeconds = this.cpuClock.total();
       const info: EpochInfo = {
         phase, epoch: this.epoch, accuracy: await this.evaluateAll(phase), loss: lossCount ? lossSum / lossCount : NaN, seconds, ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
         imagesPerSec: ((S - untimed) * r.batchSize) / Math.max(seconds, 1e-9),
