@@ -13,6 +13,8 @@ test('backend and workers from what the trainer\'s commands print', () => {
   const fresh = 'backend wasm; passed over: tensorflow-gpu: not installed\ntraining resnet20 on fashion-mnist (60000 train / 10000 test images), bits {8,6,4,2}, a2, ALRS code, backend wasm, 2 workers, 2 BN shards\n';
   assert.equal(parseRunInfo(fresh), { backend: 'wasm', workers: 2 });
   assert.equal(parseRunInfo('resuming runs/x at epoch 3, step 50 (backend tensorflow-gpu, 1 worker, 2 BN shards)'), { backend: 'tensorflow-gpu', workers: 1 });
+  assert.equal(parseRunInfo('backend wasm; 2 workers; 8 quantized layers, B = [8,6,4,2], 60000 training images, 469 batches/epoch'), { backend: 'wasm', workers: 2 });
+  assert.equal(parseRunInfo('backend wasm, 1 worker; 400 probes in 300.0 s (0.75 s per probe), converged'), { backend: 'wasm', workers: 1 });
   assert.equal(parseRunInfo('wrote multi.bsw'), { backend: null, workers: null });
 });
 

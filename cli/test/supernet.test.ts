@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layerCosts, readModel, writeModel, type BatchNormLayer } from '@bitswitch/format';
 import { register, runSupernet, supernetRecipeFromOptions } from '../src/commands/supernet.ts';
@@ -65,6 +65,9 @@ test('runSupernet: multi .bsw → mixed .bsw with TBN and the sensitivity sectio
   const res = await runSupernet(src, { data: 'mnist', sampling: 'hasb', sigma: '0.5', epochs: '1', trainLimit: '40', testLimit: '20', batch: '20', out, backend: 'cpu', progress: false }, (l) => lines.push(l));
   assert.is(res.history.length, 1);
   assert.ok(lines.some((l) => l.startsWith('sensitive layers (t_l ≥ mean): l1_conv')), lines.join('\n'));
+  // pnpm reproduce records backend and workers from this line
+  const workers = lines.map((l) => /^backend cpu; (\d+) workers?; 3 quantized layers/.exec(l)?.[1]).find(Boolean);
+  assert.ok(workers !== undefined && Number(workers) >= 1 && Number(workers) <= cpus().length, lines.join('\n'));
   const model = readModel(readFileSync(out));
   assert.is(model.mode, 'mixed');
   assert.equal(model.sensitivity, readModel(readFileSync(src)).sensitivity);

@@ -81,10 +81,10 @@ export async function runSensitivity(
   if (!opts.inPlace && resolve(opts.out!) === resolve(path)) throw new RangeError(`--out: ${opts.out} is the input model; pass --in-place to overwrite it`);
   const load = loader ?? sensitivityTargetFromModel;
   const model = readModel(readFileSync(path));
-  const { model: out, result, backend, layers, seconds } = await computeSensitivity(model, load, opts, progress);
+  const { model: out, result, backend, workers, layers, seconds } = await computeSensitivity(model, load, opts, progress);
   const rel = relativeErrors(result.trace, result.stderr);
   const over = layers.filter((_, l) => !(rel[l]! <= opts.tol));
-  log(`backend ${backend}; ${result.iters} probes in ${seconds.toFixed(1)} s (${(seconds / result.iters).toFixed(2)} s per probe), ` +
+  log(`backend ${backend}, ${workers} worker${workers === 1 ? '' : 's'}; ${result.iters} probes in ${seconds.toFixed(1)} s (${(seconds / result.iters).toFixed(2)} s per probe), ` +
     (result.converged ? `converged: every layer's relative standard error ≤ ${opts.tol}` : `NOT converged: ${over.length} of ${layers.length} layers above --tol ${opts.tol} after --max-iters ${opts.maxIters}`));
   out.sensitivity!.forEach((s, l) => log(describeLayer(s, rel[l]!)));
   if (!result.converged && !opts.allowUnconverged) {

@@ -116,7 +116,7 @@ export async function runSupernet(modelPath: string, o: SupernetCliOptions, log:
     before: () => bar?.stop(),
     quitMessage: `interrupted; the last checkpoint is ${checkpoint}; continue with the same command and --resume`,
   });
-  log(`backend ${backend.name}${passedOver(backend) ? ` (passed over: ${passedOver(backend)})` : ''}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
+  log(`backend ${backend.name}${passedOver(backend) ? ` (passed over: ${passedOver(backend)})` : ''}; ${trainer.workers} worker${trainer.workers === 1 ? '' : 's'}; ${layers.length} quantized layers, B = [${net.quant.bits}], ${trainer.train.count} training images, ${trainer.stepsPerEpoch} batches/epoch`);
   if (traces) log(`sensitive layers (t_l ≥ mean): ${layers.filter((_, i) => trainer.sensitive[i]).join(', ') || '(none)'}`);
   let history: SupernetEpoch[];
   try {

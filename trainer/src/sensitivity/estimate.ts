@@ -100,7 +100,7 @@ export function progressLine(probes: number, limit: number, layers: readonly str
 /** Estimates the traces of `model` and returns it with its sensitivity section filled in. */
 export async function computeSensitivity(
   model: Model, loadTarget: TargetLoader, opts: SensitivityOptions, progress?: ProgressSink,
-): Promise<{ model: Model; result: HutchinsonResult; backend: string; layers: string[]; seconds: number }> {
+): Promise<{ model: Model; result: HutchinsonResult; backend: string; workers: number; layers: string[]; seconds: number }> {
   const backend = await initBackend(opts.backend);
   const target = loadTarget(model);
   const { batches, sizes } = sensitivityBatches(opts.data, opts.images, opts.batch);
@@ -113,10 +113,10 @@ export async function computeSensitivity(
       seed: opts.seed, probeData,
       onIter: (i: number, trace: number[], se: number[]) => progress?.update(progressLine(i, opts.maxIters, target.layers, trace, se, opts.tol, performance.now() - t0)),
     };
-    const workers = opts.workers ?? 1;
-    let result: HutchinsonResult;
     // workers rebuild the target from the file, so only the default loader can be spread
-    if (workers > 1 && loadTarget === sensitivityTargetFromModel) {
+    const workers = loadTarget === sensitivityTargetFromModel ? opts.workers ?? 1 : 1;
+    let result: HutchinsonResult;
+    if (workers > 1) {
       const pool = await ProbePool.start(workers, { backend: backend.name, model, data: opts.data, images: opts.images, batch: opts.batch, seed: opts.seed, probeData });
       try {
         result = await hutchinsonTraceOnPool(hopts, pool);
@@ -127,7 +127,7 @@ export async function computeSensitivity(
     progress?.done();
     const seconds = (performance.now() - t0) / 1000;
     const sensitivity = sensitivitySection(model, target.layers, result);
-    return { model: { ...model, sensitivity }, result, backend: backend.name, layers: target.layers, seconds };
+    return { model: { ...model, sensitivity }, result, backend: backend.name, workers, layers: target.layers, seconds };
   } finally {
     target.dispose();
     for (const b of batches) tf.dispose([b.x, b.y]);
