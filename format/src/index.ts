@@ -8,5 +8,5 @@ export { writeModel } from './writer.ts';
 export { MAJOR, MINOR } from './layout.ts';
 export { describeModel, describeInput, type ModelSummary } from './summary.ts';
 export { inferShapes, layerCosts, weightBytes, outputSize, type LayerCost } from './shapes.ts';
-export { tinyModel, tinyModelV11, tinyModelV12, seededRandom, exactActivationCode, tieAdjacentActivations } from './testing.ts';
+export { tinyModel, tinyModelV11, tinyModelV12, tinyModelV13, seededRandom, exactActivationCode, tieAdjacentActivations } from './testing.ts';
 export { assembleFile } from './writer.ts';

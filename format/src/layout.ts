@@ -1,8 +1,10 @@
 // Byte layout constants of format v1 (SPEC.md §2–3), shared by the reader and the writer.
 export const MAGIC = 'BITSWTCH';
 export const MAJOR = 1;
-/** Newest minor version this reader and writer know (1.1: SENS std errors and probe counts; 1.2: INPT). */
-export const MINOR = 2;
+/** Newest minor version this reader and writer know (1.1: SENS std errors and probe counts; 1.2: INPT; 1.3: SubNet BatchNorm statistics). */
+export const MINOR = 3;
+/** Minor version of a file with INPT and no SubNet BatchNorm statistics. */
+export const MINOR_INPUT = 2;
 /** Minor version of a file that uses none of the 1.1 or 1.2 additions: the writer writes the lowest that fits. */
 export const MINOR_BASE = 0;
 /** Minor version of a file with SENS std errors or probe counts and no INPT section. */

@@ -107,6 +107,12 @@ export interface SubNet {
   budget: Record<string, number>;
   /** Measured top-1 accuracy in [0, 1], if evaluated. */
   accuracy?: number;
+  /**
+   * BatchNorm statistics re-estimated for this SubNet (format 1.3): by batchnorm layer name, the
+   * channels' means then their variances (2·channels values). They replace the moving mean and
+   * variance of the set the layer selects at this SubNet's bits; γ and β stay the set's.
+   */
+  bn?: Record<string, Float32Array>;
 }
 
 /**

@@ -109,7 +109,7 @@ export function readModel(input: ArrayBuffer | Uint8Array, options: ReadOptions 
   const sens = section(TAG_SENSITIVITY);
   if (sens) model.sensitivity = parseSensitivity(new Checker(sens.offset), parseJson(bytes, sens), model);
   const subn = section(TAG_SUBNETS);
-  if (subn) model.subnets = parseSubnets(new Checker(subn.offset), parseJson(bytes, subn), model);
+  if (subn) model.subnets = parseSubnets(new Checker(subn.offset, tensors, tensorSection.offset), parseJson(bytes, subn), model);
   const meta = section(TAG_METADATA);
   if (meta) {
     const c = new Checker(meta.offset);
@@ -420,6 +420,20 @@ function parseSubnets(c: Checker, json: unknown, model: Model): SubNet[] {
       const acc = c.num(o.accuracy, `${f}.accuracy`, false);
       if (acc < 0 || acc > 1) c.fail(`${f}.accuracy`, 'a number in 0..1', acc);
       sub.accuracy = acc;
+    }
+    if (o.bn !== undefined) {
+      const bnRaw = c.obj(o.bn, `${f}.bn`);
+      const bn: Record<string, Float32Array> = {};
+      for (const [layer, ref] of Object.entries(bnRaw)) {
+        const l = model.layers.find((x) => x.name === layer);
+        if (l?.op !== 'batchnorm') c.fail(`${f}.bn`, 'keys that name batchnorm layers', layer);
+        const stats = c.float32(ref, `${f}.bn.${layer}`, [2, l.channels]);
+        for (let ch = 0; ch < l.channels; ch++) {
+          if (stats[l.channels + ch]! < 0) c.fail(`${f}.bn.${layer}[1][${ch}] (variance)`, 'a number >= 0', stats[l.channels + ch]);
+        }
+        bn[layer] = stats;
+      }
+      sub.bn = bn;
     }
     return sub;
   });

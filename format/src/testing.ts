@@ -107,6 +107,18 @@ export function tinyModelV12(seed = 1): Model {
 }
 
 /**
+ * tinyModelV12 with format 1.3 BatchNorm statistics on its SubNet: for bn2 (a TBN layer) and bn1
+ * (per bit), means then variances.
+ */
+export function tinyModelV13(seed = 1): Model {
+  const m = tinyModelV12(seed);
+  const rand = seededRandom(seed + 100);
+  const stats = (c: number) => Float32Array.from({ length: 2 * c }, (_, i) => Math.fround(i < c ? rand() - 0.5 : 0.5 + rand()));
+  m.subnets = [{ ...m.subnets![0]!, bn: { bn2: stats(8), bn1: stats(4) } }, { name: 'all2', bits: [2, 2, 2, 2], budget: { 'avg-bits': 2 } }];
+  return m;
+}
+
+/**
  * eq. 4 decided without dividing: the code of x / s by exact comparisons, for test oracles.
  * n·s and (2n+1)·s are exact in float64 (n < 2^10, s a float32), and a float64 subtraction never
  * changes the sign of a difference, so the .5-tie test 2x vs (2n+1)·s is exact.

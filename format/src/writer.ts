@@ -4,7 +4,7 @@ import {
   ALIGN, packSigned,
 } from './pack.ts';
 import {
-  HEADER_BYTES, MAGIC, MAJOR, MINOR, MINOR_BASE, MINOR_SENS_ERRORS, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH,
+  HEADER_BYTES, MAGIC, MAJOR, MINOR, MINOR_BASE, MINOR_INPUT, MINOR_SENS_ERRORS, SECTION_ALIGN, SECTION_ENTRY_BYTES, TAG_GRAPH,
   TAG_INPUT, TAG_METADATA, TAG_SENSITIVITY, TAG_SUBNETS, TAG_TENSORS, alignUp, type TensorRef,
 } from './layout.ts';
 import type { Layer, Model, Weights } from './model.ts';
@@ -115,11 +115,25 @@ export function writeModel(model: Model): Uint8Array {
     }));
     sections.push([TAG_SENSITIVITY, utf8(sens)]);
   }
-  if (model.subnets) sections.push([TAG_SUBNETS, utf8(model.subnets)]);
+  if (model.subnets) {
+    const channels = new Map(model.layers.flatMap((l) => (l.op === 'batchnorm' ? [[l.name, l.channels] as const] : [])));
+    sections.push([TAG_SUBNETS, utf8(model.subnets.map((s, i) => ({
+      name: s.name, bits: s.bits, budget: s.budget, accuracy: s.accuracy,
+      // the statistics live in TENS after the graph's tensors, in the order of the SubNets and their keys
+      bn: s.bn === undefined ? undefined : Object.fromEntries(Object.entries(s.bn).map(([layer, v]) => {
+        const c = channels.get(layer);
+        if (c === undefined) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, 'the name of a batchnorm layer', layer);
+        if (v.length !== 2 * c) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, `${2 * c} values (means then variances of ${c} channels)`, `${v.length} values`);
+        return [layer, blob.float32(v, [2, c])];
+      })),
+    })))]);
+  }
   if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
+  sections[1] = [TAG_TENSORS, blob.bytes()];
 
   const usesSens11 = model.sensitivity?.some((s) => s.hessianTraceStdErr !== undefined || s.probes !== undefined) ?? false;
-  const minor = model.input ? MINOR : usesSens11 ? MINOR_SENS_ERRORS : MINOR_BASE;
+  const usesSubnetBn = model.subnets?.some((s) => s.bn !== undefined) ?? false;
+  const minor = usesSubnetBn ? MINOR : model.input ? MINOR_INPUT : usesSens11 ? MINOR_SENS_ERRORS : MINOR_BASE;
   const out = assembleFile(sections, MAJOR, minor);
   readModel(out); // validates everything; throws FormatError naming the field
   return out;

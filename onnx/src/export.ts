@@ -5,7 +5,7 @@
 // which is eq. 3-5 with the file's scales. The model input is NCHW float32 (normalised as the
 // file's model expects); the format's H, W, C flatten is a Transpose to NHWC then Flatten.
 import { doubleRoundAll, type Conv2DLayer, type DenseLayer, type Layer, type Model } from '@bitswitch/format';
-import { analyseGraph, batchNormSet, padBefore, resolvePrecision, type PrecisionSpec } from '@bitswitch/runtime';
+import { analyseGraph, batchNormParams, batchNormSet, padBefore, resolvePrecision, type PrecisionSpec } from '@bitswitch/runtime';
 import {
   DT, EXPORT_OPSET, floatValueInfo, intAttr, intsAttr, floatAttr, onnx, tensor, type NodeProto, type TensorProto,
 } from './proto.ts';
@@ -101,7 +101,8 @@ export function exportOnnx(model: Model, precision: PrecisionSpec): ExportResult
       case 'batchnorm': {
         const set = batchNormSet(l, graph.quantIndex, p.bitIndex, model.bits.length);
         const c = l.channels;
-        const part = (j: number, f: string) => f32(`${l.name}/${f}`, [c], l.params.subarray((set * 4 + j) * c, (set * 4 + j + 1) * c));
+        const prm = batchNormParams(l, set, p.bn);
+        const part = (j: number, f: string) => f32(`${l.name}/${f}`, [c], prm.subarray(j * c, (j + 1) * c));
         node('BatchNormalization', l.name, [x, part(0, 'gamma'), part(1, 'beta'), part(2, 'mean'), part(3, 'var')], [l.name], [floatAttr('epsilon', l.epsilon)]);
         break;
       }

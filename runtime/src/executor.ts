@@ -4,7 +4,7 @@
 import type { Model } from '@bitswitch/format';
 import type { Epilogue, IntBackend, PreparedWeights } from './backend.ts';
 import { compile, type MatmulStep, type Step } from './compile.ts';
-import { analyseGraph, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
+import { analyseGraph, batchNormParams, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
 import { geometry, isPointwise, matrixShape } from './ops/conv.ts';
 import { addInto, avgPoolInto, batchNormInto, reluInto } from './ops/float.ts';
 import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
@@ -206,7 +206,7 @@ export class Runtime {
         return;
       case 'batchnorm': {
         const set = batchNormSet(s.layer, this.graph.quantIndex, this.current!.bitIndex, this.model.bits.length);
-        batchNormInto(s.layer, set, this.f32(s.input, batch), this.f32(s.output, batch));
+        batchNormInto(s.layer, batchNormParams(s.layer, set, this.current!.bn), this.f32(s.input, batch), this.f32(s.output, batch));
         return;
       }
       case 'relu': reluInto(this.f32(s.input, batch), this.f32(s.output, batch)); return;

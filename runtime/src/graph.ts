@@ -103,3 +103,17 @@ export function batchNormSet(l: Extract<Layer, { op: 'batchnorm' }>, quantIndex:
   if (sel.kind === 'per-bit') return bitIndex[quantIndex.get(sel.layer)!];
   return bitIndex[quantIndex.get(sel.prev)!] * nbits + bitIndex[quantIndex.get(sel.layer)!]; // TBN
 }
+
+/**
+ * γ, β, mean and variance ([4][channels]) of BatchNorm `l` at a precision: parameter set `set`,
+ * with the mean and variance of a SubNet that carries its own statistics (format 1.3, SPEC §7.2).
+ */
+export function batchNormParams(l: Extract<Layer, { op: 'batchnorm' }>, set: number, subnetBn?: Readonly<Record<string, Float32Array>>): Float32Array {
+  const C = l.channels;
+  const p = l.params.subarray(set * 4 * C, (set + 1) * 4 * C);
+  const stats = subnetBn?.[l.name];
+  if (!stats) return p;
+  const out = p.slice();
+  out.set(stats, 2 * C);
+  return out;
+}

@@ -2,7 +2,7 @@ export { Runtime, argmax, matrixShape, type PrecisionInfo, type MemoryInfo, type
 export { referenceForward, checkInput, type ReferenceHooks } from './reference.ts';
 export { accuracy, accuracyEvaluator, referenceClassifier, type Classifier, type LabelledSet } from './evaluate.ts';
 export { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
-export { analyseGraph, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
+export { analyseGraph, batchNormParams, batchNormSet, padBefore, type GraphInfo, type QuantLayer } from './graph.ts';
 export type { IntBackend, PreparedWeights, Epilogue, ConvGeometry } from './backend.ts';
 export { createTsBackend } from './backend-ts.ts';
 export { createBackend, BACKEND_NAMES, type BackendName } from './backends.ts';

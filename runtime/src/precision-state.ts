@@ -4,7 +4,7 @@
 import type { Model } from '@bitswitch/format';
 import type { Epilogue, IntBackend, PreparedWeights } from './backend.ts';
 import type { MatmulStep } from './compile.ts';
-import { batchNormSet, type GraphInfo } from './graph.ts';
+import { batchNormParams, batchNormSet, type GraphInfo } from './graph.ts';
 import { matrixShape } from './ops/conv.ts';
 import type { Precision } from './precision.ts';
 
@@ -71,7 +71,7 @@ export function stepState(model: Model, graph: GraphInfo, s: MatmulStep, p: Prec
   if (s.bn) {
     const C = s.bn.channels;
     const set = batchNormSet(s.bn, graph.quantIndex, p.bitIndex, model.bits.length);
-    const prm = s.bn.params.subarray(set * 4 * C, (set + 1) * 4 * C);
+    const prm = batchNormParams(s.bn, set, p.bn);
     mul = new Float32Array(n);
     add = new Float32Array(n);
     for (let j = 0; j < n; j++) {

@@ -6,10 +6,10 @@ import {
   type BatchNormLayer, type Conv2DLayer, type DenseLayer, type Layer, type Model,
 } from '@bitswitch/format';
 import { im2colRef, matmulRef } from '@bitswitch/kernels';
-import { analyseGraph, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
+import { analyseGraph, batchNormParams, batchNormSet, elementCount, type GraphInfo, type QuantLayer } from './graph.ts';
 import { matrixShape } from './ops/conv.ts';
 import { addInto, avgPoolInto, batchNormInto, poolOutputSize, reluInto } from './ops/float.ts';
-import { resolvePrecision, type PrecisionSpec } from './precision.ts';
+import { resolvePrecision, type Precision, type PrecisionSpec } from './precision.ts';
 
 export interface ReferenceHooks {
   /** Called with a quantized layer's float input before eq. 4 (bitIndex into model.bits). */
@@ -38,12 +38,13 @@ export function referenceForward(model: Model, precision: PrecisionSpec, input: 
     const x = values.get(l.inputs[0])!;
     const inShape = graph.shapes.get(l.inputs[0])!;
     hooks.beforeLayer?.(l, x);
-    values.set(l.name, runLayer(model, graph, l, x, inShape, batch, p.bits, p.bitIndex, hooks, values));
+    values.set(l.name, runLayer(model, graph, l, x, inShape, batch, p, hooks, values));
   }
   return Float32Array.from(values.get(model.layers[model.layers.length - 1].name)!);
 }
 
-function runLayer(model: Model, graph: GraphInfo, l: Layer, x: Float64Array, inShape: number[], batch: number, bits: number[], bitIndex: number[], hooks: ReferenceHooks, values: Map<string, Float64Array>): Float64Array {
+function runLayer(model: Model, graph: GraphInfo, l: Layer, x: Float64Array, inShape: number[], batch: number, p: Precision, hooks: ReferenceHooks, values: Map<string, Float64Array>): Float64Array {
+  const { bits, bitIndex } = p;
   switch (l.op) {
     case 'conv2d':
     case 'dense': {
@@ -56,7 +57,7 @@ function runLayer(model: Model, graph: GraphInfo, l: Layer, x: Float64Array, inS
     case 'batchnorm': {
       const set = batchNormSet(l, graph.quantIndex, bitIndex, model.bits.length);
       hooks.beforeBatchNorm?.(l, x, set);
-      return batchNormInto(l, set, x, new Float64Array(x.length));
+      return batchNormInto(l, batchNormParams(l, set, p.bn), x, new Float64Array(x.length));
     }
     case 'relu': return reluInto(x, new Float64Array(x.length));
     case 'add': return addInto(l.inputs.map((name) => values.get(name)!), false, new Float64Array(x.length));

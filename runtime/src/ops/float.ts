@@ -6,10 +6,9 @@ import { padBefore } from '../graph.ts';
 
 type Floats = Float32Array | Float64Array;
 
-/** y = γ (x − μ) / sqrt(σ² + ε) + β with parameter set `set` (channels last). */
-export function batchNormInto<T extends Floats>(l: BatchNormLayer, set: number, x: T, y: T): T {
+/** y = γ (x − μ) / sqrt(σ² + ε) + β with `p` = γ, β, μ, σ² ([4][channels], batchNormParams; channels last). */
+export function batchNormInto<T extends Floats>(l: BatchNormLayer, p: Float32Array, x: T, y: T): T {
   const C = l.channels;
-  const p = l.params.subarray(set * 4 * C, (set + 1) * 4 * C);
   for (let i = 0; i < x.length; i++) {
     const c = i % C;
     y[i] = (p[c] * (x[i] - p[2 * C + c])) / Math.sqrt(p[3 * C + c] + l.epsilon) + p[C + c];
