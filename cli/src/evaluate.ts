@@ -12,8 +12,8 @@ export async function testImages(data: string, limit?: number): Promise<Labelled
   return { images: x, labels: y, count: split.count };
 }
 
-/** For `bitswitch pareto`: (model, bits per quantized layer) → accuracy on `data`'s test split; one runtime per model. */
-export async function runtimeEvaluator(data: string, options: { limit?: number }): Promise<(model: Model, bits: number[]) => Promise<number>> {
+/** For `bitswitch pareto`: (model, bits per quantized layer or SubNet name) → accuracy on `data`'s test split; one runtime per model. */
+export async function runtimeEvaluator(data: string, options: { limit?: number }): Promise<(model: Model, precision: number[] | string) => Promise<number>> {
   const images = await testImages(data, options.limit);
   const { createRuntime } = await import('@bitswitch/runtime');
   return accuracyEvaluator(images, (model) => createRuntime(model));

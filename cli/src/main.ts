@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ register: (program: Command) => v
   supernet: () => import('./commands/supernet.ts'),
   sensitivity: () => import('./commands/sensitivity.ts'),
   search: () => import('./commands/search.ts'),
+  recalibrate: () => import('./commands/recalibrate.ts'),
   pareto: () => import('./commands/pareto.ts'),
   inspect: () => import('./commands/inspect.ts'),
   demo: () => import('./commands/demo.ts'),

@@ -17,8 +17,13 @@ const dir = mkdtempSync(join(tmpdir(), 'bitswitch-search-'));
 const lines: string[] = [];
 const errors: string[] = [];
 
-// Synthetic accuracy: falls with the mean of 1/b over layers, so more bits never hurt.
-const evaluate: Evaluate = async (_model: Model, bits: number[]) => 1 - bits.reduce((s, b) => s + 1 / b, 0) / bits.length;
+// Synthetic accuracy: falls with the mean of 1/b over layers, so more bits never hurt; a SubNet by name as its bits.
+const calls: { model: Model; precision: number[] | string }[] = [];
+const evaluate: Evaluate = async (model: Model, precision: number[] | string) => {
+  calls.push({ model, precision });
+  const bits = typeof precision === 'string' ? model.subnets!.find((s) => s.name === precision)!.bits : precision;
+  return 1 - bits.reduce((s, b) => s + 1 / b, 0) / bits.length;
+};
 
 async function run(...args: string[]): Promise<number | undefined> {
   const program = new Command().exitOverride();
@@ -116,6 +121,10 @@ test('pareto evaluates every SubNet, writes the SVG/HTML plot and the frontier; 
   assert.is(out.series[0].points.length, subnets.length); // uniform precisions are among the searched ones here
   assert.equal(out.series[0].frontier, paretoFrontier(out.series[0].points));
   for (const s of subnets) assert.is(s.accuracy, await evaluate(null as unknown as Model, s.bits));
+  // the file's own SubNets run by name (their BatchNorm statistics apply); the baseline has none, so it runs their bits
+  const [own, baseline] = [calls.filter((c) => c.model?.subnets?.length), calls.filter((c) => c.model && !c.model.subnets?.length)];
+  assert.ok(own.length >= subnets.length && own.every((c) => typeof c.precision === 'string'), JSON.stringify(own.map((c) => c.precision)));
+  assert.ok(baseline.length >= subnets.length && baseline.every((c) => Array.isArray(c.precision)));
   for (const p of out.series[0].points) assert.equal(p.bits, subnets.find((s) => s.name === p.name)!.bits);
   const html = join(dir, 'd.html');
   assert.is(await run('pareto', path, '--data', 'unused', '--out', html, '--x', 'bitops'), undefined);

@@ -7,7 +7,7 @@ import { accuracy, accuracyEvaluator, type Classifier } from '../src/index.ts';
 function fake(log: string[]): Classifier {
   let bits: number[] = [];
   return {
-    setPrecision: (b) => { bits = b; log.push(`set ${b}`); },
+    setPrecision: (b) => { if (typeof b === 'string') throw new Error('by bits only'); bits = b; log.push(`set ${b}`); },
     classify: (x, n) => {
       log.push(`batch ${n}`);
       return Int32Array.from({ length: n }, (_, i) => (bits[0] === 2 ? 99 : Math.floor(x[i * 2]) % 3));

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '@bitswitch/format/node';
 import { join } from 'node:path';
 import { FormatError, readModel, type Model } from '@bitswitch/format';
 import { argmax, referenceForward } from '@bitswitch/runtime';
-import { Rng, evaluate, loadDataset, makeBatch, networkFromModel, precisionName, stratifiedSubset, NO_AUGMENT, type Split } from '@bitswitch/trainer';
+import { Rng, evaluate, loadDataset, makeBatch, networkFromModel, precisionName, stratifiedSubset, withSubnetBn, NO_AUGMENT, type Split } from '@bitswitch/trainer';
 import { parseNumber } from '../options.ts';
 import { reportFallThrough, startBackend } from '../backend.ts';
 import { pct } from '../train-report.ts';
@@ -57,7 +57,8 @@ export async function evalCommand(file: string, o: EvalOptions): Promise<Record<
     reportFallThrough(await startBackend(o.backend));
     const net = networkFromModel(model);
     for (const b of bits) out[precisionName(b)] = await evaluate(net, ds, test, b);
-    for (const s of subnets) out[s.name] = await evaluate(net, ds, test, s.bits);
+    // a SubNet's own BatchNorm statistics (bitswitch recalibrate) apply while it runs
+    for (const s of subnets) out[s.name] = await withSubnetBn(net, s.bits, s.bn, () => evaluate(net, ds, test, s.bits));
     net.dispose();
   }
   if (o.json) writeFileAtomic(o.json, JSON.stringify({ file, data: dataName, testImages: test.count, math: o.reference ? 'reference' : 'tfjs', accuracy: out }, null, 2) + '\n');

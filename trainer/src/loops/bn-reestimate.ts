@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeBatch, NO_AUGMENT, type Dataset, type Split } from '../data/datasets.ts';
 import { Rng, deriveRng } from '../math/rng.ts';
-import type { BnUpdate, Network } from '../nn/network.ts';
+import type { BitChoice, BnUpdate, Network } from '../nn/network.ts';
 
 /** Which training images re-estimation uses: the first `images` of a permutation fixed by the seed, whole batches only. */
 export function reestimationImages(split: Split, images: number, batch: number, seed: number): Int32Array {
@@ -18,39 +18,94 @@ export function reestimationImages(split: Split, images: number, batch: number, 
   return Int32Array.from(deriveRng(seed, 4, 0).permutation(split.count).subarray(0, n));
 }
 
+interface BnSums { name: string; key: string; mean: Float64Array; variance: Float64Array }
+
 /**
- * Sets the moving mean and variance of every BatchNorm set that `net` uses at each of `bits` to
- * the average over the batches of `indices` (float64 sums). Returns the number of batches.
+ * The average batch mean and (biased) variance of every BatchNorm's input with the quantized
+ * layers at `bits` (a uniform bit or one per layer), over the batches of `indices`, in training
+ * mode; one entry per BatchNorm set used (float64 averages).
  */
-export async function reestimateBn(net: Network, ds: Dataset, split: Split, bits: readonly number[], indices: Int32Array, batch: number): Promise<number> {
+async function measureBn(net: Network, ds: Dataset, split: Split, bits: BitChoice, indices: Int32Array, batch: number): Promise<BnSums[]> {
   const batches = indices.length / batch;
   if (!Number.isInteger(batches) || batches < 1) throw new RangeError(`reestimateBn: expected whole batches of ${batch} images, got ${indices.length}`);
-  for (const b of bits) {
-    const sums = new Map<string, { name: string; key: string; mean: Float64Array; variance: Float64Array }>();
-    for (let i = 0; i < batches; i++) {
-      const { x } = makeBatch(ds, split, indices.subarray(i * batch, (i + 1) * batch), NO_AUGMENT, new Rng(0));
-      let sets: { name: string; key: string }[] = [];
-      const kept = tf.tidy(() => {
-        const updates = net.forward(tf.tensor4d(x, [batch, ds.height, ds.width, ds.channels]), b, true).bnUpdates;
-        sets = updates.map((u) => ({ name: u.name, key: u.key }));
-        return updates.flatMap((u) => [u.mean, u.variance]);
-      });
-      // read asynchronously: a GPU backend has no synchronous read in Node
-      const values = await Promise.all(kept.map((t) => t.data() as Promise<Float32Array>));
-      tf.dispose(kept);
-      for (const [j, { name, key }] of sets.entries()) {
-        const mean = values[2 * j]!, variance = values[2 * j + 1]!;
-        let s = sums.get(`${name}@${key}`);
-        if (!s) sums.set(`${name}@${key}`, s = { name, key, mean: new Float64Array(mean.length), variance: new Float64Array(mean.length) });
-        for (let c = 0; c < mean.length; c++) { s.mean[c] += mean[c]!; s.variance[c] += variance[c]!; }
-      }
+  const sums = new Map<string, BnSums>();
+  for (let i = 0; i < batches; i++) {
+    const { x } = makeBatch(ds, split, indices.subarray(i * batch, (i + 1) * batch), NO_AUGMENT, new Rng(0));
+    let sets: { name: string; key: string }[] = [];
+    const kept = tf.tidy(() => {
+      const updates = net.forward(tf.tensor4d(x, [batch, ds.height, ds.width, ds.channels]), bits, true).bnUpdates;
+      sets = updates.map((u) => ({ name: u.name, key: u.key }));
+      return updates.flatMap((u) => [u.mean, u.variance]);
+    });
+    // read asynchronously: a GPU backend has no synchronous read in Node
+    const values = await Promise.all(kept.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(kept);
+    for (const [j, { name, key }] of sets.entries()) {
+      const mean = values[2 * j]!, variance = values[2 * j + 1]!;
+      let s = sums.get(`${name}@${key}`);
+      if (!s) sums.set(`${name}@${key}`, s = { name, key, mean: new Float64Array(mean.length), variance: new Float64Array(mean.length) });
+      for (let c = 0; c < mean.length; c++) { s.mean[c] += mean[c]!; s.variance[c] += variance[c]!; }
     }
+  }
+  for (const s of sums.values()) for (let c = 0; c < s.mean.length; c++) { s.mean[c] /= batches; s.variance[c] /= batches; }
+  return [...sums.values()];
+}
+
+/**
+ * Sets the moving mean and variance of every BatchNorm set that `net` uses at each of `bits` to
+ * the average over the batches of `indices`. Returns the number of batches.
+ */
+export async function reestimateBn(net: Network, ds: Dataset, split: Split, bits: readonly number[], indices: Int32Array, batch: number): Promise<number> {
+  for (const b of bits) {
+    const measured = await measureBn(net, ds, split, b, indices, batch);
     // momentum 0: each statistic becomes the average
-    const updates: BnUpdate[] = [...sums.values()].map((s) => ({
-      name: s.name, key: s.key, mean: tf.tensor1d(Float32Array.from(s.mean, (v) => v / batches)), variance: tf.tensor1d(Float32Array.from(s.variance, (v) => v / batches)),
-    }));
+    const updates: BnUpdate[] = measured.map((s) => ({ name: s.name, key: s.key, mean: tf.tensor1d(Float32Array.from(s.mean)), variance: tf.tensor1d(Float32Array.from(s.variance)) }));
     net.applyBnUpdates(updates, 0);
     tf.dispose(updates.flatMap((u) => [u.mean, u.variance]));
   }
-  return batches;
+  return indices.length / batch;
+}
+
+/**
+ * One SubNet's own BatchNorm statistics (format 1.3, SPEC §7.2): measured as reestimateBn does,
+ * with every quantized layer at its SubNet bit; by BatchNorm layer name, the channels' means then
+ * their variances. A TBN set is shared by every SubNet that runs its pair of bits, so its moving
+ * averages fit none of them exactly; these fit this one. The network is not changed.
+ */
+export async function subnetBnStatistics(net: Network, ds: Dataset, split: Split, bits: readonly number[], indices: Int32Array, batch: number): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  for (const s of await measureBn(net, ds, split, [...bits], indices, batch)) {
+    const C = s.mean.length;
+    const stats = new Float32Array(2 * C);
+    stats.set(s.mean);
+    stats.set(s.variance, C);
+    out[s.name] = stats;
+  }
+  return out;
+}
+
+/**
+ * Runs `fn` with a SubNet's own BatchNorm statistics in the sets its bits select, then puts the
+ * network's statistics back (also when `fn` throws).
+ */
+export async function withSubnetBn<T>(net: Network, bits: readonly number[], bn: Readonly<Record<string, Float32Array>> | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!bn || !Object.keys(bn).length) return fn();
+  const saved: [tf.Variable, tf.Tensor][] = [];
+  try {
+    for (const [layer, stats] of Object.entries(bn)) {
+      const node = net.spec.nodes.find((n) => n.name === layer);
+      if (node?.op !== 'batchnorm') throw new RangeError(`bn: expected the names of batchnorm layers of ${net.spec.name}, got ${JSON.stringify(layer)}`);
+      const key = net.bnKey(node, [...bits]);
+      const C = stats.length / 2;
+      for (const [part, values] of [['mean', stats.subarray(0, C)], ['var', stats.subarray(C)]] as const) {
+        const v = net.vars.get(`${layer}/${part}@${key}`);
+        if (!v || v.size !== C) throw new RangeError(`bn.${layer}: expected ${2 * (v?.size ?? 0)} values (means then variances), got ${stats.length}`);
+        saved.push([v, v.clone()]);
+        v.assign(tf.tensor1d(values));
+      }
+    }
+    return await fn();
+  } finally {
+    for (const [v, old] of saved) { v.assign(old); old.dispose(); }
+  }
 }
