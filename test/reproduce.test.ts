@@ -160,6 +160,45 @@ test('the mixed-precision section: "not run yet", then tables and a plot from pa
   }
 });
 
+test('the mixed-precision section: pareto stages on recalibrated files are reported apart, beside the same ILP picks with moving averages', async () => {
+  const stages = [
+    ...['hasb', 'uniform'].flatMap((s) => [1, 2].flatMap((seed) => [
+      { name: `p-${s}-${seed}`, args: ['pareto', 'x.bsw'] },
+      { name: `r-${s}-${seed}`, args: ['recalibrate', `runs/reproduce/search-${s}-${seed}/model.bsw`, '--out', 'RUN/model.bsw'] },
+      { name: `pr-${s}-${seed}`, args: ['pareto', `runs/reproduce/r-${s}-${seed}/model.bsw`, '--sweep-only'] },
+    ])),
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-mixed-'));
+  try {
+    mkdirSync(join(dir, 'results/checkpoints'), { recursive: true });
+    const write = (name: string, s: object) => writeFileSync(join(dir, 'results/checkpoints', `${name}.summary.json`), JSON.stringify(s));
+    // moving averages: a pinned SubNet is the best within cap 3 for HASB seed 1, and is left out of the like-for-like column
+    const pinned = { ...point('avg-bits<=3/l1@2', 2.5, 0.90), bits: [2, 2] };
+    write('p-hasb-1', run('hasb', 1, [point('avg-bits<=2', 2, 0.80), point('avg-bits<=3', 3, 0.84), pinned]));
+    write('p-hasb-2', run('hasb', 2, [point('avg-bits<=2', 2, 0.78), point('avg-bits<=3', 3, 0.85)]));
+    write('p-uniform-1', run('uniform', 1, [point('avg-bits<=2', 2, 0.81), point('avg-bits<=3', 3, 0.86)]));
+    write('p-uniform-2', run('uniform', 2, [point('avg-bits<=2', 2, 0.79), point('avg-bits<=3', 3, 0.87)]));
+    const none = await mixedSection(dir, stages);
+    assert.ok(none.lines.some((l) => l.startsWith('Recalibrated runs done: 0 of 4')), none.lines.join('\n'));
+    assert.match(none.claim, /With each ILP pick's own BatchNorm statistics \(bitswitch recalibrate\): not run yet$/);
+    assert.ok(none.lines.some((l) => l.includes('4 of 4')), 'the recalibrated stages do not count among the moving-average ones');
+    const recal = (sampler: string, seed: number, a2: number, a3: number) => ({ ...run(sampler, seed, [point('avg-bits<=2', 2, a2), point('avg-bits<=3', 3, a3)]), bnStatistics: 'per SubNet' });
+    write('pr-hasb-1', recal('hasb', 1, 0.82, 0.88));
+    write('pr-hasb-2', recal('hasb', 2, 0.81, 0.89));
+    write('pr-uniform-1', recal('uniform', 1, 0.81, 0.86));
+    write('pr-uniform-2', recal('uniform', 2, 0.80, 0.87));
+    const both = await mixedSection(dir, stages);
+    // cap 2: HASB 0.80/0.78 → 0.82/0.81; uniform 0.81/0.79 → 0.81/0.80; Δ own +1, +1; Δ moving −1, −1
+    assert.ok(both.lines.includes('| 2.00 | 79.00 ± 1.00 (2) → 81.50 ± 0.50 (2) | 80.00 ± 1.00 (2) → 80.50 ± 0.50 (2) | +1.00 (+1.00, +1.00) | HASB | −1.00 (−1.00, −1.00) |'), both.lines.join('\n'));
+    // cap 3: the pinned 0.90 is not an ILP pick, so HASB seed 1 reads 0.84 in the moving-average column
+    assert.ok(both.lines.includes('| 3.00 | 84.50 ± 0.50 (2) → 88.50 ± 0.50 (2) | 86.50 ± 0.50 (2) → 86.50 ± 0.50 (2) | +2.00 (+2.00, +2.00) | HASB | −2.00 (−2.00, −2.00) |'), both.lines.join('\n'));
+    assert.match(both.claim, /With each ILP pick's own BatchNorm statistics \(bitswitch recalibrate\): holds \(every seed favours HASB at 2 of 2 budgets/);
+    assert.ok(both.lines.some((l) => l.startsWith('**HASB + ILP beats uniform sampling, each ILP pick with its own BatchNorm statistics: holds')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a search stage\'s summary carries where its SuperNet was trained on to the pareto stage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bitswitch-summary-'));
   try {
