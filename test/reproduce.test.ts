@@ -211,6 +211,19 @@ test('a search stage\'s summary carries where its SuperNet was trained on to the
   }
 });
 
+test('a recalibrate stage\'s summary counts the SubNets given statistics and carries where the SuperNet was trained', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitswitch-summary-'));
+  try {
+    const m = readModel(readFileSync(join(root, 'format/test/golden/tiny-v1.3.bsw')));
+    writeFileSync(join(dir, 'model.bsw'), readFileSync(join(root, 'format/test/golden/tiny-v1.3.bsw')));
+    const s = summarize(['recalibrate', 'x.bsw', '--data', 'mnist', '--out', join(dir, 'model.bsw')], dir, 3, [{ command: 'search', trainedOn: { backend: 'wasm', workers: 2 } }]) as Record<string, unknown>;
+    assert.equal(s, { command: 'recalibrate', wallSeconds: 3, workers: 1, images: 4096, subnets: m.subnets!.filter((x) => x.bn).length, trainedOn: { backend: 'wasm', workers: 2 } });
+    assert.is(s.subnets, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an eval stage\'s summary carries the trainer\'s SubNet accuracies (and where the SuperNet was trained) to the pareto stage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bitswitch-summary-'));
   try {

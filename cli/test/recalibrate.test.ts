@@ -48,7 +48,7 @@ test('every SubNet gets the statistics the trainer measures with its bits; stale
   const lines: string[] = [];
   await runRecalibrate(path, { data: 'mnist', images: '60', batch: '20', out }, (l) => lines.push(l));
   const got = readModel(readFileSync(out));
-  assert.match(lines.at(-1)!, /BatchNorm statistics of 2 SubNets from 60 mnist training images \(batches of 20\) in [\d.]+ s; wrote /);
+  assert.match(lines.at(-1)!, /BatchNorm statistics of 2 SubNets from 60 mnist training images \(batches of 20\) in [\d.]+ s on 1 worker; wrote /);
   assert.equal(got.layers, model.layers, 'weights and BatchNorm sets as they were');
   const bnLayers = model.layers.filter((l) => l.op === 'batchnorm');
   const ds = loadDataset('mnist');

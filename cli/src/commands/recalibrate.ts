@@ -82,7 +82,7 @@ export async function runRecalibrate(file: string, o: RecalibrateOptions, log: (
   const out: Model = { ...model, subnets };
   const target = o.inPlace ? file : o.out!;
   writeFileAtomic(target, writeModel(out));
-  log(`BatchNorm statistics of ${chosen.length} SubNet${chosen.length === 1 ? '' : 's'} from ${indices.length} ${o.data} training images (batches of ${batch}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; wrote ${target}`);
+  log(`BatchNorm statistics of ${chosen.length} SubNet${chosen.length === 1 ? '' : 's'} from ${indices.length} ${o.data} training images (batches of ${batch}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on 1 worker; wrote ${target}`);
   return out;
 }
 
