@@ -42,7 +42,10 @@ export function describeModel(model: Model): ModelSummary {
   const sections = ['GRPH', 'TENS'];
   if (model.input) sections.push(`INPT (${describeInput(model.input)})`);
   if (model.sensitivity) sections.push(`SENS (${model.sensitivity.length} layers)`);
-  if (model.subnets) sections.push(`SUBN (${model.subnets.length} subnets)`);
+  if (model.subnets) {
+    const withBn = model.subnets.filter((s) => s.bn).length;
+    sections.push(`SUBN (${model.subnets.length} subnets${withBn ? `, ${withBn} with their own BatchNorm statistics` : ''})`);
+  }
   if (model.metadata) sections.push(`META (${Object.keys(model.metadata).join(', ')})`);
   return {
     bits: model.bits,

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { FormatError, readFileInfo, readModel, tinyModelV12, tinyModelV13, writeModel, type Model } from '../src/index.ts';
+import { FormatError, describeModel, readFileInfo, readModel, tinyModelV12, tinyModelV13, writeModel, type Model } from '../src/index.ts';
 
 const golden = (name: string) => new Uint8Array(readFileSync(new URL(`./golden/${name}`, import.meta.url)));
 const golden13 = golden('tiny-v1.3.bsw');
@@ -17,6 +17,8 @@ test('1.3: the writer reproduces tiny-v1.3.bsw byte for byte; the reader gives b
   assert.ok(Buffer.compare(Buffer.from(writeModel(tinyModelV13(1))), Buffer.from(golden13)) === 0, 'bytes differ from golden/tiny-v1.3.bsw');
   assert.is(readFileInfo(golden13).minor, 3, 'a file with SubNet statistics says 1.3');
   assert.equal(readModel(golden13), tinyModelV13(1));
+  assert.ok(describeModel(tinyModelV13(1)).sections.includes('SUBN (2 subnets, 1 with their own BatchNorm statistics)'), describeModel(tinyModelV13(1)).sections.join('; '));
+  assert.ok(describeModel(tinyModelV12(1)).sections.includes('SUBN (1 subnets)'));
 });
 
 test('1.3 by hand (§7.2, §4): SUBN names each statistic by a tensor reference into TENS after the graph\'s tensors', () => {
