@@ -107,7 +107,8 @@ export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: str
   const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
   for (const p of options.precisions ?? uniformPrecisions(model)) {
-    rt.setPrecision(p.bits);
+    // a SubNet of the file runs by name, so that its own BatchNorm statistics (format 1.3) apply
+    rt.setPrecision(model.subnets?.some((s) => s.name === p.name && s.bits.join() === p.bits.join()) ? p.name : p.bits);
     let correct = 0;
     let correctInSubset = 0;
     for (let start = 0; start < count; start += 250) {
