@@ -77,7 +77,9 @@ test('withSubnetBn puts the statistics in for the call and the network\'s back a
   const x = tf.randomNormal([3, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
   const logits = () => tf.tidy(() => Array.from(net.forward(x, s.bits, false).logits.dataSync()));
   const before = logits();
+  const tensors = tf.memory().numTensors;
   const inside = await withSubnetBn(net, s.bits, s.bn, async () => logits());
+  assert.is(tf.memory().numTensors, tensors, 'no tensor left behind');
   assert.not.equal(inside, before, 'the statistics change the logits');
   assert.equal(logits(), before, 'restored');
   // the runtime's float reference by name agrees with the trainer using the statistics

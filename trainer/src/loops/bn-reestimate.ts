@@ -101,7 +101,9 @@ export async function withSubnetBn<T>(net: Network, bits: readonly number[], bn:
         const v = net.vars.get(`${layer}/${part}@${key}`);
         if (!v || v.size !== C) throw new RangeError(`bn.${layer}: expected ${2 * (v?.size ?? 0)} values (means then variances), got ${stats.length}`);
         saved.push([v, v.clone()]);
-        v.assign(tf.tensor1d(values));
+        const t = tf.tensor1d(values);
+        v.assign(t);
+        t.dispose();
       }
     }
     return await fn();
