@@ -88,6 +88,20 @@ function layerJson(layer: Layer, blob: TensorBlob, field: string): Record<string
 
 const utf8 = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
+/** SUBN's JSON (§7.2), keys in a fixed order; each SubNet's statistics are added to `blob` in the order of the SubNets and their keys. */
+function subnetsJson(model: Model, blob: TensorBlob): unknown[] {
+  const channels = new Map(model.layers.flatMap((l) => (l.op === 'batchnorm' ? [[l.name, l.channels] as const] : [])));
+  return model.subnets!.map((s, i) => ({
+    name: s.name, bits: s.bits, budget: s.budget, accuracy: s.accuracy,
+    bn: s.bn === undefined ? undefined : Object.fromEntries(Object.entries(s.bn).map(([layer, v]) => {
+      const c = channels.get(layer);
+      if (c === undefined) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, 'the name of a batchnorm layer', layer);
+      if (v.length !== 2 * c) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, `${2 * c} values (means then variances of ${c} channels)`, `${v.length} values`);
+      return [layer, blob.float32(v, [2, c])];
+    })),
+  }));
+}
+
 /**
  * Serialises a Model to format v1 bytes. The result is read back and validated before it is
  * returned, so an invalid Model raises FormatError here rather than producing a bad file.
@@ -100,6 +114,8 @@ export function writeModel(model: Model): Uint8Array {
     inputShape: model.inputShape,
     layers: model.layers.map((l, i) => layerJson(l, blob, `layers[${i}]`)),
   };
+  // SubNet statistics go into TENS after the graph's tensors, so SUBN is built before TENS is laid out
+  const subnets = model.subnets && subnetsJson(model, blob);
   const sections: [string, Uint8Array][] = [[TAG_GRAPH, utf8(graph)], [TAG_TENSORS, blob.bytes()]];
   if (model.input) {
     const i = model.input;
@@ -115,21 +131,8 @@ export function writeModel(model: Model): Uint8Array {
     }));
     sections.push([TAG_SENSITIVITY, utf8(sens)]);
   }
-  if (model.subnets) {
-    const channels = new Map(model.layers.flatMap((l) => (l.op === 'batchnorm' ? [[l.name, l.channels] as const] : [])));
-    sections.push([TAG_SUBNETS, utf8(model.subnets.map((s, i) => ({
-      name: s.name, bits: s.bits, budget: s.budget, accuracy: s.accuracy,
-      // the statistics live in TENS after the graph's tensors, in the order of the SubNets and their keys
-      bn: s.bn === undefined ? undefined : Object.fromEntries(Object.entries(s.bn).map(([layer, v]) => {
-        const c = channels.get(layer);
-        if (c === undefined) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, 'the name of a batchnorm layer', layer);
-        if (v.length !== 2 * c) throw new FormatError(`subnets[${i}].bn.${layer}`, 0, `${2 * c} values (means then variances of ${c} channels)`, `${v.length} values`);
-        return [layer, blob.float32(v, [2, c])];
-      })),
-    })))]);
-  }
+  if (subnets) sections.push([TAG_SUBNETS, utf8(subnets)]);
   if (model.metadata) sections.push([TAG_METADATA, utf8(model.metadata)]);
-  sections[1] = [TAG_TENSORS, blob.bytes()];
 
   const usesSens11 = model.sensitivity?.some((s) => s.hessianTraceStdErr !== undefined || s.probes !== undefined) ?? false;
   const usesSubnetBn = model.subnets?.some((s) => s.bn !== undefined) ?? false;
