@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { readModel, quantizedLayers, writeModel, type Model } from '@bitswitch/format';
+import { readModel, quantizedLayers, subnetPrecision, writeModel, type Model } from '@bitswitch/format';
 import { createRuntime } from '@bitswitch/runtime';
 import { inputDescriptor, loadDataset, makeBatch, NO_AUGMENT, Rng } from '@bitswitch/trainer';
 
@@ -107,8 +107,7 @@ export async function runtimeAccuracy(bytes: Uint8Array, model: Model, data: str
   const per = x.length / count;
   const out: Record<string, RuntimeAccuracy> = {};
   for (const p of options.precisions ?? uniformPrecisions(model)) {
-    // a SubNet of the file runs by name, so that its own BatchNorm statistics (format 1.3) apply
-    rt.setPrecision(model.subnets?.some((s) => s.name === p.name && s.bits.join() === p.bits.join()) ? p.name : p.bits);
+    rt.setPrecision(subnetPrecision(model, p));
     let correct = 0;
     let correctInSubset = 0;
     for (let start = 0; start < count; start += 250) {

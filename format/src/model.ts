@@ -159,6 +159,14 @@ export interface Model {
   metadata?: Record<string, unknown>;
 }
 
+/**
+ * How to run SubNet `s` on `model`: by name when the model holds a SubNet of that name and those
+ * bits (so its own BatchNorm statistics, format 1.3, apply), else by its bits.
+ */
+export function subnetPrecision(model: Model, s: { name: string; bits: readonly number[] }): string | number[] {
+  return model.subnets?.some((m) => m.name === s.name && m.bits.join() === s.bits.join()) ? s.name : [...s.bits];
+}
+
 /** Conv2d and dense layers with integer weights, in graph order. */
 export function quantizedLayers(model: Model): (Conv2DLayer | DenseLayer)[] {
   return model.layers.filter(

@@ -2,7 +2,7 @@
 // read the model, solve or evaluate, write the SubNets, the plot and the points.
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { FormatError, type Model, type SubNet } from '@bitswitch/format';
+import { FormatError, subnetPrecision, type Model, type SubNet } from '@bitswitch/format';
 import { readModelFile, writeFileAtomic, writeModelFile } from '@bitswitch/format/node';
 import {
   BUDGET_KINDS, OBJECTIVES, budgetMetric, layerSensitivities, parseLatencyTable,
@@ -160,9 +160,7 @@ export async function runPareto(modelPath: string, options: ParetoOptions, evalu
     const subnets = subnetsToEvaluate(input.model, main.subnets, space.layers.length, options.sweepOnly === true);
     const points: ParetoPoint[] = [];
     for (const [i, s] of subnets.entries()) {
-      // a SubNet of this file runs by name, so that its own BatchNorm statistics (if any) apply
-      const own = input.model.subnets?.some((m) => m.name === s.name && m.bits.join() === s.bits.join());
-      const accuracy = await evaluate(input.model, own ? s.name : s.bits);
+      const accuracy = await evaluate(input.model, subnetPrecision(input.model, s));
       if (!(accuracy >= 0 && accuracy <= 1)) throw new RangeError(`evaluate(${input.label}, ${s.name}): expected an accuracy in [0, 1], got ${accuracy}`);
       s.accuracy = accuracy;
       const uniform = s.bits.every((b) => b === s.bits[0]);
