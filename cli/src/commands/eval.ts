@@ -2,13 +2,10 @@
 // trainer's tfjs network or with the runtime's float reference forward pass (--reference); with
 // --subnets also each SubNet of the file (one bit per quantized layer).
 import type { Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '@bitswitch/format/node';
-import { join } from 'node:path';
-import { FormatError, readModel, type Model } from '@bitswitch/format';
 import { argmax, referenceForward } from '@bitswitch/runtime';
 import { Rng, evaluate, loadDataset, makeBatch, networkFromModel, precisionName, stratifiedSubset, withSubnetBn, NO_AUGMENT, type Split } from '@bitswitch/trainer';
-import { parseNumber } from '../options.ts';
+import { parseNumber, readModelArg } from '../options.ts';
 import { reportFallThrough, startBackend } from '../backend.ts';
 import { pct } from '../train-report.ts';
 
@@ -16,20 +13,9 @@ interface EvalOptions { data?: string; limit?: string; bits?: string; reference?
 
 /** Accuracy per bit of a model file on a dataset's test split (tfjs, or the plain-TS reference with `reference`). */
 export async function evalCommand(file: string, o: EvalOptions): Promise<Record<string, number>> {
-  if (!existsSync(file)) throw new RangeError(`${file}: no such file — expected a .bsw model file`);
-  if (statSync(file).isDirectory()) {
-    const hint = existsSync(join(file, 'model.bsw')) ? ` (e.g. ${join(file, 'model.bsw')})` : '';
-    throw new RangeError(`${file}: is a folder — expected a .bsw model file${hint}`);
-  }
+  const model = readModelArg(file);
   const limit = o.limit === undefined ? undefined : parseNumber(o.limit, '--limit');
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`--limit: expected an integer ≥ 1, got ${JSON.stringify(o.limit)}`);
-  let model: Model;
-  try {
-    model = readModel(readFileSync(file));
-  } catch (e) {
-    if (e instanceof FormatError) throw new RangeError(`${file}: ${e.message}`);
-    throw e;
-  }
   const bits = o.bits === undefined ? model.bits : o.bits.split(',').map((b) => parseNumber(b, '--bits'));
   const missing = bits.filter((b) => !model.bits.includes(b));
   if (missing.length) throw new RangeError(`--bits: expected some of the model's bits ${model.bits.join(',')}, got ${missing.join(',')}`);

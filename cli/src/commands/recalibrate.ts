@@ -3,12 +3,11 @@
 // set is shared by every SubNet that runs its pair of bits and its moving averages were learnt
 // under whatever the other layers sampled, so for one SubNet they are stale; this step runs after
 // `bitswitch search` and before `eval --subnets` or `pareto`. Weights are not touched.
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FormatError, writeModel, type Model, type SubNet } from '@bitswitch/format';
-import { readModelFile, writeFileAtomic } from '@bitswitch/format/node';
+import { writeModel, type Model, type SubNet } from '@bitswitch/format';
+import { writeFileAtomic } from '@bitswitch/format/node';
 import { DATASETS, loadDataset, networkFromModel, reestimationImages, subnetBnStatistics } from '@bitswitch/trainer';
-import { parseNumber, type CommandLike } from '../options.ts';
+import { parseNumber, readModelArg, type CommandLike } from '../options.ts';
 import { reportFallThrough, startBackend } from '../backend.ts';
 
 export interface RecalibrateOptions {
@@ -45,14 +44,7 @@ export async function runRecalibrate(file: string, o: RecalibrateOptions, log: (
   if (o.subnets !== undefined) {
     try { pattern = new RegExp(o.subnets); } catch { throw new RangeError(`--subnets: expected a regular expression for SubNet names, got ${JSON.stringify(o.subnets)}`); }
   }
-  if (!existsSync(file)) throw new RangeError(`${file}: no such file — expected a .bsw model file`);
-  let model: Model;
-  try {
-    model = readModelFile(file);
-  } catch (e) {
-    if (e instanceof FormatError) throw new RangeError(`${file}: ${e.message}`);
-    throw e;
-  }
+  const model = readModelArg(file);
   const chosen = (model.subnets ?? []).filter((s) => !pattern || pattern.test(s.name));
   if (!chosen.length) throw new RangeError(`${file}: holds no SubNets${pattern ? ` whose name matches ${pattern}` : ''} (bitswitch search writes them)`);
   const recorded = model.input?.dataset ?? (model.metadata?.dataset as string | undefined);
