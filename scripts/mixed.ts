@@ -299,12 +299,7 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
   const done = pareto.map((s) => ({ stage: s.name, summary: savedSummary<ParetoSummary>(root, s.name) }));
   const runs = done.filter((d): d is { stage: string; summary: ParetoSummary } => !!d.summary);
   const recalStages = allPareto.filter(onRecalibrated);
-  const bySampler = new Map<string, Map<number, ParetoSummary>>();
-  for (const { summary } of runs) {
-    const m = bySampler.get(summary.recipe.sampling) ?? new Map<number, ParetoSummary>();
-    m.set(summary.recipe.seed, summary);
-    bySampler.set(summary.recipe.sampling, m);
-  }
+  const bySampler = bySamplerAndSeed(runs.map((r) => r.summary));
   const sens = stages.filter((s) => s.args[0] === 'sensitivity').map((s) => savedSummary<{ layers: { layer: string; hessianTrace: number; stdErr?: number; probes?: number; params: number }[]; images: number; wallSeconds?: number }>(root, s.name)).find(Boolean);
   const lines: string[] = [
     'Hutchinson traces of the joint ResNet-8 ({8,6,4,2}, ALRS code form, seed 1), then for each seed a HASB and a',
@@ -375,6 +370,17 @@ export async function mixedSection(root: string, stages: readonly Stage[]): Prom
   return { lines, plots, claim: `${claim}. With each ILP pick's own BatchNorm statistics (bitswitch recalibrate): ${recal.claim}` };
 }
 
+/** Pareto summaries by sampler, then by seed. */
+function bySamplerAndSeed(runs: readonly ParetoSummary[]): Map<string, Map<number, ParetoSummary>> {
+  const out = new Map<string, Map<number, ParetoSummary>>();
+  for (const r of runs) {
+    const m = out.get(r.recipe.sampling) ?? new Map<number, ParetoSummary>();
+    m.set(r.recipe.seed, r);
+    out.set(r.recipe.sampling, m);
+  }
+  return out;
+}
+
 /** An unpinned ILP pick (avg-bits<=V) or a uniform precision: the points a --sweep-only pareto stage evaluates. */
 const sweepPoint = (p: SubnetPoint) => capOf(p.name) !== undefined || /^w\d+a\d+$/.test(p.name);
 
@@ -400,12 +406,7 @@ function recalSection(root: string, stages: readonly Stage[], movingBySampler: M
     '',
   ];
   if (!runs.length) return { lines, claim: 'not run yet' };
-  const bySampler = new Map<string, Map<number, ParetoSummary>>();
-  for (const r of runs) {
-    const m = bySampler.get(r.recipe.sampling) ?? new Map<number, ParetoSummary>();
-    m.set(r.recipe.seed, r);
-    bySampler.set(r.recipe.sampling, m);
-  }
+  const bySampler = bySamplerAndSeed(runs);
   // the moving-average runs restricted to the same points, for a like-for-like column
   const movingPicks = new Map([...movingBySampler].map(([s, m]) => [s, new Map([...m].map(([seed, r]) => [seed, { ...r, points: r.points.filter(sweepPoint) }]))]));
   const best = (by: Map<string, Map<number, ParetoSummary>>, sampler: string, budget: number, seeds: readonly number[]) =>
