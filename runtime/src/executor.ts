@@ -58,7 +58,11 @@ export class Runtime {
   /** Prepared weights of the float (first and last) layers, by layer name. */
   private readonly floatWeights = new Map<string, PreparedWeights>();
   private states: (StepState | undefined)[] = [];
+  /** γ, β, mean, variance of each standalone BatchNorm step at the current precision (batchNormParams), by step index. */
+  private bnParams: (Float32Array | undefined)[] = [];
   private current?: Precision;
+  /** The SubNet name, or the bits, setPrecision was given: clearCache re-resolves it, so a SubNet chosen by name keeps its statistics. */
+  private currentSpec?: PrecisionSpec;
   private lastSwitch?: PrecisionInfo;
   /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(): a view on the workspace, valid during the call (copy to keep). */
   codeHook?: (layer: string, codes: Uint8Array) => void;
@@ -101,7 +105,11 @@ export class Runtime {
       }
       return st;
     });
+    this.bnParams = this.steps.map((s) => (s.kind === 'batchnorm'
+      ? batchNormParams(s.layer, batchNormSet(s.layer, this.graph.quantIndex, p.bitIndex, this.model.bits.length), p.bn)
+      : undefined));
     this.current = p;
+    this.currentSpec = typeof spec === 'string' ? spec : p.bits;
     this.lastSwitch = { label: p.label, bits: p.bits, switchMs: performance.now() - t0, derived };
     return this.lastSwitch;
   }
@@ -122,9 +130,8 @@ export class Runtime {
 
   clearCache(): void {
     this.cache.clear();
-    const p = this.current!;
     this.current = undefined;
-    this.setPrecision(p.bits);
+    this.setPrecision(this.currentSpec!);
   }
 
   /**
@@ -204,11 +211,9 @@ export class Runtime {
       case 'add':
         addInto(s.inputs.map((name) => this.f32(name, batch)), s.relu, this.f32(s.output, batch));
         return;
-      case 'batchnorm': {
-        const set = batchNormSet(s.layer, this.graph.quantIndex, this.current!.bitIndex, this.model.bits.length);
-        batchNormInto(s.layer, batchNormParams(s.layer, set, this.current!.bn), this.f32(s.input, batch), this.f32(s.output, batch));
+      case 'batchnorm':
+        batchNormInto(s.layer, this.bnParams[i]!, this.f32(s.input, batch), this.f32(s.output, batch));
         return;
-      }
       case 'relu': reluInto(this.f32(s.input, batch), this.f32(s.output, batch)); return;
       case 'flatten': return; // aliases its input
       case 'pool': avgPoolInto(this.f32(s.input, batch), s.inShape, batch, s.pool, s.strides, s.padding, this.f32(s.output, batch)); return;

@@ -51,13 +51,16 @@ for (const [what, base, bits] of cases) {
   });
 
   for (const backend of BACKENDS) {
-    test(`${backend.name}: ${what}: SubNet 'own' by name = its twin, bit for bit; switching back to the bit list restores the stored sets`, async () => {
+    test(`${backend.name}: ${what}: SubNet 'own' by name = its twin, bit for bit; clearCache keeps it; switching back to the bit list restores the stored sets`, async () => {
       const rt = new Runtime(model, await backend.create());
       const tw = new Runtime(twin, await backend.create());
       tw.setPrecision(bits);
       const want = Array.from(tw.run(images, 6));
       assert.is(rt.setPrecision('own').label, 'own');
       assert.equal(Array.from(rt.run(images, 6)), want);
+      rt.clearCache();
+      assert.is(rt.precision.label, 'own', 'clearCache keeps the SubNet chosen by name');
+      assert.equal(Array.from(rt.run(images, 6)), want, 'and its statistics');
       rt.setPrecision(bits);
       const plain = new Runtime(base, createTsBackend());
       plain.setPrecision(bits);
