@@ -200,6 +200,13 @@ class Checker {
 
 type Shape = number[];
 
+/** BatchNorm variances `values[at .. at + channels)` must be >= 0; the first that is not is named `${row}[ch] (variance)`. */
+function checkVariances(c: Checker, values: Float32Array, at: number, channels: number, row: string): void {
+  for (let ch = 0; ch < channels; ch++) {
+    if (values[at + ch]! < 0) c.fail(`${row}[${ch}] (variance)`, 'a number >= 0', values[at + ch]);
+  }
+}
+
 function convOutput(c: Checker, field: string, size: number, k: number, s: number, padding: Padding): number {
   const out = outputSize(size, k, s, padding);
   if (out < 1) c.fail(field, `a window of at most ${size} with padding "valid"`, k);
@@ -298,12 +305,7 @@ function parseGraph(c: Checker, json: unknown): Model {
         const epsilon = c.num(o.epsilon, `${f}.epsilon`, true);
         const [select, sets] = parseSelect(c, o.select, `${f}.select`, quantized, bits.length);
         const params = c.float32(o.params, `${f}.params`, [sets, 4, channels]);
-        for (let s = 0; s < sets; s++) {
-          for (let ch = 0; ch < channels; ch++) {
-            const variance = params[(s * 4 + 3) * channels + ch];
-            if (variance < 0) c.fail(`${f}.params[${s}][3][${ch}] (variance)`, 'a number >= 0', variance);
-          }
-        }
+        for (let s = 0; s < sets; s++) checkVariances(c, params, (s * 4 + 3) * channels, channels, `${f}.params[${s}][3]`);
         layer = { name, op, inputs, channels, epsilon, select, params };
         outShape = inShape;
         break;
@@ -428,9 +430,7 @@ function parseSubnets(c: Checker, json: unknown, model: Model): SubNet[] {
         const l = model.layers.find((x) => x.name === layer);
         if (l?.op !== 'batchnorm') c.fail(`${f}.bn`, 'keys that name batchnorm layers', layer);
         const stats = c.float32(ref, `${f}.bn.${layer}`, [2, l.channels]);
-        for (let ch = 0; ch < l.channels; ch++) {
-          if (stats[l.channels + ch]! < 0) c.fail(`${f}.bn.${layer}[1][${ch}] (variance)`, 'a number >= 0', stats[l.channels + ch]);
-        }
+        checkVariances(c, stats, l.channels, l.channels, `${f}.bn.${layer}[1]`);
         bn[layer] = stats;
       }
       sub.bn = bn;
