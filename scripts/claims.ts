@@ -74,7 +74,7 @@ export const CLAIMS: Claim[] = [
     title: 'Separate scales per bit (the paper\'s "Ours*", FP32 storage) are more accurate than one stored 8-bit model', better: 'r8-separate-scales', than: 'r8-alrs-code', precisions: ['w2a2', 'w4a4'],
     paper: 'paper: "unshared scales per bit give higher accuracy"',
   },
-  { title: 'self-distillation from the highest bit helps w2', better: 'r8-distill', than: 'r8-alrs-code', precisions: ['w2a2'], paper: 'optional in the paper; no figure' },
+  { title: 'self-distillation from the highest bit helps w2', better: 'r8-distill', than: 'r8-alrs-code', precisions: ['w2a2', 'w4a4', 'w6a6', 'w8a8'], paper: 'optional in the paper; no figure' },
 ];
 
 function claimLine(c: Claim, runs: Map<string, Map<number, ArmRun>>): string {
