@@ -89,7 +89,9 @@ export function summarize(args: readonly string[], dir: string, wallSeconds: num
   }
   if (command === 'recalibrate') {
     const m = readModel(readFileSync(flagValue(args, '--out') ?? args[1]));
-    return { ...base, workers: 1, images: Number(flagValue(args, '--images') ?? 4096), subnets: m.subnets?.filter((s) => s.bn).length ?? 0, trainedOn: trainedOn(upstream) };
+    const subnets = m.subnets?.filter((s) => s.bn).length ?? 0;
+    // one thread a SubNet at most
+    return { ...base, workers: Math.min(base.workers, subnets), images: Number(flagValue(args, '--images') ?? 4096), subnets, trainedOn: trainedOn(upstream) };
   }
   if (command === 'eval') {
     // the trainer's (fake-quant) accuracy of every SubNet of the searched file, for the pareto stage after it

@@ -46,9 +46,10 @@ test('every SubNet gets the statistics the trainer measures with its bits; stale
   const { path, model } = await supernetFile();
   const out = join(dir, 'recal.bsw');
   const lines: string[] = [];
-  await runRecalibrate(path, { data: 'mnist', images: '60', batch: '20', out }, (l) => lines.push(l));
+  // two threads: one SubNet measured by a worker, one by the caller, each as the trainer measures it below
+  await runRecalibrate(path, { data: 'mnist', images: '60', batch: '20', out, workers: '2' }, (l) => lines.push(l));
   const got = readModel(readFileSync(out));
-  assert.match(lines.at(-1)!, /BatchNorm statistics of 2 SubNets from 60 mnist training images \(batches of 20\) in [\d.]+ s on 1 worker; wrote /);
+  assert.match(lines.at(-1)!, /BatchNorm statistics of 2 SubNets from 60 mnist training images \(batches of 20\) in [\d.]+ s on 2 workers; wrote /);
   assert.equal(got.layers, model.layers, 'weights and BatchNorm sets as they were');
   const bnLayers = model.layers.filter((l) => l.op === 'batchnorm');
   const ds = loadDataset('mnist');
@@ -63,6 +64,22 @@ test('every SubNet gets the statistics the trainer measures with its bits; stale
   const [a, b] = got.subnets!;
   assert.not.equal(Array.from(a!.bn![bnLayers[1]!.name]!), Array.from(b!.bn![bnLayers[1]!.name]!));
   net.dispose();
+});
+
+test('any worker count writes the same file, byte for byte; more workers than SubNets start one a SubNet', async () => {
+  const { path, model } = await supernetFile();
+  const many = join(dir, 'many.bsw');
+  writeFileSync(many, writeModel({ ...model, subnets: [...model.subnets!, { name: 'mid-high', bits: [2, 8, 2], budget: { 'avg-bits': 4 } }] }));
+  const files: Buffer[] = [];
+  for (const workers of ['1', '2', '8']) {
+    const out = join(dir, `w${workers}.bsw`);
+    const lines: string[] = [];
+    await runRecalibrate(many, { data: 'mnist', images: '40', batch: '20', out, workers }, (l) => lines.push(l));
+    assert.match(lines.at(-1)!, new RegExp(`of 3 SubNets .* on ${Math.min(3, Number(workers))} workers?; wrote`));
+    assert.is(lines.filter((l) => /^ {2}\d\/3 /.test(l)).length, 3, 'a progress line per SubNet');
+    files.push(readFileSync(out));
+  }
+  assert.ok(files[1]!.equals(files[0]!) && files[2]!.equals(files[0]!));
 });
 
 test('withSubnetBn puts the statistics in for the call and the network\'s back after it; by name the reference uses them too', async () => {
@@ -104,7 +121,7 @@ test('eval --subnets reports accuracy with the SubNet statistics (trainer and --
   }
 });
 
-test('bad input names the flag: --data, --out, --in-place with --out, --subnets, no SubNets', async () => {
+test('bad input names the flag: --data, --out, --in-place with --out, --subnets, --workers, no SubNets', async () => {
   const { path, model } = await supernetFile();
   const bad = async (o: Parameters<typeof runRecalibrate>[1], re: RegExp, file = path) => {
     const e = await runRecalibrate(file, o, quiet).then(() => undefined, (err: Error) => err);
@@ -117,6 +134,7 @@ test('bad input names the flag: --data, --out, --in-place with --out, --subnets,
   await bad({ data: 'mnist', out: join(dir, 'x.bsw'), inPlace: true }, /^--out: expected either --out or --in-place/);
   await bad({ data: 'mnist', out: join(dir, 'x.bsw'), subnets: '(' }, /^--subnets: expected a regular expression/);
   await bad({ data: 'mnist', out: join(dir, 'x.bsw'), subnets: '^none$' }, /holds no SubNets whose name matches/);
+  await bad({ data: 'mnist', out: join(dir, 'x.bsw'), workers: '0' }, /^--workers: expected an integer in 1\.\.256, got "0"/);
   await bad({ data: 'mnist', out: join(dir, 'x.bsw'), images: '0' }, /^--images: expected an integer ≥ 1, got "0"/);
   await bad({ data: 'mnist', out: join(dir, 'x.bsw'), images: '10', batch: '64' }, /^--images: expected at least one batch of 64/);
   const plain = join(dir, 'plain.bsw');

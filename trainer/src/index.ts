@@ -16,6 +16,7 @@ export * from './loops/step.ts';
 export * from './loops/train.ts';
 export * from './loops/evaluate.ts';
 export { reestimationImages, subnetBnStatistics, withSubnetBn } from './loops/bn-reestimate.ts';
+export { subnetBnStatisticsParallel, type SubnetBnInit, type SubnetBnPoolOptions } from './loops/bn-pool.ts';
 export * from './loops/supernet-recipe.ts';
 export * from './loops/supernet.ts';
 export * from './io/checkpoint.ts';

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { writeModel, type Model, type SubNet } from '@bitswitch/format';
 import { writeFileAtomic } from '@bitswitch/format/node';
-import { DATASETS, loadDataset, networkFromModel, reestimationImages, subnetBnStatistics } from '@bitswitch/trainer';
+import { DATASETS, loadDataset, reestimationImages, subnetBnStatisticsParallel, workerCount } from '@bitswitch/trainer';
 import { parseNumber, readModelArg, type CommandLike } from '../options.ts';
 import { reportFallThrough, startBackend } from '../backend.ts';
 
@@ -17,6 +17,7 @@ export interface RecalibrateOptions {
   seed?: string;
   subnets?: string;
   backend?: string;
+  workers?: string;
   out?: string;
   inPlace?: boolean;
 }
@@ -38,6 +39,7 @@ export async function runRecalibrate(file: string, o: RecalibrateOptions, log: (
   if (o.out && resolve(o.out) === resolve(file)) throw new RangeError(`--out: ${o.out} is the input model; pass --in-place to overwrite it`);
   const images = positiveInt(o.images, '--images', DEFAULTS.images);
   const batch = positiveInt(o.batch, '--batch', DEFAULTS.batch);
+  const workers = workerCount(o.workers);
   const seed = o.seed === undefined ? DEFAULTS.seed : parseNumber(o.seed, '--seed');
   if (!Number.isInteger(seed)) throw new RangeError(`--seed: expected an integer, got ${JSON.stringify(o.seed)}`);
   let pattern: RegExp | undefined;
@@ -52,18 +54,17 @@ export async function runRecalibrate(file: string, o: RecalibrateOptions, log: (
   const ds = loadDataset(o.data);
   const indices = reestimationImages(ds.train, images, batch, seed);
   if (!indices.length) throw new RangeError(`--images: expected at least one batch of ${batch} training images, got ${images}`);
-  reportFallThrough(await startBackend(o.backend), log);
-  const net = networkFromModel(model);
+  const backend = await startBackend(o.backend);
+  reportFallThrough(backend, log);
   const t0 = performance.now();
-  const measured = new Map<string, Record<string, Float32Array>>();
-  try {
-    for (const [i, s] of chosen.entries()) {
-      measured.set(s.name, await subnetBnStatistics(net, ds, ds.train, s.bits, indices, batch));
-      log(`  ${i + 1}/${chosen.length} ${s.name} [${s.bits}]`);
-    }
-  } finally {
-    net.dispose();
-  }
+  const used = Math.min(workers, chosen.length);
+  let finished = 0;
+  const stats = await subnetBnStatisticsParallel({ backend: backend.name, model, data: o.data, images, batch, seed }, chosen.map((s) => s.bits), {
+    workers: used,
+    dataset: ds,
+    done: (i) => log(`  ${++finished}/${chosen.length} ${chosen[i]!.name} [${chosen[i]!.bits}]`),
+  });
+  const measured = new Map(chosen.map((s, i) => [s.name, stats[i]!]));
   // a stored accuracy was measured with other statistics
   const subnets = model.subnets!.map((s): SubNet => {
     const bn = measured.get(s.name);
@@ -74,7 +75,7 @@ export async function runRecalibrate(file: string, o: RecalibrateOptions, log: (
   const out: Model = { ...model, subnets };
   const target = o.inPlace ? file : o.out!;
   writeFileAtomic(target, writeModel(out));
-  log(`BatchNorm statistics of ${chosen.length} SubNet${chosen.length === 1 ? '' : 's'} from ${indices.length} ${o.data} training images (batches of ${batch}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on 1 worker; wrote ${target}`);
+  log(`BatchNorm statistics of ${chosen.length} SubNet${chosen.length === 1 ? '' : 's'} from ${indices.length} ${o.data} training images (batches of ${batch}) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${used} worker${used === 1 ? '' : 's'}; wrote ${target}`);
   return out;
 }
 
@@ -88,6 +89,7 @@ export function register(program: CommandLike): void {
     .option('--seed <n>', 'which training images (a fixed permutation per seed)', String(DEFAULTS.seed))
     .option('--subnets <regex>', 'only the SubNets whose name matches (default: all)')
     .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu', 'auto')
+    .option('--workers <n>', 'threads measuring SubNets at once (default: every core)')
     .option('--out <file>', 'write the model with the statistics here (required unless --in-place)')
     .option('--in-place', 'overwrite <model> instead of writing --out')
     .action(async (model: string, opts: RecalibrateOptions) => { await runRecalibrate(model, opts); });
