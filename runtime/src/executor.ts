@@ -61,8 +61,6 @@ export class Runtime {
   /** γ, β, mean, variance of each standalone BatchNorm step at the current precision (batchNormParams), by step index. */
   private bnParams: (Float32Array | undefined)[] = [];
   private current?: Precision;
-  /** The SubNet name, or the bits, setPrecision was given: clearCache re-resolves it, so a SubNet chosen by name keeps its statistics. */
-  private currentSpec?: PrecisionSpec;
   private lastSwitch?: PrecisionInfo;
   /** For tests and debugging: receives each quantized layer's eq. 4 input codes (NHWC) during run(): a view on the workspace, valid during the call (copy to keep). */
   codeHook?: (layer: string, codes: Uint8Array) => void;
@@ -94,7 +92,11 @@ export class Runtime {
   /** Uniform bit, per-quantized-layer bit list, or SubNet name. */
   setPrecision(spec: PrecisionSpec): PrecisionInfo {
     const t0 = performance.now();
-    const p = resolvePrecision(this.model, this.graph.quantized.length, spec);
+    return this.apply(resolvePrecision(this.model, this.graph.quantized.length, spec), t0);
+  }
+
+  /** Makes `p` current: its step states (deriving the weights not cached yet) and its standalone BatchNorm parameters. */
+  private apply(p: Precision, t0: number): PrecisionInfo {
     let derived = 0;
     this.states = this.steps.map((s) => {
       if (s.kind !== 'matmul') return undefined;
@@ -109,7 +111,6 @@ export class Runtime {
       ? batchNormParams(s.layer, batchNormSet(s.layer, this.graph.quantIndex, p.bitIndex, this.model.bits.length), p.bn)
       : undefined));
     this.current = p;
-    this.currentSpec = typeof spec === 'string' ? spec : p.bits;
     this.lastSwitch = { label: p.label, bits: p.bits, switchMs: performance.now() - t0, derived };
     return this.lastSwitch;
   }
@@ -130,8 +131,8 @@ export class Runtime {
 
   clearCache(): void {
     this.cache.clear();
-    this.current = undefined;
-    this.setPrecision(this.currentSpec!);
+    // the same resolved precision: a SubNet chosen by name keeps its label and statistics
+    this.apply(this.current!, performance.now());
   }
 
   /**
