@@ -155,7 +155,14 @@ if (argv.includes('--save') || argv.includes('--report')) {
   process.exit(0);
 }
 if (argv.includes('--status')) {
-  for (const s of plan.stages) console.log(`${s.name.padEnd(32)} ${isDone(s) ? 'done   ' : started(s) ? 'started' : 'pending'}  ${lastEpoch(s)}`);
+  // a stage finished in another checkout is committed under results/checkpoints/ but not unpacked here
+  const committed = (s: Stage) => !existsSync(join(SAVED, `${s.name}.json.gz`))
+    && (existsSync(join(SAVED, 'products', s.name)) || existsSync(join(SAVED, `${s.name}.summary.json`)));
+  const state = (s: Stage) => isDone(s) ? 'done     ' : started(s) ? 'started  ' : committed(s) ? 'committed' : existsSync(join(SAVED, `${s.name}.json.gz`)) ? 'saved    ' : 'pending  ';
+  for (const s of plan.stages) console.log(`${s.name.padEnd(32)} ${state(s)}  ${lastEpoch(s)}`);
+  if (plan.stages.some((s) => !isDone(s) && !started(s) && (committed(s) || existsSync(join(SAVED, `${s.name}.json.gz`))))) {
+    console.log('committed: finished in the commit, saved: a committed checkpoint; pnpm reproduce --restore unpacks both into runs/reproduce/');
+  }
   process.exit(0);
 }
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;

@@ -274,4 +274,22 @@ test('reproduce --plan: a missing plan file is one line naming the flag, exit 1'
   assert.ok(existsSync(join(root, 'test/fixtures/reproduce-smoke-plan.json')));
 });
 
+test('reproduce --status: a stage finished in the commit but not unpacked here reads "committed", not "pending"', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/reproduce.ts'), '--status'], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const plan = JSON.parse(readFileSync(join(root, 'results/plan.json'), 'utf8')) as { stages: { name: string; done?: string }[] };
+  const saved = join(root, 'results/checkpoints');
+  for (const s of plan.stages) {
+    const line = r.stdout.split('\n').find((l) => l.startsWith(`${s.name} `));
+    assert.ok(line, `${s.name}: no status line`);
+    const state = line!.slice(s.name.length).trim().split(/\s+/)[0];
+    const dir = join(root, 'runs/reproduce', s.name);
+    const expected = existsSync(join(dir, s.done ?? 'summary.json')) ? 'done'
+      : existsSync(join(dir, 'checkpoint.json')) ? 'started'
+      : existsSync(join(saved, `${s.name}.json.gz`)) ? 'saved'
+      : existsSync(join(saved, 'products', s.name)) || existsSync(join(saved, `${s.name}.summary.json`)) ? 'committed' : 'pending';
+    assert.is(state, expected, line);
+  }
+});
+
 test.run();
