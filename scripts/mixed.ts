@@ -89,7 +89,9 @@ export function summarize(args: readonly string[], dir: string, wallSeconds: num
   }
   if (command === 'recalibrate') {
     const m = readModel(readFileSync(flagValue(args, '--out') ?? args[1]));
-    const subnets = m.subnets?.filter((s) => s.bn).length ?? 0;
+    // the SubNets this command measured: those --subnets names (every one without it)
+    const pattern = flagValue(args, '--subnets');
+    const subnets = m.subnets?.filter((s) => s.bn && (pattern === undefined || new RegExp(pattern).test(s.name))).length ?? 0;
     // one thread a SubNet at most
     return { ...base, workers: Math.min(base.workers, subnets), images: Number(flagValue(args, '--images') ?? 4096), subnets, trainedOn: trainedOn(upstream) };
   }

@@ -219,6 +219,10 @@ test('a recalibrate stage\'s summary counts the SubNets given statistics and car
     const s = summarize(['recalibrate', 'x.bsw', '--data', 'mnist', '--out', join(dir, 'model.bsw')], dir, 3, [{ command: 'search', trainedOn: { backend: 'wasm', workers: 2 } }]) as Record<string, unknown>;
     assert.equal(s, { command: 'recalibrate', wallSeconds: 3, workers: 1, images: 4096, subnets: m.subnets!.filter((x) => x.bn).length, trainedOn: { backend: 'wasm', workers: 2 } });
     assert.is(s.subnets, 1);
+    const named = m.subnets!.find((x) => x.bn)!.name;
+    const only = (re: string) => (summarize(['recalibrate', 'x.bsw', '--data', 'mnist', '--subnets', re, '--out', join(dir, 'model.bsw')], dir, 3, []) as Record<string, unknown>).subnets;
+    assert.is(only(`^${named.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), 1);
+    assert.is(only('^no SubNet has this name$'), 0, 'a SubNet --subnets did not name was not measured by this command');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
