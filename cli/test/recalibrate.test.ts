@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readModel, writeModel, type Model } from '@bitswitch/format';
 import { referenceForward } from '@bitswitch/runtime';
 import {
-  Network, Rng, SuperNetwork, loadDataset, networkFromModel, networkToModel, reestimationImages, smallCnn, subnetBnStatistics, withSubnetBn,
+  Network, Rng, SuperNetwork, loadDataset, networkFromModel, networkToModel, reestimationImages, smallCnn, subnetBnStatistics, subnetBnStatisticsParallel, withSubnetBn,
 } from '@bitswitch/trainer';
 import { runRecalibrate } from '../src/commands/recalibrate.ts';
 import { evalCommand } from '../src/commands/eval.ts';
@@ -80,6 +80,22 @@ test('any worker count writes the same file, byte for byte; more workers than Su
     files.push(readFileSync(out));
   }
   assert.ok(files[1]!.equals(files[0]!) && files[2]!.equals(files[0]!));
+});
+
+test('two threads share the SubNets: the worker takes more while the caller\'s thread measures (it yields between batches)', async () => {
+  const { model } = await supernetFile();
+  // 8 SubNets of 50 batches each: measuring one takes far longer than a message between threads or
+  // the worker's warm-up; the worker runs the backend the tests before left active, as the caller
+  const subnets = Array.from({ length: 8 }, (_, i) => [8, 4, 2].map((_, l) => [8, 4, 2][(i + l) % 3]!));
+  const threads: number[] = [];
+  const stats = await subnetBnStatisticsParallel({ backend: tf.getBackend(), model, data: 'mnist', images: 1000, batch: 20, seed: 1 }, subnets, {
+    workers: 2, done: (_i, thread) => threads.push(thread),
+  });
+  assert.is(stats.length, 8);
+  assert.is(threads.length, 8);
+  const byWorker = threads.filter((t) => t === 1).length;
+  // a caller that never yields keeps every SubNet after the worker's first to itself
+  assert.ok(byWorker >= 2 && byWorker <= 6, `the worker measured ${byWorker} of 8 SubNets (threads in finishing order: ${threads.join(' ')})`);
 });
 
 test('withSubnetBn puts the statistics in for the call and the network\'s back after it; by name the reference uses them too', async () => {

@@ -18,8 +18,8 @@ export interface SubnetBnPoolOptions {
   workers: number;
   /** init.data, when the caller has it loaded already. */
   dataset?: Dataset;
-  /** Runs as SubNet i finishes, in any order. */
-  done?: (i: number) => void;
+  /** Runs as SubNet i finishes, in any order; thread 0 is the caller's, 1.. the workers. */
+  done?: (i: number, thread: number) => void;
 }
 
 /**
@@ -41,11 +41,11 @@ export async function subnetBnStatisticsParallel(
   // after a failure no thread takes another SubNet; all are awaited before the network is freed
   let failed = false;
   const take = () => (failed ? subnets.length : next++);
-  const measure = async (one: (bits: readonly number[]) => Promise<Record<string, Float32Array>>) => {
+  const measure = async (thread: number, one: (bits: readonly number[]) => Promise<Record<string, Float32Array>>) => {
     try {
       for (let i = take(); i < subnets.length; i = take()) {
         out[i] = await one(subnets[i]!);
-        done(i);
+        done(i, thread);
       }
     } catch (e) {
       failed = true;
@@ -55,8 +55,8 @@ export async function subnetBnStatisticsParallel(
   try {
     await whenReady(ranks, close);
     const settled = await Promise.allSettled([
-      measure((bits) => subnetBnStatistics(net, ds, ds.train, bits, indices, init.batch)),
-      ...ranks.map((r) => measure(async (bits) => {
+      measure(0, (bits) => subnetBnStatistics(net, ds, ds.train, bits, indices, init.batch)),
+      ...ranks.map((r) => measure(r.rank, async (bits) => {
         const m = await r.request({ kind: 'subnet', bits: [...bits] });
         if (m.kind !== 'stats') throw new Error(`worker ${r.rank}: expected statistics, got '${m.kind}'`);
         return m.stats;

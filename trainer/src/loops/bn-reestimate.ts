@@ -46,6 +46,9 @@ async function measureBn(net: Network, ds: Dataset, split: Split, bits: BitChoic
       if (!s) sums.set(`${name}@${key}`, s = { name, key, mean: new Float64Array(mean.length), variance: new Float64Array(mean.length) });
       for (let c = 0; c < mean.length; c++) { s.mean[c] += mean[c]!; s.variance[c] += variance[c]!; }
     }
+    // a CPU backend's reads resolve at once: yield to the event loop once a batch, so that a thread
+    // measuring beside worker threads (bn-pool.ts) takes their replies and hands them more work
+    await new Promise((resolve) => setImmediate(resolve));
   }
   for (const s of sums.values()) for (let c = 0; c < s.mean.length; c++) { s.mean[c] /= batches; s.variance[c] /= batches; }
   return [...sums.values()];
