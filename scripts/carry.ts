@@ -43,6 +43,16 @@ export function stageProducts(c: Carry, s: Stage): string[] {
 }
 
 /**
+ * What SAVED holds of stage s: a checkpoint to continue from, the files of a finished stage (its
+ * products, or for a stage whose done marker is its summary, that summary), or nothing.
+ */
+export function savedState(c: Carry, s: Stage): 'checkpoint' | 'finished' | undefined {
+  if (existsSync(join(c.saved, `${s.name}.json.gz`))) return 'checkpoint';
+  if (existsSync(join(products(c), s.name)) || (!s.done && existsSync(join(c.saved, `${s.name}.summary.json`)))) return 'finished';
+  return undefined;
+}
+
+/**
  * Keeps in SAVED (atomic, replacing older copies) what carries a stage to another machine: a
  * running stage's checkpoint (gzip) and small files; a finished stage's small files and the
  * outputs other stages read, so a fresh clone restores it as done.
@@ -107,9 +117,8 @@ export function restoreStages(c: Carry): string[] {
     lines.push(`restored ${name} from results/checkpoints/${f}`);
   }
   for (const s of c.stages) {
+    if (savedState(c, s) !== 'finished' || stageDone(c, s)) continue;
     const prod = join(products(c), s.name);
-    const finished = existsSync(prod) || (!s.done && existsSync(join(c.saved, `${s.name}.summary.json`)));
-    if (!finished || existsSync(join(c.saved, `${s.name}.json.gz`)) || stageDone(c, s)) continue;
     const dir = folder(c, s);
     mkdirSync(dir, { recursive: true });
     if (existsSync(prod)) {

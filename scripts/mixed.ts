@@ -90,8 +90,9 @@ export function summarize(args: readonly string[], dir: string, wallSeconds: num
   if (command === 'recalibrate') {
     const m = readModel(readFileSync(flagValue(args, '--out') ?? args[1]));
     // the SubNets this command measured: those --subnets names (every one without it)
-    const pattern = flagValue(args, '--subnets');
-    const subnets = m.subnets?.filter((s) => s.bn && (pattern === undefined || new RegExp(pattern).test(s.name))).length ?? 0;
+    const named = flagValue(args, '--subnets');
+    const pattern = named === undefined ? undefined : new RegExp(named);
+    const subnets = m.subnets?.filter((s) => s.bn && (!pattern || pattern.test(s.name))).length ?? 0;
     // one thread a SubNet at most
     return { ...base, workers: Math.min(base.workers, subnets), images: Number(flagValue(args, '--images') ?? 4096), subnets, trainedOn: trainedOn(upstream) };
   }

@@ -30,7 +30,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { planProblems, restoreStages, saveStage, stageDone, type Carry, type Stage } from './carry.ts';
+import { planProblems, restoreStages, saveStage, savedState, stageDone, type Carry, type Stage } from './carry.ts';
 import { appendSegment, currentCommit, machine, parseRunInfo } from './segments.ts';
 import { WITH_PROGRESS, summarize, summaryText } from './mixed.ts';
 import { check, publish, publishedFiles, writeAtomic } from './models.ts';
@@ -155,12 +155,16 @@ if (argv.includes('--save') || argv.includes('--report')) {
   process.exit(0);
 }
 if (argv.includes('--status')) {
-  // a stage finished in another checkout is committed under results/checkpoints/ but not unpacked here
-  const committed = (s: Stage) => !existsSync(join(SAVED, `${s.name}.json.gz`))
-    && (existsSync(join(SAVED, 'products', s.name)) || existsSync(join(SAVED, `${s.name}.summary.json`)));
-  const state = (s: Stage) => isDone(s) ? 'done     ' : started(s) ? 'started  ' : committed(s) ? 'committed' : existsSync(join(SAVED, `${s.name}.json.gz`)) ? 'saved    ' : 'pending  ';
-  for (const s of plan.stages) console.log(`${s.name.padEnd(32)} ${state(s)}  ${lastEpoch(s)}`);
-  if (plan.stages.some((s) => !isDone(s) && !started(s) && (committed(s) || existsSync(join(SAVED, `${s.name}.json.gz`))))) {
+  // a stage finished or saved in another checkout is in results/checkpoints/ but not unpacked here
+  const state = (s: Stage) => {
+    if (isDone(s)) return 'done';
+    if (started(s)) return 'started';
+    const saved = savedState(carry, s);
+    return saved === 'finished' ? 'committed' : saved === 'checkpoint' ? 'saved' : 'pending';
+  };
+  const states = plan.stages.map(state);
+  for (const [i, s] of plan.stages.entries()) console.log(`${s.name.padEnd(32)} ${states[i]!.padEnd(9)}  ${lastEpoch(s)}`);
+  if (states.some((x) => x === 'committed' || x === 'saved')) {
     console.log('committed: finished in the commit, saved: a committed checkpoint; pnpm reproduce --restore unpacks both into runs/reproduce/');
   }
   process.exit(0);

@@ -291,7 +291,7 @@ test('reproduce --status: a stage finished in the commit but not unpacked here r
     const expected = existsSync(join(dir, s.done ?? 'summary.json')) ? 'done'
       : existsSync(join(dir, 'checkpoint.json')) ? 'started'
       : existsSync(join(saved, `${s.name}.json.gz`)) ? 'saved'
-      : existsSync(join(saved, 'products', s.name)) || existsSync(join(saved, `${s.name}.summary.json`)) ? 'committed' : 'pending';
+      : existsSync(join(saved, 'products', s.name)) || (!s.done && existsSync(join(saved, `${s.name}.summary.json`))) ? 'committed' : 'pending';
     assert.is(state, expected, line);
   }
 });
